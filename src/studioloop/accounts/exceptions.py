@@ -1,0 +1,79 @@
+from studioloop.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+
+
+class InvalidCredentials(Unauthorized):
+    code = "INVALID_CREDENTIALS"
+    message = "The email or password is incorrect."
+
+
+class EmailNotVerified(Forbidden):
+    code = "EMAIL_NOT_VERIFIED"
+    message = "Verify your email address first; we sent you a 6-digit code."
+
+
+class AccountDisabled(Forbidden):
+    code = "ACCOUNT_DISABLED"
+    message = "This account is disabled."
+
+
+class EmailTaken(Conflict):
+    code = "EMAIL_TAKEN"
+    message = "An account with this email already exists."
+
+
+class InvalidCode(BadRequest):
+    code = "INVALID_CODE"
+    message = "The code is not correct."
+    keep_changes = True  # the failed attempt is counted
+
+
+class CodeExpired(BadRequest):
+    code = "CODE_EXPIRED"
+    message = "The code has expired; ask for a new one."
+
+
+class TooManyAttempts(BadRequest):
+    code = "CODE_ATTEMPTS_EXCEEDED"
+    message = "Too many wrong codes; ask for a new one."
+    keep_changes = True
+
+
+class AlreadyVerified(Conflict):
+    code = "ALREADY_VERIFIED"
+    message = "This email address is already verified; sign in."
+
+
+class InvalidToken(Unauthorized):
+    code = "INVALID_TOKEN"
+    message = "The token is invalid."
+
+
+class TokenExpired(Unauthorized):
+    code = "TOKEN_EXPIRED"
+    message = "The token has expired."
+
+
+class RefreshTokenReused(Unauthorized):
+    code = "REFRESH_TOKEN_REUSED"
+    message = "This refresh token was already used; every session from that sign-in is now closed."
+    keep_changes = True  # the family revocation must stick
+
+
+class MemberNotFound(NotFound):
+    code = "MEMBER_NOT_FOUND"
+    message = "No such member in this studio."
+
+
+class InsufficientRole(Forbidden):
+    code = "INSUFFICIENT_ROLE"
+    message = "Your role in this studio does not allow this."
+
+
+class LastOwner(Conflict):
+    code = "LAST_OWNER"
+    message = "A studio must keep at least one owner."
+
+
+class AlreadyMember(Conflict):
+    code = "ALREADY_MEMBER"
+    message = "You are already a member of this studio."

@@ -1,0 +1,204 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
+
+from studioloop.accounts import schemas, service
+from studioloop.accounts.dependencies import CurrentUser, require_role
+from studioloop.accounts.roles import Role
+from studioloop.config import Settings
+from studioloop.core.openapi import errors
+from studioloop.core.pagination import Page, cursor_uuid, decode_cursor, encode_cursor
+from studioloop.core.ratelimit import SensitiveRateLimit
+from studioloop.db.session import DbSession
+from studioloop.tenants.dependencies import CurrentTenant
+
+router = APIRouter()
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+Admin = Annotated[service.Membership, Depends(require_role("admin"))]
+
+
+# --- auth --------------------------------------------------------------------------------
+
+
+@router.post(
+    "/auth/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.RegisterResponse,
+    tags=["auth"],
+    responses=errors(409, 422, 429),
+)
+async def register(
+    body: schemas.RegisterRequest, session: DbSession, settings: SettingsDep, _: SensitiveRateLimit
+) -> schemas.RegisterResponse:
+    """Create an account and email a 6-digit verification code (valid 15 minutes)."""
+    user = await service.register(session, settings, body)
+    return schemas.RegisterResponse(id=user.id, email=user.email)
+
+
+@router.post(
+    "/auth/verify", response_model=schemas.TokenPair, tags=["auth"],
+    responses=errors(400, 409, 422, 429),
+)
+async def verify(
+    body: schemas.VerifyRequest, session: DbSession, settings: SettingsDep, _: SensitiveRateLimit
+) -> schemas.TokenPair:
+    """Confirm the emailed code; returns tokens. Five wrong codes void the code."""
+    return await service.verify_email(session, settings, str(body.email), body.code)
+
+
+@router.post(
+    "/auth/verify/resend", status_code=status.HTTP_202_ACCEPTED,
+    response_model=schemas.AcceptedResponse, tags=["auth"], responses=errors(422, 429),
+)
+async def resend_verification(
+    body: schemas.EmailRequest, session: DbSession, settings: SettingsDep, _: SensitiveRateLimit
+) -> schemas.AcceptedResponse:
+    await service.resend_verification(session, settings, str(body.email))
+    return schemas.AcceptedResponse(
+        message="If this email has an unverified account, a new code is on its way."
+    )
+
+
+@router.post(
+    "/auth/login", response_model=schemas.TokenPair, tags=["auth"],
+    responses=errors(401, 403, 422, 429),
+)
+async def login(
+    body: schemas.LoginRequest, session: DbSession, settings: SettingsDep, _: SensitiveRateLimit
+) -> schemas.TokenPair:
+    return await service.login(session, settings, str(body.email), body.password)
+
+
+@router.post(
+    "/auth/refresh", response_model=schemas.TokenPair, tags=["auth"],
+    responses=errors(401, 422, 429),
+)
+async def refresh(
+    body: schemas.RefreshRequest, session: DbSession, settings: SettingsDep
+) -> schemas.TokenPair:
+    """Exchange a refresh token for new tokens. Each refresh token works once; presenting
+    a used one again revokes every token from that sign-in."""
+    return await service.refresh(session, settings, body.refresh_token)
+
+
+@router.post(
+    "/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"],
+    responses=errors(422, 429),
+)
+async def logout(body: schemas.RefreshRequest, session: DbSession) -> None:
+    await service.logout(session, body.refresh_token)
+
+
+@router.post(
+    "/auth/password-reset/request", status_code=status.HTTP_202_ACCEPTED,
+    response_model=schemas.AcceptedResponse, tags=["auth"], responses=errors(422, 429),
+)
+async def request_password_reset(
+    body: schemas.EmailRequest, session: DbSession, settings: SettingsDep, _: SensitiveRateLimit
+) -> schemas.AcceptedResponse:
+    await service.request_password_reset(session, settings, str(body.email))
+    return schemas.AcceptedResponse(message="If an account uses this email, a reset code is on its way.")
+
+
+@router.post(
+    "/auth/password-reset/confirm", response_model=schemas.AcceptedResponse, tags=["auth"],
+    responses=errors(400, 422, 429),
+)
+async def confirm_password_reset(
+    body: schemas.PasswordResetConfirm, session: DbSession, settings: SettingsDep,
+    _: SensitiveRateLimit,
+) -> schemas.AcceptedResponse:
+    await service.confirm_password_reset(
+        session, settings, str(body.email), body.code, body.new_password
+    )
+    return schemas.AcceptedResponse(message="Password changed; every other session was signed out.")
+
+
+# --- profile -----------------------------------------------------------------------------
+
+
+@router.get("/users/profile", response_model=schemas.UserProfile, tags=["users"],
+            responses=errors(401))
+async def get_profile(user: CurrentUser, session: DbSession) -> schemas.UserProfile:
+    return await service.profile(session, user)
+
+
+@router.put("/users/profile", response_model=schemas.UserProfile, tags=["users"],
+            responses=errors(401, 422))
+async def update_profile(
+    body: schemas.ProfileUpdate, user: CurrentUser, session: DbSession
+) -> schemas.UserProfile:
+    return await service.update_profile(session, user, body)
+
+
+# --- members of a tenant -----------------------------------------------------------------
+# Each is reachable as /tenants/{slug}/members... or as /members... with the tenant taken
+# from X-Tenant-ID or the host.
+
+MEMBER_ERRORS = errors(400, 401, 403, 404, 422)
+
+
+async def _list_members(
+    tenant: CurrentTenant, _actor: Admin, session: DbSession,
+    role: Annotated[Role | None, Query()] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Page[schemas.MemberOut]:
+    after = None
+    if cursor:
+        email, raw_id = decode_cursor(cursor, 2)
+        after = (str(email), cursor_uuid(raw_id))
+    items = await service.list_members(
+        session, tenant.id, role=role, q=q, limit=limit + 1, offset_after=after
+    )
+    next_cursor = (
+        encode_cursor([items[limit - 1].email, items[limit - 1].user_id])
+        if len(items) > limit else None
+    )
+    return Page(items=items[:limit], next_cursor=next_cursor)
+
+
+async def _get_member(
+    user_id: uuid.UUID, tenant: CurrentTenant, _actor: Admin, session: DbSession
+) -> schemas.MemberOut:
+    return await service.get_member(session, tenant.id, user_id)
+
+
+async def _update_member(
+    user_id: uuid.UUID, body: schemas.MemberUpdate, tenant: CurrentTenant, actor: Admin,
+    session: DbSession,
+) -> schemas.MemberOut:
+    return await service.update_member(session, tenant.id, actor, user_id, body)
+
+
+for prefix in ("/tenants/{slug}", ""):
+    router.add_api_route(f"{prefix}/members", _list_members, methods=["GET"],
+                         response_model=Page[schemas.MemberOut], tags=["members"],
+                         responses=MEMBER_ERRORS, summary="List members and staff (admin+)")
+    router.add_api_route(f"{prefix}/members/{{user_id}}", _get_member, methods=["GET"],
+                         response_model=schemas.MemberOut, tags=["members"],
+                         responses=MEMBER_ERRORS, summary="A member of this studio (admin+)")
+    router.add_api_route(f"{prefix}/members/{{user_id}}", _update_member, methods=["PATCH"],
+                         response_model=schemas.MemberOut, tags=["members"],
+                         responses={**MEMBER_ERRORS, **errors(409)},
+                         summary="Change a member's role or status (admin+; owner for staff)")
+
+
+@router.post(
+    "/tenants/{slug}/join", status_code=status.HTTP_201_CREATED, response_model=schemas.MemberOut,
+    tags=["members"], responses=errors(401, 403, 404, 409),
+)
+async def join(tenant: CurrentTenant, user: CurrentUser, session: DbSession) -> schemas.MemberOut:
+    """Become a member of a studio."""
+    return await service.join_tenant(session, tenant.id, user)

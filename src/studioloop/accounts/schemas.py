@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from studioloop.accounts.roles import Role
+
+PHONE_PATTERN = re.compile(r"^\+?[0-9 ()-]{6,20}$")
+
+
+def check_password(value: str) -> str:
+    if len(value) < 8:
+        raise ValueError("must be at least 8 characters")
+    if not re.search(r"[A-Za-z]", value) or not re.search(r"[0-9]", value):
+        raise ValueError("must contain letters and digits")
+    return value
+
+
+def check_phone(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if not PHONE_PATTERN.match(value):
+        raise ValueError("must be a phone number such as +27 82 123 4567")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class RegisterRequest(Strict):
+    email: EmailStr
+    password: str = Field(max_length=256)
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    phone: str | None = Field(default=None, max_length=32)
+
+    _password = field_validator("password")(check_password)
+    _phone = field_validator("phone")(check_phone)
+
+
+class RegisterResponse(BaseModel):
+    id: uuid.UUID
+    email: str
+    verification_required: bool = True
+    message: str = "We emailed you a 6-digit code. Send it to /api/v1/auth/verify."
+
+
+class VerifyRequest(Strict):
+    email: EmailStr
+    code: str = Field(pattern=r"^[0-9]{6}$")
+
+
+class EmailRequest(Strict):
+    email: EmailStr
+
+
+class LoginRequest(Strict):
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=256)
+
+
+class RefreshRequest(Strict):
+    refresh_token: str = Field(min_length=10, max_length=256)
+
+
+class PasswordResetConfirm(Strict):
+    email: EmailStr
+    code: str = Field(pattern=r"^[0-9]{6}$")
+    new_password: str = Field(max_length=256)
+
+    _password = field_validator("new_password")(check_password)
+
+
+class AcceptedResponse(BaseModel):
+    message: str
+
+
+class TenantRoleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    tenant_id: uuid.UUID
+    tenant_slug: str
+    tenant_name: str
+    role: Role
+    status: Literal["active", "inactive"]
+    joined_at: datetime
+
+
+class UserProfile(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    first_name: str
+    last_name: str
+    phone: str | None
+    profile_image_url: str | None
+    preferences: dict[str, Any]
+    status: str
+    email_verified: bool
+    is_platform_owner: bool
+    tenant_roles: list[TenantRoleOut] = Field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProfileUpdate(Strict):
+    first_name: str | None = Field(default=None, min_length=1, max_length=100)
+    last_name: str | None = Field(default=None, min_length=1, max_length=100)
+    phone: str | None = Field(default=None, max_length=32)
+    profile_image_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
+    preferences: dict[str, Any] | None = None
+
+    _phone = field_validator("phone")(check_phone)
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    user: UserProfile
+
+
+class MemberOut(BaseModel):
+    user_id: uuid.UUID
+    email: str
+    first_name: str
+    last_name: str
+    phone: str | None
+    role: Role
+    status: Literal["active", "inactive"]
+    joined_at: datetime
+
+
+class MemberUpdate(Strict):
+    role: Role | None = None
+    status: Literal["active", "inactive"] | None = None

@@ -1,0 +1,17 @@
+"""The JSON API under /api/v1: every domain router, behind the global rate limit."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from studioloop.accounts.router import router as accounts_router
+from studioloop.core.ratelimit import enforce_global_limit
+from studioloop.notifications.router import router as notifications_router
+from studioloop.tenants.router import router as tenants_router
+
+API_PREFIX = "/api/v1"
+
+api_router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(enforce_global_limit)])
+api_router.include_router(accounts_router)
+api_router.include_router(tenants_router)
+api_router.include_router(notifications_router)

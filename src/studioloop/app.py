@@ -1,0 +1,123 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import swagger_ui_bundle
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from studioloop import __version__
+from studioloop.api import API_PREFIX, api_router
+from studioloop.config import Settings, get_settings
+from studioloop.core.error_handlers import install_error_handlers
+from studioloop.core.logging import get_logger
+from studioloop.core.middleware import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
+from studioloop.core.ratelimit import RateLimiter
+from studioloop.db import engine as db_engine
+from studioloop.db.urls import libpq_conninfo
+from studioloop.jobs.app import close_job_app, job_app, open_job_app
+from studioloop.ops import router as ops_router
+from studioloop.tenants.cache import TenantCache, listen_for_changes
+from studioloop.web.routes import router as web_router
+
+logger = get_logger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+
+# Swagger UI runs an inline start-up script; allow it on the docs page only.
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+)
+
+
+def create_app(settings: Settings | None = None, *, run_worker: bool = False) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owns_database = False
+        try:
+            database = db_engine.get_database()
+        except RuntimeError:
+            database = db_engine.create_database(settings)
+            db_engine.set_database(database)
+            owns_database = True
+        conninfo = libpq_conninfo(database.owner_url)
+        pool = await open_job_app(conninfo)
+        tasks = [asyncio.create_task(listen_for_changes(conninfo, app.state.tenant_cache))]
+        if run_worker:
+            tasks.append(asyncio.create_task(job_app.run_worker_async(
+                concurrency=settings.worker_concurrency, install_signal_handlers=False,
+            )))
+            logger.info("job worker running in-process", concurrency=settings.worker_concurrency)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await close_job_app(pool)
+            if owns_database:
+                await database.dispose()
+                db_engine.set_database(None)
+
+    app = FastAPI(
+        title="StudioLoop API",
+        version=__version__,
+        description="Run fitness studios, gyms, instructors and training providers.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.rate_limiter = RateLimiter(settings)
+    app.state.tenant_cache = TenantCache(settings.tenant_cache_ttl_seconds)
+
+    install_error_handlers(app)
+    app.include_router(ops_router)
+    app.include_router(api_router)
+    app.include_router(web_router)
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+              name="swagger")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        page = get_swagger_ui_html(
+            openapi_url=f"{API_PREFIX}/openapi.json",
+            title="StudioLoop API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+        page.headers["content-security-policy"] = DOCS_CSP
+        return page
+
+    # Outermost last: request ids wrap everything, so even a 413 carries one.
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Tenant-ID",
+                           "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,201 @@
+"""The `studioloop` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from studioloop import __version__
+
+
+def _settings(data_dir: Path | None = None):  # type: ignore[no-untyped-def]
+    """Read settings once, after command-line overrides are placed in the environment."""
+    if data_dir is not None:
+        os.environ["DATA_DIR"] = str(data_dir)
+    from studioloop.config import InsecureSettingsError, get_settings
+
+    get_settings.cache_clear()
+    try:
+        settings = get_settings()
+    except InsecureSettingsError as error:
+        raise click.ClickException(str(error)) from error
+    from studioloop.core.logging import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+def _migrate(owner_url: str) -> None:
+    from studioloop.db.migrate import upgrade
+
+    upgrade(owner_url)
+
+
+async def _with_session(settings, owner_url: str, work):  # type: ignore[no-untyped-def]
+    from studioloop.db.engine import create_database
+
+    database = create_database(settings, owner_url=owner_url)
+    try:
+        async with database.sessionmaker() as session:
+            result = await work(session)
+            await session.commit()
+            return result
+    finally:
+        await database.dispose()
+
+
+def _load_demo(settings, owner_url: str) -> None:  # type: ignore[no-untyped-def]
+    from studioloop.demo import DEMO_PASSWORD, load_demo
+
+    logins = asyncio.run(_with_session(settings, owner_url, lambda s: load_demo(s, settings)))
+    click.echo("")
+    click.secho("Demo logins (password for all: %s)" % DEMO_PASSWORD, bold=True)
+    for login in logins:
+        click.echo(f"  {login.email:<26} {login.role}")
+    click.echo("")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="studioloop")
+def main() -> None:
+    """StudioLoop: run fitness studios, gyms, instructors and training providers."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Where the embedded database lives (DATA_DIR).")
+@click.option("--demo/--no-demo", default=False, help="Load the demo studios and logins first.")
+def serve(host: str, port: int, data_dir: Path | None, demo: bool) -> None:
+    """All in one: API, pages and a job worker; embedded PostgreSQL unless DATABASE_URL is set."""
+    settings = _settings(data_dir)
+    from studioloop.db.urls import owner_database_url
+
+    owner_url = owner_database_url(settings)
+    _migrate(owner_url)
+    if demo:
+        _load_demo(settings, owner_url)
+    _run_uvicorn(settings, host, port, run_worker=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--data-dir", type=click.Path(path_type=Path))
+def api(host: str, port: int, data_dir: Path | None) -> None:
+    """API, pages and WebSockets only (run several behind a load balancer)."""
+    settings = _settings(data_dir)
+    if settings.uses_embedded_database:
+        from studioloop.db.urls import owner_database_url
+
+        _migrate(owner_database_url(settings))
+    _run_uvicorn(settings, host, port, run_worker=False)
+
+
+def _run_uvicorn(settings, host: str, port: int, *, run_worker: bool) -> None:  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    from studioloop.app import create_app
+
+    click.secho(f"StudioLoop {__version__} on http://{host}:{port}  (Ctrl+C to stop)", bold=True)
+    uvicorn.run(
+        create_app(settings, run_worker=run_worker),
+        host=host, port=port, proxy_headers=True, log_config=None, access_log=False,
+    )
+
+
+@main.command()
+@click.option("--concurrency", type=int, default=None, help="Jobs run at once (WORKER_CONCURRENCY).")
+@click.option("--data-dir", type=click.Path(path_type=Path))
+def worker(concurrency: int | None, data_dir: Path | None) -> None:
+    """Run background jobs and periodic tasks."""
+    settings = _settings(data_dir)
+
+    async def run() -> None:
+        from studioloop.db.engine import create_database, set_database
+        from studioloop.db.urls import libpq_conninfo
+        from studioloop.jobs.app import close_job_app, job_app, open_job_app
+
+        database = create_database(settings)
+        set_database(database)
+        pool = await open_job_app(libpq_conninfo(database.owner_url))
+        try:
+            await job_app.run_worker_async(concurrency=concurrency or settings.worker_concurrency)
+        finally:
+            await close_job_app(pool)
+            await database.dispose()
+
+    click.secho("StudioLoop worker running (Ctrl+C to stop)", bold=True)
+    asyncio.run(run())
+
+
+@main.command()
+@click.option("--revision", default="head", show_default=True, help="Upgrade to this revision.")
+@click.option("--downgrade", "downgrade_to", default=None, help="Downgrade to this revision instead.")
+@click.option("--data-dir", type=click.Path(path_type=Path))
+def migrate(revision: str, downgrade_to: str | None, data_dir: Path | None) -> None:
+    """Apply database migrations (as the schema owner)."""
+    settings = _settings(data_dir)
+    from studioloop.db import migrate as migrations
+    from studioloop.db.urls import owner_database_url
+
+    owner_url = owner_database_url(settings)
+    if downgrade_to:
+        migrations.downgrade(owner_url, downgrade_to)
+        click.echo(f"Downgraded to {downgrade_to}.")
+    else:
+        migrations.upgrade(owner_url, revision)
+        click.echo(f"Database at {revision}.")
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path))
+def demo(data_dir: Path | None) -> None:
+    """Load the demo studios, members and logins (safe to repeat)."""
+    settings = _settings(data_dir)
+    from studioloop.db.urls import owner_database_url
+
+    owner_url = owner_database_url(settings)
+    _migrate(owner_url)
+    _load_demo(settings, owner_url)
+
+
+@main.command()
+@click.option("--email", prompt=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--first-name", default="Platform", show_default=True)
+@click.option("--last-name", default="Operator", show_default=True)
+@click.option("--data-dir", type=click.Path(path_type=Path))
+def createsuperuser(
+    email: str, password: str, first_name: str, last_name: str, data_dir: Path | None
+) -> None:
+    """Create (or promote) the platform operator account."""
+    from pydantic import TypeAdapter, ValidationError
+    from pydantic import EmailStr
+
+    from studioloop.accounts.schemas import check_password
+
+    try:
+        TypeAdapter(EmailStr).validate_python(email)
+        check_password(password)
+    except (ValidationError, ValueError) as error:
+        raise click.ClickException(f"Invalid input: {error}") from error
+    settings = _settings(data_dir)
+    from studioloop.accounts import service as accounts_service
+    from studioloop.db.urls import owner_database_url
+
+    owner_url = owner_database_url(settings)
+    _migrate(owner_url)
+    asyncio.run(_with_session(settings, owner_url, lambda s: accounts_service.ensure_verified_user(
+        s, settings, email=email, password=password, first_name=first_name,
+        last_name=last_name, platform_owner=True,
+    )))
+    click.echo(f"Platform operator {email.lower()} is ready.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Settings, read from the environment and an optional `.env` file.
+
+Every knob an operator may turn lives here, documented in `.env.example`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+DEVELOPMENT_SECRET = "development-only-secret-change-me-before-going-live!"
+MIN_SECRET_LENGTH = 32
+
+
+class InsecureSettingsError(RuntimeError):
+    """Raised at start-up when settings are unsafe for the chosen environment."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_file_encoding="utf-8")
+
+    environment: Literal["development", "test", "production"] = "development"
+
+    # Database: DATABASE_URL is the owner's connection (runs migrations). Unset means the
+    # bundled embedded PostgreSQL in DATA_DIR. The app itself always works as
+    # DATABASE_APP_ROLE, a role without BYPASSRLS that owns no table, so row-level security
+    # applies to every query it makes; APP_DATABASE_URL lets it log in as that role directly.
+    database_url: str | None = None
+    app_database_url: str | None = None
+    database_app_role: str = "studioloop_app"
+    database_pool_size: int = 10
+    database_max_overflow: int = 10
+
+    redis_url: str | None = None
+
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    base_url: str = "http://127.0.0.1:8000"
+    base_domain: str = "studioloop.localhost"
+    data_dir: Path = Path(".data")
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Email. With no SMTP_HOST, messages are only recorded (see /dev/outbox).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_use_tls: bool = False
+    email_from: str = "StudioLoop <no-reply@studioloop.localhost>"
+
+    # Auth.
+    access_token_ttl_seconds: int = 15 * 60
+    refresh_token_ttl_days: int = 30
+    verification_code_ttl_minutes: int = 15
+    verification_code_max_attempts: int = 5
+    web_session_ttl_hours: int = 12
+    # Tests switch this on: argon2's default cost (~300 ms a hash here) would dominate the
+    # suite. Never enable it in production.
+    password_hash_cheap: bool = False
+
+    # Rate limits in `limits` notation.
+    rate_limit_enabled: bool = True
+    rate_limit_authenticated: str = "1000/hour"
+    rate_limit_anonymous: str = "100/hour"
+    rate_limit_sensitive: str = "10/minute;30/hour"
+
+    max_request_body_bytes: int = 1_048_576
+    tenant_cache_ttl_seconds: int = 300
+    worker_concurrency: int = 4
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("base_domain")
+    @classmethod
+    def _normalise_domain(cls, value: str) -> str:
+        return value.strip().lower().strip(".")
+
+    @model_validator(mode="after")
+    def _refuse_weak_secret(self) -> Settings:
+        if self.environment == "development":
+            return self
+        secret = self.secret_key.get_secret_value()
+        if secret == DEVELOPMENT_SECRET or len(secret) < MIN_SECRET_LENGTH:
+            raise InsecureSettingsError(
+                f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_LENGTH} "
+                f"characters when ENVIRONMENT={self.environment}; "
+                'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+            )
+        if self.password_hash_cheap and self.environment == "production":
+            raise InsecureSettingsError("PASSWORD_HASH_CHEAP must not be used in production")
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def cookies_secure(self) -> bool:
+        return not self.base_url.startswith(("http://127.0.0.1", "http://localhost"))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,195 @@
+"""Pure ASGI middleware: request ids, body size limit, security headers, metrics.
+
+Written as raw ASGI (not BaseHTTPMiddleware) so streaming responses and WebSockets pass
+through untouched and no task is spawned per request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from studioloop.core.context import request_id_var
+from studioloop.core.metrics import REQUEST_COUNT, REQUEST_LATENCY
+
+SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (the caller's X-Request-ID if sane), logs and metrics."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status_holder: dict[str, int] = {"status": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        started_response = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started_response
+            started_response = started_response or message["type"] == "http.response.start"
+            await send_with_id(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            # Last resort for bugs: log with the request id and answer with the envelope
+            # (Starlette's own handler sits outside this middleware and would lose both).
+            structlog.get_logger("studioloop.errors").exception("unhandled error",
+                                                                path=scope.get("path"))
+            if scope["type"] != "http" or started_response:
+                raise
+            status_holder["status"] = 500
+            await _send_json(tracking_send, 500, {"error": {
+                "code": "INTERNAL_ERROR",
+                "message": "Something went wrong on our side; it was logged.",
+                "request_id": request_id, "details": {},
+            }})
+        finally:
+            if scope["type"] == "http":
+                self._observe(scope, status_holder["status"], time.perf_counter() - started)
+            request_id_var.reset(token)
+
+    @staticmethod
+    def _observe(scope: Scope, status: int, seconds: float) -> None:
+        route = scope.get("route")
+        # The route template, never the raw path: raw paths would explode label cardinality.
+        template = getattr(route, "path", None) or "unmatched"
+        method = scope.get("method", "GET")
+        REQUEST_COUNT.labels(method=method, route=template, status=str(status)).inc()
+        REQUEST_LATENCY.labels(method=method, route=template).observe(seconds)
+        state: MutableMapping[str, Any] = scope.get("state", {})
+        log = structlog.get_logger("studioloop.access")
+        fields: dict[str, Any] = {
+            "method": method, "path": scope.get("path"), "status": status,
+            "duration_ms": round(seconds * 1000, 1),
+        }
+        if state.get("tenant_id"):
+            fields["tenant_id"] = str(state["tenant_id"])
+        if state.get("user_id"):
+            fields["user_id"] = str(state["user_id"])
+        log.info("request", **fields)
+
+
+class BodySizeLimitMiddleware:
+    """Refuses bodies over the limit, whether announced by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._reject(send)
+            return
+        received = 0
+        too_large = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    too_large = True
+                    raise _BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await self._reject(send)
+
+    async def _reject(self, send: Send) -> None:
+        await _send_json(send, 413, {"error": {
+            "code": "PAYLOAD_TOO_LARGE",
+            "message": f"The request body is larger than {self.max_bytes} bytes.",
+            "request_id": request_id_var.get(),
+            "details": {"max_bytes": self.max_bytes},
+        }})
+
+
+async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+    ]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class SecurityHeadersMiddleware:
+    HEADERS = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"strict-origin-when-cross-origin"),
+        (b"x-frame-options", b"DENY"),
+        (b"permissions-policy", b"camera=(self), microphone=(), geolocation=(self)"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+    ]
+    # Pages use only our own scripts and styles (no CDN), so 'self' is enough.
+    CSP = (
+        b"default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+        b"connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    )
+
+    def __init__(self, app: ASGIApp, hsts: bool) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {key.lower() for key, _ in headers}
+                headers.extend(h for h in self.HEADERS if h[0] not in present)
+                if b"content-security-policy" not in present:
+                    headers.append((b"content-security-policy", self.CSP))
+                if self.hsts:
+                    headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

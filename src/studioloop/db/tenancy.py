@@ -1,0 +1,44 @@
+"""Row-level security context for the current transaction.
+
+Policies compare `tenant_id` with `current_setting('app.tenant_id')`. The value is set with
+`is_local = true`, so it ends with the transaction and can never leak to the next request
+that reuses the pooled connection.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+TENANT_SETTING = "app.tenant_id"
+USER_SETTING = "app.user_id"
+
+
+async def set_tenant_context(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    await session.execute(
+        text("SELECT set_config(:name, :value, true)"),
+        {"name": TENANT_SETTING, "value": str(tenant_id)},
+    )
+
+
+async def set_user_context(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await session.execute(
+        text("SELECT set_config(:name, :value, true)"),
+        {"name": USER_SETTING, "value": str(user_id)},
+    )
+
+
+def tenant_policy_sql(table: str, extra_condition: str | None = None) -> list[str]:
+    """DDL that enables, forces and defines the tenant policy on `table` (for migrations)."""
+    condition = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid"
+    if extra_condition:
+        using = f"({condition}) OR ({extra_condition})"
+    else:
+        using = condition
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY tenant_isolation ON {table} USING ({using}) WITH CHECK ({condition})",
+    ]

@@ -1,0 +1,11 @@
+"""Imports every domain's models so Alembic sees the whole schema.
+
+Lives outside `db/` because `db` imports no domain; migrations and tests import it.
+"""
+
+from studioloop.accounts import models as accounts_models
+from studioloop.db.base import Base
+from studioloop.notifications import models as notifications_models
+from studioloop.tenants import models as tenants_models
+
+__all__ = ["Base", "accounts_models", "notifications_models", "tenants_models"]

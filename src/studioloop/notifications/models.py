@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, Integer, String, Text, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from studioloop.db.base import Base, UUIDPrimaryKey
+
+EMAIL_STATUSES = ("queued", "sent", "recorded", "failed")
+
+
+class EmailMessage(UUIDPrimaryKey, Base):
+    """Every email the platform sends, kept as a delivery log.
+
+    Platform-level mail (verification codes, password resets) belongs to no tenant, so this
+    table has no tenant_id. `status = recorded` means no SMTP server is configured: the
+    message was kept for /dev/outbox instead of being delivered.
+    """
+
+    __tablename__ = "email_messages"
+    __table_args__ = (
+        CheckConstraint(f"status IN {EMAIL_STATUSES}", name="status"),
+        {"comment": "Outgoing email and its delivery state"},
+    )
+
+    to_address: Mapped[str] = mapped_column(String(320), index=True)
+    subject: Mapped[str] = mapped_column(String(255))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'queued'"))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_message_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,65 @@
+"""Email: render, record, and hand to the delivery job in the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioloop.jobs.defer import defer_in_transaction
+from studioloop.notifications.models import EmailMessage
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+SUBJECTS = {
+    "verify_email": "Your StudioLoop verification code: {code}",
+    "password_reset": "Reset your StudioLoop password",
+}
+
+_environment = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+def render_email(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """Return (subject, text body, HTML body) for a template name."""
+    subject = SUBJECTS[template].format(**context)
+    text = _environment.get_template(f"email/{template}.txt").render(**context)
+    html = _environment.get_template(f"email/{template}.html").render(**context)
+    return subject, text, html
+
+
+async def send_email(
+    session: AsyncSession, *, to: str, template: str, context: dict[str, Any]
+) -> EmailMessage:
+    subject, text, html = render_email(template, context)
+    message = EmailMessage(
+        to_address=to, subject=subject, body_text=text, body_html=html, category=template
+    )
+    session.add(message)
+    await session.flush()
+    from studioloop.notifications.tasks import deliver_email  # the task imports this module
+
+    await defer_in_transaction(session, deliver_email, email_id=str(message.id))
+    return message
+
+
+async def recent_emails(
+    session: AsyncSession, *, to: str | None = None, limit: int = 50
+) -> list[EmailMessage]:
+    query = select(EmailMessage)
+    if to:
+        query = query.where(EmailMessage.to_address == to.strip().lower())
+    result = await session.scalars(query.order_by(EmailMessage.created_at.desc()).limit(limit))
+    return list(result)
+
+
+async def get_email(session: AsyncSession, email_id: uuid.UUID) -> EmailMessage | None:
+    return await session.get(EmailMessage, email_id)

@@ -1,0 +1,74 @@
+"""Which tenant a request is for: path slug, then X-Tenant-ID, then the Host."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioloop.config import Settings
+from studioloop.db.session import DbSession
+from studioloop.db.tenancy import set_tenant_context
+from studioloop.tenants import service
+from studioloop.tenants.cache import TenantCache, TenantRef
+from studioloop.tenants.exceptions import TenantNotFound, TenantRequired, TenantSuspended
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]", "testserver", "test"})
+
+
+def lookup_key(request: Request, settings: Settings) -> tuple[str, str] | None:
+    slug = request.path_params.get("slug")
+    if isinstance(slug, str) and slug:
+        return ("slug", slug.lower())
+    header = request.headers.get("x-tenant-id", "").strip()
+    if header:
+        try:
+            return ("id", str(uuid.UUID(header)))
+        except ValueError:
+            return ("slug", header.lower())
+    host = request.headers.get("host", "").split(":")[0].lower().rstrip(".")
+    if not host or host in LOCAL_HOSTS or host == settings.base_domain:
+        return None
+    suffix = "." + settings.base_domain
+    if host.endswith(suffix):
+        label = host[: -len(suffix)]
+        return ("slug", label) if "." not in label else None
+    return ("domain", host)
+
+
+async def resolve(session: AsyncSession, cache: TenantCache, key: tuple[str, str]) -> TenantRef:
+    found, ref = cache.get(key)
+    if not found:
+        ref = await service.find_tenant_ref(session, key)
+        cache.put(key, ref)
+    if ref is None or ref.status == "cancelled":
+        raise TenantNotFound()
+    return ref
+
+
+async def get_optional_tenant(request: Request, session: DbSession) -> TenantRef | None:
+    settings: Settings = request.app.state.settings
+    key = lookup_key(request, settings)
+    if key is None:
+        return None
+    ref = await resolve(session, request.app.state.tenant_cache, key)
+    if ref.status == "suspended":
+        raise TenantSuspended()
+    # Row-level security now confines every query of this transaction to the tenant.
+    await set_tenant_context(session, ref.id)
+    request.state.tenant_id = ref.id
+    return ref
+
+
+async def get_tenant(
+    tenant: Annotated[TenantRef | None, Depends(get_optional_tenant)],
+) -> TenantRef:
+    if tenant is None:
+        raise TenantRequired()
+    return tenant
+
+
+CurrentTenant = Annotated[TenantRef, Depends(get_tenant)]
+OptionalTenant = Annotated[TenantRef | None, Depends(get_optional_tenant)]

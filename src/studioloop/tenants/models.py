@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, CheckConstraint, DateTime, String, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from studioloop.db.base import Base, Timestamps, UUIDPrimaryKey
+
+TENANT_STATUSES = ("active", "trial", "suspended", "cancelled")
+SUBSCRIPTION_TIERS = ("starter", "growth", "pro", "enterprise")
+TENANT_KINDS = ("studio", "gym", "creator", "training_provider")
+
+
+class Tenant(UUIDPrimaryKey, Timestamps, Base):
+    """A studio, gym, creator or training provider. The root of all tenant-owned data.
+
+    This table is the directory of tenants (public facts such as name and slug), so it has
+    no `tenant_id` and no row-level security; everything a tenant owns lives elsewhere.
+    """
+
+    __tablename__ = "tenants"
+    __table_args__ = (
+        CheckConstraint(f"status IN {TENANT_STATUSES}", name="status"),
+        CheckConstraint(f"subscription_tier IN {SUBSCRIPTION_TIERS}", name="subscription_tier"),
+        CheckConstraint(f"kind IN {TENANT_KINDS}", name="kind"),
+        CheckConstraint("slug ~ '^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$'", name="slug_format"),
+        CheckConstraint("custom_domain = lower(custom_domain)", name="custom_domain_lower"),
+    )
+
+    name: Mapped[str] = mapped_column(String(255))
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    kind: Mapped[str] = mapped_column(String(32), server_default=text("'studio'"))
+    email: Mapped[str] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    subscription_tier: Mapped[str] = mapped_column(String(32), server_default=text("'starter'"))
+    marketplace_enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    status: Mapped[str] = mapped_column(String(32), server_default=text("'active'"))
+    timezone: Mapped[str] = mapped_column(String(64), server_default=text("'Africa/Johannesburg'"))
+    currency: Mapped[str] = mapped_column(String(3), server_default=text("'ZAR'"))
+    custom_domain: Mapped[str | None] = mapped_column(String(253), unique=True)
+    custom_domain_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+
+from studioloop.accounts import service as accounts_service
+from studioloop.accounts.dependencies import CurrentUser
+from studioloop.accounts.exceptions import InsufficientRole
+from studioloop.core.openapi import errors
+from studioloop.core.pagination import Page
+from studioloop.db.session import DbSession
+from studioloop.db.tenancy import set_tenant_context
+from studioloop.tenants import schemas, service
+
+router = APIRouter(prefix="/tenants", tags=["tenants"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=schemas.TenantDetail,
+             responses=errors(401, 409, 422))
+async def create_tenant(
+    body: schemas.TenantCreate, user: CurrentUser, session: DbSession, request: Request
+) -> schemas.TenantDetail:
+    """Create a studio, gym, creator or training provider; the caller becomes its owner."""
+    tenant = await service.create_tenant(session, user, body)
+    # Other processes hear of it by NOTIFY on commit; this one forgets at once.
+    request.app.state.tenant_cache.clear()
+    return schemas.TenantDetail.model_validate(tenant)
+
+
+@router.get("", response_model=Page[schemas.TenantPublic])
+async def list_tenants(
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Page[schemas.TenantPublic]:
+    """Active studios that take part in the marketplace, by name."""
+    return await service.list_marketplace_tenants(session, limit=limit, cursor=cursor)
+
+
+@router.get("/{slug}", response_model=schemas.TenantPublic, responses=errors(404))
+async def get_tenant(slug: str, session: DbSession) -> schemas.TenantPublic:
+    tenant = await service.get_tenant_by_slug(session, slug)
+    return schemas.TenantPublic.model_validate(tenant)
+
+
+@router.patch("/{slug}", response_model=schemas.TenantDetail,
+              responses=errors(401, 403, 404, 409, 422))
+async def update_tenant(
+    slug: str, body: schemas.TenantUpdate, user: CurrentUser, session: DbSession, request: Request
+) -> schemas.TenantDetail:
+    """Change a studio's details (admin+). Status, tier and domain verification are for
+    the platform operator, who may also act on suspended studios."""
+    tenant = await service.get_tenant_by_slug(session, slug, include_inactive=True)
+    await set_tenant_context(session, tenant.id)
+    if not user.is_platform_owner:
+        membership = await accounts_service.membership_of(session, tenant.id, user.id)
+        if membership is None or not membership.allows("admin") or tenant.status == "cancelled":
+            raise InsufficientRole(details={"required_role": "admin"})
+    tenant = await service.update_tenant(
+        session, tenant, body, by_platform_owner=user.is_platform_owner
+    )
+    request.app.state.tenant_cache.clear()
+    return schemas.TenantDetail.model_validate(tenant)

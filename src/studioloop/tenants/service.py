@@ -1,0 +1,140 @@
+"""Tenants: creation, public directory, settings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioloop.accounts import service as accounts_service
+from studioloop.accounts.models import User
+from studioloop.core.errors import Forbidden
+from studioloop.core.pagination import Page, cursor_uuid, decode_cursor, encode_cursor
+from studioloop.db.tenancy import set_tenant_context
+from studioloop.tenants.cache import TenantRef, announce_tenant_change
+from studioloop.tenants.exceptions import DomainTaken, SlugTaken, TenantNotFound
+from studioloop.tenants.models import Tenant
+from studioloop.tenants.schemas import TenantCreate, TenantPublic, TenantUpdate
+
+PLATFORM_ONLY_FIELDS = ("status", "subscription_tier", "custom_domain_verified")
+
+
+def _ref(tenant: Tenant) -> TenantRef:
+    return TenantRef(
+        id=tenant.id,
+        slug=tenant.slug,
+        name=tenant.name,
+        status=tenant.status,
+        timezone=tenant.timezone,
+        currency=tenant.currency,
+    )
+
+
+async def find_tenant_ref(session: AsyncSession, key: tuple[str, str]) -> TenantRef | None:
+    kind, value = key
+    query = select(Tenant)
+    if kind == "slug":
+        query = query.where(Tenant.slug == value)
+    elif kind == "id":
+        query = query.where(Tenant.id == uuid.UUID(value))
+    else:  # a custom domain counts only once verified
+        query = query.where(
+            Tenant.custom_domain == value, Tenant.custom_domain_verified_at.is_not(None)
+        )
+    tenant = await session.scalar(query)
+    return _ref(tenant) if tenant else None
+
+
+async def create_tenant(session: AsyncSession, owner: User, data: TenantCreate) -> Tenant:
+    tenant = Tenant(
+        name=data.name,
+        slug=data.slug,
+        kind=data.kind,
+        email=str(data.email).lower(),
+        phone=data.phone,
+        address=data.address.model_dump(exclude_none=True),
+        settings=data.settings,
+        marketplace_enabled=data.marketplace_enabled,
+        timezone=data.timezone,
+        currency=data.currency,
+    )
+    try:
+        # A savepoint lets the unique constraint decide races between two sign-ups.
+        async with session.begin_nested():
+            session.add(tenant)
+            await session.flush()
+    except IntegrityError as exc:
+        raise SlugTaken(details={"field": "slug"}) from exc
+    await session.refresh(tenant)
+    await set_tenant_context(session, tenant.id)
+    await accounts_service.grant_role(session, tenant.id, owner.id, "owner")
+    await announce_tenant_change(session, tenant.id)
+    return tenant
+
+
+async def get_tenant_by_slug(
+    session: AsyncSession, slug: str, *, include_inactive: bool = False
+) -> Tenant:
+    tenant = await session.scalar(select(Tenant).where(Tenant.slug == slug.lower()))
+    if tenant is None:
+        raise TenantNotFound()
+    if not include_inactive and tenant.status not in ("active", "trial"):
+        raise TenantNotFound()
+    return tenant
+
+
+async def list_marketplace_tenants(
+    session: AsyncSession, *, limit: int, cursor: str | None
+) -> Page[TenantPublic]:
+    query = select(Tenant).where(Tenant.status == "active", Tenant.marketplace_enabled.is_(True))
+    if cursor:
+        last_name, raw_id = decode_cursor(cursor, 2)
+        last_id = cursor_uuid(raw_id)
+        query = query.where(
+            or_(Tenant.name > last_name, and_(Tenant.name == last_name, Tenant.id > last_id))
+        )
+    rows = list(await session.scalars(query.order_by(Tenant.name, Tenant.id).limit(limit + 1)))
+    next_cursor = encode_cursor([rows[limit - 1].name, rows[limit - 1].id]) if len(rows) > limit else None
+    return Page(items=[TenantPublic.model_validate(t) for t in rows[:limit]], next_cursor=next_cursor)
+
+
+async def update_tenant(
+    session: AsyncSession, tenant: Tenant, changes: TenantUpdate, *, by_platform_owner: bool
+) -> Tenant:
+    values = changes.model_dump(exclude_unset=True)
+    if not by_platform_owner:
+        forbidden = [name for name in PLATFORM_ONLY_FIELDS if name in values]
+        if forbidden:
+            raise Forbidden(
+                "Only the platform operator can change these fields.",
+                details={"fields": forbidden},
+            )
+    verified = values.pop("custom_domain_verified", None)
+    if "address" in values and changes.address is not None:
+        values["address"] = changes.address.model_dump(exclude_none=True)
+    if "email" in values and values["email"] is not None:
+        values["email"] = str(values["email"]).lower()
+    if "custom_domain" in values:
+        new_domain = values["custom_domain"] or None
+        if new_domain != tenant.custom_domain:
+            # A new domain must be verified again before requests on it reach this tenant.
+            tenant.custom_domain_verified_at = None
+        values["custom_domain"] = new_domain
+    for name, value in values.items():
+        if value is None and name not in ("phone", "custom_domain"):
+            continue
+        setattr(tenant, name, value)
+    if verified is not None:
+        tenant.custom_domain_verified_at = datetime.now(UTC) if verified and tenant.custom_domain else None
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise DomainTaken(details={"field": "custom_domain"}) from exc
+    await session.refresh(tenant)
+    await announce_tenant_change(session, tenant.id)
+    return tenant
+

@@ -1,0 +1,122 @@
+"""Server-rendered pages. They call domain services directly, never the HTTP API."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from studioloop import __version__
+from studioloop.accounts import service as accounts_service
+from studioloop.accounts.exceptions import AccountDisabled, EmailNotVerified, InvalidCredentials
+from studioloop.core.errors import NotFound
+from studioloop.core.ratelimit import SensitiveRateLimit
+from studioloop.db.session import DbSession
+from studioloop.notifications import service as notifications_service
+from studioloop.tenants import service as tenants_service
+from studioloop.web.csrf import CSRF_FIELD, attach_csrf_cookie, check_csrf, csrf_token
+from studioloop.web.session import end_web_session, start_web_session, web_user
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    context = {"csrf_token": csrf_token(request), "csrf_field": CSRF_FIELD,
+               "version": __version__, **context}
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    attach_csrf_cookie(request, response, request.app.state.settings.cookies_secure)
+    return response
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: never let a link send a person off to another site after login.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, session: DbSession) -> Response:
+    user = await web_user(request, session)
+    studios = await tenants_service.list_marketplace_tenants(session, limit=24, cursor=None)
+    return render(request, "home.html", {"user": user, "studios": studios.items})
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, next: str | None = None) -> Response:
+    return render(request, "login.html", {"next": _safe_next(next), "email": "", "errors": {}})
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login_submit(
+    request: Request,
+    session: DbSession,
+    _: SensitiveRateLimit,
+    email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    csrf_token_field: Annotated[str | None, Form(alias=CSRF_FIELD)] = None,
+    next: Annotated[str | None, Form()] = None,
+) -> Response:
+    check_csrf(request, csrf_token_field)
+    settings = request.app.state.settings
+    errors: dict[str, str] = {}
+    if not email.strip():
+        errors["email"] = "Enter your email address."
+    if not password:
+        errors["password"] = "Enter your password."
+    if not errors:
+        try:
+            user = await accounts_service.authenticate(session, settings, email, password)
+        except (InvalidCredentials, EmailNotVerified, AccountDisabled) as error:
+            errors["form"] = error.message
+        else:
+            response = RedirectResponse(_safe_next(next), status_code=303)
+            start_web_session(response, settings, user)
+            return response
+    return render(request, "login.html", {"next": _safe_next(next), "email": email,
+                                          "errors": errors}, status_code=400)
+
+
+@router.post("/logout")
+async def logout(
+    request: Request, csrf_token_field: Annotated[str | None, Form(alias=CSRF_FIELD)] = None
+) -> Response:
+    check_csrf(request, csrf_token_field)
+    response = RedirectResponse("/", status_code=303)
+    end_web_session(response)
+    return response
+
+
+@router.get("/dev/outbox", response_class=HTMLResponse)
+async def dev_outbox(request: Request, session: DbSession) -> Response:
+    """Emails the platform recorded, so someone trying StudioLoop can read their codes."""
+    if not request.app.state.settings.is_development:
+        raise NotFound()
+    user = await web_user(request, session)
+    if user is None:
+        return RedirectResponse(f"/login?next={quote('/dev/outbox')}", status_code=303)
+    if not user.is_platform_owner:
+        return render(request, "dev/forbidden.html", {"user": user}, status_code=403)
+    emails = await notifications_service.recent_emails(session)
+    return render(request, "dev/outbox.html", {"user": user, "emails": emails})
+
+
+@router.get("/dev/outbox/{email_id}", response_class=HTMLResponse)
+async def dev_outbox_message(request: Request, email_id: uuid.UUID, session: DbSession) -> Response:
+    if not request.app.state.settings.is_development:
+        raise NotFound()
+    user = await web_user(request, session)
+    if user is None:
+        return RedirectResponse(f"/login?next={quote(f'/dev/outbox/{email_id}')}", status_code=303)
+    if not user.is_platform_owner:
+        return render(request, "dev/forbidden.html", {"user": user}, status_code=403)
+    email = await notifications_service.get_email(session, email_id)
+    if email is None:
+        raise NotFound("No such message.")
+    return render(request, "dev/message.html", {"user": user, "email": email})
