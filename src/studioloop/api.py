@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from studioloop.accounts.router import router as accounts_router
+from studioloop.core.openapi import API_PREFIX
 from studioloop.core.ratelimit import enforce_global_limit
 from studioloop.notifications.router import router as notifications_router
 from studioloop.tenants.router import router as tenants_router
 
-API_PREFIX = "/api/v1"
+__all__ = ["API_PREFIX", "api_router"]
 
-api_router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(enforce_global_limit)])
+api_router = APIRouter(dependencies=[Depends(enforce_global_limit)])
 api_router.include_router(accounts_router)
 api_router.include_router(tenants_router)
 api_router.include_router(notifications_router)

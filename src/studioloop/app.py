@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         page.headers["content-security-policy"] = DOCS_CSP
         return page
 
-    # Outermost last: request ids wrap everything, so even a 413 carries one.
+    # Added last = outermost: request ids wrap everything, so every error carries one.
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

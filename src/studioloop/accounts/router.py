@@ -9,13 +9,13 @@ from studioloop.accounts import schemas, service
 from studioloop.accounts.dependencies import CurrentUser, require_role
 from studioloop.accounts.roles import Role
 from studioloop.config import Settings
-from studioloop.core.openapi import errors
+from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.pagination import Page, cursor_uuid, decode_cursor, encode_cursor
 from studioloop.core.ratelimit import SensitiveRateLimit
 from studioloop.db.session import DbSession
 from studioloop.tenants.dependencies import CurrentTenant
 
-router = APIRouter()
+router = APIRouter(prefix=API_PREFIX)
 
 
 def _settings(request: Request) -> Settings:

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request ids, body size limit, security headers, metrics.
+"""Pure ASGI middleware: request ids, error of last resort, body size, security headers, metrics.
 
 Written as raw ASGI (not BaseHTTPMiddleware) so streaming responses and WebSockets pass
 through untouched and no task is spawned per request.
@@ -14,6 +14,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from studioloop.core.context import request_id_var
@@ -104,7 +105,11 @@ class RequestContextMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuses bodies over the limit, whether announced by Content-Length or streamed."""
+    """Refuses request bodies over the limit, whether announced or streamed.
+
+    Starlette's own limiter (FastAPI's `max_body_size`) answers oversized requests with a
+    plain-text body that replaces ours; this one keeps the error envelope.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -116,33 +121,36 @@ class BodySizeLimitMiddleware:
             return
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+            await _send_json(send, 413, _too_large(self.max_bytes))
             return
         received = 0
-        too_large = False
 
-        async def limited_receive() -> Message:
-            nonlocal received, too_large
+        async def counting_receive() -> Message:
+            nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    too_large = True
-                    raise _BodyTooLarge()
+                    # An HTTPException passes through FastAPI's body parsing unchanged and
+                    # reaches the error handlers, which answer with the envelope.
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await self._reject(send)
+        await self.app(scope, counting_receive, send)
 
-    async def _reject(self, send: Send) -> None:
-        await _send_json(send, 413, {"error": {
-            "code": "PAYLOAD_TOO_LARGE",
-            "message": f"The request body is larger than {self.max_bytes} bytes.",
-            "request_id": request_id_var.get(),
-            "details": {"max_bytes": self.max_bytes},
-        }})
+
+class BodyTooLarge(StarletteHTTPException):
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, _too_large(max_bytes)["error"]["message"])
+
+
+def _too_large(max_bytes: int) -> dict[str, Any]:
+    return {"error": {
+        "code": "PAYLOAD_TOO_LARGE",
+        "message": f"The request body is larger than {max_bytes} bytes.",
+        "request_id": request_id_var.get(),
+        "details": {"max_bytes": max_bytes},
+    }}
 
 
 async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:

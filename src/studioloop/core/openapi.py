@@ -6,6 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+# Every router spells its full path from this prefix (rather than being mounted under it),
+# so `route.path` is the real template that metrics and logs report.
+API_PREFIX = "/api/v1"
+
 
 class ErrorBody(BaseModel):
     code: str

