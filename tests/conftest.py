@@ -213,3 +213,9 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     assert error["message"]
     assert error["request_id"] == response.headers["x-request-id"]
     return error
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps its own event loop running while
+    its session-scoped browser lives, which would clash with the asyncio tests' loop."""
+    items.sort(key=lambda item: "/e2e/" in str(item.path))

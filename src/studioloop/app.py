@@ -27,7 +27,7 @@ from studioloop.core.middleware import (
 from studioloop.core.ratelimit import RateLimiter
 from studioloop.db import engine as db_engine
 from studioloop.db.urls import libpq_conninfo
-from studioloop.jobs.app import close_job_app, job_app, open_job_app
+from studioloop.jobs.app import connected_job_app
 from studioloop.ops import router as ops_router
 from studioloop.tenants.cache import TenantCache, listen_for_changes
 from studioloop.web.routes import router as web_router
@@ -55,23 +55,24 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             db_engine.set_database(database)
             owns_database = True
         conninfo = libpq_conninfo(database.owner_url)
-        pool = await open_job_app(conninfo)
         tasks = [asyncio.create_task(listen_for_changes(conninfo, app.state.tenant_cache))]
-        if run_worker:
-            tasks.append(asyncio.create_task(job_app.run_worker_async(
-                concurrency=settings.worker_concurrency, install_signal_handlers=False,
-            )))
-            logger.info("job worker running in-process", concurrency=settings.worker_concurrency)
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await close_job_app(pool)
-            if owns_database:
-                await database.dispose()
-                db_engine.set_database(None)
+        async with contextlib.AsyncExitStack() as stack:
+            if run_worker:
+                jobs = await stack.enter_async_context(connected_job_app(conninfo))
+                tasks.append(asyncio.create_task(jobs.run_worker_async(
+                    concurrency=settings.worker_concurrency, install_signal_handlers=False,
+                )))
+                logger.info("job worker running in-process",
+                            concurrency=settings.worker_concurrency)
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        if owns_database:
+            await database.dispose()
+            db_engine.set_database(None)
 
     app = FastAPI(
         title="StudioLoop API",

@@ -118,15 +118,14 @@ def worker(concurrency: int | None, data_dir: Path | None) -> None:
     async def run() -> None:
         from studioloop.db.engine import create_database, set_database
         from studioloop.db.urls import libpq_conninfo
-        from studioloop.jobs.app import close_job_app, job_app, open_job_app
+        from studioloop.jobs.app import connected_job_app
 
         database = create_database(settings)
         set_database(database)
-        pool = await open_job_app(libpq_conninfo(database.owner_url))
         try:
-            await job_app.run_worker_async(concurrency=concurrency or settings.worker_concurrency)
+            async with connected_job_app(libpq_conninfo(database.owner_url)) as jobs:
+                await jobs.run_worker_async(concurrency=concurrency or settings.worker_concurrency)
         finally:
-            await close_job_app(pool)
             await database.dispose()
 
     click.secho("StudioLoop worker running (Ctrl+C to stop)", bold=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from studioloop.core.context import current_request_id
@@ -24,6 +25,26 @@ HTTP_CODES = {
     415: "UNSUPPORTED_MEDIA_TYPE",
     429: "RATE_LIMITED",
 }
+
+
+def wants_html(request: Request) -> bool:
+    """A browser navigating a page (not the API) gets a readable page instead of JSON."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
+        "accept", "")
+
+
+def html_error(status: int, message: str, headers: dict[str, str] | None = None) -> HTMLResponse:
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{status} · StudioLoop</title>"
+        '<link rel="stylesheet" href="/static/css/app.css"></head><body>'
+        '<header class="topbar"><a class="brand" href="/">StudioLoop</a></header>'
+        f'<main id="main"><section class="panel narrow"><h1>{escape(message)}</h1>'
+        f'<p><a href="/">Back to the start</a> · reference {escape(current_request_id() or "")}'
+        "</p></section></main></body></html>"
+    )
+    return HTMLResponse(page, status_code=status, headers=headers)
 
 
 def error_response(
@@ -45,8 +66,10 @@ def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or str(location[0]) if location else ""
 
 
-async def handle_app_error(request: Request, exc: Exception) -> JSONResponse:
+async def handle_app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
+    if wants_html(request):
+        return html_error(exc.status_code, exc.message, exc.headers)
     return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
 
@@ -70,12 +93,14 @@ async def handle_validation_error(request: Request, exc: Exception) -> JSONRespo
                           else "The request is not valid.", {"fields": fields})
 
 
-async def handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
     if exc.status_code == 404 and message == "Not Found":
         message = "There is nothing at this address."
+    if wants_html(request):
+        return html_error(exc.status_code, message, getattr(exc, "headers", None))
     return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 

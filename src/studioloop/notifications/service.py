@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.jobs.defer import defer_in_transaction
@@ -63,3 +63,7 @@ async def recent_emails(
 
 async def get_email(session: AsyncSession, email_id: uuid.UUID) -> EmailMessage | None:
     return await session.get(EmailMessage, email_id)
+
+
+def select_email_count() -> Select[tuple[int]]:
+    return select(func.count()).select_from(EmailMessage)

@@ -12,7 +12,7 @@ import aiosmtplib
 from studioloop.config import Settings, get_settings
 from studioloop.core.logging import get_logger
 from studioloop.db.engine import get_database
-from studioloop.jobs.app import DEFAULT_RETRY, job_app
+from studioloop.jobs.app import DEFAULT_RETRY, MAX_ATTEMPTS, job_app
 from studioloop.notifications.models import EmailMessage
 
 logger = get_logger(__name__)
@@ -34,7 +34,7 @@ async def deliver_email(email_id: str) -> None:
             message.provider_message_id = await _send_smtp(settings, message)
         except (aiosmtplib.SMTPException, OSError) as exc:
             message.last_error = str(exc)[:2000]
-            if message.attempts >= DEFAULT_RETRY.max_attempts:
+            if message.attempts >= MAX_ATTEMPTS:
                 message.status = "failed"
             await session.commit()
             logger.warning("email delivery failed", email_id=email_id, error=str(exc))

@@ -1,0 +1,56 @@
+"""Migrations are reversible and match the models (`alembic check` is clean)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from alembic import command
+from sqlalchemy.engine import make_url
+
+from studioloop.db import migrate
+from studioloop.db.urls import libpq_conninfo
+
+MIGRATION_NAME = r"^\d{4}-\d{2}-\d{2}-\d{4}_[a-z0-9_]+\.py$"
+
+
+@pytest.fixture
+def scratch_url(owner_url: str) -> Iterator[str]:
+    """An empty database on the same server, dropped afterwards."""
+    server = libpq_conninfo(make_url(owner_url).set(database="postgres").render_as_string(False))
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "studioloop_migrations"')
+        conn.execute('CREATE DATABASE "studioloop_migrations"')
+    yield make_url(owner_url).set(database="studioloop_migrations").render_as_string(False)
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "studioloop_migrations" WITH (FORCE)')
+
+
+def _tables(url: str) -> set[str]:
+    with psycopg.connect(libpq_conninfo(url)) as conn:
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return {row[0] for row in rows}
+
+
+def test_upgrade_check_downgrade_upgrade(scratch_url: str) -> None:
+    config = migrate.alembic_config(scratch_url)
+    command.upgrade(config, "head")
+    command.check(config)  # raises if the models and the schema disagree
+    assert {"tenants", "users", "user_tenant_roles", "procrastinate_jobs"} <= _tables(scratch_url)
+
+    command.downgrade(config, "base")
+    assert _tables(scratch_url) <= {"alembic_version"}
+
+    command.upgrade(config, "head")
+    command.check(config)
+
+
+def test_migration_files_are_named_by_date() -> None:
+    import re
+
+    versions = Path(migrate.MIGRATIONS_DIR) / "versions"
+    names = [p.name for p in versions.glob("*.py")]
+    assert names
+    assert [n for n in names if not re.match(MIGRATION_NAME, n)] == []

@@ -1,0 +1,77 @@
+"""Browser tests: Playwright driving Debian's chromium against a real StudioLoop process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fakes.smtp import free_port
+
+CHROMIUM = shutil.which("chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
+                                "(apt-get install -y chromium; .ci/run does this)")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict[str, Any]:
+    # Never `playwright install`: use the distribution's chromium with flags that keep it
+    # off the network and quiet in a sandboxed machine.
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed")
+    return {
+        "executable_path": CHROMIUM,
+        "headless": True,
+        "args": ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"],
+    }
+
+
+@pytest.fixture(scope="session")
+def live_server(owner_url: str) -> Iterator[str]:
+    """`studioloop api` in its own process, on the test database, in development mode."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": owner_url, "ENVIRONMENT": "development",
+           "LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studioloop.cli", "api", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stderr.read() if process.stderr else ''}")
+    else:
+        process.kill()
+        raise RuntimeError("server did not start in 60 s")
+    yield base
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture
+def shot():
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page: Any, name: str) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take

@@ -1,0 +1,112 @@
+"""Server-rendered pages over HTTP: sign-in form, CSRF, the development outbox."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from studioloop.app import create_app
+from tests.conftest import Api, Owner
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+async def dev_client(database, settings):
+    app = create_app(settings.model_copy(update={"environment": "development"}))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://127.0.0.1:8000") as client:
+        yield client
+
+
+async def _login(client: httpx.AsyncClient, email: str, password: str, next: str = "/"):
+    page = await client.get("/login")
+    token = CSRF.search(page.text).group(1)
+    return await client.post("/login", data={"email": email, "password": password,
+                                              "csrf_token": token, "next": next})
+
+
+async def test_home_lists_studios(api: Api, dev_client) -> None:
+    owner = await api.signup()
+    await api.create_tenant(owner, "loop-yoga", name="Loop Yoga", address={"city": "Cape Town"})
+    page = await dev_client.get("/")
+    assert page.status_code == 200
+    assert "Loop Yoga" in page.text and "Cape Town" in page.text
+    assert 'href="/login"' in page.text
+
+
+async def test_sign_in_sets_a_safe_session_cookie(api: Api, dev_client) -> None:
+    user = await api.signup("amara@example.com")
+    response = await _login(dev_client, user["email"], "secret123")
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert "sl_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "Secure" not in cookie  # plain http on localhost; Secure everywhere else
+    home = await dev_client.get("/")
+    assert "Sign out" in home.text
+
+
+async def test_wrong_password_shows_the_error_on_the_form(api: Api, dev_client) -> None:
+    user = await api.signup()
+    response = await _login(dev_client, user["email"], "not-it-1")
+    assert response.status_code == 400
+    assert "The email or password is incorrect." in response.text
+    assert "sl_session" not in response.headers.get("set-cookie", "")
+
+    empty = await _login(dev_client, "", "")
+    assert 'id="email-error"' in empty.text and 'id="password-error"' in empty.text
+
+
+async def test_form_posts_need_the_csrf_token(api: Api, dev_client) -> None:
+    user = await api.signup()
+    await dev_client.get("/login")
+    forged = await dev_client.post("/login", data={"email": user["email"], "password": "secret123",
+                                                   "csrf_token": "guess"})
+    assert forged.status_code == 403
+    assert forged.json()["error"]["code"] == "CSRF_FAILED"
+    assert "sl_session" not in forged.headers.get("set-cookie", "")
+
+
+async def test_redirect_after_login_stays_on_this_site(api: Api, dev_client) -> None:
+    user = await api.signup()
+    response = await _login(dev_client, user["email"], "secret123", next="//evil.example.com/")
+    assert response.headers["location"] == "/"
+
+
+async def test_outbox_is_for_the_operator_in_development(api: Api, dev_client, client,
+                                                         owner_db: Owner) -> None:
+    assert (await dev_client.get("/dev/outbox")).headers["location"].startswith("/login")
+    member = await api.signup("member@example.com")
+    operator = await api.signup("ops@example.com")
+    owner_db.rows("UPDATE users SET is_platform_owner = true WHERE email = 'ops@example.com'")
+
+    await _login(dev_client, member["email"], "secret123")
+    assert (await dev_client.get("/dev/outbox")).status_code == 403
+    dev_client.cookies.clear()
+
+    await _login(dev_client, operator["email"], "secret123")
+    outbox = await dev_client.get("/dev/outbox")
+    assert outbox.status_code == 200
+    assert "member@example.com" in outbox.text
+    email_id = owner_db.value("SELECT id FROM email_messages WHERE to_address = 'member@example.com'")
+    message = await dev_client.get(f"/dev/outbox/{email_id}")
+    assert owner_db.latest_code("member@example.com") in message.text
+
+    # Outside development the outbox does not exist, even for the operator.
+    assert (await client.get("/dev/outbox")).status_code == 404
+    api_outbox = await client.get("/api/v1/dev/outbox", headers=operator["headers"])
+    assert api_outbox.status_code == 404
+
+
+async def test_outbox_api_in_development(api: Api, dev_client, owner_db: Owner) -> None:
+    member = await api.signup("member@example.com")
+    operator = await api.signup("ops@example.com")
+    owner_db.rows("UPDATE users SET is_platform_owner = true WHERE email = 'ops@example.com'")
+    forbidden = await dev_client.get("/api/v1/dev/outbox", headers=member["headers"])
+    assert forbidden.status_code == 403
+    listing = await dev_client.get("/api/v1/dev/outbox", headers=operator["headers"],
+                                   params={"to": "member@example.com"})
+    assert listing.status_code == 200
+    assert [m["to_address"] for m in listing.json()] == ["member@example.com"]
