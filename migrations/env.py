@@ -19,7 +19,9 @@ if config.config_file_name is not None and not config.attributes.get("skip_loggi
 target_metadata = Base.metadata
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     # procrastinate's tables are created from its own SQL (see the jobs migration) and are
     # not part of our models; without this, autogenerate would propose dropping them.
     if type_ == "table" and name is not None and name.startswith("procrastinate_"):

@@ -34,11 +34,10 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from studioloop.config import Settings, get_settings
+from studioloop.core.logging import configure_logging
 from studioloop.db import migrate
 from studioloop.db.engine import Database, create_database, set_database
 from studioloop.db.urls import libpq_conninfo, normalise_url
-
-from studioloop.core.logging import configure_logging
 
 configure_logging("WARNING", json_output=False)
 EXTERNAL_URL = os.environ.get("DATABASE_URL")
@@ -47,8 +46,9 @@ EXTERNAL_URL = os.environ.get("DATABASE_URL")
 def _create_external_database(base_url: str) -> tuple[str, str]:
     url = make_url(normalise_url(base_url))
     name = f"studioloop_test_{secrets.token_hex(4)}"
-    with psycopg.connect(libpq_conninfo(str(url.render_as_string(hide_password=False))),
-                         autocommit=True) as conn:
+    with psycopg.connect(
+        libpq_conninfo(str(url.render_as_string(hide_password=False))), autocommit=True
+    ) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return url.set(database=name).render_as_string(hide_password=False), name
 
@@ -107,12 +107,15 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     conninfo = libpq_conninfo(request.getfixturevalue("owner_url"))
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        tables = [row[0] for row in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-            if row[0] not in TABLES_TO_KEEP]
+        tables = [
+            row[0]
+            for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            if row[0] not in TABLES_TO_KEEP
+        ]
         if tables:
-            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
-                         + " RESTART IDENTITY CASCADE")
+            conn.execute(
+                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+            )
 
 
 @pytest.fixture
@@ -150,7 +153,9 @@ class Owner:
     def latest_code(self, email: str) -> str:
         body = self.value(
             "SELECT body_text FROM email_messages WHERE to_address = %s "
-            "ORDER BY created_at DESC LIMIT 1", email.lower())
+            "ORDER BY created_at DESC LIMIT 1",
+            email.lower(),
+        )
         assert body, f"no email was sent to {email}"
         match = re.search(r"\b(\d{6})\b", body)
         assert match, body
@@ -174,11 +179,19 @@ class Api:
 
     async def signup(self, email: str | None = None, first_name: str = "Test") -> dict[str, Any]:
         email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
-        response = await self.client.post("/api/v1/auth/register", json={
-            "email": email, "password": PASSWORD, "first_name": first_name, "last_name": "User"})
+        response = await self.client.post(
+            "/api/v1/auth/register",
+            json={
+                "email": email,
+                "password": PASSWORD,
+                "first_name": first_name,
+                "last_name": "User",
+            },
+        )
         assert response.status_code == 201, response.text
-        verified = await self.client.post("/api/v1/auth/verify", json={
-            "email": email, "code": self.owner.latest_code(email)})
+        verified = await self.client.post(
+            "/api/v1/auth/verify", json={"email": email, "code": self.owner.latest_code(email)}
+        )
         assert verified.status_code == 200, verified.text
         tokens: dict[str, Any] = verified.json()
         tokens["email"] = email
@@ -186,9 +199,16 @@ class Api:
         return tokens
 
     async def create_tenant(self, user: dict[str, Any], slug: str, **extra: Any) -> dict[str, Any]:
-        response = await self.client.post("/api/v1/tenants", headers=user["headers"], json={
-            "name": extra.pop("name", slug.replace("-", " ").title()), "slug": slug,
-            "email": f"hello@{slug}.example.com", **extra})
+        response = await self.client.post(
+            "/api/v1/tenants",
+            headers=user["headers"],
+            json={
+                "name": extra.pop("name", slug.replace("-", " ").title()),
+                "slug": slug,
+                "email": f"hello@{slug}.example.com",
+                **extra,
+            },
+        )
         assert response.status_code == 201, response.text
         result: dict[str, Any] = response.json()
         return result

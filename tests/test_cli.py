@@ -14,8 +14,15 @@ CLI = [sys.executable, "-m", "studioloop.cli"]
 
 def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ENVIRONMENT": "test"}
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, input=input,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=input,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_version() -> None:
@@ -32,8 +39,9 @@ def test_help_lists_every_role() -> None:
 
 def test_refuses_to_start_with_the_default_secret_outside_development() -> None:
     env = {**os.environ, "ENVIRONMENT": "production", "SECRET_KEY": "short"}
-    result = subprocess.run([*CLI, "migrate"], capture_output=True, text=True, env=env,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [*CLI, "migrate"], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
 
@@ -41,8 +49,10 @@ def test_refuses_to_start_with_the_default_secret_outside_development() -> None:
 def test_createsuperuser_and_demo(owner_url: str, owner_db: Owner) -> None:
     created = run("createsuperuser", "--email", "Ops@Example.com", "--password", "operator99")
     assert created.returncode == 0, created.stderr
-    assert owner_db.rows("SELECT is_platform_owner, email_verified_at IS NOT NULL FROM users "
-                         "WHERE email = 'ops@example.com'") == [(True, True)]
+    assert owner_db.rows(
+        "SELECT is_platform_owner, email_verified_at IS NOT NULL FROM users "
+        "WHERE email = 'ops@example.com'"
+    ) == [(True, True)]
 
     weak = run("createsuperuser", "--email", "x@example.com", "--password", "short")
     assert weak.returncode != 0

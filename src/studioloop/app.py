@@ -59,11 +59,17 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         async with contextlib.AsyncExitStack() as stack:
             if run_worker:
                 jobs = await stack.enter_async_context(connected_job_app(conninfo))
-                tasks.append(asyncio.create_task(jobs.run_worker_async(
-                    concurrency=settings.worker_concurrency, install_signal_handlers=False,
-                )))
-                logger.info("job worker running in-process",
-                            concurrency=settings.worker_concurrency)
+                tasks.append(
+                    asyncio.create_task(
+                        jobs.run_worker_async(
+                            concurrency=settings.worker_concurrency,
+                            install_signal_handlers=False,
+                        )
+                    )
+                )
+                logger.info(
+                    "job worker running in-process", concurrency=settings.worker_concurrency
+                )
             try:
                 yield
             finally:
@@ -91,8 +97,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(ops_router)
     app.include_router(api_router)
     app.include_router(web_router)
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
-              name="swagger")
+    app.mount(
+        "/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger"
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
@@ -114,8 +121,13 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             allow_origins=settings.cors_origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Tenant-ID",
-                           "X-Request-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-Tenant-ID",
+                "X-Request-ID",
+            ],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure)

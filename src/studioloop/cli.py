@@ -5,14 +5,21 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from studioloop import __version__
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
-def _settings(data_dir: Path | None = None):  # type: ignore[no-untyped-def]
+    from studioloop.config import Settings
+
+
+def _settings(data_dir: Path | None = None) -> Settings:
     """Read settings once, after command-line overrides are placed in the environment."""
     if data_dir is not None:
         os.environ["DATA_DIR"] = str(data_dir)
@@ -35,7 +42,9 @@ def _migrate(owner_url: str) -> None:
     upgrade(owner_url)
 
 
-async def _with_session(settings, owner_url: str, work):  # type: ignore[no-untyped-def]
+async def _with_session(
+    settings: Settings, owner_url: str, work: Callable[[AsyncSession], Awaitable[Any]]
+) -> Any:
     from studioloop.db.engine import create_database
 
     database = create_database(settings, owner_url=owner_url)
@@ -48,12 +57,12 @@ async def _with_session(settings, owner_url: str, work):  # type: ignore[no-unty
         await database.dispose()
 
 
-def _load_demo(settings, owner_url: str) -> None:  # type: ignore[no-untyped-def]
+def _load_demo(settings: Settings, owner_url: str) -> None:
     from studioloop.demo import DEMO_PASSWORD, load_demo
 
     logins = asyncio.run(_with_session(settings, owner_url, lambda s: load_demo(s, settings)))
     click.echo("")
-    click.secho("Demo logins (password for all: %s)" % DEMO_PASSWORD, bold=True)
+    click.secho(f"Demo logins (password for all: {DEMO_PASSWORD})", bold=True)
     for login in logins:
         click.echo(f"  {login.email:<26} {login.role}")
     click.echo("")
@@ -68,7 +77,11 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Where the embedded database lives (DATA_DIR).")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    help="Where the embedded database lives (DATA_DIR).",
+)
 @click.option("--demo/--no-demo", default=False, help="Load the demo studios and logins first.")
 def serve(host: str, port: int, data_dir: Path | None, demo: bool) -> None:
     """All in one: API, pages and a job worker; embedded PostgreSQL unless DATABASE_URL is set."""
@@ -96,7 +109,7 @@ def api(host: str, port: int, data_dir: Path | None) -> None:
     _run_uvicorn(settings, host, port, run_worker=False)
 
 
-def _run_uvicorn(settings, host: str, port: int, *, run_worker: bool) -> None:  # type: ignore[no-untyped-def]
+def _run_uvicorn(settings: Settings, host: str, port: int, *, run_worker: bool) -> None:
     import uvicorn
 
     from studioloop.app import create_app
@@ -104,12 +117,18 @@ def _run_uvicorn(settings, host: str, port: int, *, run_worker: bool) -> None:  
     click.secho(f"StudioLoop {__version__} on http://{host}:{port}  (Ctrl+C to stop)", bold=True)
     uvicorn.run(
         create_app(settings, run_worker=run_worker),
-        host=host, port=port, proxy_headers=True, log_config=None, access_log=False,
+        host=host,
+        port=port,
+        proxy_headers=True,
+        log_config=None,
+        access_log=False,
     )
 
 
 @main.command()
-@click.option("--concurrency", type=int, default=None, help="Jobs run at once (WORKER_CONCURRENCY).")
+@click.option(
+    "--concurrency", type=int, default=None, help="Jobs run at once (WORKER_CONCURRENCY)."
+)
 @click.option("--data-dir", type=click.Path(path_type=Path))
 def worker(concurrency: int | None, data_dir: Path | None) -> None:
     """Run background jobs and periodic tasks."""
@@ -134,7 +153,9 @@ def worker(concurrency: int | None, data_dir: Path | None) -> None:
 
 @main.command()
 @click.option("--revision", default="head", show_default=True, help="Upgrade to this revision.")
-@click.option("--downgrade", "downgrade_to", default=None, help="Downgrade to this revision instead.")
+@click.option(
+    "--downgrade", "downgrade_to", default=None, help="Downgrade to this revision instead."
+)
 @click.option("--data-dir", type=click.Path(path_type=Path))
 def migrate(revision: str, downgrade_to: str | None, data_dir: Path | None) -> None:
     """Apply database migrations (as the schema owner)."""
@@ -173,8 +194,7 @@ def createsuperuser(
     email: str, password: str, first_name: str, last_name: str, data_dir: Path | None
 ) -> None:
     """Create (or promote) the platform operator account."""
-    from pydantic import TypeAdapter, ValidationError
-    from pydantic import EmailStr
+    from pydantic import EmailStr, TypeAdapter, ValidationError
 
     from studioloop.accounts.schemas import check_password
 
@@ -189,10 +209,21 @@ def createsuperuser(
 
     owner_url = owner_database_url(settings)
     _migrate(owner_url)
-    asyncio.run(_with_session(settings, owner_url, lambda s: accounts_service.ensure_verified_user(
-        s, settings, email=email, password=password, first_name=first_name,
-        last_name=last_name, platform_owner=True,
-    )))
+    asyncio.run(
+        _with_session(
+            settings,
+            owner_url,
+            lambda s: accounts_service.ensure_verified_user(
+                s,
+                settings,
+                email=email,
+                password=password,
+                first_name=first_name,
+                last_name=last_name,
+                platform_owner=True,
+            ),
+        )
+    )
     click.echo(f"Platform operator {email.lower()} is ready.")
 
 

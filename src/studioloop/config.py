@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
-DEVELOPMENT_SECRET = "development-only-secret-change-me-before-going-live!"
+DEVELOPMENT_SECRET = "development-only-secret-change-me-before-going-live!"  # noqa: S105
 MIN_SECRET_LENGTH = 32
 
 
@@ -32,7 +31,8 @@ class Settings(BaseSettings):
     # applies to every query it makes; APP_DATABASE_URL lets it log in as that role directly.
     database_url: str | None = None
     app_database_url: str | None = None
-    database_app_role: str = "studioloop_app"
+    # Used in DDL and connection options, so it must be a plain identifier.
+    database_app_role: str = Field("studioloop_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     database_pool_size: int = 10
     database_max_overflow: int = 10
 

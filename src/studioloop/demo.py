@@ -5,6 +5,7 @@ Loading is idempotent: running it again resets the demo passwords and adds nothi
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from studioloop.tenants import service as tenants_service
 from studioloop.tenants.models import Tenant
 from studioloop.tenants.schemas import Address, TenantCreate
 
-DEMO_PASSWORD = "studioloop1"
+DEMO_PASSWORD = "studioloop1"  # noqa: S105 (printed demo login)
 
 
 @dataclass(frozen=True)
@@ -36,41 +37,70 @@ PEOPLE = {
 }
 STUDIOS = [
     TenantCreate(
-        name="Loop Yoga Cape Town", slug="loop-yoga", email="hello@loopyoga.example.com",
-        phone="+27 21 555 0100", kind="studio",
-        address=Address(street="12 Bree Street", city="Cape Town", province="Western Cape",
-                        postal_code="8001", country="ZA"),
+        name="Loop Yoga Cape Town",
+        slug="loop-yoga",
+        email="hello@loopyoga.example.com",
+        phone="+27 21 555 0100",
+        kind="studio",
+        address=Address(
+            street="12 Bree Street",
+            city="Cape Town",
+            province="Western Cape",
+            postal_code="8001",
+            country="ZA",
+        ),
     ),
     TenantCreate(
-        name="Jozi HIIT Club", slug="jozi-hiit", email="team@jozihiit.example.com",
-        phone="+27 11 555 0200", kind="gym",
-        address=Address(street="44 Jan Smuts Avenue", city="Johannesburg", province="Gauteng",
-                        postal_code="2196", country="ZA"),
+        name="Jozi HIIT Club",
+        slug="jozi-hiit",
+        email="team@jozihiit.example.com",
+        phone="+27 11 555 0200",
+        kind="gym",
+        address=Address(
+            street="44 Jan Smuts Avenue",
+            city="Johannesburg",
+            province="Gauteng",
+            postal_code="2196",
+            country="ZA",
+        ),
     ),
 ]
 
 
 async def load_demo(session: AsyncSession, settings: Settings) -> list[DemoLogin]:
     await accounts_service.ensure_verified_user(
-        session, settings, email=OPERATOR[0], password=DEMO_PASSWORD,
-        first_name=OPERATOR[1], last_name=OPERATOR[2], platform_owner=True,
+        session,
+        settings,
+        email=OPERATOR[0],
+        password=DEMO_PASSWORD,
+        first_name=OPERATOR[1],
+        last_name=OPERATOR[2],
+        platform_owner=True,
     )
     users = {}
     for key, (email, first, last, phone) in PEOPLE.items():
         users[key] = await accounts_service.ensure_verified_user(
-            session, settings, email=email, password=DEMO_PASSWORD,
-            first_name=first, last_name=last, phone=phone,
+            session,
+            settings,
+            email=email,
+            password=DEMO_PASSWORD,
+            first_name=first,
+            last_name=last,
+            phone=phone,
         )
     for studio in STUDIOS:
         tenant = await session.scalar(select(Tenant).where(Tenant.slug == studio.slug))
         if tenant is None:
             tenant = await tenants_service.create_tenant(session, users["owner"], studio)
         await set_tenant_context(session, tenant.id)
-        for key, role in (("instructor", "instructor"), ("member", "member"), ("member2", "member")):
-            try:
+        for key, role in (
+            ("instructor", "instructor"),
+            ("member", "member"),
+            ("member2", "member"),
+        ):
+            # Already a member from an earlier load: leave as is.
+            with contextlib.suppress(AlreadyMember):
                 await accounts_service.grant_role(session, tenant.id, users[key].id, role)
-            except AlreadyMember:
-                pass
     return [
         DemoLogin(OPERATOR[0], "platform operator (sees /dev/outbox)"),
         DemoLogin(PEOPLE["owner"][0], "owner of loop-yoga and jozi-hiit"),

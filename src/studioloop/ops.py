@@ -44,8 +44,9 @@ async def ready() -> JSONResponse:
         checks["database"] = f"error: {type(exc).__name__}"
         checks.setdefault("migrations", "unknown")
     ok = all(value == "ok" for value in checks.values())
-    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
-                        status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+    )
 
 
 @router.get("/metrics", response_class=Response)

@@ -34,24 +34,29 @@ async def test_unknown_path_and_wrong_method(client) -> None:
 
 
 async def test_malformed_json_is_a_clear_error(client, owner_db) -> None:
-    response = await client.post("/api/v1/auth/register", content=b'{"email": "a@example.com",',
-                                 headers={"Content-Type": "application/json"})
+    response = await client.post(
+        "/api/v1/auth/register",
+        content=b'{"email": "a@example.com",',
+        headers={"Content-Type": "application/json"},
+    )
     assert_error(response, 400, "MALFORMED_JSON")
     assert owner_db.value("SELECT count(*) FROM users") == 0
 
 
 async def test_oversized_body_is_refused(client, settings: Settings, owner_db) -> None:
     big = b'{"email": "' + b"a" * (settings.max_request_body_bytes + 10) + b'"}'
-    declared = await client.post("/api/v1/auth/register", content=big,
-                                 headers={"Content-Type": "application/json"})
+    declared = await client.post(
+        "/api/v1/auth/register", content=big, headers={"Content-Type": "application/json"}
+    )
     assert_error(declared, 413, "PAYLOAD_TOO_LARGE")
 
     async def stream():  # no Content-Length: counted while reading
         for _ in range(settings.max_request_body_bytes // 65536 + 2):
             yield b"a" * 65536
 
-    streamed = await client.post("/api/v1/auth/register", content=stream(),
-                                 headers={"Content-Type": "application/json"})
+    streamed = await client.post(
+        "/api/v1/auth/register", content=stream(), headers={"Content-Type": "application/json"}
+    )
     assert_error(streamed, 413, "PAYLOAD_TOO_LARGE")
     assert owner_db.value("SELECT count(*) FROM users") == 0
 
@@ -72,10 +77,15 @@ def low_limit_app(settings: Settings, **limits: str):
 
 @pytest.fixture
 async def limited(database, settings: Settings):
-    app = low_limit_app(settings, rate_limit_anonymous="3/hour", rate_limit_authenticated="5/hour",
-                        rate_limit_sensitive="2/minute")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://testserver") as client:
+    app = low_limit_app(
+        settings,
+        rate_limit_anonymous="3/hour",
+        rate_limit_authenticated="5/hour",
+        rate_limit_sensitive="2/minute",
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
         yield client
 
 
@@ -103,21 +113,32 @@ async def test_signed_in_callers_have_their_own_budget(limited, api: Api, settin
     for _ in range(5):
         ok = await limited.get("/api/v1/users/profile", headers=user["headers"])
         assert ok.status_code == 200
-    assert_error(await limited.get("/api/v1/users/profile", headers=user["headers"]),
-                 429, "RATE_LIMITED")
+    assert_error(
+        await limited.get("/api/v1/users/profile", headers=user["headers"]), 429, "RATE_LIMITED"
+    )
     # A forged token does not buy the signed-in budget: it counts as anonymous.
     forged = {"Authorization": "Bearer not.a.token"}
-    statuses = [(await limited.get("/api/v1/tenants", headers=forged)).status_code for _ in range(4)]
+    statuses = [
+        (await limited.get("/api/v1/tenants", headers=forged)).status_code for _ in range(4)
+    ]
     assert statuses == [200, 200, 200, 429]
 
 
 async def test_cors_allow_list(database, settings: Settings) -> None:
     app = create_app(settings.model_copy(update={"cors_origins": ["https://loopyoga.example.com"]}))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://testserver") as client:
-        allowed = await client.options("/api/v1/tenants", headers={
-            "Origin": "https://loopyoga.example.com", "Access-Control-Request-Method": "GET"})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
+        allowed = await client.options(
+            "/api/v1/tenants",
+            headers={
+                "Origin": "https://loopyoga.example.com",
+                "Access-Control-Request-Method": "GET",
+            },
+        )
         assert allowed.headers["access-control-allow-origin"] == "https://loopyoga.example.com"
-        denied = await client.options("/api/v1/tenants", headers={
-            "Origin": "https://evil.example.com", "Access-Control-Request-Method": "GET"})
+        denied = await client.options(
+            "/api/v1/tenants",
+            headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "GET"},
+        )
         assert "access-control-allow-origin" not in denied.headers

@@ -37,11 +37,20 @@ async def test_metrics_count_requests_by_route_template(client) -> None:
 async def test_openapi_lists_every_endpoint_with_its_errors(client) -> None:
     spec = (await client.get("/api/v1/openapi.json")).json()
     paths = spec["paths"]
-    for path in ("/api/v1/auth/register", "/api/v1/auth/verify", "/api/v1/auth/login",
-                 "/api/v1/auth/refresh", "/api/v1/auth/logout",
-                 "/api/v1/auth/password-reset/request", "/api/v1/auth/password-reset/confirm",
-                 "/api/v1/users/profile", "/api/v1/tenants", "/api/v1/tenants/{slug}",
-                 "/api/v1/members", "/api/v1/tenants/{slug}/members"):
+    for path in (
+        "/api/v1/auth/register",
+        "/api/v1/auth/verify",
+        "/api/v1/auth/login",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/password-reset/request",
+        "/api/v1/auth/password-reset/confirm",
+        "/api/v1/users/profile",
+        "/api/v1/tenants",
+        "/api/v1/tenants/{slug}",
+        "/api/v1/members",
+        "/api/v1/tenants/{slug}/members",
+    ):
         assert path in paths, path
     for path, operations in paths.items():
         if not path.startswith("/api/"):

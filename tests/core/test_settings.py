@@ -20,8 +20,9 @@ def test_production_refuses_default_or_short_secret(secret: str) -> None:
 
 def test_production_refuses_cheap_password_hashing() -> None:
     with pytest.raises(InsecureSettingsError, match="PASSWORD_HASH_CHEAP"):
-        Settings(environment="production", secret_key="s" * 40, password_hash_cheap=True,
-                 _env_file=None)
+        Settings(
+            environment="production", secret_key="s" * 40, password_hash_cheap=True, _env_file=None
+        )
 
 
 def test_cors_origins_from_a_comma_separated_variable(monkeypatch) -> None:

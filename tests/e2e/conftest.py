@@ -19,8 +19,10 @@ from tests.fakes.smtp import free_port
 CHROMIUM = shutil.which("chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
-                                "(apt-get install -y chromium; .ci/run does this)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="chromium is not installed (apt-get install -y chromium; .ci/run does this)",
+)
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +34,15 @@ def browser_type_launch_args() -> dict[str, Any]:
     return {
         "executable_path": CHROMIUM,
         "headless": True,
-        "args": ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"],
+        "args": [
+            "--no-sandbox",
+            "--headless",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
     }
 
 
@@ -41,11 +50,18 @@ def browser_type_launch_args() -> dict[str, Any]:
 def live_server(owner_url: str) -> Iterator[str]:
     """`studioloop api` in its own process, on the test database, in development mode."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": owner_url, "ENVIRONMENT": "development",
-           "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": owner_url,
+        "ENVIRONMENT": "development",
+        "LOG_LEVEL": "WARNING",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "studioloop.cli", "api", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -11,32 +11,43 @@ from tests.conftest import Owner
 
 
 def _signup(base: str, email: str) -> None:
-    response = httpx.post(f"{base}/api/v1/auth/register", json={
-        "email": email, "password": "member123", "first_name": "Zanele", "last_name": "Zulu"})
+    response = httpx.post(
+        f"{base}/api/v1/auth/register",
+        json={"email": email, "password": "member123", "first_name": "Zanele", "last_name": "Zulu"},
+    )
     assert response.status_code == 201, response.text
 
 
 def _operator(base: str, owner_db: Owner) -> None:
     _signup(base, "ops@example.com")
     code = owner_db.latest_code("ops@example.com")
-    verified = httpx.post(f"{base}/api/v1/auth/verify", json={"email": "ops@example.com",
-                                                             "code": code})
+    verified = httpx.post(
+        f"{base}/api/v1/auth/verify", json={"email": "ops@example.com", "code": code}
+    )
     assert verified.status_code == 200
     owner_db.rows("UPDATE users SET is_platform_owner = true WHERE email = 'ops@example.com'")
 
 
 def _studio(base: str) -> None:
-    token = httpx.post(f"{base}/api/v1/auth/login", json={
-        "email": "ops@example.com", "password": "member123"}).json()["access_token"]
-    created = httpx.post(f"{base}/api/v1/tenants", headers={"Authorization": f"Bearer {token}"},
-                         json={"name": "Loop Yoga Cape Town", "slug": "loop-yoga",
-                               "email": "hello@loopyoga.example.com",
-                               "address": {"city": "Cape Town", "province": "Western Cape"}})
+    token = httpx.post(
+        f"{base}/api/v1/auth/login", json={"email": "ops@example.com", "password": "member123"}
+    ).json()["access_token"]
+    created = httpx.post(
+        f"{base}/api/v1/tenants",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "name": "Loop Yoga Cape Town",
+            "slug": "loop-yoga",
+            "email": "hello@loopyoga.example.com",
+            "address": {"city": "Cape Town", "province": "Western Cape"},
+        },
+    )
     assert created.status_code == 201
 
 
-def test_operator_reads_a_new_members_code(page: Page, live_server: str, owner_db: Owner,
-                                           shot) -> None:
+def test_operator_reads_a_new_members_code(
+    page: Page, live_server: str, owner_db: Owner, shot
+) -> None:
     _operator(live_server, owner_db)
     _studio(live_server)
     _signup(live_server, "zanele@example.com")
@@ -73,8 +84,9 @@ def test_operator_reads_a_new_members_code(page: Page, live_server: str, owner_d
 def test_a_member_cannot_open_the_outbox(page: Page, live_server: str, owner_db: Owner) -> None:
     _signup(live_server, "member@example.com")
     code = owner_db.latest_code("member@example.com")
-    httpx.post(f"{live_server}/api/v1/auth/verify", json={"email": "member@example.com",
-                                                          "code": code})
+    httpx.post(
+        f"{live_server}/api/v1/auth/verify", json={"email": "member@example.com", "code": code}
+    )
     page.goto(f"{live_server}/login?next=/dev/outbox")
     page.get_by_label("Email").fill("member@example.com")
     page.get_by_label("Password").fill("member123")

@@ -21,8 +21,9 @@ async def run_jobs(database, owner_conninfo: str) -> AsyncIterator[RunJobs]:
 
         async def run() -> None:
             # Process what is queued, then return (no waiting for new jobs).
-            await jobs.run_worker_async(wait=False, install_signal_handlers=False,
-                                        listen_notify=False, concurrency=1)
+            await jobs.run_worker_async(
+                wait=False, install_signal_handlers=False, listen_notify=False, concurrency=1
+            )
 
         yield run
 
@@ -41,8 +42,15 @@ def smtp_settings(monkeypatch: pytest.MonkeyPatch):
 
 
 async def _register(client, email: str = "naledi@example.com") -> None:
-    response = await client.post("/api/v1/auth/register", json={
-        "email": email, "password": "pilates22", "first_name": "Naledi", "last_name": "Mthembu"})
+    response = await client.post(
+        "/api/v1/auth/register",
+        json={
+            "email": email,
+            "password": "pilates22",
+            "first_name": "Naledi",
+            "last_name": "Mthembu",
+        },
+    )
     assert response.status_code == 201
 
 
@@ -55,8 +63,12 @@ async def test_sign_up_queues_exactly_one_delivery_job(client, owner_db: Owner) 
 
 async def test_a_rolled_back_transaction_sends_nothing(database, owner_db: Owner) -> None:
     async with database.sessionmaker() as session:
-        await notifications.send_email(session, to="ghost@example.com", template="verify_email",
-                                       context={"first_name": "G", "code": "123456", "minutes": 15})
+        await notifications.send_email(
+            session,
+            to="ghost@example.com",
+            template="verify_email",
+            context={"first_name": "G", "code": "123456", "minutes": 15},
+        )
         assert await session.scalar(notifications.select_email_count()) == 1
         await session.rollback()
     assert owner_db.value("SELECT count(*) FROM email_messages") == 0
@@ -82,25 +94,31 @@ async def test_delivery_over_smtp(client, owner_db, run_jobs, smtp_settings) -> 
         assert code in message["Subject"]
         assert message.is_multipart()  # text and HTML alternatives
         status, provider_id, sent_at = owner_db.rows(
-            "SELECT status, provider_message_id, sent_at FROM email_messages")[0]
+            "SELECT status, provider_message_id, sent_at FROM email_messages"
+        )[0]
         assert status == "sent" and provider_id == message["Message-ID"] and sent_at
 
         # Running the job again (a retry after a crash, say) sends nothing twice.
         email_id = owner_db.value("SELECT id FROM email_messages")
         from studioloop.notifications.tasks import deliver_email
+
         await deliver_email.defer_async(email_id=str(email_id))
         await run_jobs()
         assert len(smtp.messages) == 1
 
 
-async def test_smtp_failure_is_recorded_and_retried(client, owner_db, run_jobs, smtp_settings) -> None:
+async def test_smtp_failure_is_recorded_and_retried(
+    client, owner_db, run_jobs, smtp_settings
+) -> None:
     smtp_settings(free_port())  # nothing listens there
     await _register(client)
     await run_jobs()
     status, attempts, error = owner_db.rows(
-        "SELECT status, attempts, last_error FROM email_messages")[0]
+        "SELECT status, attempts, last_error FROM email_messages"
+    )[0]
     assert (status, attempts) == ("queued", 1)
     assert error
     job_status, job_attempts, scheduled = owner_db.rows(
-        "SELECT status, attempts, scheduled_at FROM procrastinate_jobs")[0]
+        "SELECT status, attempts, scheduled_at FROM procrastinate_jobs"
+    )[0]
     assert job_status == "todo" and job_attempts == 1 and scheduled is not None

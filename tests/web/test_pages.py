@@ -16,16 +16,18 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 @pytest.fixture
 async def dev_client(database, settings):
     app = create_app(settings.model_copy(update={"environment": "development"}))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://127.0.0.1:8000") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+    ) as client:
         yield client
 
 
 async def _login(client: httpx.AsyncClient, email: str, password: str, next: str = "/"):
     page = await client.get("/login")
     token = CSRF.search(page.text).group(1)
-    return await client.post("/login", data={"email": email, "password": password,
-                                              "csrf_token": token, "next": next})
+    return await client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token, "next": next}
+    )
 
 
 async def test_home_lists_studios(api: Api, dev_client) -> None:
@@ -62,8 +64,9 @@ async def test_wrong_password_shows_the_error_on_the_form(api: Api, dev_client) 
 async def test_form_posts_need_the_csrf_token(api: Api, dev_client) -> None:
     user = await api.signup()
     await dev_client.get("/login")
-    forged = await dev_client.post("/login", data={"email": user["email"], "password": "secret123",
-                                                   "csrf_token": "guess"})
+    forged = await dev_client.post(
+        "/login", data={"email": user["email"], "password": "secret123", "csrf_token": "guess"}
+    )
     assert forged.status_code == 403
     assert forged.json()["error"]["code"] == "CSRF_FAILED"
     assert "sl_session" not in forged.headers.get("set-cookie", "")
@@ -75,8 +78,9 @@ async def test_redirect_after_login_stays_on_this_site(api: Api, dev_client) -> 
     assert response.headers["location"] == "/"
 
 
-async def test_outbox_is_for_the_operator_in_development(api: Api, dev_client, client,
-                                                         owner_db: Owner) -> None:
+async def test_outbox_is_for_the_operator_in_development(
+    api: Api, dev_client, client, owner_db: Owner
+) -> None:
     assert (await dev_client.get("/dev/outbox")).headers["location"].startswith("/login")
     member = await api.signup("member@example.com")
     operator = await api.signup("ops@example.com")
@@ -90,7 +94,9 @@ async def test_outbox_is_for_the_operator_in_development(api: Api, dev_client, c
     outbox = await dev_client.get("/dev/outbox")
     assert outbox.status_code == 200
     assert "member@example.com" in outbox.text
-    email_id = owner_db.value("SELECT id FROM email_messages WHERE to_address = 'member@example.com'")
+    email_id = owner_db.value(
+        "SELECT id FROM email_messages WHERE to_address = 'member@example.com'"
+    )
     message = await dev_client.get(f"/dev/outbox/{email_id}")
     assert owner_db.latest_code("member@example.com") in message.text
 
@@ -106,7 +112,8 @@ async def test_outbox_api_in_development(api: Api, dev_client, owner_db: Owner) 
     owner_db.rows("UPDATE users SET is_platform_owner = true WHERE email = 'ops@example.com'")
     forbidden = await dev_client.get("/api/v1/dev/outbox", headers=member["headers"])
     assert forbidden.status_code == 403
-    listing = await dev_client.get("/api/v1/dev/outbox", headers=operator["headers"],
-                                   params={"to": "member@example.com"})
+    listing = await dev_client.get(
+        "/api/v1/dev/outbox", headers=operator["headers"], params={"to": "member@example.com"}
+    )
     assert listing.status_code == 200
     assert [m["to_address"] for m in listing.json()] == ["member@example.com"]

@@ -70,9 +70,7 @@ class UserTenantRole(UUIDPrimaryKey, Base):
     )
     role: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(32), server_default=text("'active'"))
-    joined_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class RefreshToken(UUIDPrimaryKey, Base):

@@ -46,7 +46,9 @@ async def register(
 
 
 @router.post(
-    "/auth/verify", response_model=schemas.TokenPair, tags=["auth"],
+    "/auth/verify",
+    response_model=schemas.TokenPair,
+    tags=["auth"],
     responses=errors(400, 409, 422, 429),
 )
 async def verify(
@@ -57,8 +59,11 @@ async def verify(
 
 
 @router.post(
-    "/auth/verify/resend", status_code=status.HTTP_202_ACCEPTED,
-    response_model=schemas.AcceptedResponse, tags=["auth"], responses=errors(422, 429),
+    "/auth/verify/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=schemas.AcceptedResponse,
+    tags=["auth"],
+    responses=errors(422, 429),
 )
 async def resend_verification(
     body: schemas.EmailRequest, session: DbSession, settings: SettingsDep, _: SensitiveRateLimit
@@ -70,7 +75,9 @@ async def resend_verification(
 
 
 @router.post(
-    "/auth/login", response_model=schemas.TokenPair, tags=["auth"],
+    "/auth/login",
+    response_model=schemas.TokenPair,
+    tags=["auth"],
     responses=errors(401, 403, 422, 429),
 )
 async def login(
@@ -80,7 +87,9 @@ async def login(
 
 
 @router.post(
-    "/auth/refresh", response_model=schemas.TokenPair, tags=["auth"],
+    "/auth/refresh",
+    response_model=schemas.TokenPair,
+    tags=["auth"],
     responses=errors(401, 422, 429),
 )
 async def refresh(
@@ -92,7 +101,9 @@ async def refresh(
 
 
 @router.post(
-    "/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"],
+    "/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["auth"],
     responses=errors(422, 429),
 )
 async def logout(body: schemas.RefreshRequest, session: DbSession) -> None:
@@ -100,22 +111,31 @@ async def logout(body: schemas.RefreshRequest, session: DbSession) -> None:
 
 
 @router.post(
-    "/auth/password-reset/request", status_code=status.HTTP_202_ACCEPTED,
-    response_model=schemas.AcceptedResponse, tags=["auth"], responses=errors(422, 429),
+    "/auth/password-reset/request",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=schemas.AcceptedResponse,
+    tags=["auth"],
+    responses=errors(422, 429),
 )
 async def request_password_reset(
     body: schemas.EmailRequest, session: DbSession, settings: SettingsDep, _: SensitiveRateLimit
 ) -> schemas.AcceptedResponse:
     await service.request_password_reset(session, settings, str(body.email))
-    return schemas.AcceptedResponse(message="If an account uses this email, a reset code is on its way.")
+    return schemas.AcceptedResponse(
+        message="If an account uses this email, a reset code is on its way."
+    )
 
 
 @router.post(
-    "/auth/password-reset/confirm", response_model=schemas.AcceptedResponse, tags=["auth"],
+    "/auth/password-reset/confirm",
+    response_model=schemas.AcceptedResponse,
+    tags=["auth"],
     responses=errors(400, 422, 429),
 )
 async def confirm_password_reset(
-    body: schemas.PasswordResetConfirm, session: DbSession, settings: SettingsDep,
+    body: schemas.PasswordResetConfirm,
+    session: DbSession,
+    settings: SettingsDep,
     _: SensitiveRateLimit,
 ) -> schemas.AcceptedResponse:
     await service.confirm_password_reset(
@@ -127,14 +147,16 @@ async def confirm_password_reset(
 # --- profile -----------------------------------------------------------------------------
 
 
-@router.get("/users/profile", response_model=schemas.UserProfile, tags=["users"],
-            responses=errors(401))
+@router.get(
+    "/users/profile", response_model=schemas.UserProfile, tags=["users"], responses=errors(401)
+)
 async def get_profile(user: CurrentUser, session: DbSession) -> schemas.UserProfile:
     return await service.profile(session, user)
 
 
-@router.put("/users/profile", response_model=schemas.UserProfile, tags=["users"],
-            responses=errors(401, 422))
+@router.put(
+    "/users/profile", response_model=schemas.UserProfile, tags=["users"], responses=errors(401, 422)
+)
 async def update_profile(
     body: schemas.ProfileUpdate, user: CurrentUser, session: DbSession
 ) -> schemas.UserProfile:
@@ -149,7 +171,9 @@ MEMBER_ERRORS = errors(400, 401, 403, 404, 422)
 
 
 async def _list_members(
-    tenant: CurrentTenant, _actor: Admin, session: DbSession,
+    tenant: CurrentTenant,
+    _actor: Admin,
+    session: DbSession,
     role: Annotated[Role | None, Query()] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -164,7 +188,8 @@ async def _list_members(
     )
     next_cursor = (
         encode_cursor([items[limit - 1].email, items[limit - 1].user_id])
-        if len(items) > limit else None
+        if len(items) > limit
+        else None
     )
     return Page(items=items[:limit], next_cursor=next_cursor)
 
@@ -176,28 +201,51 @@ async def _get_member(
 
 
 async def _update_member(
-    user_id: uuid.UUID, body: schemas.MemberUpdate, tenant: CurrentTenant, actor: Admin,
+    user_id: uuid.UUID,
+    body: schemas.MemberUpdate,
+    tenant: CurrentTenant,
+    actor: Admin,
     session: DbSession,
 ) -> schemas.MemberOut:
     return await service.update_member(session, tenant.id, actor, user_id, body)
 
 
 for prefix in ("/tenants/{slug}", ""):
-    router.add_api_route(f"{prefix}/members", _list_members, methods=["GET"],
-                         response_model=Page[schemas.MemberOut], tags=["members"],
-                         responses=MEMBER_ERRORS, summary="List members and staff (admin+)")
-    router.add_api_route(f"{prefix}/members/{{user_id}}", _get_member, methods=["GET"],
-                         response_model=schemas.MemberOut, tags=["members"],
-                         responses=MEMBER_ERRORS, summary="A member of this studio (admin+)")
-    router.add_api_route(f"{prefix}/members/{{user_id}}", _update_member, methods=["PATCH"],
-                         response_model=schemas.MemberOut, tags=["members"],
-                         responses={**MEMBER_ERRORS, **errors(409)},
-                         summary="Change a member's role or status (admin+; owner for staff)")
+    router.add_api_route(
+        f"{prefix}/members",
+        _list_members,
+        methods=["GET"],
+        response_model=Page[schemas.MemberOut],
+        tags=["members"],
+        responses=MEMBER_ERRORS,
+        summary="List members and staff (admin+)",
+    )
+    router.add_api_route(
+        f"{prefix}/members/{{user_id}}",
+        _get_member,
+        methods=["GET"],
+        response_model=schemas.MemberOut,
+        tags=["members"],
+        responses=MEMBER_ERRORS,
+        summary="A member of this studio (admin+)",
+    )
+    router.add_api_route(
+        f"{prefix}/members/{{user_id}}",
+        _update_member,
+        methods=["PATCH"],
+        response_model=schemas.MemberOut,
+        tags=["members"],
+        responses={**MEMBER_ERRORS, **errors(409)},
+        summary="Change a member's role or status (admin+; owner for staff)",
+    )
 
 
 @router.post(
-    "/tenants/{slug}/join", status_code=status.HTTP_201_CREATED, response_model=schemas.MemberOut,
-    tags=["members"], responses=errors(401, 403, 404, 409),
+    "/tenants/{slug}/join",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.MemberOut,
+    tags=["members"],
+    responses=errors(401, 403, 404, 409),
 )
 async def join(tenant: CurrentTenant, user: CurrentUser, session: DbSession) -> schemas.MemberOut:
     """Become a member of a studio."""

@@ -122,7 +122,7 @@ class ProfileUpdate(Strict):
 class TokenPair(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (not a secret)
     expires_in: int
     user: UserProfile
 

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -147,7 +147,9 @@ async def _consume_code(
 # --- sign-in, refresh, sign-out ----------------------------------------------------------
 
 
-async def authenticate(session: AsyncSession, settings: Settings, email: str, password: str) -> User:
+async def authenticate(
+    session: AsyncSession, settings: Settings, email: str, password: str
+) -> User:
     """Check a password. Unknown email and wrong password give the same answer."""
     user = await _user_by_email(session, email)
     if not security.verify_password(settings, user.password_hash if user else None, password):
@@ -179,7 +181,9 @@ async def refresh(session: AsyncSession, settings: Settings, token: str) -> Toke
         .returning(RefreshToken)
     )
     if claimed is None:
-        existing = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest))
+        existing = await session.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == digest)
+        )
         if existing is None:
             raise exc.InvalidToken()
         # An already-used or revoked token came back: assume it was stolen.
@@ -294,8 +298,8 @@ async def profile(session: AsyncSession, user: User) -> UserProfile:
             tenant_id=membership.tenant_id,
             tenant_slug=slug,
             tenant_name=name,
-            role=membership.role,  # type: ignore[arg-type]
-            status=membership.status,  # type: ignore[arg-type]
+            role=membership.role,
+            status=membership.status,
             joined_at=membership.joined_at,
         )
         for membership, slug, name in rows
@@ -328,14 +332,22 @@ async def update_profile(session: AsyncSession, user: User, changes: ProfileUpda
 
 
 async def ensure_verified_user(
-    session: AsyncSession, settings: Settings, *, email: str, password: str,
-    first_name: str, last_name: str, phone: str | None = None, platform_owner: bool = False,
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    phone: str | None = None,
+    platform_owner: bool = False,
 ) -> User:
     """Create or reset an active, verified account (operator commands and demo data)."""
     user = await _user_by_email(session, email)
     if user is None:
-        user = User(email=normalise_email(email), first_name=first_name, last_name=last_name,
-                    phone=phone)
+        user = User(
+            email=normalise_email(email), first_name=first_name, last_name=last_name, phone=phone
+        )
         session.add(user)
     user.password_hash = security.hash_password(settings, password)
     user.is_platform_owner = user.is_platform_owner or platform_owner
@@ -370,7 +382,9 @@ async def membership_of(
     )
     if row is None:
         return None
-    return Membership(user_id=row.user_id, tenant_id=row.tenant_id, role=row.role, status=row.status)
+    return Membership(
+        user_id=row.user_id, tenant_id=row.tenant_id, role=row.role, status=row.status
+    )
 
 
 async def grant_role(
@@ -393,8 +407,13 @@ async def join_tenant(session: AsyncSession, tenant_id: uuid.UUID, user: User) -
 
 
 async def list_members(
-    session: AsyncSession, tenant_id: uuid.UUID, *, role: str | None, q: str | None,
-    limit: int, offset_after: tuple[str, uuid.UUID] | None,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    *,
+    role: str | None,
+    q: str | None,
+    limit: int,
+    offset_after: tuple[str, uuid.UUID] | None,
 ) -> list[MemberOut]:
     query = (
         select(UserTenantRole, User)
@@ -408,7 +427,7 @@ async def list_members(
         full_name = func.lower(User.first_name + " " + User.last_name)
         query = query.where((User.email.like(pattern)) | (full_name.like(pattern)))
     if offset_after:
-        query = query.where((User.email, User.id) > offset_after)
+        query = query.where(tuple_(User.email, User.id) > tuple_(*offset_after))
     rows = await session.execute(query.order_by(User.email, User.id).limit(limit))
     return [_member_out(membership, user) for membership, user in rows]
 
@@ -427,7 +446,10 @@ async def get_member(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.
 
 
 async def update_member(
-    session: AsyncSession, tenant_id: uuid.UUID, actor: Membership, user_id: uuid.UUID,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    actor: Membership,
+    user_id: uuid.UUID,
     changes: MemberUpdate,
 ) -> MemberOut:
     row = await session.scalar(
@@ -478,7 +500,7 @@ def _member_out(membership: UserTenantRole, user: User) -> MemberOut:
         first_name=user.first_name,
         last_name=user.last_name,
         phone=user.phone,
-        role=membership.role,  # type: ignore[arg-type]
-        status=membership.status,  # type: ignore[arg-type]
+        role=membership.role,
+        status=membership.status,
         joined_at=membership.joined_at,
     )

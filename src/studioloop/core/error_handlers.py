@@ -1,4 +1,7 @@
-"""Turn every failure into the one error envelope: {"error": {code, message, request_id, details}}."""
+"""Turn every failure into the one error envelope.
+
+`{"error": {"code", "message", "request_id", "details"}}`, or a readable page for browsers.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ HTTP_CODES = {
 def wants_html(request: Request) -> bool:
     """A browser navigating a page (not the API) gets a readable page instead of JSON."""
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
-        "accept", "")
+        "accept", ""
+    )
 
 
 def html_error(status: int, message: str, headers: dict[str, str] | None = None) -> HTMLResponse:
@@ -77,8 +81,12 @@ async def handle_validation_error(request: Request, exc: Exception) -> JSONRespo
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
-        return error_response(400, "MALFORMED_JSON", "The request body is not valid JSON.",
-                              {"position": errors[0].get("ctx", {}).get("error")})
+        return error_response(
+            400,
+            "MALFORMED_JSON",
+            "The request body is not valid JSON.",
+            {"position": errors[0].get("ctx", {}).get("error")},
+        )
     fields = [
         {
             "field": _field_name(e.get("loc", ())),
@@ -89,8 +97,12 @@ async def handle_validation_error(request: Request, exc: Exception) -> JSONRespo
         for e in errors
     ]
     names = ", ".join(sorted({f["field"] for f in fields if f["field"]}))
-    return error_response(422, "VALIDATION_ERROR", f"Invalid fields: {names}." if names
-                          else "The request is not valid.", {"fields": fields})
+    return error_response(
+        422,
+        "VALIDATION_ERROR",
+        f"Invalid fields: {names}." if names else "The request is not valid.",
+        {"fields": fields},
+    )
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:

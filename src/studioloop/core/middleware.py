@@ -68,16 +68,24 @@ class RequestContextMiddleware:
         except Exception:
             # Last resort for bugs: log with the request id and answer with the envelope
             # (Starlette's own handler sits outside this middleware and would lose both).
-            structlog.get_logger("studioloop.errors").exception("unhandled error",
-                                                                path=scope.get("path"))
+            structlog.get_logger("studioloop.errors").exception(
+                "unhandled error", path=scope.get("path")
+            )
             if scope["type"] != "http" or started_response:
                 raise
             status_holder["status"] = 500
-            await _send_json(tracking_send, 500, {"error": {
-                "code": "INTERNAL_ERROR",
-                "message": "Something went wrong on our side; it was logged.",
-                "request_id": request_id, "details": {},
-            }})
+            await _send_json(
+                tracking_send,
+                500,
+                {
+                    "error": {
+                        "code": "INTERNAL_ERROR",
+                        "message": "Something went wrong on our side; it was logged.",
+                        "request_id": request_id,
+                        "details": {},
+                    }
+                },
+            )
         finally:
             if scope["type"] == "http":
                 self._observe(scope, status_holder["status"], time.perf_counter() - started)
@@ -94,7 +102,9 @@ class RequestContextMiddleware:
         state: MutableMapping[str, Any] = scope.get("state", {})
         log = structlog.get_logger("studioloop.access")
         fields: dict[str, Any] = {
-            "method": method, "path": scope.get("path"), "status": status,
+            "method": method,
+            "path": scope.get("path"),
+            "status": status,
             "duration_ms": round(seconds * 1000, 1),
         }
         if state.get("tenant_id"):
@@ -145,19 +155,28 @@ class BodyTooLarge(StarletteHTTPException):
 
 
 def _too_large(max_bytes: int) -> dict[str, Any]:
-    return {"error": {
-        "code": "PAYLOAD_TOO_LARGE",
-        "message": f"The request body is larger than {max_bytes} bytes.",
-        "request_id": request_id_var.get(),
-        "details": {"max_bytes": max_bytes},
-    }}
+    return {
+        "error": {
+            "code": "PAYLOAD_TOO_LARGE",
+            "message": f"The request body is larger than {max_bytes} bytes.",
+            "request_id": request_id_var.get(),
+            "details": {"max_bytes": max_bytes},
+        }
+    }
 
 
 async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
     body = json.dumps(payload).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-    ]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -196,7 +215,9 @@ class SecurityHeadersMiddleware:
                 if b"content-security-policy" not in present:
                     headers.append((b"content-security-policy", self.CSP))
                 if self.hsts:
-                    headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+                    headers.append(
+                        (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+                    )
                 message["headers"] = headers
             await send(message)
 

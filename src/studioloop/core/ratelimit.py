@@ -30,8 +30,12 @@ class Decision:
 
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
-        uri = f"async+{settings.redis_url}" if settings.redis_url else "async+memory://"
-        self._limiter = MovingWindowRateLimiter(storage_from_string(uri))
+        if settings.redis_url:
+            # redis-py is already a dependency; limits defaults to coredis otherwise.
+            storage = storage_from_string(f"async+{settings.redis_url}", implementation="redispy")
+        else:
+            storage = storage_from_string("async+memory://")
+        self._limiter = MovingWindowRateLimiter(storage)
         self.enabled = settings.rate_limit_enabled
         self.authenticated = parse_many(settings.rate_limit_authenticated)
         self.anonymous = parse_many(settings.rate_limit_anonymous)
@@ -70,8 +74,10 @@ async def enforce_global_limit(request: Request) -> None:
     items = limiter.authenticated if authenticated else limiter.anonymous
     decision = await limiter.hit(items, "global", identity)
     if not decision.allowed:
-        raise RateLimited(headers={"Retry-After": str(decision.retry_after)},
-                          details={"retry_after_seconds": decision.retry_after})
+        raise RateLimited(
+            headers={"Retry-After": str(decision.retry_after)},
+            details={"retry_after_seconds": decision.retry_after},
+        )
 
 
 async def enforce_sensitive_limit(request: Request) -> None:

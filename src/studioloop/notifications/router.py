@@ -36,7 +36,9 @@ def _require_development(request: Request) -> None:
 
 @router.get("/outbox", response_model=list[EmailOut], responses=errors(401, 403, 404))
 async def outbox(
-    request: Request, _owner: PlatformOwner, session: DbSession,
+    request: Request,
+    _owner: PlatformOwner,
+    session: DbSession,
     to: str | None = Query(default=None, max_length=320),
 ) -> list[EmailOut]:
     """Recent emails (development only; platform operator)."""

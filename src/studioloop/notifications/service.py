@@ -65,5 +65,5 @@ async def get_email(session: AsyncSession, email_id: uuid.UUID) -> EmailMessage 
     return await session.get(EmailMessage, email_id)
 
 
-def select_email_count() -> Select[tuple[int]]:
+def select_email_count() -> Select[Any]:
     return select(func.count()).select_from(EmailMessage)

@@ -56,8 +56,10 @@ class TenantCache:
 
 async def announce_tenant_change(session: AsyncSession, tenant_id: uuid.UUID) -> None:
     """Tell every process to forget cached lookups, once this transaction commits."""
-    await session.execute(text("SELECT pg_notify(:channel, :payload)"),
-                          {"channel": CHANNEL, "payload": str(tenant_id)})
+    await session.execute(
+        text("SELECT pg_notify(:channel, :payload)"),
+        {"channel": CHANNEL, "payload": str(tenant_id)},
+    )
 
 
 async def listen_for_changes(conninfo: str, cache: TenantCache) -> None:

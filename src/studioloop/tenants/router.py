@@ -16,8 +16,12 @@ from studioloop.tenants import schemas, service
 router = APIRouter(prefix=f"{API_PREFIX}/tenants", tags=["tenants"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=schemas.TenantDetail,
-             responses=errors(401, 409, 422))
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.TenantDetail,
+    responses=errors(401, 409, 422),
+)
 async def create_tenant(
     body: schemas.TenantCreate, user: CurrentUser, session: DbSession, request: Request
 ) -> schemas.TenantDetail:
@@ -44,8 +48,9 @@ async def get_tenant(slug: str, session: DbSession) -> schemas.TenantPublic:
     return schemas.TenantPublic.model_validate(tenant)
 
 
-@router.patch("/{slug}", response_model=schemas.TenantDetail,
-              responses=errors(401, 403, 404, 409, 422))
+@router.patch(
+    "/{slug}", response_model=schemas.TenantDetail, responses=errors(401, 403, 404, 409, 422)
+)
 async def update_tenant(
     slug: str, body: schemas.TenantUpdate, user: CurrentUser, session: DbSession, request: Request
 ) -> schemas.TenantDetail:

@@ -16,16 +16,74 @@ SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
 DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 # Slugs become subdomains and URL segments; these would shadow the platform's own.
 RESERVED_SLUGS = frozenset(
-    """
-    admin api app apps assets auth billing blog cdn chat dashboard dev docs email embed
-    ftp health help login logout mail marketplace me metrics new owner platform ready
-    register root settings signup smtp static status studioloop support system tenants
-    test users webhooks www
-    """.split()
+    [
+        "admin",
+        "api",
+        "app",
+        "apps",
+        "assets",
+        "auth",
+        "billing",
+        "blog",
+        "cdn",
+        "chat",
+        "dashboard",
+        "dev",
+        "docs",
+        "email",
+        "embed",
+        "ftp",
+        "health",
+        "help",
+        "login",
+        "logout",
+        "mail",
+        "marketplace",
+        "me",
+        "metrics",
+        "new",
+        "owner",
+        "platform",
+        "ready",
+        "register",
+        "root",
+        "settings",
+        "signup",
+        "smtp",
+        "static",
+        "status",
+        "studioloop",
+        "support",
+        "system",
+        "tenants",
+        "test",
+        "users",
+        "webhooks",
+        "www",
+    ]
 )
 # ISO 4217 codes for the markets we serve first; extend as new markets open.
 CURRENCIES = frozenset(
-    "ZAR USD EUR GBP AUD CAD NZD KES NGN GHS BWP NAD ZMW MUR EGP AED INR SGD".split()
+    [
+        "ZAR",
+        "USD",
+        "EUR",
+        "GBP",
+        "AUD",
+        "CAD",
+        "NZD",
+        "KES",
+        "NGN",
+        "GHS",
+        "BWP",
+        "NAD",
+        "ZMW",
+        "MUR",
+        "EGP",
+        "AED",
+        "INR",
+        "SGD",
+    ]
 )
 
 

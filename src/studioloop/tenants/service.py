@@ -97,8 +97,12 @@ async def list_marketplace_tenants(
             or_(Tenant.name > last_name, and_(Tenant.name == last_name, Tenant.id > last_id))
         )
     rows = list(await session.scalars(query.order_by(Tenant.name, Tenant.id).limit(limit + 1)))
-    next_cursor = encode_cursor([rows[limit - 1].name, rows[limit - 1].id]) if len(rows) > limit else None
-    return Page(items=[TenantPublic.model_validate(t) for t in rows[:limit]], next_cursor=next_cursor)
+    next_cursor = (
+        encode_cursor([rows[limit - 1].name, rows[limit - 1].id]) if len(rows) > limit else None
+    )
+    return Page(
+        items=[TenantPublic.model_validate(t) for t in rows[:limit]], next_cursor=next_cursor
+    )
 
 
 async def update_tenant(
@@ -128,7 +132,9 @@ async def update_tenant(
             continue
         setattr(tenant, name, value)
     if verified is not None:
-        tenant.custom_domain_verified_at = datetime.now(UTC) if verified and tenant.custom_domain else None
+        tenant.custom_domain_verified_at = (
+            datetime.now(UTC) if verified and tenant.custom_domain else None
+        )
     try:
         async with session.begin_nested():
             await session.flush()
@@ -137,4 +143,3 @@ async def update_tenant(
     await session.refresh(tenant)
     await announce_tenant_change(session, tenant.id)
     return tenant
-

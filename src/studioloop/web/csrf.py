@@ -40,5 +40,6 @@ def attach_csrf_cookie(request: Request, response: Response, secure: bool) -> No
 def check_csrf(request: Request, submitted: str | None) -> None:
     expected = request.cookies.get(CSRF_COOKIE)
     if not expected or not submitted or not constant_time_equals(expected, submitted):
-        raise Forbidden("The form expired or came from another site; reload and try again.",
-                        code="CSRF_FAILED")
+        raise Forbidden(
+            "The form expired or came from another site; reload and try again.", code="CSRF_FAILED"
+        )

@@ -26,9 +26,15 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 
 
-def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    context = {"csrf_token": csrf_token(request), "csrf_field": CSRF_FIELD,
-               "version": __version__, **context}
+def render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> Response:
+    context = {
+        "csrf_token": csrf_token(request),
+        "csrf_field": CSRF_FIELD,
+        "version": __version__,
+        **context,
+    }
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     attach_csrf_cookie(request, response, request.app.state.settings.cookies_secure)
     return response
@@ -69,7 +75,7 @@ async def login_submit(
     if not email.strip():
         errors["email"] = "Enter your email address."
     if not password:
-        errors["password"] = "Enter your password."
+        errors["password"] = "Enter your password."  # noqa: S105
     if not errors:
         try:
             user = await accounts_service.authenticate(session, settings, email, password)
@@ -79,8 +85,12 @@ async def login_submit(
             response = RedirectResponse(_safe_next(next), status_code=303)
             start_web_session(response, settings, user)
             return response
-    return render(request, "login.html", {"next": _safe_next(next), "email": email,
-                                          "errors": errors}, status_code=400)
+    return render(
+        request,
+        "login.html",
+        {"next": _safe_next(next), "email": email, "errors": errors},
+        status_code=400,
+    )
 
 
 @router.post("/logout")

@@ -18,8 +18,12 @@ def start_web_session(response: Response, settings: Settings, user: User) -> Non
     ttl = settings.web_session_ttl_hours * 3600
     token = security.create_access_token(settings, user.id, ttl_seconds=ttl)
     response.set_cookie(
-        SESSION_COOKIE, token, max_age=ttl, httponly=True,
-        secure=settings.cookies_secure, samesite="lax",
+        SESSION_COOKIE,
+        token,
+        max_age=ttl,
+        httponly=True,
+        secure=settings.cookies_secure,
+        samesite="lax",
     )
 
 
