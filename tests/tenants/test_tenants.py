@@ -274,3 +274,34 @@ async def test_custom_domain_counts_once_verified_and_cache_follows(
         json={"custom_domain": "not a domain"},
     )
     assert_error(bad, 422, "VALIDATION_ERROR")
+
+
+async def test_a_change_in_one_process_clears_every_process_cache(
+    api: Api, client, owner_conninfo: str
+) -> None:
+    """Another api process's cache (simulated by its own listener) forgets on commit."""
+    import asyncio
+    import uuid
+
+    from studioloop.tenants.cache import TenantCache, TenantRef, listen_for_changes
+
+    other_process_cache = TenantCache(ttl_seconds=3600)
+    listener = asyncio.create_task(listen_for_changes(owner_conninfo, other_process_cache))
+    try:
+        owner = await api.signup()
+        await api.create_tenant(owner, "loop-yoga")
+        await asyncio.sleep(0.3)  # the listener is connected and has drained
+        stale = TenantRef(uuid.uuid4(), "loop-yoga", "Old name", "active", "UTC", "ZAR")
+        other_process_cache.put(("slug", "loop-yoga"), stale)
+
+        await client.patch(
+            "/api/v1/tenants/loop-yoga", headers=owner["headers"], json={"name": "New name"}
+        )
+        for _ in range(50):
+            if other_process_cache.get(("slug", "loop-yoga")) == (False, None):
+                break
+            await asyncio.sleep(0.1)
+        assert other_process_cache.get(("slug", "loop-yoga")) == (False, None)
+    finally:
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
