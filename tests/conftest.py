@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 # Settings for the whole run, before any studioloop module reads them.
 os.environ["ENVIRONMENT"] = "test"
@@ -160,6 +161,18 @@ class Owner:
         match = re.search(r"\b(\d{6})\b", body)
         assert match, body
         return match.group(1)
+
+    def latest_invitation_token(self, email: str) -> str:
+        """The token in the link of the newest invitation emailed to this address."""
+        body = self.value(
+            "SELECT body_text FROM email_messages WHERE to_address = %s "
+            "AND category = 'invitation' ORDER BY created_at DESC LIMIT 1",
+            email.lower(),
+        )
+        assert body, f"no invitation was sent to {email}"
+        match = re.search(r"/accept-invite\?token=([A-Za-z0-9_%-]+)", body)
+        assert match, body
+        return unquote(match.group(1))
 
 
 @pytest.fixture

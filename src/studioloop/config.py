@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     verification_code_ttl_minutes: int = 15
     verification_code_max_attempts: int = 5
     web_session_ttl_hours: int = 12
+    invitation_ttl_days: int = 7
     # Tests switch this on: argon2's default cost (~300 ms a hash here) would dominate the
     # suite. Never enable it in production.
     password_hash_cheap: bool = False

@@ -126,3 +126,44 @@ async def test_member_list_pages_with_a_cursor(api: Api, client) -> None:
     emails = [m["email"] for m in first["items"] + second["items"]]
     assert emails == sorted(emails) and len(emails) == 5
     assert second["next_cursor"] is None
+
+
+async def test_deactivate_and_reactivate_with_the_new_member_fields(
+    api: Api, client, owner_db
+) -> None:
+    owner, member = await api.signup(), await api.signup()
+    await api.create_tenant(owner, "loop-yoga")
+    await api.join(member, "loop-yoga")
+    path = f"/api/v1/tenants/loop-yoga/members/{member['user']['id']}"
+    detail = (await client.get(path, headers=owner["headers"])).json()
+    membership_id = owner_db.value(
+        "SELECT id FROM user_tenant_roles WHERE user_id = %s", member["user"]["id"]
+    )
+    assert detail["membership_id"] == str(membership_id)
+    assert detail["status"] == "active" and detail["joined_at"]
+    assert (detail["invited_at"], detail["invited_by_user_id"], detail["expires_at"]) == (
+        None,
+        None,
+        None,
+    )
+
+    off = await client.patch(path, headers=owner["headers"], json={"status": "inactive"})
+    assert off.json()["status"] == "inactive"
+    # An inactive member keeps the row but loses every right in the studio.
+    assert_error(
+        await client.get("/api/v1/tenants/loop-yoga/members", headers=member["headers"]),
+        403,
+        "INSUFFICIENT_ROLE",
+    )
+    bad = await client.patch(path, headers=owner["headers"], json={"status": "invited"})
+    assert_error(bad, 422, "VALIDATION_ERROR")
+    on = await client.patch(path, headers=owner["headers"], json={"status": "active"})
+    assert on.json()["status"] == "active"
+    assert owner_db.rows(
+        "SELECT action, before, after FROM membership_audit WHERE membership_id = %s "
+        "AND action = 'status_changed' ORDER BY created_at",
+        membership_id,
+    ) == [
+        ("status_changed", {"status": "active"}, {"status": "inactive"}),
+        ("status_changed", {"status": "inactive"}, {"status": "active"}),
+    ]

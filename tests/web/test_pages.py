@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -117,3 +118,100 @@ async def test_outbox_api_in_development(api: Api, dev_client, owner_db: Owner) 
     )
     assert listing.status_code == 200
     assert [m["to_address"] for m in listing.json()] == ["member@example.com"]
+
+
+async def _invite(api: Api, owner: dict, email: str, role: str = "instructor") -> None:
+    response = await api.client.post(
+        "/api/v1/tenants/loop-yoga/members",
+        headers=owner["headers"],
+        json={"email": email, "first_name": "Naledi", "last_name": "Khumalo", "role": role},
+    )
+    assert response.status_code == 201, response.text
+
+
+async def test_invitation_link_signs_in_then_accepts(api: Api, dev_client, owner_db: Owner) -> None:
+    owner = await api.signup()
+    await api.create_tenant(owner, "loop-yoga", name="Loop Yoga")
+    await _invite(api, owner, "naledi@example.com")
+    token = owner_db.latest_invitation_token("naledi@example.com")
+    naledi = await api.signup("naledi@example.com")
+
+    page = await dev_client.get("/accept-invite", params={"token": token})
+    assert page.status_code == 200
+    assert "Join Loop Yoga" in page.text and "as an instructor" in page.text
+    login_link = f'href="/login?next={quote(f"/accept-invite?token={token}", safe="")}"'
+    assert login_link in page.text
+    assert 'action="/accept-invite"' not in page.text  # no form until signed in
+
+    signed_in = await _login(
+        dev_client, naledi["email"], "secret123", next=f"/accept-invite?token={token}"
+    )
+    assert signed_in.headers["location"] == f"/accept-invite?token={token}"
+    page = await dev_client.get(signed_in.headers["location"])
+    assert 'action="/accept-invite"' in page.text and f'value="{token}"' in page.text
+
+    forged = await dev_client.post("/accept-invite", data={"token": token, "csrf_token": "x"})
+    assert forged.status_code == 403
+    assert owner_db.value("SELECT count(*) FROM user_tenant_roles WHERE user_id IS NULL") == 1
+
+    accepted = await dev_client.post(
+        "/accept-invite", data={"token": token, "csrf_token": CSRF.search(page.text).group(1)}
+    )
+    assert accepted.status_code == 303 and accepted.headers["location"] == "/"
+    assert owner_db.rows(
+        "SELECT role, status FROM user_tenant_roles WHERE user_id = %s", naledi["user"]["id"]
+    ) == [("instructor", "active")]
+
+    used = await dev_client.get("/accept-invite", params={"token": token})
+    assert used.status_code == 404
+    assert "does not exist or has already been used" in used.text
+    again = await dev_client.post(
+        "/accept-invite", data={"token": token, "csrf_token": CSRF.search(page.text).group(1)}
+    )
+    assert again.status_code == 404 and 'role="alert"' in again.text
+
+
+async def test_invitation_page_for_unknown_and_expired_links(
+    api: Api, dev_client, owner_db: Owner
+) -> None:
+    unknown = await dev_client.get("/accept-invite", params={"token": "no-such-token-here"})
+    assert unknown.status_code == 404
+    assert "Invitation not available" in unknown.text
+    assert (await dev_client.get("/accept-invite")).status_code == 404
+
+    owner = await api.signup()
+    await api.create_tenant(owner, "loop-yoga", name="Loop Yoga")
+    await _invite(api, owner, "naledi@example.com")
+    token = owner_db.latest_invitation_token("naledi@example.com")
+    owner_db.rows(
+        "UPDATE user_tenant_roles SET invitation_expires_at = now() - interval '1 day' "
+        "WHERE user_id IS NULL"
+    )
+    expired = await dev_client.get("/accept-invite", params={"token": token})
+    assert expired.status_code == 400
+    assert "Your invitation to Loop Yoga" in expired.text and "has expired" in expired.text
+
+    naledi = await api.signup("naledi@example.com")
+    await _login(dev_client, naledi["email"], "secret123")
+    csrf = CSRF.search((await dev_client.get("/login")).text).group(1)
+    refused = await dev_client.post("/accept-invite", data={"token": token, "csrf_token": csrf})
+    assert refused.status_code == 400 and "has expired" in refused.text
+    assert owner_db.rows("SELECT status FROM user_tenant_roles WHERE user_id IS NULL") == [
+        ("invited",)
+    ]
+    assert (
+        owner_db.value(
+            "SELECT count(*) FROM user_tenant_roles WHERE user_id = %s", naledi["user"]["id"]
+        )
+        == 0
+    )
+
+
+async def test_accepting_while_signed_out_goes_to_sign_in(dev_client) -> None:
+    page = await dev_client.get("/login")
+    csrf = CSRF.search(page.text).group(1)
+    response = await dev_client.post(
+        "/accept-invite", data={"token": "abc-def-ghi-jkl", "csrf_token": csrf}
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=%2Faccept-invite%3Ftoken%3Dabc-def-ghi-jkl"

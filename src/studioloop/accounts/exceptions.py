@@ -77,3 +77,19 @@ class LastOwner(Conflict):
 class AlreadyMember(Conflict):
     code = "ALREADY_MEMBER"
     message = "You are already a member of this studio."
+
+
+class InviteeAlreadyMember(Conflict):
+    code = "ALREADY_MEMBER"
+    message = "This person is already an active member of this studio."
+
+
+class InvitationNotFound(NotFound):
+    # Unknown and already-used tokens get the same answer: nothing to learn by probing.
+    code = "INVITATION_NOT_FOUND"
+    message = "This invitation does not exist or has already been used."
+
+
+class InvitationExpired(BadRequest):
+    code = "INVITATION_EXPIRED"
+    message = "This invitation has expired; ask the studio to send a new one."

@@ -23,8 +23,17 @@ from studioloop.db.base import Base, Timestamps, UUIDPrimaryKey
 
 USER_STATUSES = ("active", "inactive", "banned")
 ROLES = ("owner", "admin", "instructor", "member")
-MEMBERSHIP_STATUSES = ("active", "inactive")
+MEMBERSHIP_STATUSES = ("active", "inactive", "invited")
 CODE_PURPOSES = ("verify_email", "password_reset")
+AUDIT_ACTIONS = (
+    "invited",
+    "reinvited",
+    "invitation_revoked",
+    "invitation_accepted",
+    "role_changed",
+    "status_changed",
+    "joined",
+)
 
 
 class User(UUIDPrimaryKey, Timestamps, Base):
@@ -51,26 +60,85 @@ class User(UUIDPrimaryKey, Timestamps, Base):
 
 
 class UserTenantRole(UUIDPrimaryKey, Base):
-    """A user's membership of one tenant, with the role they hold there."""
+    """A user's membership of one tenant, with the role they hold there.
+
+    A pending invitation is a row too (status `invited`): it has no user yet, only the
+    invited person's email and name, and the hash of a single-use token that was emailed to
+    them. Accepting it links the user and clears the token fields.
+    """
 
     __tablename__ = "user_tenant_roles"
     __table_args__ = (
         # tenant_id leads so the constraint stays valid when tables are distributed by tenant.
         UniqueConstraint("tenant_id", "user_id"),
+        UniqueConstraint("tenant_id", "invited_email"),
         Index("ix_user_tenant_roles_user_id", "user_id"),
         CheckConstraint(f"role IN {ROLES}", name="role"),
         CheckConstraint(f"status IN {MEMBERSHIP_STATUSES}", name="status"),
+        CheckConstraint("user_id IS NOT NULL OR invited_email IS NOT NULL", name="user_or_email"),
+        # Exactly the unlinked rows are invitations, and each carries a live token.
+        CheckConstraint("(status = 'invited') = (user_id IS NULL)", name="invited_unlinked"),
+        CheckConstraint(
+            "status <> 'invited' OR (invitation_token_hash IS NOT NULL "
+            "AND invitation_expires_at IS NOT NULL)",
+            name="invitation_token",
+        ),
+        CheckConstraint("invited_email = lower(invited_email)", name="invited_email_lower"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
     )
-    user_id: Mapped[uuid.UUID] = mapped_column(
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
     )
     role: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(32), server_default=text("'active'"))
     joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The invitation: who was asked, by whom and when. The invited_* names stand in for the
+    # user's own until the invitation is accepted.
+    invited_email: Mapped[str | None] = mapped_column(String(320))
+    invited_first_name: Mapped[str | None] = mapped_column(String(100))
+    invited_last_name: Mapped[str | None] = mapped_column(String(100))
+    invited_phone: Mapped[str | None] = mapped_column(String(32))
+    # Only a hash is stored, as for refresh tokens: a database leak cannot be turned into
+    # memberships. Globally unique because acceptance looks the token up across tenants.
+    invitation_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    invitation_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    invited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    invited_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+
+class MembershipAudit(UUIDPrimaryKey, Base):
+    """Append-only history of memberships: invitations, acceptances, joins, role and status
+    changes. The app role may only insert and read (UPDATE and DELETE are revoked), so the
+    history cannot be rewritten. No foreign keys to memberships or users: the history must
+    outlive a revoked invitation or a deleted account."""
+
+    __tablename__ = "membership_audit"
+    __table_args__ = (
+        CheckConstraint(f"action IN {AUDIT_ACTIONS}", name="action"),
+        Index("ix_membership_audit_tenant_user", "tenant_id", "user_id", "created_at"),
+        Index("ix_membership_audit_tenant_membership", "tenant_id", "membership_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    membership_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    # The member concerned; NULL while the membership is still an invitation.
+    user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # Who did it; NULL when the system did (demo data, operator commands).
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    action: Mapped[str] = mapped_column(String(32))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # clock_timestamp(), not now(): several rows written in one transaction keep their order.
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )
 
 
 class RefreshToken(UUIDPrimaryKey, Base):

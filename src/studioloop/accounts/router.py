@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from studioloop.accounts import schemas, service
 from studioloop.accounts.dependencies import CurrentUser, require_role
 from studioloop.accounts.roles import Role
+from studioloop.accounts.schemas import MemberStatus
 from studioloop.config import Settings
+from studioloop.core.errors import field_error
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.pagination import Page, cursor_uuid, decode_cursor, encode_cursor
 from studioloop.core.ratelimit import SensitiveRateLimit
@@ -175,7 +178,11 @@ async def _list_members(
     _actor: Admin,
     session: DbSession,
     role: Annotated[Role | None, Query()] = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    status: Annotated[MemberStatus | None, Query()] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=100, description="Part of a name, full name, email or phone"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Page[schemas.MemberOut]:
@@ -184,14 +191,32 @@ async def _list_members(
         email, raw_id = decode_cursor(cursor, 2)
         after = (str(email), cursor_uuid(raw_id))
     items = await service.list_members(
-        session, tenant.id, role=role, q=q, limit=limit + 1, offset_after=after
+        session, tenant.id, role=role, status=status, q=q, limit=limit + 1, offset_after=after
     )
     next_cursor = (
-        encode_cursor([items[limit - 1].email, items[limit - 1].user_id])
+        encode_cursor([items[limit - 1].email, items[limit - 1].membership_id])
         if len(items) > limit
         else None
     )
     return Page(items=items[:limit], next_cursor=next_cursor)
+
+
+async def _invite_member(
+    body: schemas.InviteRequest,
+    response: Response,
+    tenant: CurrentTenant,
+    actor: Admin,
+    session: DbSession,
+    settings: SettingsDep,
+) -> schemas.MemberOut:
+    """Invite someone by email (admin+; only owners invite admins and owners).
+
+    201 with the new invitation. If the email already has a pending invitation here, it is
+    sent again with a new link (the old one stops working) and a new 7-day expiry: 200."""
+    invitation, created = await service.invite_member(session, settings, tenant.id, actor, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return invitation
 
 
 async def _get_member(
@@ -210,6 +235,50 @@ async def _update_member(
     return await service.update_member(session, tenant.id, actor, user_id, body)
 
 
+async def _member_history(
+    user_id: uuid.UUID,
+    tenant: CurrentTenant,
+    _actor: Admin,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Page[schemas.AuditEntryOut]:
+    """Invitations, joining, role and status changes of a member, newest first."""
+    before = None
+    if cursor:
+        created_at, raw_id = decode_cursor(cursor, 2)
+        before = (cursor_datetime(created_at), cursor_uuid(raw_id))
+    items = await service.member_history(
+        session, tenant.id, user_id, limit=limit + 1, before=before
+    )
+    next_cursor = (
+        encode_cursor([items[limit - 1].created_at.isoformat(), items[limit - 1].id])
+        if len(items) > limit
+        else None
+    )
+    return Page(items=items[:limit], next_cursor=next_cursor)
+
+
+async def _get_invitation(
+    membership_id: uuid.UUID, tenant: CurrentTenant, _actor: Admin, session: DbSession
+) -> schemas.MemberOut:
+    return await service.get_invitation(session, tenant.id, membership_id)
+
+
+async def _revoke_invitation(
+    membership_id: uuid.UUID, tenant: CurrentTenant, actor: Admin, session: DbSession
+) -> None:
+    """Withdraw a pending invitation; its link stops working (admin+; owner for staff)."""
+    await service.revoke_invitation(session, tenant.id, actor, membership_id)
+
+
+def cursor_datetime(value: object) -> datetime:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError as error:
+        raise field_error("cursor", "The cursor is not valid.") from error
+
+
 for prefix in ("/tenants/{slug}", ""):
     router.add_api_route(
         f"{prefix}/members",
@@ -218,7 +287,39 @@ for prefix in ("/tenants/{slug}", ""):
         response_model=Page[schemas.MemberOut],
         tags=["members"],
         responses=MEMBER_ERRORS,
-        summary="List members and staff (admin+)",
+        summary="List members, staff and pending invitations (admin+)",
+    )
+    router.add_api_route(
+        f"{prefix}/members",
+        _invite_member,
+        methods=["POST"],
+        status_code=status.HTTP_201_CREATED,
+        response_model=schemas.MemberOut,
+        tags=["members"],
+        responses={
+            **MEMBER_ERRORS,
+            **errors(409),
+            200: {"model": schemas.MemberOut, "description": "Pending invitation sent again"},
+        },
+        summary="Invite someone by email (admin+; owner to invite staff above instructor)",
+    )
+    router.add_api_route(
+        f"{prefix}/members/invitations/{{membership_id}}",
+        _get_invitation,
+        methods=["GET"],
+        response_model=schemas.MemberOut,
+        tags=["members"],
+        responses=MEMBER_ERRORS,
+        summary="A pending invitation (admin+)",
+    )
+    router.add_api_route(
+        f"{prefix}/members/invitations/{{membership_id}}",
+        _revoke_invitation,
+        methods=["DELETE"],
+        status_code=status.HTTP_204_NO_CONTENT,
+        tags=["members"],
+        responses=MEMBER_ERRORS,
+        summary="Revoke a pending invitation (admin+; owner for admin and owner invitations)",
     )
     router.add_api_route(
         f"{prefix}/members/{{user_id}}",
@@ -238,6 +339,33 @@ for prefix in ("/tenants/{slug}", ""):
         responses={**MEMBER_ERRORS, **errors(409)},
         summary="Change a member's role or status (admin+; owner for staff)",
     )
+    router.add_api_route(
+        f"{prefix}/members/{{user_id}}/history",
+        _member_history,
+        methods=["GET"],
+        response_model=Page[schemas.AuditEntryOut],
+        tags=["members"],
+        responses=MEMBER_ERRORS,
+        summary="A member's history of invitations, role and status changes (admin+)",
+    )
+
+
+@router.post(
+    "/members/accept-invite",
+    response_model=schemas.AcceptedInvitation,
+    tags=["members"],
+    responses=errors(400, 401, 404, 409, 422, 429),
+)
+async def accept_invite(
+    body: schemas.AcceptInviteRequest,
+    user: CurrentUser,
+    session: DbSession,
+    _: SensitiveRateLimit,
+) -> schemas.AcceptedInvitation:
+    """Accept an emailed invitation with the signed-in account; the studio is the one that
+    sent it. Unknown or used token: 404 `INVITATION_NOT_FOUND`; expired: 400
+    `INVITATION_EXPIRED`; already an active member: 409 `ALREADY_MEMBER`."""
+    return await service.accept_invitation(session, user, body.token)
 
 
 @router.post(

@@ -127,17 +127,79 @@ class TokenPair(BaseModel):
     user: UserProfile
 
 
+MemberStatus = Literal["active", "inactive", "invited"]
+AuditAction = Literal[
+    "invited",
+    "reinvited",
+    "invitation_revoked",
+    "invitation_accepted",
+    "role_changed",
+    "status_changed",
+    "joined",
+]
+
+
 class MemberOut(BaseModel):
-    user_id: uuid.UUID
+    """A member, a staff member, or a pending invitation (status `invited`, no user yet:
+    the names, email and phone are the ones the invitation was sent with)."""
+
+    membership_id: uuid.UUID
+    user_id: uuid.UUID | None
     email: str
     first_name: str
     last_name: str
     phone: str | None
     role: Role
-    status: Literal["active", "inactive"]
-    joined_at: datetime
+    status: MemberStatus
+    joined_at: datetime | None = Field(description="None while the invitation is pending")
+    invited_at: datetime | None = Field(description="When the (latest) invitation was sent")
+    invited_by_user_id: uuid.UUID | None
+    expires_at: datetime | None = Field(description="Pending invitations only")
 
 
 class MemberUpdate(Strict):
     role: Role | None = None
     status: Literal["active", "inactive"] | None = None
+
+
+class InviteRequest(Strict):
+    email: EmailStr
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    phone: str | None = Field(default=None, max_length=32)
+    role: Role = "member"
+
+    _phone = field_validator("phone")(check_phone)
+
+
+class AcceptInviteRequest(Strict):
+    token: str = Field(min_length=10, max_length=256)
+
+
+class AcceptedInvitation(MemberOut):
+    tenant_id: uuid.UUID
+    tenant_slug: str
+    tenant_name: str
+
+
+class InvitationPreview(BaseModel):
+    """What the invitation link shows before it is accepted."""
+
+    tenant_slug: str
+    tenant_name: str
+    role: Role
+    email: str
+    expired: bool
+
+
+class AuditEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    membership_id: uuid.UUID
+    user_id: uuid.UUID | None
+    actor_user_id: uuid.UUID | None
+    action: AuditAction
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    created_at: datetime

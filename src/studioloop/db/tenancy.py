@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 TENANT_SETTING = "app.tenant_id"
 USER_SETTING = "app.user_id"
+INVITATION_SETTING = "app.invitation_token_hash"
 
 
 async def set_tenant_context(session: AsyncSession, tenant_id: uuid.UUID) -> None:
@@ -27,4 +28,14 @@ async def set_user_context(session: AsyncSession, user_id: uuid.UUID) -> None:
     await session.execute(
         text("SELECT set_config(:name, :value, true)"),
         {"name": USER_SETTING, "value": str(user_id)},
+    )
+
+
+async def set_invitation_lookup(session: AsyncSession, token_hash: str | None) -> None:
+    """Make the one membership row holding this invitation token hash visible (or, with
+    None, nothing through this path). The lookup happens before the tenant is known; the
+    policy never lets this setting authorise a write."""
+    await session.execute(
+        text("SELECT set_config(:name, :value, true)"),
+        {"name": INVITATION_SETTING, "value": token_hash or ""},
     )

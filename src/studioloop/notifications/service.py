@@ -18,6 +18,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 SUBJECTS = {
     "verify_email": "Your StudioLoop verification code: {code}",
     "password_reset": "Reset your StudioLoop password",
+    "invitation": "You're invited to join {studio_name} on StudioLoop",
 }
 
 _environment = Environment(

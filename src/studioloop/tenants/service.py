@@ -70,7 +70,7 @@ async def create_tenant(session: AsyncSession, owner: User, data: TenantCreate) 
         raise SlugTaken(details={"field": "slug"}) from exc
     await session.refresh(tenant)
     await set_tenant_context(session, tenant.id)
-    await accounts_service.grant_role(session, tenant.id, owner.id, "owner")
+    await accounts_service.grant_role(session, tenant.id, owner.id, "owner", actor_user_id=owner.id)
     await announce_tenant_change(session, tenant.id)
     return tenant
 

@@ -7,14 +7,22 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from studioloop import __version__
 from studioloop.accounts import service as accounts_service
-from studioloop.accounts.exceptions import AccountDisabled, EmailNotVerified, InvalidCredentials
-from studioloop.core.errors import NotFound
+from studioloop.accounts.exceptions import (
+    AccountDisabled,
+    AlreadyMember,
+    EmailNotVerified,
+    InvalidCredentials,
+    InvitationExpired,
+    InvitationNotFound,
+)
+from studioloop.accounts.schemas import InvitationPreview
+from studioloop.core.errors import AppError, NotFound
 from studioloop.core.ratelimit import SensitiveRateLimit
 from studioloop.db.session import DbSession
 from studioloop.notifications import service as notifications_service
@@ -101,6 +109,74 @@ async def logout(
     response = RedirectResponse("/", status_code=303)
     end_web_session(response)
     return response
+
+
+# --- invitations -------------------------------------------------------------------------
+
+
+def _invite_page_url(token: str) -> str:
+    return f"/accept-invite?token={quote(token, safe='')}"
+
+
+async def _render_invitation(
+    request: Request, session: DbSession, token: str, error: AppError | None = None
+) -> Response:
+    user = await web_user(request, session)
+    invitation: InvitationPreview | None = None
+    try:
+        # Tokens are url-safe base64 of 32 bytes; anything far off that cannot be one.
+        if not 10 <= len(token) <= 256:
+            raise InvitationNotFound()
+        invitation = await accounts_service.preview_invitation(session, token)
+        if error is None and invitation.expired:
+            raise InvitationExpired()
+    except (InvitationNotFound, InvitationExpired) as problem:
+        error = error or problem
+    return render(
+        request,
+        "accept_invite.html",
+        {
+            "user": user,
+            "invitation": invitation,
+            "role_phrase": accounts_service.ROLE_PHRASES[invitation.role] if invitation else "",
+            "problem": error.message if error else None,
+            "token": token,
+            "login_url": f"/login?next={quote(_invite_page_url(token), safe='')}",
+        },
+        status_code=error.status_code if error else 200,
+    )
+
+
+@router.get("/accept-invite", response_class=HTMLResponse)
+async def accept_invite_page(
+    request: Request, session: DbSession, token: Annotated[str, Query(max_length=512)] = ""
+) -> Response:
+    """Where the invitation email's link lands: which studio, which role, and a button."""
+    return await _render_invitation(request, session, token)
+
+
+@router.post("/accept-invite", response_class=HTMLResponse)
+async def accept_invite_submit(
+    request: Request,
+    session: DbSession,
+    token: Annotated[str, Form(max_length=512)] = "",
+    csrf_token_field: Annotated[str | None, Form(alias=CSRF_FIELD)] = None,
+) -> Response:
+    check_csrf(request, csrf_token_field)
+    user = await web_user(request, session)
+    if user is None:
+        login = f"/login?next={quote(_invite_page_url(token), safe='')}"
+        return RedirectResponse(login, status_code=303)
+    try:
+        if not 10 <= len(token) <= 256:
+            raise InvitationNotFound()
+        await accounts_service.accept_invitation(session, user, token)
+    except (InvitationNotFound, InvitationExpired, AlreadyMember) as error:
+        response = await _render_invitation(request, session, token, error)
+        # The page is rendered; now make sure the refused attempt leaves nothing behind.
+        await session.rollback()
+        return response
+    return RedirectResponse("/", status_code=303)
 
 
 @router.get("/dev/outbox", response_class=HTMLResponse)
