@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = 1_048_576
     tenant_cache_ttl_seconds: int = 300
     worker_concurrency: int = 4
+    # Recurring classes exist as rows this many weeks ahead (a daily job extends them).
+    schedule_horizon_weeks: int = Field(12, ge=1, le=104)
 
     log_level: str = "INFO"
     log_json: bool = True
