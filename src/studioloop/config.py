@@ -21,7 +21,10 @@ class InsecureSettingsError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_file_encoding="utf-8")
+    # An empty variable (DATABASE_URL=) means "not set", not an empty value.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", env_file_encoding="utf-8", env_ignore_empty=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
 
