@@ -21,6 +21,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 TENANT_TABLES = ("locations", "rooms", "classes", "schedule_series", "class_schedules")
+OCCURRENCE_LOOKUP = "id = NULLIF(current_setting('app.occurrence_id', true), '')::uuid"
 
 
 def upgrade() -> None:
@@ -384,7 +385,10 @@ def upgrade() -> None:
         unique=False,
     )
     for table in TENANT_TABLES:
-        _enable_tenant_rls(table)
+        # One occurrence may be looked up by id from outside its studio (to book it without
+        # naming the studio): only the one named in app.occurrence_id, never a listing.
+        extra = OCCURRENCE_LOOKUP if table == "class_schedules" else None
+        _enable_tenant_rls(table, also_visible_when=extra)
 
 
 def downgrade() -> None:
@@ -400,11 +404,12 @@ def downgrade() -> None:
     op.drop_table("locations")
 
 
-def _enable_tenant_rls(table: str) -> None:
+def _enable_tenant_rls(table: str, also_visible_when: str | None = None) -> None:
     """Frozen copy of the standard tenant policy (see 0001_initial)."""
     in_tenant = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid"
+    visible = f"({in_tenant}) OR ({also_visible_when})" if also_visible_when else in_tenant
     op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
     op.execute(
-        f"CREATE POLICY tenant_isolation ON {table} USING ({in_tenant}) WITH CHECK ({in_tenant})"
+        f"CREATE POLICY tenant_isolation ON {table} USING ({visible}) WITH CHECK ({in_tenant})"
     )

@@ -506,21 +506,30 @@ async def test_without_the_exclusion_constraints_overlaps_get_through(
     studio: Studio, client, owner_db: Owner
 ) -> None:
     """The control: the service never reads-then-checks, so the database alone decides."""
-    definitions = dict(owner_db.rows(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = 'class_schedules'::regclass AND contype = 'x'"))
-    assert set(definitions) == {"ex_class_schedules_instructor_overlap",
-                                "ex_class_schedules_room_overlap"}
+    definitions = dict(
+        owner_db.rows(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'class_schedules'::regclass AND contype = 'x'"
+        )
+    )
+    assert set(definitions) == {
+        "ex_class_schedules_instructor_overlap",
+        "ex_class_schedules_room_overlap",
+    }
     yoga = await studio.make_class()
     try:
         for name in definitions:
             owner_db.rows(f"ALTER TABLE class_schedules DROP CONSTRAINT {name}")
-        first = await client.post(f"{studio.base}/schedules", headers=studio.owner["headers"],
-                                  json={"class_id": yoga["id"],
-                                        "start_time": tomorrow_at(6).isoformat()})
-        second = await client.post(f"{studio.base}/schedules", headers=studio.owner["headers"],
-                                   json={"class_id": yoga["id"],
-                                         "start_time": tomorrow_at(6, 30).isoformat()})
+        first = await client.post(
+            f"{studio.base}/schedules",
+            headers=studio.owner["headers"],
+            json={"class_id": yoga["id"], "start_time": tomorrow_at(6).isoformat()},
+        )
+        second = await client.post(
+            f"{studio.base}/schedules",
+            headers=studio.owner["headers"],
+            json={"class_id": yoga["id"], "start_time": tomorrow_at(6, 30).isoformat()},
+        )
         assert (first.status_code, second.status_code) == (201, 201)
     finally:
         owner_db.rows("DELETE FROM class_schedules")

@@ -28,3 +28,11 @@ async def set_user_context(session: AsyncSession, user_id: uuid.UUID) -> None:
         text("SELECT set_config(:name, :value, true)"),
         {"name": USER_SETTING, "value": str(user_id)},
     )
+
+
+async def allow_occurrence_lookup(session: AsyncSession, occurrence_id: uuid.UUID) -> None:
+    """Make one class occurrence readable by id outside its studio (see its RLS policy)."""
+    await session.execute(
+        text("SELECT set_config('app.occurrence_id', :value, true)"),
+        {"value": str(occurrence_id)},
+    )

@@ -18,6 +18,9 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 SUBJECTS = {
     "verify_email": "Your StudioLoop verification code: {code}",
     "password_reset": "Reset your StudioLoop password",
+    "waitlist_promoted": "You're in: {class_name} on {start}",
+    "waitlist_skipped": "A place opened in {class_name}, but you need credits",
+    "class_cancelled": "Cancelled: {class_name} on {start}",
 }
 
 _environment = Environment(

@@ -242,7 +242,7 @@ def _listing_query() -> Any:
     ), effective_teacher
 
 
-def _window(
+def effective_window(
     own: int | None, of_class: int | None, settings: dict[str, Any], key: str, default: int
 ) -> int:
     for value in (own, of_class, settings.get(key)):
@@ -267,14 +267,14 @@ def _out(row: Row[Any]) -> OccurrenceOut:
         booked_count=occ.booked_count,
         waitlist_count=occ.waitlist_count,
         available_spots=max(0, occ.capacity - occ.booked_count) if occ.status == "scheduled" else 0,
-        booking_window_hours=_window(
+        booking_window_hours=effective_window(
             occ.booking_window_hours,
             template.booking_window_hours,
             settings,
             "booking_window_hours",
             DEFAULT_BOOKING_WINDOW_HOURS,
         ),
-        cancellation_window_hours=_window(
+        cancellation_window_hours=effective_window(
             occ.cancellation_window_hours,
             template.cancellation_window_hours,
             settings,
@@ -507,7 +507,7 @@ async def update_series(
     for occurrence in future:
         assert occurrence.series_date is not None
         if last is not None and occurrence.series_date > last:
-            if occurrence.booked_count > 0:
+            if occurrence.booked_count > 0 or occurrence.waitlist_count > 0:
                 await _cancel(session, occurrence, "The recurring class was ended early.")
             else:
                 await session.delete(occurrence)

@@ -245,7 +245,7 @@ async def delete_class(session: AsyncSession, class_id: uuid.UUID) -> None:
             ClassSchedule.class_id == row.id,
             ClassSchedule.start_time > datetime.now(UTC),
             ClassSchedule.status == "scheduled",
-            ClassSchedule.booked_count > 0,
+            (ClassSchedule.booked_count > 0) | (ClassSchedule.waitlist_count > 0),
         )
     )
     if booked:
