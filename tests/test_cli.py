@@ -64,5 +64,10 @@ def test_createsuperuser_and_demo(owner_url: str, owner_db: Owner) -> None:
     assert "studioloop1" in demo.stdout
     again = run("demo")  # loading twice adds nothing twice
     assert again.returncode == 0, again.stderr
+    # Loop Yoga and Jozi HIIT: the owner, 5 instructors and 200 members each.
     assert owner_db.value("SELECT count(*) FROM tenants") == 2
-    assert owner_db.value("SELECT count(*) FROM user_tenant_roles") == 8
+    assert owner_db.value("SELECT count(*) FROM user_tenant_roles") == 2 * 206
+    assert owner_db.value("SELECT count(DISTINCT class_type) FROM classes") == 12
+    assert owner_db.value("SELECT count(*) FROM locations") == 3
+    # 12 classes, twice a week, for 4 weeks, without a single clash.
+    assert owner_db.value("SELECT count(*) FROM class_schedules") == 96

@@ -5,9 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from studioloop.accounts.router import router as accounts_router
+from studioloop.booking.router import router as booking_router
 from studioloop.core.openapi import API_PREFIX
 from studioloop.core.ratelimit import enforce_global_limit
+from studioloop.credits.router import router as credits_router
 from studioloop.notifications.router import router as notifications_router
+from studioloop.scheduling.router import router as scheduling_router
 from studioloop.tenants.router import router as tenants_router
 
 __all__ = ["API_PREFIX", "api_router"]
@@ -16,3 +19,6 @@ api_router = APIRouter(dependencies=[Depends(enforce_global_limit)])
 api_router.include_router(accounts_router)
 api_router.include_router(tenants_router)
 api_router.include_router(notifications_router)
+api_router.include_router(scheduling_router)
+api_router.include_router(credits_router)
+api_router.include_router(booking_router)

@@ -21,7 +21,10 @@ class InsecureSettingsError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_file_encoding="utf-8")
+    # An empty variable (DATABASE_URL=) means "not set", not an empty value.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", env_file_encoding="utf-8", env_ignore_empty=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
 
@@ -73,6 +76,8 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = 1_048_576
     tenant_cache_ttl_seconds: int = 300
     worker_concurrency: int = 4
+    # Recurring classes exist as rows this many weeks ahead (a daily job extends them).
+    schedule_horizon_weeks: int = Field(12, ge=1, le=104)
 
     log_level: str = "INFO"
     log_json: bool = True

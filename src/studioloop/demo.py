@@ -1,4 +1,5 @@
-"""Demo data: two studios with an owner, an instructor and members, and a platform operator.
+"""Demo data: a realistic studio (Loop Yoga: 3 locations, 5 instructors, 12 classes on a
+4-week timetable, 200 members), a small gym (Jozi HIIT), and a platform operator.
 
 Loading is idempotent: running it again resets the demo passwords and adds nothing twice.
 """
@@ -7,19 +8,29 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts import service as accounts_service
 from studioloop.accounts.exceptions import AlreadyMember
+from studioloop.accounts.models import User
 from studioloop.config import Settings
+from studioloop.core import security
 from studioloop.db.tenancy import set_tenant_context
+from studioloop.scheduling import schedule_service
+from studioloop.scheduling import service as scheduling_service
+from studioloop.scheduling.models import ClassTemplate
+from studioloop.scheduling.schemas import ClassIn, LocationIn, Recurrence, RoomIn, ScheduleIn
 from studioloop.tenants import service as tenants_service
+from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.models import Tenant
 from studioloop.tenants.schemas import Address, TenantCreate
 
 DEMO_PASSWORD = "studioloop1"  # noqa: S105 (printed demo login)
+MEMBER_COUNT = 200
 
 
 @dataclass(frozen=True)
@@ -29,12 +40,23 @@ class DemoLogin:
 
 
 OPERATOR = ("operator@example.com", "Thandi", "Mokoena")
-PEOPLE = {
-    "owner": ("owner@example.com", "Lerato", "Dlamini", "+27 82 555 0101"),
-    "instructor": ("instructor@example.com", "Sipho", "Nkosi", "+27 82 555 0102"),
-    "member": ("member@example.com", "Aisha", "Patel", "+27 82 555 0103"),
-    "member2": ("member2@example.com", "Johan", "van der Merwe", "+27 82 555 0104"),
-}
+OWNER = ("owner@example.com", "Lerato", "Dlamini", "+27 82 555 0101")
+INSTRUCTORS = [
+    ("instructor@example.com", "Sipho", "Nkosi"),
+    ("instructor2@example.com", "Anika", "Pillay"),
+    ("instructor3@example.com", "Kagiso", "Molefe"),
+    ("instructor4@example.com", "Megan", "Jacobs"),
+    ("instructor5@example.com", "Tariq", "Adams"),
+]
+FIRST_NAMES = [
+    "Aisha", "Johan", "Naledi", "Pieter", "Zanele", "Ruan", "Ayanda", "Chloe", "Bongani",
+    "Fatima", "Luca", "Nomvula", "Ethan", "Palesa", "Liam", "Amahle", "Daniel", "Refilwe",
+    "Jessica", "Themba",
+]  # fmt: skip
+LAST_NAMES = [
+    "Patel", "van der Merwe", "Mthembu", "Botha", "Zulu", "Naidoo", "Khumalo", "Smith",
+    "Ndlovu", "Fourie", "Mahlangu", "Williams", "Sithole", "Pretorius", "Govender",
+]  # fmt: skip
 STUDIOS = [
     TenantCreate(
         name="Loop Yoga Cape Town",
@@ -49,6 +71,7 @@ STUDIOS = [
             postal_code="8001",
             country="ZA",
         ),
+        settings={"booking_window_hours": 336, "cancellation_window_hours": 12},
     ),
     TenantCreate(
         name="Jozi HIIT Club",
@@ -65,46 +88,165 @@ STUDIOS = [
         ),
     ),
 ]
+LOCATIONS = [  # (name, street, suburb, latitude, longitude, rooms)
+    (
+        "Bree Street",
+        "12 Bree Street",
+        "Cape Town CBD",
+        -33.9195,
+        18.4177,
+        [("Sun Room", 24), ("Moon Room", 14)],
+    ),
+    (
+        "Sea Point",
+        "201 Main Road",
+        "Sea Point",
+        -33.9180,
+        18.3870,
+        [("Ocean Room", 20), ("Reformer Studio", 10)],
+    ),
+    (
+        "Claremont",
+        "5 Vineyard Road",
+        "Claremont",
+        -33.9806,
+        18.4653,
+        [("Garden Room", 18), ("Spin Room", 22)],
+    ),
+]
+# (name, class_type, minutes, capacity, difficulty, credits, price in cents, equipment)
+CLASSES = [
+    ("Morning Vinyasa", "vinyasa", 60, 14, "all_levels", 1, 14000, ["mat"]),
+    ("Hatha Foundations", "hatha", 75, 14, "beginner", 1, 14000, ["mat", "blocks"]),
+    ("Yin & Restore", "yin", 75, 18, "all_levels", 1, 14000, ["mat", "bolster"]),
+    ("Power Yoga", "power-yoga", 60, 20, "advanced", 1, 15000, ["mat"]),
+    ("Mat Pilates", "pilates", 50, 14, "intermediate", 1, 15000, ["mat", "ring"]),
+    ("Reformer Pilates", "reformer", 50, 10, "intermediate", 2, 28000, ["reformer"]),
+    ("Barre Sculpt", "barre", 45, 14, "all_levels", 1, 15000, ["ball", "weights"]),
+    ("HIIT Express", "hiit", 30, 20, "advanced", 1, 12000, ["weights"]),
+    ("Rhythm Spin", "spin", 45, 22, "intermediate", 1, 13000, ["bike"]),
+    ("Mobility & Stretch", "mobility", 45, 18, "beginner", 1, 11000, ["mat"]),
+    ("Breathwork & Meditation", "meditation", 30, 24, "all_levels", 1, None, []),
+    ("Prenatal Yoga", "prenatal", 60, 12, "beginner", 1, 14000, ["mat", "bolster"]),
+]
+# Class i is taught by instructor i % 5 in room ROOMS[i] at SLOTS[i // 5]: an instructor's
+# three classes fall in three different slots and rooms shared by two classes differ in
+# slot, so the timetable never clashes.
+SLOTS = (time(6, 0), time(17, 30), time(19, 0))
+ROOMS = (0, 1, 2, 4, 3, 3, 2, 5, 5, 0, 4, 1)
 
 
 async def load_demo(session: AsyncSession, settings: Settings) -> list[DemoLogin]:
-    await accounts_service.ensure_verified_user(
-        session,
-        settings,
-        email=OPERATOR[0],
-        password=DEMO_PASSWORD,
-        first_name=OPERATOR[1],
-        last_name=OPERATOR[2],
-        platform_owner=True,
-    )
-    users = {}
-    for key, (email, first, last, phone) in PEOPLE.items():
-        users[key] = await accounts_service.ensure_verified_user(
+    shared_hash = security.hash_password(settings, DEMO_PASSWORD)
+
+    async def person(
+        email: str, first: str, last: str, phone: str | None = None, operator: bool = False
+    ) -> User:
+        return await accounts_service.ensure_verified_user(
             session,
             settings,
             email=email,
             password=DEMO_PASSWORD,
+            password_hash=shared_hash,
             first_name=first,
             last_name=last,
             phone=phone,
+            platform_owner=operator,
         )
+
+    await person(*OPERATOR, operator=True)
+    owner = await person(*OWNER)
+    instructors = [await person(*row) for row in INSTRUCTORS]
+    members = [
+        await person(
+            f"member{'' if i == 1 else i}@example.com",
+            FIRST_NAMES[i % 20],
+            LAST_NAMES[i % 15],
+            f"+27 82 556 {i:04d}",
+        )
+        for i in range(1, MEMBER_COUNT + 1)
+    ]
+    tenants = {}
     for studio in STUDIOS:
         tenant = await session.scalar(select(Tenant).where(Tenant.slug == studio.slug))
         if tenant is None:
-            tenant = await tenants_service.create_tenant(session, users["owner"], studio)
+            tenant = await tenants_service.create_tenant(session, owner, studio)
+        tenants[studio.slug] = tenant
         await set_tenant_context(session, tenant.id)
-        for key, role in (
-            ("instructor", "instructor"),
-            ("member", "member"),
-            ("member2", "member"),
-        ):
-            # Already a member from an earlier load: leave as is.
-            with contextlib.suppress(AlreadyMember):
-                await accounts_service.grant_role(session, tenant.id, users[key].id, role)
+        for user, role in [
+            *((i, "instructor") for i in instructors),
+            *((m, "member") for m in members),
+        ]:
+            with contextlib.suppress(AlreadyMember):  # from an earlier load
+                await accounts_service.grant_role(session, tenant.id, user.id, role)
+
+    await _timetable(session, tenants["loop-yoga"], instructors, horizon=settings)
     return [
         DemoLogin(OPERATOR[0], "platform operator (sees /dev/outbox)"),
-        DemoLogin(PEOPLE["owner"][0], "owner of loop-yoga and jozi-hiit"),
-        DemoLogin(PEOPLE["instructor"][0], "instructor"),
-        DemoLogin(PEOPLE["member"][0], "member"),
-        DemoLogin(PEOPLE["member2"][0], "member"),
+        DemoLogin(OWNER[0], "owner of loop-yoga and jozi-hiit"),
+        DemoLogin(INSTRUCTORS[0][0], "instructor (also instructor2..5@example.com)"),
+        DemoLogin("member@example.com", f"member (also member2..{MEMBER_COUNT}@example.com)"),
     ]
+
+
+async def _timetable(
+    session: AsyncSession, tenant: Tenant, instructors: list[User], horizon: Settings
+) -> None:
+    await set_tenant_context(session, tenant.id)
+    if await session.scalar(select(func.count()).select_from(ClassTemplate)):
+        return  # loaded before
+    ref = TenantRef(
+        tenant.id, tenant.slug, tenant.name, tenant.status, tenant.timezone, tenant.currency
+    )
+    rooms = []
+    for name, street, suburb, lat, lng, room_specs in LOCATIONS:
+        location = await scheduling_service.create_location(
+            session,
+            tenant.id,
+            LocationIn(
+                name=name,
+                latitude=lat,
+                longitude=lng,
+                address=Address(street=street, city=suburb, province="Western Cape", country="ZA"),
+            ),
+        )
+        for room_name, capacity in room_specs:
+            rooms.append(
+                await scheduling_service.create_room(
+                    session, tenant.id, location.id, RoomIn(name=room_name, capacity=capacity)
+                )
+            )
+    today = datetime.now(ZoneInfo(tenant.timezone)).date()
+    monday = today - timedelta(days=today.weekday())
+    for index, (name, kind, minutes, capacity, level, credits, price, kit) in enumerate(CLASSES):
+        room = rooms[ROOMS[index]]
+        template = await scheduling_service.create_class(
+            session,
+            tenant.id,
+            ClassIn(
+                name=name,
+                class_type=kind,
+                duration_minutes=minutes,
+                max_capacity=min(capacity, room.capacity),
+                difficulty_level=level,
+                credits_required=credits,
+                price=price,
+                equipment_needed=kit,
+                instructor_id=instructors[index % len(instructors)].id,
+                room_id=room.id,
+                description=f"{name} at Loop Yoga: bring water and arrive five minutes early.",
+            ),
+        )
+        weekdays = sorted({index % 7, (index + 3) % 7})
+        await schedule_service.create_schedule(
+            session,
+            ref,
+            ScheduleIn(
+                class_id=template.id,
+                local_start_time=SLOTS[index // 5],
+                recurrence=Recurrence(
+                    weekdays=weekdays, starts_on=monday, until=monday + timedelta(weeks=4, days=-1)
+                ),
+            ),
+            horizon_weeks=horizon.schedule_horizon_weeks,
+        )

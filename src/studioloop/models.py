@@ -4,8 +4,21 @@ Lives outside `db/` because `db` imports no domain; migrations and tests import 
 """
 
 from studioloop.accounts import models as accounts_models
+from studioloop.booking import models as booking_models
+from studioloop.credits import models as credits_models
+from studioloop.db import idempotency as idempotency_models
 from studioloop.db.base import Base
 from studioloop.notifications import models as notifications_models
+from studioloop.scheduling import models as scheduling_models
 from studioloop.tenants import models as tenants_models
 
-__all__ = ["Base", "accounts_models", "notifications_models", "tenants_models"]
+__all__ = [
+    "Base",
+    "accounts_models",
+    "booking_models",
+    "credits_models",
+    "idempotency_models",
+    "notifications_models",
+    "scheduling_models",
+    "tenants_models",
+]

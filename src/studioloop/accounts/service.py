@@ -356,15 +356,19 @@ async def ensure_verified_user(
     last_name: str,
     phone: str | None = None,
     platform_owner: bool = False,
+    password_hash: str | None = None,
 ) -> User:
-    """Create or reset an active, verified account (operator commands and demo data)."""
+    """Create or reset an active, verified account (operator commands and demo data).
+
+    `password_hash` lets a caller creating many accounts with one password hash it once.
+    """
     user = await _user_by_email(session, email)
     if user is None:
         user = User(
             email=normalise_email(email), first_name=first_name, last_name=last_name, phone=phone
         )
         session.add(user)
-    user.password_hash = security.hash_password(settings, password)
+    user.password_hash = password_hash or security.hash_password(settings, password)
     user.is_platform_owner = user.is_platform_owner or platform_owner
     user.status = "active"
     user.email_verified_at = user.email_verified_at or _now()

@@ -39,3 +39,11 @@ async def set_invitation_lookup(session: AsyncSession, token_hash: str | None) -
         text("SELECT set_config(:name, :value, true)"),
         {"name": INVITATION_SETTING, "value": token_hash or ""},
     )
+
+
+async def allow_occurrence_lookup(session: AsyncSession, occurrence_id: uuid.UUID) -> None:
+    """Make one class occurrence readable by id outside its studio (see its RLS policy)."""
+    await session.execute(
+        text("SELECT set_config('app.occurrence_id', :value, true)"),
+        {"value": str(occurrence_id)},
+    )

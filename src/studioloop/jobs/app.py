@@ -15,6 +15,7 @@ import procrastinate
 
 TASK_MODULES = [
     "studioloop.notifications.tasks",
+    "studioloop.scheduling.tasks",
 ]
 
 job_app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)

@@ -19,6 +19,9 @@ SUBJECTS = {
     "verify_email": "Your StudioLoop verification code: {code}",
     "password_reset": "Reset your StudioLoop password",
     "invitation": "You're invited to join {studio_name} on StudioLoop",
+    "waitlist_promoted": "You're in: {class_name} on {start}",
+    "waitlist_skipped": "A place opened in {class_name}, but you need credits",
+    "class_cancelled": "Cancelled: {class_name} on {start}",
 }
 
 _environment = Environment(

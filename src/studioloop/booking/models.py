@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from studioloop.db.base import Base, Timestamps, UUIDPrimaryKey
+
+BOOKING_STATUSES = ("confirmed", "waitlisted", "cancelled", "completed", "no_show")
+BOOKING_TYPES = ("direct", "marketplace")
+ACTIVE_STATUSES = ("confirmed", "waitlisted")
+
+
+class Booking(UUIDPrimaryKey, Timestamps, Base):
+    """A member's place in one class occurrence (or in its waitlist)."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        # One active booking per member per occurrence, whatever races happen.
+        Index(
+            "uq_bookings_one_active_per_member",
+            "tenant_id",
+            "class_schedule_id",
+            "user_id",
+            unique=True,
+            postgresql_where=text("status IN ('confirmed', 'waitlisted')"),
+        ),
+        Index("ix_bookings_occurrence_status", "class_schedule_id", "status", "waitlisted_at"),
+        Index("ix_bookings_user_status", "user_id", "status"),
+        CheckConstraint(f"status IN {BOOKING_STATUSES}", name="status"),
+        CheckConstraint(f"booking_type IN {BOOKING_TYPES}", name="booking_type"),
+        CheckConstraint("credits_used >= 0", name="credits_used"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
+    )
+    class_schedule_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("class_schedules.id", ondelete="CASCADE")
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    booking_type: Mapped[str] = mapped_column(String(16), server_default=text("'direct'"))
+    credits_used: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    qr_code: Mapped[str | None] = mapped_column(Text)
+    qr_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    check_in_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    waitlisted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancellation_reason: Mapped[str | None] = mapped_column(Text)
+    cancelled_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    late_cancellation: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    marketplace_fee: Mapped[int | None] = mapped_column(Integer)

@@ -1,0 +1,235 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import segno
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from studioloop.accounts.dependencies import CurrentUser, require_role
+from studioloop.accounts.models import User
+from studioloop.accounts.service import Membership, membership_of
+from studioloop.booking import schemas, service
+from studioloop.booking.exceptions import BookingNotFound
+from studioloop.config import Settings
+from studioloop.core.openapi import API_PREFIX, errors
+from studioloop.db import idempotency
+from studioloop.db.session import DbSession
+from studioloop.db.tenancy import allow_occurrence_lookup, set_tenant_context
+from studioloop.scheduling.exceptions import ScheduleNotFound
+from studioloop.scheduling.models import ClassSchedule
+from studioloop.tenants.dependencies import CurrentTenant, OptionalTenant
+
+router = APIRouter(prefix=API_PREFIX, tags=["bookings"])
+Instructor = Annotated[Membership, Depends(require_role("instructor"))]
+BOOKING_ERRORS = errors(401, 402, 403, 404, 409, 422)
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key", max_length=255, description="Retry safely: same key, same result"
+    ),
+]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def _occurrence_tenant(session: DbSession, occurrence_id: uuid.UUID) -> uuid.UUID:
+    """The studio of an occurrence named only by id, through the narrow RLS path."""
+    await allow_occurrence_lookup(session, occurrence_id)
+    tenant_id = await session.scalar(
+        select(ClassSchedule.tenant_id).where(ClassSchedule.id == occurrence_id)
+    )
+    if tenant_id is None:
+        raise ScheduleNotFound()
+    await set_tenant_context(session, tenant_id)
+    return tenant_id
+
+
+async def create_booking(
+    body: schemas.BookingIn,
+    request: Request,
+    tenant: OptionalTenant,
+    user: CurrentUser,
+    session: DbSession,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Book a class occurrence with credits (201 `confirmed` with a signed QR code), or join
+    its waitlist when full and `join_waitlist` is true (201 `waitlisted`)."""
+    endpoint = "POST /bookings"
+    if idempotency_key:
+        fingerprint = idempotency.request_fingerprint(endpoint, body.model_dump(mode="json"))
+        earlier = await idempotency.claim(session, user.id, idempotency_key, endpoint, fingerprint)
+        if earlier is not None:
+            return JSONResponse(
+                earlier[1], status_code=earlier[0], headers={"Idempotent-Replayed": "true"}
+            )
+    if tenant is None:
+        await _occurrence_tenant(session, body.class_schedule_id)
+    booking = await service.book(
+        session,
+        _settings(request),
+        user,
+        body.class_schedule_id,
+        join_waitlist=body.join_waitlist,
+        credits_to_use=body.credits_to_use,
+    )
+    payload = jsonable_encoder(booking)
+    if idempotency_key:
+        await idempotency.remember(session, user.id, idempotency_key, 201, payload)
+    return JSONResponse(payload, status_code=status.HTTP_201_CREATED)
+
+
+async def list_bookings(
+    tenant: OptionalTenant,
+    user: CurrentUser,
+    session: DbSession,
+    status_filter: Annotated[schemas.BookingStatus | None, Query(alias="status")] = None,
+    start_from: Annotated[datetime | None, Query(alias="from")] = None,
+    start_to: Annotated[datetime | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[schemas.BookingOut]:
+    """Your bookings: at the studio in context, or at every studio you belong to."""
+    from studioloop.accounts import service as accounts_service
+
+    tenant_ids = (
+        [tenant.id]
+        if tenant
+        else [
+            role.tenant_id for role in (await accounts_service.profile(session, user)).tenant_roles
+        ]
+    )
+    found: list[schemas.BookingOut] = []
+    for tenant_id in tenant_ids:
+        await set_tenant_context(session, tenant_id)
+        found += await service.list_bookings(
+            session,
+            user.id,
+            status=status_filter,
+            start_from=start_from,
+            start_to=start_to,
+            limit=limit,
+        )
+    return sorted(found, key=lambda b: b.start_time)[:limit]
+
+
+async def _actor(session: DbSession, user: User, tenant_id: uuid.UUID) -> service.Actor:
+    membership = await membership_of(session, tenant_id, user.id)
+    return service.Actor(user=user, is_staff=bool(membership and membership.allows("admin")))
+
+
+async def _visible(
+    session: DbSession,
+    user: User,
+    booking_id: uuid.UUID,
+    *,
+    need_staff_for_others: str = "instructor",
+) -> Any:
+    booking = await service.get_booking(session, booking_id)
+    if booking.user_id != user.id:
+        membership = await membership_of(session, booking.tenant_id, user.id)
+        if membership is None or not membership.allows(need_staff_for_others):
+            raise BookingNotFound()
+    return booking
+
+
+async def get_booking(
+    booking_id: uuid.UUID, tenant: OptionalTenant, user: CurrentUser, session: DbSession
+) -> schemas.BookingOut:
+    """One booking: your own, or any in your studio for instructors and above (send the
+    studio as path, X-Tenant-ID or host)."""
+    booking = await _visible(session, user, booking_id)
+    await set_tenant_context(session, booking.tenant_id)
+    return await service.booking_out(session, booking)
+
+
+async def cancel_booking(
+    booking_id: uuid.UUID,
+    request: Request,
+    tenant: OptionalTenant,
+    user: CurrentUser,
+    session: DbSession,
+    reason: Annotated[str | None, Query(max_length=500)] = None,
+) -> schemas.BookingOut:
+    """Cancel. Inside the cancellation window your credits come back; later, the studio's
+    late-cancel policy applies (credits forfeited by default). Staff may cancel anyone's
+    booking with a reason, always with a refund. A freed seat goes to the waitlist."""
+    booking = await _visible(session, user, booking_id, need_staff_for_others="admin")
+    await set_tenant_context(session, booking.tenant_id)
+    actor = await _actor(session, user, booking.tenant_id)
+    return await service.cancel(session, _settings(request), booking_id, actor, reason)
+
+
+async def booking_qr(
+    booking_id: uuid.UUID, tenant: OptionalTenant, user: CurrentUser, session: DbSession
+) -> Response:
+    """The check-in code as an SVG QR image, large enough to scan from a phone."""
+    booking = await _visible(session, user, booking_id)
+    if not booking.qr_code:
+        raise BookingNotFound(
+            "This booking has no check-in code (not confirmed).", code="NO_CHECKIN_CODE"
+        )
+    svg = segno.make(booking.qr_code, error="m").svg_inline(scale=8, border=2)
+    return Response(
+        svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=300"}
+    )
+
+
+async def occurrence_roster(
+    schedule_id: uuid.UUID, tenant: CurrentTenant, _staff: Instructor, session: DbSession
+) -> list[schemas.RosterEntry]:
+    """Who is booked and waitlisted (instructors and above)."""
+    return [schemas.RosterEntry(**row) for row in await service.roster(session, schedule_id)]
+
+
+for prefix in ("/tenants/{slug}", ""):
+    router.add_api_route(
+        f"{prefix}/bookings",
+        create_booking,
+        methods=["POST"],
+        status_code=201,
+        response_model=schemas.BookingOut,
+        responses=BOOKING_ERRORS,
+    )
+    router.add_api_route(
+        f"{prefix}/bookings",
+        list_bookings,
+        methods=["GET"],
+        response_model=list[schemas.BookingOut],
+        responses=errors(401, 404, 422),
+    )
+    router.add_api_route(
+        f"{prefix}/bookings/{{booking_id}}",
+        get_booking,
+        methods=["GET"],
+        response_model=schemas.BookingOut,
+        responses=errors(401, 404, 422),
+    )
+    router.add_api_route(
+        f"{prefix}/bookings/{{booking_id}}",
+        cancel_booking,
+        methods=["DELETE"],
+        response_model=schemas.BookingOut,
+        responses=errors(401, 404, 409, 422),
+    )
+    router.add_api_route(
+        f"{prefix}/bookings/{{booking_id}}/qr.svg",
+        booking_qr,
+        methods=["GET"],
+        response_class=Response,
+        responses=errors(401, 404, 422),
+    )
+router.add_api_route(
+    "/tenants/{slug}/schedules/{schedule_id}/bookings",
+    occurrence_roster,
+    methods=["GET"],
+    response_model=list[schemas.RosterEntry],
+    responses=errors(401, 403, 404, 422),
+    tags=["bookings"],
+)

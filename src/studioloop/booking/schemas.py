@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+BookingStatus = Literal["confirmed", "waitlisted", "cancelled", "completed", "no_show"]
+
+
+class BookingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    class_schedule_id: uuid.UUID
+    credits_to_use: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Optional: the credits you expect to spend; refused if it differs",
+    )
+    join_waitlist: bool = Field(default=False, description="If full, join the waitlist")
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class BookingOut(BaseModel):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    class_schedule_id: uuid.UUID
+    status: BookingStatus
+    booking_type: Literal["direct", "marketplace"]
+    credits_used: int
+    waitlist_position: int | None
+    qr_code: str | None
+    qr_expires_at: datetime | None
+    check_in_time: datetime | None
+    cancellation_reason: str | None
+    cancelled_at: datetime | None
+    late_cancellation: bool
+    credits_refunded: int | None = None
+    class_name: str
+    start_time: datetime
+    end_time: datetime
+    created_at: datetime
+
+
+class RosterEntry(BaseModel):
+    booking_id: uuid.UUID
+    user_id: uuid.UUID
+    first_name: str
+    last_name: str
+    email: str
+    status: BookingStatus
+    waitlist_position: int | None
+    check_in_time: datetime | None

@@ -1,0 +1,518 @@
+"""Bookings: taking a seat with credits, the waitlist, cancellation, rosters.
+
+A booking is one transaction: the member's credits are debited (their account row locked),
+the booking row inserted, and the seat taken last with the guarded UPDATE, so the hot
+class row is locked for as short a time as possible. If the guard finds no seat, a
+savepoint undoes the debit and the member joins the waitlist or hears CLASS_FULL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioloop.accounts import service as accounts_service
+from studioloop.accounts.models import User
+from studioloop.booking import exceptions as exc
+from studioloop.booking import qr
+from studioloop.booking.models import ACTIVE_STATUSES, Booking
+from studioloop.booking.schemas import BookingOut
+from studioloop.config import Settings
+from studioloop.core.errors import field_error
+from studioloop.credits import service as credits
+from studioloop.credits.exceptions import InsufficientCredits
+from studioloop.notifications import service as notifications
+from studioloop.scheduling import capacity, hooks
+from studioloop.scheduling.capacity import OccurrenceFacts
+from studioloop.scheduling.models import ClassSchedule, ClassTemplate
+
+QR_VALID_AFTER_END = timedelta(hours=2)
+DEFAULT_WAITLIST_CUTOFF_MINUTES = 60
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _NoSeat(Exception):
+    """Raised inside the booking savepoint to undo the debit when the class is full."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: User
+    is_staff: bool  # admin or owner of the booking's studio
+
+
+# --- booking -----------------------------------------------------------------------------
+
+
+async def book(
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    occurrence_id: uuid.UUID,
+    *,
+    join_waitlist: bool,
+    credits_to_use: int | None,
+) -> BookingOut:
+    facts = await capacity.occurrence_facts(session, occurrence_id)
+    _check_open(facts)
+    await _ensure_member(session, facts.tenant_id, user)
+    await _check_not_booked(session, facts, user.id)
+    await _check_no_overlap(session, facts, user.id)
+    await _check_limits(session, facts, user.id)
+    cost = facts.credits_required
+    if credits_to_use is not None and credits_to_use != cost:
+        raise field_error("credits_to_use", f"this class costs {cost} credit(s)")
+    if cost == 0 and facts.price is not None:
+        raise exc.PaymentRequired(details=_price_details(facts))
+
+    booking_id = uuid.uuid4()
+    full_already = facts.booked_count >= facts.capacity
+    try:
+        if full_already:
+            raise _NoSeat
+        async with session.begin_nested():
+            if cost:
+                await credits.debit(
+                    session,
+                    facts.tenant_id,
+                    user.id,
+                    cost,
+                    booking_id=booking_id,
+                    reason=f"Booked {facts.class_name}",
+                )
+            booking = _confirmed(settings, facts, booking_id, user.id, cost)
+            session.add(booking)
+            await session.flush()
+            if not await capacity.take_seat(session, facts.id):
+                raise _NoSeat
+    except _NoSeat:
+        if not join_waitlist:
+            raise exc.ClassFull(details={"capacity": facts.capacity}) from None
+        booking = await _join_waitlist(session, facts, booking_id, user.id)
+    except InsufficientCredits as error:
+        raise await _payment_needed(session, facts, error) from None
+    except IntegrityError as error:
+        raise exc.AlreadyBooked() from error
+    return await booking_out(session, booking)
+
+
+def _check_open(facts: OccurrenceFacts) -> None:
+    now = _now()
+    if facts.status == "cancelled":
+        raise exc.ClassCancelled()
+    if now >= facts.start_time or facts.status != "scheduled":
+        raise exc.BookingWindowClosed()
+    opens_at = facts.start_time - facts.booking_window
+    if now < opens_at:
+        raise exc.BookingNotOpen(details={"opens_at": opens_at.isoformat()})
+
+
+async def _ensure_member(session: AsyncSession, tenant_id: uuid.UUID, user: User) -> None:
+    """Booking at a studio makes you its member; an inactive membership may not book."""
+    membership = await accounts_service.membership_of(session, tenant_id, user.id)
+    if membership is None:
+        await accounts_service.join_tenant(session, tenant_id, user)
+    elif membership.status != "active":
+        raise exc.MembershipInactive()
+
+
+async def _check_not_booked(
+    session: AsyncSession, facts: OccurrenceFacts, user_id: uuid.UUID
+) -> None:
+    existing = await session.scalar(
+        select(Booking.id).where(
+            Booking.class_schedule_id == facts.id,
+            Booking.user_id == user_id,
+            Booking.status.in_(ACTIVE_STATUSES),
+        )
+    )
+    if existing is not None:
+        raise exc.AlreadyBooked(details={"booking_id": str(existing)})
+
+
+async def _check_no_overlap(
+    session: AsyncSession, facts: OccurrenceFacts, user_id: uuid.UUID
+) -> None:
+    clash = await session.scalar(
+        select(Booking.id)
+        .join(ClassSchedule, ClassSchedule.id == Booking.class_schedule_id)
+        .where(
+            Booking.user_id == user_id,
+            Booking.status == "confirmed",
+            ClassSchedule.start_time < facts.end_time,
+            ClassSchedule.end_time > facts.start_time,
+        )
+        .limit(1)
+    )
+    if clash is not None:
+        raise exc.MemberScheduleConflict(details={"booking_id": str(clash)})
+
+
+async def _check_limits(session: AsyncSession, facts: OccurrenceFacts, user_id: uuid.UUID) -> None:
+    """Fairness caps from the studio's settings (none by default)."""
+    rules = facts.tenant_settings
+    max_future = rules.get("max_future_bookings")
+    if isinstance(max_future, int) and max_future > 0:
+        held = await session.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .join(ClassSchedule, ClassSchedule.id == Booking.class_schedule_id)
+            .where(
+                Booking.user_id == user_id,
+                Booking.status.in_(ACTIVE_STATUSES),
+                ClassSchedule.start_time > _now(),
+            )
+        )
+        if (held or 0) >= max_future:
+            raise exc.BookingLimitReached(details={"max_future_bookings": max_future})
+    per_day = rules.get("max_daily_bookings_per_class_type")
+    if isinstance(per_day, int) and per_day > 0:
+        day_start = facts.start_time.replace(hour=0, minute=0, second=0, microsecond=0)
+        same_day = await session.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .join(ClassSchedule, ClassSchedule.id == Booking.class_schedule_id)
+            .join(ClassTemplate, ClassTemplate.id == ClassSchedule.class_id)
+            .where(
+                Booking.user_id == user_id,
+                Booking.status.in_(ACTIVE_STATUSES),
+                ClassTemplate.class_type == facts.class_type,
+                ClassSchedule.start_time >= day_start,
+                ClassSchedule.start_time < day_start + timedelta(days=1),
+            )
+        )
+        if (same_day or 0) >= per_day:
+            raise exc.BookingLimitReached(
+                details={
+                    "max_daily_bookings_per_class_type": per_day,
+                    "class_type": facts.class_type,
+                }
+            )
+
+
+def _confirmed(
+    settings: Settings, facts: OccurrenceFacts, booking_id: uuid.UUID, user_id: uuid.UUID, cost: int
+) -> Booking:
+    expires = facts.end_time + QR_VALID_AFTER_END
+    code = qr.issue(settings, qr.CheckinCode(booking_id, facts.id, facts.tenant_id, expires))
+    return Booking(
+        id=booking_id,
+        tenant_id=facts.tenant_id,
+        user_id=user_id,
+        class_schedule_id=facts.id,
+        status="confirmed",
+        credits_used=cost,
+        qr_code=code,
+        qr_expires_at=expires,
+    )
+
+
+async def _join_waitlist(
+    session: AsyncSession, facts: OccurrenceFacts, booking_id: uuid.UUID, user_id: uuid.UUID
+) -> Booking:
+    booking = Booking(
+        id=booking_id,
+        tenant_id=facts.tenant_id,
+        user_id=user_id,
+        class_schedule_id=facts.id,
+        status="waitlisted",
+        waitlisted_at=_now(),
+    )
+    async with session.begin_nested():
+        session.add(booking)
+        await session.flush()
+    await capacity.change_waitlist(session, facts.id, +1)
+    return booking
+
+
+def _price_details(facts: OccurrenceFacts) -> dict[str, Any]:
+    return {
+        "price": facts.price,
+        "currency": facts.currency,
+        "credits_required": facts.credits_required,
+    }
+
+
+async def _payment_needed(
+    session: AsyncSession, facts: OccurrenceFacts, error: InsufficientCredits
+) -> Exception:
+    known = error.details if isinstance(error.details, dict) else {}
+    shortfall = facts.credits_required - int(known.get("balance", 0))
+    packages = await credits.list_packages(session, covering=shortfall)
+    offers = [
+        {
+            "id": str(p.id),
+            "name": p.name,
+            "credits": p.credits,
+            "price": p.price,
+            "validity_days": p.validity_days,
+        }
+        for p in packages
+    ]
+    if facts.price is not None:
+        return exc.PaymentRequired(details={**_price_details(facts), "packages": offers})
+    return InsufficientCredits(details={**known, "packages": offers})
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+async def _position(session: AsyncSession, booking: Booking) -> int | None:
+    if booking.status != "waitlisted":
+        return None
+    ahead = await session.scalar(
+        select(func.count()).where(
+            Booking.class_schedule_id == booking.class_schedule_id,
+            Booking.status == "waitlisted",
+            Booking.waitlisted_at < booking.waitlisted_at,
+        )
+    )
+    return int(ahead or 0) + 1
+
+
+async def booking_out(
+    session: AsyncSession, booking: Booking, *, refunded: int | None = None
+) -> BookingOut:
+    await session.flush()
+    await session.refresh(booking)
+    row = (
+        await session.execute(
+            select(ClassTemplate.name, ClassSchedule.start_time, ClassSchedule.end_time)
+            .join(ClassSchedule, ClassSchedule.class_id == ClassTemplate.id)
+            .where(ClassSchedule.id == booking.class_schedule_id)
+        )
+    ).one()
+    return BookingOut(
+        id=booking.id,
+        tenant_id=booking.tenant_id,
+        user_id=booking.user_id,
+        class_schedule_id=booking.class_schedule_id,
+        status=booking.status,
+        booking_type=booking.booking_type,
+        credits_used=booking.credits_used,
+        waitlist_position=await _position(session, booking),
+        qr_code=booking.qr_code,
+        qr_expires_at=booking.qr_expires_at,
+        check_in_time=booking.check_in_time,
+        cancellation_reason=booking.cancellation_reason,
+        cancelled_at=booking.cancelled_at,
+        late_cancellation=booking.late_cancellation,
+        credits_refunded=refunded,
+        class_name=row[0],
+        start_time=row[1],
+        end_time=row[2],
+        created_at=booking.created_at,
+    )
+
+
+async def get_booking(
+    session: AsyncSession, booking_id: uuid.UUID, *, lock: bool = False
+) -> Booking:
+    query = select(Booking).where(Booking.id == booking_id)
+    booking = await session.scalar(query.with_for_update() if lock else query)
+    if booking is None:
+        raise exc.BookingNotFound()
+    return booking
+
+
+async def list_bookings(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    status: str | None,
+    start_from: datetime | None,
+    start_to: datetime | None,
+    limit: int,
+) -> list[BookingOut]:
+    query = (
+        select(Booking)
+        .join(ClassSchedule, ClassSchedule.id == Booking.class_schedule_id)
+        .where(Booking.user_id == user_id)
+    )
+    if status:
+        query = query.where(Booking.status == status)
+    if start_from:
+        query = query.where(ClassSchedule.start_time >= start_from)
+    if start_to:
+        query = query.where(ClassSchedule.start_time < start_to)
+    rows = await session.scalars(query.order_by(ClassSchedule.start_time).limit(limit))
+    return [await booking_out(session, b) for b in rows]
+
+
+# --- cancelling and the waitlist ---------------------------------------------------------
+
+
+async def cancel(
+    session: AsyncSession,
+    settings: Settings,
+    booking_id: uuid.UUID,
+    actor: Actor,
+    reason: str | None,
+) -> BookingOut:
+    booking = await get_booking(session, booking_id, lock=True)
+    if booking.user_id != actor.user.id and not actor.is_staff:
+        raise exc.BookingNotFound()
+    facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
+    if booking.status not in ACTIVE_STATUSES or _now() >= facts.start_time:
+        raise exc.NotCancellable(details={"status": booking.status})
+    booking.cancelled_at = _now()
+    booking.cancellation_reason = reason or (
+        "Cancelled by the studio" if actor.is_staff and booking.user_id != actor.user.id else None
+    )
+    booking.cancelled_by_user_id = actor.user.id
+    if booking.status == "waitlisted":
+        booking.status = "cancelled"
+        await capacity.change_waitlist(session, facts.id, -1)
+        return await booking_out(session, booking)
+
+    late = _now() > facts.start_time - facts.cancellation_window
+    by_studio = actor.is_staff and booking.user_id != actor.user.id
+    forfeit = (
+        late
+        and not by_studio
+        and facts.tenant_settings.get("late_cancel_policy", "forfeit") == "forfeit"
+    )
+    refunded = 0
+    if not forfeit:
+        refunded = await credits.refund_booking(
+            session, booking.tenant_id, booking.user_id, booking.id, reason="Booking cancelled"
+        )
+    booking.status = "cancelled"
+    booking.late_cancellation = late and not by_studio
+    booking.qr_code = None
+    await session.flush()
+    await capacity.release_seat(session, facts.id)
+    await promote_from_waitlist(session, settings, facts)
+    return await booking_out(session, booking, refunded=refunded)
+
+
+async def promote_from_waitlist(
+    session: AsyncSession, settings: Settings, facts: OccurrenceFacts
+) -> Booking | None:
+    """Offer a freed seat to the first eligible waitlisted member, in this transaction."""
+    cutoff = facts.tenant_settings.get("waitlist_cutoff_minutes", DEFAULT_WAITLIST_CUTOFF_MINUTES)
+    if isinstance(cutoff, int) and _now() > facts.start_time - timedelta(minutes=cutoff):
+        return None  # too close to the start: nobody gets a surprise booking
+    waiting = list(
+        await session.scalars(
+            select(Booking)
+            .where(Booking.class_schedule_id == facts.id, Booking.status == "waitlisted")
+            .order_by(Booking.waitlisted_at)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for candidate in waiting:
+        cost = facts.credits_required
+        try:
+            async with session.begin_nested():
+                if cost:
+                    await credits.debit(
+                        session,
+                        facts.tenant_id,
+                        candidate.user_id,
+                        cost,
+                        booking_id=candidate.id,
+                        reason=f"Promoted from the waitlist of {facts.class_name}",
+                    )
+                if not await capacity.take_seat(session, facts.id):
+                    raise _NoSeat
+        except InsufficientCredits:
+            await _tell(session, candidate.user_id, "waitlist_skipped", facts)
+            continue
+        except _NoSeat:
+            return None
+        promoted = _confirmed(settings, facts, candidate.id, candidate.user_id, cost)
+        candidate.status, candidate.credits_used = "confirmed", cost
+        candidate.qr_code, candidate.qr_expires_at = promoted.qr_code, promoted.qr_expires_at
+        candidate.promoted_at = _now()
+        await capacity.change_waitlist(session, facts.id, -1)
+        await session.flush()
+        await _tell(session, candidate.user_id, "waitlist_promoted", facts)
+        return candidate
+    return None
+
+
+async def _tell(
+    session: AsyncSession, user_id: uuid.UUID, template: str, facts: OccurrenceFacts
+) -> None:
+    user = await session.get(User, user_id)
+    if user is None:
+        return
+    await notifications.send_email(
+        session,
+        to=user.email,
+        template=template,
+        context={
+            "first_name": user.first_name,
+            "class_name": facts.class_name,
+            "start": facts.start_time.strftime("%a %d %b %H:%M UTC"),
+            "credits": facts.credits_required,
+        },
+    )
+
+
+@hooks.on_occurrence_cancelled
+async def _cancel_all_bookings(
+    session: AsyncSession, occurrence: ClassSchedule, reason: str
+) -> None:
+    """The studio cancelled a class: every booking is cancelled and refunded, people told."""
+    facts = await capacity.occurrence_facts(session, occurrence.id)
+    active = list(
+        await session.scalars(
+            select(Booking)
+            .where(Booking.class_schedule_id == occurrence.id, Booking.status.in_(ACTIVE_STATUSES))
+            .with_for_update()
+        )
+    )
+    for booking in active:
+        if booking.status == "confirmed":
+            await credits.refund_booking(
+                session,
+                booking.tenant_id,
+                booking.user_id,
+                booking.id,
+                reason="Class cancelled by the studio",
+            )
+        booking.status = "cancelled"
+        booking.cancelled_at = _now()
+        booking.cancellation_reason = reason
+        booking.qr_code = None
+        await _tell(session, booking.user_id, "class_cancelled", facts)
+    await capacity.clear_counts(session, occurrence.id)
+    await session.flush()
+
+
+async def roster(session: AsyncSession, occurrence_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await session.execute(
+        select(Booking, User.first_name, User.last_name, User.email)
+        .join(User, User.id == Booking.user_id)
+        .where(Booking.class_schedule_id == occurrence_id, and_(Booking.status != "cancelled"))
+        .order_by(Booking.status, Booking.waitlisted_at.nulls_first(), User.last_name)
+    )
+    entries = []
+    position = 0
+    for booking, first, last, email in rows:
+        if booking.status == "waitlisted":
+            position += 1
+        entries.append(
+            {
+                "booking_id": booking.id,
+                "user_id": booking.user_id,
+                "first_name": first,
+                "last_name": last,
+                "email": email,
+                "status": booking.status,
+                "waitlist_position": position if booking.status == "waitlisted" else None,
+                "check_in_time": booking.check_in_time,
+            }
+        )
+    return entries

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TransactionType = Literal["purchase", "usage", "refund", "transfer", "expiry", "adjustment"]
+
+
+class LotOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    source: str
+    original: int
+    remaining: int
+    expires_at: datetime | None
+    created_at: datetime
+
+
+class TransactionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    type: TransactionType
+    amount: int
+    balance_after: int
+    booking_id: uuid.UUID | None
+    reason: str | None
+    created_at: datetime
+
+
+class CreditsOut(BaseModel):
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+    credits_balance: int
+    credits_total_purchased: int
+    next_expiry: datetime | None
+    lots: list[LotOut]
+    transactions: list[TransactionOut]
+
+
+class AdjustmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int = Field(description="Positive adds credits, negative removes them")
+    reason: str = Field(min_length=3, max_length=500)
+    valid_days: int | None = Field(
+        default=None, ge=1, le=3650, description="For added credits: days until they expire"
+    )
+
+
+class PackageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=120)
+    description: str | None = Field(default=None, max_length=2000)
+    credits: int = Field(ge=1, le=1000)
+    price: int = Field(ge=0, description="Minor units (cents) in the studio's currency")
+    validity_days: int | None = Field(default=None, ge=1, le=3650)
+    is_active: bool = True
+    sort_order: int = 0
+
+
+class PackageUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    description: str | None = Field(default=None, max_length=2000)
+    credits: int | None = Field(default=None, ge=1, le=1000)
+    price: int | None = Field(default=None, ge=0)
+    validity_days: int | None = Field(default=None, ge=1, le=3650)
+    is_active: bool | None = None
+    sort_order: int | None = None
+
+
+class PackageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    description: str | None
+    credits: int
+    price: int
+    currency: str = "ZAR"
+    validity_days: int | None
+    is_active: bool

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api
+from tests.scheduling.conftest import Studio
+
+
+class BookingStudio(Studio):
+    async def give_credits(
+        self, person: dict[str, Any], amount: int, valid_days: int | None = None
+    ) -> None:
+        response = await self.client.post(
+            f"{self.base}/users/{person['user']['id']}/credits/adjustments",
+            headers=self.owner["headers"],
+            json={"amount": amount, "reason": "Welcome credits", "valid_days": valid_days},
+        )
+        assert response.status_code == 201, response.text
+
+    async def new_member(self, credits: int = 0) -> dict[str, Any]:
+        person = await self.api.signup(first_name="Member")
+        await self.api.join(person, self.slug)
+        if credits:
+            await self.give_credits(person, credits)
+        return person
+
+    async def occurrence(
+        self, *, hours_ahead: float = 30, capacity: int = 12, **class_fields: Any
+    ) -> dict[str, Any]:
+        template = await self.make_class(
+            max_capacity=capacity,
+            room_id=None,
+            location_id=None,
+            instructor_id=None,
+            **class_fields,
+        )
+        start = (datetime.now(UTC) + timedelta(hours=hours_ahead)).replace(microsecond=0)
+        return await self.schedule_at(template["id"], start)
+
+    async def book(self, person: dict[str, Any], occurrence_id: str, **extra: Any) -> Any:
+        return await self.client.post(
+            "/api/v1/bookings",
+            headers=person["headers"],
+            json={"class_schedule_id": occurrence_id, **extra},
+        )
+
+    async def balance(self, person: dict[str, Any]) -> int:
+        response = await self.client.get(
+            f"{self.base}/users/{person['user']['id']}/credits", headers=person["headers"]
+        )
+        assert response.status_code == 200, response.text
+        return int(response.json()["credits_balance"])
+
+
+@pytest.fixture
+async def studio(api: Api) -> BookingStudio:
+    return await BookingStudio(api, "loop-yoga").setup()

@@ -1,0 +1,73 @@
+"""A rush on one class: never overbooked, credits exact. And the control without the guard."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import select, update
+
+from studioloop.scheduling import capacity
+from studioloop.scheduling.models import ClassSchedule
+from tests.booking.conftest import BookingStudio
+from tests.booking.test_booking import ledger_matches_balances
+from tests.conftest import Owner
+
+SEATS = 20
+RUSH = 60
+
+
+async def _rush(
+    studio: BookingStudio, occurrence_id: str, people: list[dict[str, Any]]
+) -> list[Any]:
+    return await asyncio.gather(
+        *[
+            studio.book(person, occurrence_id, join_waitlist=index % 2 == 0)
+            for index, person in enumerate(people)
+        ]
+    )
+
+
+async def test_a_rush_never_overbooks(studio: BookingStudio, owner_db: Owner) -> None:
+    occurrence = await studio.occurrence(capacity=SEATS)
+    people = [await studio.new_member(credits=1) for _ in range(RUSH)]
+    responses = await _rush(studio, occurrence["id"], people)
+    outcomes = [r.json().get("status") or r.json()["error"]["code"] for r in responses]
+    assert outcomes.count("confirmed") == SEATS
+    assert set(outcomes) <= {"confirmed", "waitlisted", "CLASS_FULL"}
+    assert owner_db.value("SELECT count(*) FROM bookings WHERE status = 'confirmed'") == SEATS
+    assert owner_db.value("SELECT booked_count FROM class_schedules") == SEATS
+    assert owner_db.value("SELECT count(DISTINCT user_id) = count(*) FROM bookings") is True
+    assert owner_db.value("SELECT sum(balance) FROM credit_accounts") == RUSH - SEATS
+    ledger_matches_balances(owner_db)
+
+
+async def test_control_read_then_write_overbooks(
+    studio: BookingStudio, owner_db: Owner, monkeypatch
+) -> None:
+    """Switch the single-statement guard for a read-then-write check: the race is real."""
+
+    async def read_then_write(session: Any, occurrence_id: Any) -> bool:
+        booked, seats = (
+            await session.execute(
+                select(ClassSchedule.booked_count, ClassSchedule.capacity).where(
+                    ClassSchedule.id == occurrence_id
+                )
+            )
+        ).one()
+        if booked >= seats:
+            return False
+        await asyncio.sleep(0.01)  # the gap every read-check-then-write has
+        await session.execute(
+            update(ClassSchedule)
+            .where(ClassSchedule.id == occurrence_id)
+            .values(booked_count=booked + 1)
+        )
+        return True
+
+    monkeypatch.setattr(capacity, "take_seat", read_then_write)
+    occurrence = await studio.occurrence(capacity=SEATS)
+    people = [await studio.new_member(credits=1) for _ in range(RUSH)]
+    await _rush(studio, occurrence["id"], people)
+    confirmed = owner_db.value("SELECT count(*) FROM bookings WHERE status = 'confirmed'")
+    assert confirmed > SEATS, "without the guard the class should have been overbooked"
