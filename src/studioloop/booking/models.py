@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import UUID
@@ -69,3 +70,30 @@ class Booking(UUIDPrimaryKey, Timestamps, Base):
     )
     late_cancellation: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     marketplace_fee: Mapped[int | None] = mapped_column(Integer)
+
+
+class CheckinScan(UUIDPrimaryKey, Base):
+    """One scan uploaded by an offline device, kept so each is applied exactly once."""
+
+    __tablename__ = "checkin_scans"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "nonce"),
+        Index("ix_checkin_scans_booking", "booking_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    nonce: Mapped[str] = mapped_column(String(100))
+    device_id: Mapped[str] = mapped_column(String(100))
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("bookings.id", ondelete="CASCADE")
+    )
+    result: Mapped[str] = mapped_column(String(40))
+    scanned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()")
+    )
+    scanned_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )

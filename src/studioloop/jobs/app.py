@@ -16,6 +16,8 @@ import procrastinate
 TASK_MODULES = [
     "studioloop.notifications.tasks",
     "studioloop.scheduling.tasks",
+    "studioloop.booking.tasks",
+    "studioloop.credits.tasks",
 ]
 
 job_app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)

@@ -1,0 +1,464 @@
+"""Random sequences of bookings, cancellations and credit changes keep the books straight.
+
+Hypothesis draws a few small classes and a list of steps: members book (or join the
+waitlist), cancel, get credits (some expiring), lose credits to an adjustment or to expiry,
+and the studio cancels a class. Every step goes through the real HTTP API (expiry through
+the periodic job's own function), is checked against a plain-Python model of the engine,
+and is followed by the database-wide invariants, read as the schema owner.
+
+Each example gets a fresh studio (a unique slug) with the same six people as members, since
+the tables are only truncated after the whole test function.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from studioloop.credits import service as credits
+from studioloop.db.tenancy import set_tenant_context
+from tests.booking.conftest import BookingStudio
+from tests.conftest import Api, Owner
+
+MEMBERS = 5
+# Two or three days ahead: inside the 7-day booking window, outside the 24 h cancellation
+# window and the 60-minute waitlist cut-off, so no step depends on the clock.
+# Classes 0 and 1 overlap (60 minutes each, 30 minutes apart); class 2 stands alone.
+HOURS_AHEAD = (48.0, 48.5, 52.0)
+OVERLAPPING = {(0, 1), (1, 0)}
+VALID_DAYS = (None, 5, 30)
+
+member_index = st.integers(0, MEMBERS - 1)
+class_index = st.integers(0, len(HOURS_AHEAD) - 1)
+step = st.one_of(
+    st.tuples(st.just("book"), member_index, class_index, st.booleans()),
+    st.tuples(st.just("book"), member_index, class_index, st.just(True)),
+    st.tuples(st.just("cancel"), st.integers(0, 40)),
+    st.tuples(st.just("grant"), member_index, st.integers(1, 3), st.sampled_from(VALID_DAYS)),
+    st.tuples(st.just("take"), member_index, st.integers(1, 2)),
+    st.tuples(st.just("expire"), member_index, st.integers(0, 10)),
+    st.tuples(st.just("cancel_class"), class_index),
+)
+# (capacity, credits_required) per class
+classes = st.lists(
+    st.tuples(st.integers(1, 3), st.integers(1, 2)),
+    min_size=len(HOURS_AHEAD),
+    max_size=len(HOURS_AHEAD),
+)
+
+
+# --- the model ---------------------------------------------------------------------------
+
+
+@dataclass
+class Lot:
+    id: str
+    order: tuple[bool, int, int]  # soonest-expiring first, never-expiring last, then age
+    original: int
+    remaining: int
+    expiring: bool
+    expired: bool = False
+
+
+@dataclass
+class Booked:
+    id: str
+    member: int
+    cls: int
+    status: str
+    taken: dict[str, int] = field(default_factory=dict)  # lot id -> credits not refunded
+
+    @property
+    def credits_used(self) -> int:
+        return sum(self.taken.values())
+
+
+@dataclass
+class Class:
+    id: str
+    capacity: int
+    cost: int
+    cancelled: bool = False
+
+
+class Model:
+    def __init__(self, classes: list[Class]) -> None:
+        self.classes = classes
+        self.lots: list[list[Lot]] = [[] for _ in range(MEMBERS)]
+        self.bookings: list[Booked] = []  # in the order they were made
+        self.waitlist: list[list[Booked]] = [[] for _ in classes]  # in waitlist order
+        self.seq = 0
+
+    def balance(self, member: int) -> int:
+        return sum(lot.remaining for lot in self.lots[member])
+
+    def confirmed(self, cls: int) -> int:
+        return sum(1 for b in self.bookings if b.cls == cls and b.status == "confirmed")
+
+    def active(self, member: int, cls: int) -> Booked | None:
+        return next(
+            (
+                b
+                for b in self.bookings
+                if (b.member, b.cls) == (member, cls) and b.status in ("confirmed", "waitlisted")
+            ),
+            None,
+        )
+
+    def add_lot(self, member: int, lot_id: str, amount: int, valid_days: int | None) -> None:
+        self.seq += 1
+        order = (valid_days is None, valid_days or 0, self.seq)
+        self.lots[member].append(Lot(lot_id, order, amount, amount, valid_days is not None))
+
+    def debit(self, member: int, amount: int) -> dict[str, int]:
+        assert self.balance(member) >= amount
+        taken: dict[str, int] = {}
+        for lot in sorted(self.lots[member], key=lambda lot: lot.order):
+            part = min(lot.remaining, amount)
+            if part:
+                lot.remaining -= part
+                taken[lot.id] = part
+                amount -= part
+        return taken
+
+    def refund(self, booking: Booked) -> None:
+        lots = {lot.id: lot for lot in self.lots[booking.member]}
+        for lot_id, amount in booking.taken.items():
+            if not lots[lot_id].expired:  # a refund into a lapsed lot expires again at once
+                lots[lot_id].remaining += amount
+        booking.taken = {}
+
+    def promote(self, cls: int) -> None:
+        """The freed seat goes to the first waitlisted member who can pay."""
+        cost = self.classes[cls].cost
+        for candidate in list(self.waitlist[cls]):
+            if self.balance(candidate.member) >= cost:
+                candidate.taken = self.debit(candidate.member, cost)
+                candidate.status = "confirmed"
+                self.waitlist[cls].remove(candidate)
+                return
+
+
+# --- the steps ---------------------------------------------------------------------------
+
+
+class Run:
+    def __init__(
+        self,
+        studio: BookingStudio,
+        members: list[dict[str, Any]],
+        model: Model,
+        db: psycopg.Connection[Any],
+        database: Any,
+    ) -> None:
+        self.studio = studio
+        self.client = studio.client
+        self.members = members
+        self.model = model
+        self.db = db
+        self.database = database
+        self.tenant_id = studio.tenant["id"]
+        self.log: list[str] = []
+
+    def error_code(self, response: Any) -> str:
+        return str(response.json()["error"]["code"])
+
+    async def book(self, member: int, cls: int, wait: bool) -> None:
+        m, c = self.model, self.model.classes[cls]
+        response = await self.studio.book(self.members[member], c.id, join_waitlist=wait)
+        body = response.json()
+        if c.cancelled:
+            expected = "CLASS_CANCELLED"
+        elif m.active(member, cls):
+            expected = "ALREADY_BOOKED"
+        elif any(
+            b.member == member and b.status == "confirmed" and (b.cls, cls) in OVERLAPPING
+            for b in m.bookings
+        ):
+            expected = "SCHEDULE_CONFLICT"
+        elif m.confirmed(cls) >= c.capacity:
+            expected = "waitlisted" if wait else "CLASS_FULL"
+        elif m.balance(member) < c.cost:
+            expected = "INSUFFICIENT_CREDITS"
+        else:
+            expected = "confirmed"
+        if expected not in ("confirmed", "waitlisted"):
+            assert response.status_code in (402, 409), response.text
+            assert self.error_code(response) == expected, response.text
+            return
+        assert response.status_code == 201, response.text
+        assert body["status"] == expected, (expected, body)
+        booking = Booked(body["id"], member, cls, expected)
+        m.bookings.append(booking)
+        if expected == "confirmed":
+            booking.taken = m.debit(member, c.cost)
+            assert body["credits_used"] == c.cost
+            assert body["qr_code"]
+            assert body["waitlist_position"] is None
+        else:
+            m.waitlist[cls].append(booking)
+            assert body["credits_used"] == 0
+            assert body["qr_code"] is None
+            assert body["waitlist_position"] == len(m.waitlist[cls])
+
+    async def cancel(self, pick: int) -> None:
+        m = self.model
+        if not m.bookings:
+            return
+        booking = m.bookings[pick % len(m.bookings)]
+        self.log[-1] += f" -> booking of member {booking.member} in class {booking.cls}"
+        response = await self.client.delete(
+            f"/api/v1/bookings/{booking.id}", headers=self.members[booking.member]["headers"]
+        )
+        if booking.status not in ("confirmed", "waitlisted"):
+            assert response.status_code == 409, response.text
+            assert self.error_code(response) == "NOT_CANCELLABLE"
+            return
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["status"] == "cancelled"
+        assert body["qr_code"] is None
+        assert body["late_cancellation"] is False
+        was = booking.status
+        booking.status = "cancelled"
+        if was == "waitlisted":
+            m.waitlist[booking.cls].remove(booking)
+            return
+        assert body["credits_refunded"] == booking.credits_used
+        m.refund(booking)
+        m.promote(booking.cls)
+
+    async def grant(self, member: int, amount: int, valid_days: int | None) -> None:
+        person = self.members[member]
+        known = {lot.id for lots in self.model.lots for lot in lots}
+        response = await self.client.post(
+            f"{self.studio.base}/users/{person['user']['id']}/credits/adjustments",
+            headers=self.studio.owner["headers"],
+            json={"amount": amount, "reason": "Top-up", "valid_days": valid_days},
+        )
+        assert response.status_code == 201, response.text
+        new = [
+            str(row[0])
+            for row in self.db.execute(
+                "SELECT id FROM credit_lots WHERE tenant_id = %s", (self.tenant_id,)
+            )
+            if str(row[0]) not in known
+        ]
+        assert len(new) == 1, new
+        self.model.add_lot(member, new[0], amount, valid_days)
+        assert response.json()["credits_balance"] == self.model.balance(member)
+
+    async def take(self, member: int, amount: int) -> None:
+        """A negative adjustment by staff."""
+        person = self.members[member]
+        response = await self.client.post(
+            f"{self.studio.base}/users/{person['user']['id']}/credits/adjustments",
+            headers=self.studio.owner["headers"],
+            json={"amount": -amount, "reason": "Correction"},
+        )
+        if self.model.balance(member) < amount:
+            assert response.status_code == 402, response.text
+            assert self.error_code(response) == "INSUFFICIENT_CREDITS"
+            return
+        assert response.status_code == 201, response.text
+        self.model.debit(member, amount)
+        assert response.json()["credits_balance"] == self.model.balance(member)
+
+    async def expire(self, member: int, pick: int) -> None:
+        """An expiring lot reaches its date and the periodic job runs."""
+        lots = [lot for lot in self.model.lots[member] if lot.expiring and not lot.expired]
+        if not lots:
+            return
+        lot = lots[pick % len(lots)]
+        self.db.execute(
+            "UPDATE credit_lots SET expires_at = now() - interval '1 minute' WHERE id = %s",
+            (lot.id,),
+        )
+        async with self.database.sessionmaker() as session:
+            await set_tenant_context(session, uuid.UUID(self.tenant_id))
+            expired = await credits.expire_due(session)
+            await session.commit()
+        assert expired == lot.remaining
+        lot.expired, lot.remaining = True, 0
+
+    async def cancel_class(self, cls: int) -> None:
+        c = self.model.classes[cls]
+        response = await self.client.post(
+            f"{self.studio.base}/schedules/{c.id}/cancel",
+            headers=self.studio.owner["headers"],
+            json={"reason": "Instructor ill"},
+        )
+        if c.cancelled:
+            assert response.status_code == 409, response.text
+            assert self.error_code(response) == "ALREADY_CANCELLED"
+            return
+        assert response.status_code == 200, response.text
+        c.cancelled = True
+        for booking in self.model.bookings:
+            if booking.cls == cls and booking.status in ("confirmed", "waitlisted"):
+                self.model.refund(booking)
+                booking.status = "cancelled"
+        self.model.waitlist[cls] = []
+
+    # --- invariants ------------------------------------------------------------------------
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return list(self.db.execute(sql, {"tenant": self.tenant_id}).fetchall())
+
+    def check(self) -> None:
+        m = self.model
+        # Seats and waitlists: the counters are the bookings, never beyond capacity.
+        for occ_id, status, capacity, booked, waiting, confirmed, waitlisted in self.rows(
+            "SELECT s.id, s.status, s.capacity, s.booked_count, s.waitlist_count, "
+            "count(*) FILTER (WHERE b.status = 'confirmed'), "
+            "count(*) FILTER (WHERE b.status = 'waitlisted') "
+            "FROM class_schedules s LEFT JOIN bookings b ON b.class_schedule_id = s.id "
+            "WHERE s.tenant_id = %(tenant)s GROUP BY s.id"
+        ):
+            assert booked == confirmed <= capacity, (occ_id, booked, confirmed, capacity)
+            assert waiting == waitlisted, (occ_id, waiting, waitlisted)
+            if status == "cancelled":
+                assert confirmed == waitlisted == 0, occ_id
+        # At most one active booking per member per class.
+        assert not self.rows(
+            "SELECT class_schedule_id, user_id FROM bookings "
+            "WHERE tenant_id = %(tenant)s AND status IN ('confirmed', 'waitlisted') "
+            "GROUP BY 1, 2 HAVING count(*) > 1"
+        )
+        # Confirmed bookings hold a QR code; waitlisted and cancelled ones do not.
+        assert not self.rows(
+            "SELECT id, status FROM bookings WHERE tenant_id = %(tenant)s AND "
+            "(status = 'confirmed') <> (qr_code IS NOT NULL)"
+        )
+        # Credits: balance = ledger sum = lots' remainders, nothing ever negative.
+        for account, balance, ledger, lots in self.rows(
+            "SELECT a.id, a.balance, "
+            "(SELECT coalesce(sum(amount), 0) FROM credit_transactions t "
+            " WHERE t.account_id = a.id), "
+            "(SELECT coalesce(sum(remaining), 0) FROM credit_lots l WHERE l.account_id = a.id) "
+            "FROM credit_accounts a WHERE a.tenant_id = %(tenant)s"
+        ):
+            assert balance == ledger == lots, (account, balance, ledger, lots)
+        assert not self.rows(
+            "SELECT id FROM credit_transactions WHERE tenant_id = %(tenant)s "
+            "AND balance_after < 0"
+        )
+        assert not self.rows(
+            "SELECT id FROM credit_lots WHERE tenant_id = %(tenant)s "
+            "AND (remaining < 0 OR remaining > original)"
+        )
+        # Credits only arrive by an adjustment or a refund of a cancelled booking.
+        assert not self.rows(
+            "SELECT t.id, t.type FROM credit_transactions t "
+            "LEFT JOIN bookings b ON b.id = t.booking_id "
+            "WHERE t.tenant_id = %(tenant)s AND t.amount > 0 AND NOT ("
+            " t.type = 'adjustment' OR (t.type = 'refund' AND b.status = 'cancelled'))"
+        )
+        # What each booking took, net of refunds, is what it says it used (0 once cancelled).
+        for booking_id, status, used, net in self.rows(
+            "SELECT b.id, b.status, b.credits_used, "
+            "(SELECT coalesce(sum(amount), 0) FROM credit_transactions t "
+            " WHERE t.booking_id = b.id) "
+            "FROM bookings b WHERE b.tenant_id = %(tenant)s"
+        ):
+            assert -net == (used if status == "confirmed" else 0), (booking_id, status, used, net)
+
+        # The database agrees with the model, booking by booking and lot by lot.
+        statuses = dict(
+            self.rows("SELECT id::text, status FROM bookings WHERE tenant_id = %(tenant)s")
+        )
+        assert statuses == {b.id: b.status for b in m.bookings}
+        used = dict(
+            self.rows(
+                "SELECT id::text, credits_used FROM bookings "
+                "WHERE tenant_id = %(tenant)s AND status = 'confirmed'"
+            )
+        )
+        assert used == {b.id: b.credits_used for b in m.bookings if b.status == "confirmed"}
+        remaining = dict(
+            self.rows("SELECT id::text, remaining FROM credit_lots WHERE tenant_id = %(tenant)s")
+        )
+        assert remaining == {lot.id: lot.remaining for lots in m.lots for lot in lots}
+        waiting_order = self.rows(
+            "SELECT class_schedule_id::text, id::text FROM bookings "
+            "WHERE tenant_id = %(tenant)s AND status = 'waitlisted' ORDER BY waitlisted_at"
+        )
+        by_class = {c.id: i for i, c in enumerate(m.classes)}
+        for i, waitlist in enumerate(m.waitlist):
+            assert [b for c, b in waiting_order if by_class[c] == i] == [b.id for b in waitlist]
+
+        # Nobody holds confirmed places in two classes at the same time.
+        assert not self.rows(
+            "SELECT b1.user_id, b1.id, b2.id FROM bookings b1 "
+            "JOIN class_schedules s1 ON s1.id = b1.class_schedule_id "
+            "JOIN bookings b2 ON b2.user_id = b1.user_id AND b2.id > b1.id "
+            "JOIN class_schedules s2 ON s2.id = b2.class_schedule_id "
+            "WHERE b1.tenant_id = %(tenant)s AND b1.status = 'confirmed' "
+            "AND b2.status = 'confirmed' "
+            "AND s1.start_time < s2.end_time AND s2.start_time < s1.end_time"
+        )
+
+
+# --- the test ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def people() -> dict[str, Any]:
+    """Users made once per test function and shared by its examples (each a new studio)."""
+    return {}
+
+
+async def _fresh_studio(
+    api: Api, people: dict[str, Any], shape: list[tuple[int, int]]
+) -> tuple[BookingStudio, list[dict[str, Any]], list[Class]]:
+    if not people:
+        people["owner"] = await api.signup(first_name="Owner")
+        people["members"] = [await api.signup(first_name="Member") for _ in range(MEMBERS)]
+    slug = f"stateful-{uuid.uuid4().hex[:12]}"
+    studio = BookingStudio(api, slug)
+    studio.owner = people["owner"]
+    studio.tenant = await api.create_tenant(studio.owner, slug)
+    for person in people["members"]:
+        await api.join(person, slug)
+    made = []
+    for i, ((capacity, cost), hours) in enumerate(zip(shape, HOURS_AHEAD, strict=True)):
+        occurrence = await studio.occurrence(
+            hours_ahead=hours, capacity=capacity, credits_required=cost, name=f"Class {i}"
+        )
+        made.append(Class(occurrence["id"], capacity, cost))
+    return studio, people["members"], made
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(shape=classes, steps=st.lists(step, max_size=30))
+async def test_random_sequences_keep_bookings_and_credits_consistent(
+    api: Api,
+    owner_db: Owner,
+    database: Any,
+    people: dict[str, Any],
+    shape: list[tuple[int, int]],
+    steps: list[tuple[Any, ...]],
+) -> None:
+    studio, members, made = await _fresh_studio(api, people, shape)
+    with psycopg.connect(owner_db.conninfo, autocommit=True) as db:
+        run = Run(studio, members, Model(made), db, database)
+        run.check()
+        for number, (name, *args) in enumerate(steps):
+            run.log.append(f"{number}: {name}{tuple(args)}")
+            try:
+                await getattr(run, name)(*args)
+                run.check()
+            except AssertionError as error:
+                raise AssertionError(
+                    f"after steps {' | '.join(run.log)} with classes {shape}: {error}"
+                ) from error
