@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import swagger_ui_bundle
 from fastapi import FastAPI
@@ -26,6 +27,7 @@ from studioloop.core.middleware import (
 )
 from studioloop.core.ratelimit import RateLimiter
 from studioloop.db import engine as db_engine
+from studioloop.db.embedded import stop_embedded_servers
 from studioloop.db.urls import libpq_conninfo
 from studioloop.jobs.app import connected_job_app
 from studioloop.ops import router as ops_router
@@ -79,6 +81,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         if owns_database:
             await database.dispose()
             db_engine.set_database(None)
+        if settings.uses_embedded_database:
+            stop_embedded_servers()
 
     app = FastAPI(
         title="StudioLoop API",
@@ -89,6 +93,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         redoc_url=None,
         lifespan=lifespan,
     )
+    _document_common_errors(app)
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings)
     app.state.tenant_cache = TenantCache(settings.tenant_cache_ttl_seconds)
@@ -134,3 +139,38 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+def _document_common_errors(app: FastAPI) -> None:
+    """Errors every API operation can return, added to the OpenAPI document once, so each
+    endpoint lists them without repeating them in every route: 429 from the rate limit, and
+    400/413/422 for any operation that takes a body."""
+    from fastapi.openapi.utils import get_openapi
+
+    from studioloop.core.openapi import errors
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        common = {str(code): body for code, body in errors(429).items()}
+        with_body = {str(code): body for code, body in errors(400, 413, 422).items()}
+        ref = {
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
+            }
+        }
+        for path, operations in schema.get("paths", {}).items():
+            if not path.startswith(API_PREFIX):
+                continue
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                extra = {**common, **(with_body if "requestBody" in operation else {})}
+                for code, body in extra.items():
+                    responses.setdefault(code, {"description": body["description"], **ref})
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -135,6 +135,7 @@ def worker(concurrency: int | None, data_dir: Path | None) -> None:
     settings = _settings(data_dir)
 
     async def run() -> None:
+        from studioloop.db.embedded import stop_embedded_servers
         from studioloop.db.engine import create_database, set_database
         from studioloop.db.urls import libpq_conninfo
         from studioloop.jobs.app import connected_job_app
@@ -146,6 +147,7 @@ def worker(concurrency: int | None, data_dir: Path | None) -> None:
                 await jobs.run_worker_async(concurrency=concurrency or settings.worker_concurrency)
         finally:
             await database.dispose()
+            stop_embedded_servers()
 
     click.secho("StudioLoop worker running (Ctrl+C to stop)", bold=True)
     asyncio.run(run())

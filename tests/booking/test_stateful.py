@@ -346,8 +346,7 @@ class Run:
         ):
             assert balance == ledger == lots, (account, balance, ledger, lots)
         assert not self.rows(
-            "SELECT id FROM credit_transactions WHERE tenant_id = %(tenant)s "
-            "AND balance_after < 0"
+            "SELECT id FROM credit_transactions WHERE tenant_id = %(tenant)s AND balance_after < 0"
         )
         assert not self.rows(
             "SELECT id FROM credit_lots WHERE tenant_id = %(tenant)s "
@@ -424,6 +423,8 @@ async def _fresh_studio(
     studio = BookingStudio(api, slug)
     studio.owner = people["owner"]
     studio.tenant = await api.create_tenant(studio.owner, slug)
+    # Classes here have no instructor, location or room (BookingStudio.occurrence sets None).
+    studio.instructor, studio.location_id, studio.room_id = {"user": {"id": None}}, None, None
     for person in people["members"]:
         await api.join(person, slug)
     made = []

@@ -142,3 +142,65 @@ async def test_cors_allow_list(database, settings: Settings) -> None:
             headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "GET"},
         )
         assert "access-control-allow-origin" not in denied.headers
+
+
+async def test_nul_characters_are_invalid_input_not_a_crash(api: Api, client, owner_db) -> None:
+    register = await client.post(
+        "/api/v1/auth/register",
+        json={
+            "email": "nul@example.com",
+            "password": "secret123",
+            "first_name": "A\u0000B",
+            "last_name": "C",
+        },
+    )
+    assert_error(register, 422, "VALIDATION_ERROR")
+    assert owner_db.value("SELECT count(*) FROM users") == 0
+    owner = await api.signup()
+    await api.create_tenant(owner, "loop-yoga")
+    for response in (
+        await client.patch(
+            "/api/v1/tenants/loop-yoga",
+            headers=owner["headers"],
+            json={"settings": {"a": "b\u0000c"}},
+        ),
+        await client.put(
+            "/api/v1/users/profile", headers=owner["headers"], json={"preferences": {"k\u0000": 1}}
+        ),
+        await client.get(
+            "/api/v1/tenants/loop-yoga/members", headers=owner["headers"], params={"q": "a\u0000b"}
+        ),
+        await client.get("/api/v1/tenants/ab%00cd"),
+    ):
+        assert response.status_code in (404, 422), response.text
+        assert response.json()["error"]["code"] in ("VALIDATION_ERROR", "TENANT_NOT_FOUND")
+
+
+async def test_unreadable_body_and_both_kinds_of_oversized_body(client, settings) -> None:
+    bad_utf8 = await client.post(
+        "/api/v1/auth/login",
+        content=b'{"email": "\xff\xfe"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert bad_utf8.status_code in (400, 422)
+    assert bad_utf8.json()["error"]["code"] in (
+        "MALFORMED_BODY",
+        "MALFORMED_JSON",
+        "VALIDATION_ERROR",
+    )
+
+    async def stream():
+        for _ in range(settings.max_request_body_bytes // 65536 + 2):
+            yield b"a" * 65536
+
+    streamed = await client.post(
+        "/api/v1/auth/login", content=stream(), headers={"Content-Type": "application/json"}
+    )
+    declared = await client.post(
+        "/api/v1/auth/login",
+        content=b"a" * (settings.max_request_body_bytes + 1),
+        headers={"Content-Type": "application/json"},
+    )
+    for response in (streamed, declared):
+        error = assert_error(response, 413, "PAYLOAD_TOO_LARGE")
+        assert error["details"] == {"max_bytes": settings.max_request_body_bytes}

@@ -53,6 +53,11 @@ class TokenExpired(Unauthorized):
     message = "The token has expired."
 
 
+class SessionEnded(Unauthorized):
+    code = "SESSION_ENDED"
+    message = "This sign-in has ended (signed out or password changed); sign in again."
+
+
 class RefreshTokenReused(Unauthorized):
     code = "REFRESH_TOKEN_REUSED"
     message = "This refresh token was already used; every session from that sign-in is now closed."

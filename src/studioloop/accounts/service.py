@@ -200,7 +200,9 @@ async def refresh(session: AsyncSession, settings: Settings, token: str) -> Toke
         )
         if existing is None:
             raise exc.InvalidToken()
-        # An already-used or revoked token came back: assume it was stolen.
+        if existing.used_at is None:
+            raise exc.SessionEnded()  # revoked by sign-out or a password reset, never used
+        # A token that was already exchanged came back: assume it was stolen.
         await _revoke_family(session, existing.family_id)
         raise exc.RefreshTokenReused()
     if claimed.expires_at <= _now():

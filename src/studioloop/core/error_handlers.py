@@ -8,14 +8,19 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from studioloop.core.context import current_request_id
 from studioloop.core.errors import AppError
+from studioloop.core.logging import get_logger
+
+logger = get_logger(__name__)
 
 HTTP_CODES = {
     400: "BAD_REQUEST",
@@ -111,12 +116,35 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
     if exc.status_code == 404 and message == "Not Found":
         message = "There is nothing at this address."
+    details: dict[str, Any] = {}
+    if exc.status_code == 400 and message == "There was an error parsing the body":
+        code, message = "MALFORMED_BODY", "The request body could not be read (not UTF-8 JSON?)."
+    if exc.status_code == 413:
+        details = {"max_bytes": getattr(exc, "max_bytes", None)}
     if wants_html(request):
         return html_error(exc.status_code, message, getattr(exc, "headers", None))
-    return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+    return error_response(
+        exc.status_code, code, message, details, headers=getattr(exc, "headers", None)
+    )
+
+
+async def handle_database_error(request: Request, exc: Exception) -> Response:
+    """Input PostgreSQL refuses to store (a NUL character, an out-of-range number) is the
+    client's mistake, not ours: 422 like any other invalid value. Anything else is a bug."""
+    assert isinstance(exc, DBAPIError)
+    if isinstance(exc.orig, psycopg.DataError):
+        return error_response(
+            422,
+            "VALIDATION_ERROR",
+            "A value in the request cannot be stored (for example a NUL character in text).",
+            {"reason": str(exc.orig).splitlines()[0]},
+        )
+    logger.exception("database error", path=request.url.path)
+    return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side; it was logged.")
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, handle_app_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
+    app.add_exception_handler(DBAPIError, handle_database_error)

@@ -93,6 +93,13 @@ class ServiceUnavailable(AppError):
     message = "The service is temporarily unavailable."
 
 
-def field_error(field: str, message: str) -> ValidationFailed:
+def field_error(field: str, message: str, location: str = "body") -> ValidationFailed:
     """A 422 naming one field, shaped like the automatic validation errors."""
-    return ValidationFailed(details={"fields": [{"field": field, "message": message}]})
+    return ValidationFailed(
+        f"Invalid fields: {field}.",
+        details={
+            "fields": [
+                {"field": field, "location": location, "message": message, "type": "value_error"}
+            ]
+        },
+    )

@@ -152,6 +152,7 @@ class BodySizeLimitMiddleware:
 class BodyTooLarge(StarletteHTTPException):
     def __init__(self, max_bytes: int) -> None:
         super().__init__(413, _too_large(max_bytes)["error"]["message"])
+        self.max_bytes = max_bytes
 
 
 def _too_large(max_bytes: int) -> dict[str, Any]:

@@ -32,9 +32,9 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise field_error("cursor", "The cursor is not valid.") from exc
+        raise field_error("cursor", "The cursor is not valid.", location="query") from exc
     if not isinstance(values, list) or len(values) != size:
-        raise field_error("cursor", "The cursor is not valid.")
+        raise field_error("cursor", "The cursor is not valid.", location="query")
     return values
 
 
@@ -42,4 +42,4 @@ def cursor_uuid(value: object) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except ValueError as exc:
-        raise field_error("cursor", "The cursor is not valid.") from exc
+        raise field_error("cursor", "The cursor is not valid.", location="query") from exc

