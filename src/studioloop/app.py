@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import swagger_ui_bundle
+import fastapi_offline
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -36,6 +36,7 @@ from studioloop.web.routes import router as web_router
 
 logger = get_logger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+SWAGGER_DIR = Path(fastapi_offline.__file__).resolve().parent / "static"
 
 # Swagger UI runs an inline start-up script; allow it on the docs page only.
 DOCS_CSP = (
@@ -102,9 +103,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(ops_router)
     app.include_router(api_router)
     app.include_router(web_router)
-    app.mount(
-        "/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger"
-    )
+    # Swagger UI 5 (OpenAPI 3.1) served from the fastapi-offline wheel: no CDN.
+    app.mount("/static/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             title="StudioLoop API",
             swagger_js_url="/static/swagger/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+            swagger_favicon_url="/static/swagger/favicon.png",
         )
         page.headers["content-security-policy"] = DOCS_CSP
         return page

@@ -100,3 +100,11 @@ def test_keyboard_users_see_focus_and_can_skip_to_content(page: Page, live_serve
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"
+
+
+def test_api_reference_renders_in_the_browser(page: Page, live_server: str, shot) -> None:
+    """The docs page runs Swagger UI from local files; it must understand OpenAPI 3.1."""
+    page.goto(f"{live_server}/api/v1/docs")
+    expect(page.get_by_role("heading", name=re.compile("StudioLoop API"))).to_be_visible()
+    expect(page.get_by_text("/api/v1/bookings").first).to_be_visible()
+    shot(page, "api-docs")
