@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from studioloop.accounts.router import router as accounts_router
+from studioloop.booking.calendar_router import router as calendar_router
 from studioloop.booking.checkin_router import router as checkin_router
 from studioloop.booking.router import router as booking_router
 from studioloop.core.openapi import API_PREFIX
@@ -24,3 +25,4 @@ api_router.include_router(scheduling_router)
 api_router.include_router(credits_router)
 api_router.include_router(booking_router)
 api_router.include_router(checkin_router)
+api_router.include_router(calendar_router)

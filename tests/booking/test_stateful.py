@@ -398,7 +398,8 @@ class Run:
             "JOIN class_schedules s1 ON s1.id = b1.class_schedule_id "
             "JOIN bookings b2 ON b2.user_id = b1.user_id AND b2.id > b1.id "
             "JOIN class_schedules s2 ON s2.id = b2.class_schedule_id "
-            "WHERE b1.tenant_id = %(tenant)s AND b1.status = 'confirmed' "
+            "WHERE b1.tenant_id = %(tenant)s AND b2.tenant_id = %(tenant)s "
+            "AND b1.status = 'confirmed' "
             "AND b2.status = 'confirmed' "
             "AND s1.start_time < s2.end_time AND s2.start_time < s1.end_time"
         )

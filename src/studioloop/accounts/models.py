@@ -57,6 +57,8 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     is_platform_owner: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Part of the secret calendar-feed URL; bumping it retires the old URL.
+    calendar_feed_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
 class UserTenantRole(UUIDPrimaryKey, Base):

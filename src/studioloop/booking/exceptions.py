@@ -55,3 +55,8 @@ class MembershipInactive(Forbidden):
 class NotCancellable(Conflict):
     code = "NOT_CANCELLABLE"
     message = "Only upcoming confirmed or waitlisted bookings can be cancelled."
+
+
+class MembershipRequired(Forbidden):
+    code = "MEMBERSHIP_REQUIRED"
+    message = "This class is for members with an active membership of the studio."

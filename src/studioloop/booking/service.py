@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts import service as accounts_service
 from studioloop.accounts.models import User
+from studioloop.booking import entitlements, qr
 from studioloop.booking import exceptions as exc
-from studioloop.booking import qr
 from studioloop.booking.models import ACTIVE_STATUSES, Booking
 from studioloop.booking.schemas import BookingOut
 from studioloop.config import Settings
@@ -68,10 +68,13 @@ async def book(
     await _check_not_booked(session, facts, user.id)
     await _check_no_overlap(session, facts, user.id)
     await _check_limits(session, facts, user.id)
-    cost = facts.credits_required
+    entitlement = await entitlements.entitlement_of(session, facts.tenant_id, user.id)
+    if facts.requires_membership and not entitlement.has_membership:
+        raise exc.MembershipRequired()
+    cost = _cost(facts, entitlement)
     if credits_to_use is not None and credits_to_use != cost:
-        raise field_error("credits_to_use", f"this class costs {cost} credit(s)")
-    if cost == 0 and facts.price is not None:
+        raise field_error("credits_to_use", f"this class costs you {cost} credit(s)")
+    if cost == 0 and facts.price is not None and not entitlement.unlimited:
         raise exc.PaymentRequired(details=_price_details(facts))
 
     booking_id = uuid.uuid4()
@@ -103,6 +106,11 @@ async def book(
     except IntegrityError as error:
         raise exc.AlreadyBooked() from error
     return await booking_out(session, booking)
+
+
+def _cost(facts: OccurrenceFacts, entitlement: entitlements.Entitlement) -> int:
+    """Credits this member spends: none with an unlimited membership."""
+    return 0 if entitlement.unlimited else facts.credits_required
 
 
 def _check_open(facts: OccurrenceFacts) -> None:
@@ -411,7 +419,9 @@ async def promote_from_waitlist(
         )
     )
     for candidate in waiting:
-        cost = facts.credits_required
+        cost = _cost(
+            facts, await entitlements.entitlement_of(session, facts.tenant_id, candidate.user_id)
+        )
         try:
             async with session.begin_nested():
                 if cost:

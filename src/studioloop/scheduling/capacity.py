@@ -32,6 +32,7 @@ class OccurrenceFacts:
     class_name: str
     class_type: str
     credits_required: int
+    requires_membership: bool
     price: int | None
     currency: str
     start_time: datetime
@@ -77,6 +78,7 @@ async def occurrence_facts(session: AsyncSession, occurrence_id: uuid.UUID) -> O
         class_name=template.name,
         class_type=template.class_type,
         credits_required=template.credits_required,
+        requires_membership=template.requires_membership,
         price=template.price,
         currency=currency,
         start_time=occ.start_time,

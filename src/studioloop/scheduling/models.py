@@ -103,6 +103,8 @@ class ClassTemplate(UUIDPrimaryKey, Timestamps, Base):
         ARRAY(String(60)), server_default=text("'{}'::varchar[]")
     )
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # Only members with an active membership (billing) may book it.
+    requires_membership: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     # Minor units in the tenant's currency; NULL = bookable with credits or membership only.
     price: Mapped[int | None] = mapped_column(Integer)
     location_id: Mapped[uuid.UUID | None] = mapped_column(

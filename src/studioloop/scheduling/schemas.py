@@ -106,6 +106,7 @@ class ClassIn(Strict):
     credits_required: int = Field(default=1, ge=0, le=100)
     equipment_needed: list[str] = Field(default_factory=list, max_length=30)
     is_active: bool = True
+    requires_membership: bool = False
     price: int | None = Field(default=None, ge=0, description="Minor units (cents)")
     location_id: uuid.UUID | None = None
     room_id: uuid.UUID | None = None
@@ -126,6 +127,7 @@ class ClassUpdate(Strict):
     credits_required: int | None = Field(default=None, ge=0, le=100)
     equipment_needed: list[str] | None = Field(default=None, max_length=30)
     is_active: bool | None = None
+    requires_membership: bool | None = None
     price: int | None = Field(default=None, ge=0)
     location_id: uuid.UUID | None = None
     room_id: uuid.UUID | None = None
@@ -149,6 +151,7 @@ class ClassOut(BaseModel):
     credits_required: int
     equipment_needed: list[str]
     is_active: bool
+    requires_membership: bool
     price: int | None
     currency: str
     location_id: uuid.UUID | None
