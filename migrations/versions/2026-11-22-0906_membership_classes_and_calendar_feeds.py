@@ -17,10 +17,20 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column('classes', sa.Column('requires_membership', sa.Boolean(), server_default=sa.text('false'), nullable=False))
-    op.add_column('users', sa.Column('calendar_feed_version', sa.Integer(), server_default=sa.text('0'), nullable=False))
+    op.add_column(
+        "classes",
+        sa.Column(
+            "requires_membership", sa.Boolean(), server_default=sa.text("false"), nullable=False
+        ),
+    )
+    op.add_column(
+        "users",
+        sa.Column(
+            "calendar_feed_version", sa.Integer(), server_default=sa.text("0"), nullable=False
+        ),
+    )
 
 
 def downgrade() -> None:
-    op.drop_column('users', 'calendar_feed_version')
-    op.drop_column('classes', 'requires_membership')
+    op.drop_column("users", "calendar_feed_version")
+    op.drop_column("classes", "requires_membership")
