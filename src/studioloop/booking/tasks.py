@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.booking import checkin
 from studioloop.core.logging import get_logger
-from studioloop.db.engine import get_database
-from studioloop.db.tenancy import set_tenant_context
 from studioloop.jobs.app import DEFAULT_RETRY, job_app
-from studioloop.tenants.models import Tenant
+from studioloop.jobs.per_tenant import for_each_tenant
 
 logger = get_logger(__name__)
 DEFAULT_NO_SHOW_GRACE_MINUTES = 15
+
+
+async def _close(session: AsyncSession, tenant_id: uuid.UUID, settings: dict[str, Any]) -> int:
+    grace = timedelta(
+        minutes=int(settings.get("no_show_grace_minutes", DEFAULT_NO_SHOW_GRACE_MINUTES))
+    )
+    return (await checkin.close_finished(session, grace=grace))["occurrences"]
 
 
 @job_app.periodic(cron="*/10 * * * *", periodic_id="close_finished_classes")
@@ -27,20 +34,6 @@ DEFAULT_NO_SHOW_GRACE_MINUTES = 15
 )
 async def close_finished_classes(timestamp: int) -> int:
     """Every 10 minutes; safe to run twice (only still-scheduled classes are touched)."""
-    database = get_database()
-    async with database.sessionmaker() as session:
-        tenants = list(
-            await session.execute(
-                select(Tenant.id, Tenant.settings).where(Tenant.status.in_(("active", "trial")))
-            )
-        )
-    closed = 0
-    for tenant_id, settings in tenants:
-        grace = settings.get("no_show_grace_minutes", DEFAULT_NO_SHOW_GRACE_MINUTES)
-        async with database.sessionmaker() as session:
-            await set_tenant_context(session, tenant_id)
-            counts = await checkin.close_finished(session, grace=timedelta(minutes=int(grace)))
-            await session.commit()
-        closed += counts["occurrences"]
+    closed = await for_each_tenant(_close)
     logger.info("finished classes closed", occurrences=closed)
     return closed

@@ -9,6 +9,7 @@ from studioloop.accounts.dependencies import CurrentUser, OptionalUser, require_
 from studioloop.accounts.service import Membership, membership_of
 from studioloop.core.errors import NotFound
 from studioloop.core.openapi import API_PREFIX, errors
+from studioloop.core.patching import apply_changes
 from studioloop.credits import schemas, service
 from studioloop.credits.models import CreditPackage
 from studioloop.db.session import DbSession
@@ -96,9 +97,9 @@ async def update_package(
     session: DbSession,
 ) -> schemas.PackageOut:
     package = await service.get_package(session, package_id)
-    for name, value in body.model_dump(exclude_unset=True).items():
-        if value is not None or name in ("description", "validity_days"):
-            setattr(package, name, value)
+    apply_changes(
+        package, body.model_dump(exclude_unset=True), nullable={"description", "validity_days"}
+    )
     return _package_out(await service.save_package(session, package), tenant)
 
 

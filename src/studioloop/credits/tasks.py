@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.core.logging import get_logger
 from studioloop.credits import service
-from studioloop.db.engine import get_database
-from studioloop.db.tenancy import set_tenant_context
 from studioloop.jobs.app import DEFAULT_RETRY, job_app
-from studioloop.tenants.models import Tenant
+from studioloop.jobs.per_tenant import for_each_tenant
 
 logger = get_logger(__name__)
+
+
+async def _expire(session: AsyncSession, tenant_id: uuid.UUID, settings: dict[str, Any]) -> int:
+    return await service.expire_due(session)
 
 
 @job_app.periodic(cron="5 * * * *", periodic_id="expire_credits")
@@ -25,14 +30,6 @@ logger = get_logger(__name__)
 async def expire_credits(timestamp: int) -> int:
     """Hourly; debits lazily expire an account's lapsed lots too, so nothing is ever spent
     late, and this job makes the ledger show it without waiting for a debit."""
-    database = get_database()
-    async with database.sessionmaker() as session:
-        tenant_ids = list(await session.scalars(select(Tenant.id)))
-    expired = 0
-    for tenant_id in tenant_ids:
-        async with database.sessionmaker() as session:
-            await set_tenant_context(session, tenant_id)
-            expired += await service.expire_due(session)
-            await session.commit()
+    expired = await for_each_tenant(_expire, active_only=False)
     logger.info("credits expired", credits=expired)
     return expired

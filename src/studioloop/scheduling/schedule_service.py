@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 from studioloop.accounts.models import User
 from studioloop.core.errors import field_error
 from studioloop.core.pagination import cursor_uuid, decode_cursor, encode_cursor
+from studioloop.core.patching import apply_changes
 from studioloop.scheduling import exceptions as exc
 from studioloop.scheduling import hooks
 from studioloop.scheduling.models import (
@@ -45,6 +46,17 @@ from studioloop.tenants.models import Tenant
 DEFAULT_BOOKING_WINDOW_HOURS = 168
 DEFAULT_CANCELLATION_WINDOW_HOURS = 24
 EXCLUSION_VIOLATION = "23P01"
+# Fields a PATCH of one occurrence may clear with null.
+OCCURRENCE_NULLABLE = frozenset(
+    {
+        "substitute_instructor_id",
+        "instructor_id",
+        "location_id",
+        "room_id",
+        "booking_window_hours",
+        "cancellation_window_hours",
+    }
+)
 TIMETABLE_LOCK = 7401  # advisory-lock namespace for "a studio's timetable"
 
 
@@ -392,18 +404,7 @@ async def update_occurrence(
         room = await session.get(Room, occurrence.room_id) if occurrence.room_id else None
     if "start_time" in values and "end_time" not in values and values["start_time"]:
         values["end_time"] = values["start_time"] + (occurrence.end_time - occurrence.start_time)
-    nullable = {
-        "substitute_instructor_id",
-        "instructor_id",
-        "location_id",
-        "room_id",
-        "booking_window_hours",
-        "cancellation_window_hours",
-    }
-    for name, value in values.items():
-        if value is None and name not in nullable:
-            continue
-        setattr(occurrence, name, value)
+    apply_changes(occurrence, values, nullable=OCCURRENCE_NULLABLE)
     if occurrence.end_time <= occurrence.start_time:
         raise field_error("end_time", "must be after start_time")
     _check_capacity(occurrence, room)

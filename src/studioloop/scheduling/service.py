@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts import service as accounts_service
 from studioloop.core.errors import field_error
+from studioloop.core.patching import apply_changes
 from studioloop.scheduling import exceptions as exc
 from studioloop.scheduling.models import ClassSchedule, ClassTemplate, Location, Room
 from studioloop.scheduling.schemas import (
@@ -166,6 +167,20 @@ async def _flush_unique(session: AsyncSession, row: Any) -> None:
     await session.refresh(row)
 
 
+# Fields a PATCH may clear with null.
+CLASS_NULLABLE = frozenset(
+    {
+        "description",
+        "instructor_id",
+        "price",
+        "location_id",
+        "room_id",
+        "booking_window_hours",
+        "cancellation_window_hours",
+    }
+)
+
+
 # --- classes -----------------------------------------------------------------------------
 
 
@@ -220,19 +235,7 @@ async def update_class(
         )
         values["location_id"] = location_id
         check_room_capacity(room, values.get("max_capacity") or row.max_capacity)
-    nullable = {
-        "description",
-        "instructor_id",
-        "price",
-        "location_id",
-        "room_id",
-        "booking_window_hours",
-        "cancellation_window_hours",
-    }
-    for name, value in values.items():
-        if value is None and name not in nullable:
-            continue
-        setattr(row, name, value)
+    apply_changes(row, values, nullable=CLASS_NULLABLE)
     await session.flush()
     await session.refresh(row)
     return row

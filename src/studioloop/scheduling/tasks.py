@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.config import get_settings
 from studioloop.core.logging import get_logger
-from studioloop.db.engine import get_database
-from studioloop.db.tenancy import set_tenant_context
 from studioloop.jobs.app import DEFAULT_RETRY, job_app
+from studioloop.jobs.per_tenant import for_each_tenant
 from studioloop.scheduling import schedule_service
-from studioloop.tenants.cache import TenantRef
-from studioloop.tenants.models import Tenant
+from studioloop.tenants import service as tenants_service
 
 logger = get_logger(__name__)
+
+
+async def _extend(session: AsyncSession, tenant_id: uuid.UUID, settings: dict[str, Any]) -> int:
+    tenant = await tenants_service.find_tenant_ref(session, ("id", str(tenant_id)))
+    if tenant is None:
+        return 0
+    return await schedule_service.extend_all_series(
+        session, tenant, horizon_weeks=get_settings().schedule_horizon_weeks
+    )
 
 
 @job_app.periodic(cron="15 2 * * *", periodic_id="materialise_schedules")
@@ -26,30 +36,6 @@ logger = get_logger(__name__)
 )
 async def materialise_schedules(timestamp: int) -> int:
     """Daily at 02:15 UTC; safe to run twice (occurrences are unique per series and date)."""
-    settings = get_settings()
-    database = get_database()
-    async with database.sessionmaker() as session:
-        tenants = list(
-            await session.execute(
-                select(
-                    Tenant.id,
-                    Tenant.slug,
-                    Tenant.name,
-                    Tenant.status,
-                    Tenant.timezone,
-                    Tenant.currency,
-                ).where(Tenant.status.in_(("active", "trial")))
-            )
-        )
-    created = 0
-    for row in tenants:
-        tenant = TenantRef(*row)
-        # One transaction per studio: one studio's trouble does not hold up the others.
-        async with database.sessionmaker() as session:
-            await set_tenant_context(session, tenant.id)
-            created += await schedule_service.extend_all_series(
-                session, tenant, horizon_weeks=settings.schedule_horizon_weeks
-            )
-            await session.commit()
-    logger.info("schedules materialised", occurrences=created, tenants=len(tenants))
+    created = await for_each_tenant(_extend)
+    logger.info("schedules materialised", occurrences=created)
     return created
