@@ -20,8 +20,7 @@ from studioloop.accounts.models import User
 from studioloop.config import Settings
 from studioloop.core import security
 from studioloop.db.tenancy import set_tenant_context
-from studioloop.scheduling import schedule_service
-from studioloop.scheduling import service as scheduling_service
+from studioloop.scheduling import schedule_service, service as scheduling_service
 from studioloop.scheduling.models import ClassTemplate
 from studioloop.scheduling.schemas import ClassIn, LocationIn, Recurrence, RoomIn, ScheduleIn
 from studioloop.tenants import service as tenants_service

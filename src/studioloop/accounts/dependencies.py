@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from studioloop.accounts import exceptions as exc
-from studioloop.accounts import service
+from studioloop.accounts import exceptions as exc, service
 from studioloop.accounts.models import User
 from studioloop.accounts.roles import Role
 from studioloop.config import Settings

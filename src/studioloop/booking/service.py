@@ -19,8 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts import service as accounts_service
 from studioloop.accounts.models import User
-from studioloop.booking import entitlements, qr
-from studioloop.booking import exceptions as exc
+from studioloop.booking import entitlements, exceptions as exc, qr
 from studioloop.booking.models import ACTIVE_STATUSES, Booking
 from studioloop.booking.schemas import BookingOut
 from studioloop.config import Settings

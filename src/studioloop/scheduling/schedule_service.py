@@ -18,8 +18,7 @@ from studioloop.accounts.models import User
 from studioloop.core.errors import field_error
 from studioloop.core.pagination import cursor_uuid, decode_cursor, encode_cursor
 from studioloop.core.patching import apply_changes
-from studioloop.scheduling import exceptions as exc
-from studioloop.scheduling import hooks
+from studioloop.scheduling import exceptions as exc, hooks
 from studioloop.scheduling.models import (
     ClassSchedule,
     ClassTemplate,
