@@ -6,7 +6,7 @@ and the studio cancels a class. Every step goes through the real HTTP API (expir
 the periodic job's own function), is checked against a plain-Python model of the engine,
 and is followed by the database-wide invariants, read as the schema owner.
 
-Each example gets a fresh studio (a unique slug) with the same six people as members, since
+Each example gets a fresh studio (a unique slug) with the same owner and five members, since
 the tables are only truncated after the whole test function.
 """
 
@@ -18,8 +18,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, event, example, given, settings, strategies as st
 
 from studioloop.credits import service as credits
 from studioloop.db.tenancy import set_tenant_context
@@ -32,18 +31,31 @@ MEMBERS = 5
 # Classes 0 and 1 overlap (60 minutes each, 30 minutes apart); class 2 stands alone.
 HOURS_AHEAD = (48.0, 48.5, 52.0)
 OVERLAPPING = {(0, 1), (1, 0)}
+# KNOWN BUG (see test_waitlist_promotion_respects_schedule_conflicts below): promotion from
+# the waitlist does not check the member's other bookings, so it can confirm a member into a
+# class that clashes with one they already hold. The model mirrors the engine as it is; once
+# the engine skips such candidates (as booking refuses them), set this to True.
+PROMOTION_SKIPS_CLASHES = False
 VALID_DAYS = (None, 5, 30)
 
 member_index = st.integers(0, MEMBERS - 1)
 class_index = st.integers(0, len(HOURS_AHEAD) - 1)
-step = st.one_of(
-    st.tuples(st.just("book"), member_index, class_index, st.booleans()),
-    st.tuples(st.just("book"), member_index, class_index, st.just(True)),
-    st.tuples(st.just("cancel"), st.integers(0, 40)),
-    st.tuples(st.just("grant"), member_index, st.integers(1, 3), st.sampled_from(VALID_DAYS)),
-    st.tuples(st.just("take"), member_index, st.integers(1, 2)),
-    st.tuples(st.just("expire"), member_index, st.integers(0, 10)),
-    st.tuples(st.just("cancel_class"), class_index),
+# What each step needs, and how often it comes up: mostly bookings and cancellations.
+# `often` is a boolean that is True three times in four.
+often = st.integers(0, 3).map(bool)
+STEPS: dict[str, tuple[int, st.SearchStrategy[tuple[Any, ...]]]] = {
+    "book": (16, st.tuples(member_index, class_index, often)),  # join the waitlist if full?
+    "cancel": (8, st.tuples(st.integers(0, 40), often)),  # an active booking, or any
+    "grant": (4, st.tuples(member_index, st.integers(1, 3), st.sampled_from(VALID_DAYS))),
+    "take": (2, st.tuples(member_index, st.integers(1, 2))),
+    "expire": (3, st.tuples(st.integers(0, 20))),
+    "cancel_class": (1, st.tuples(class_index)),
+}
+weighted = [name for name, (weight, _) in STEPS.items() for _ in range(weight)]
+step = st.sampled_from(weighted).flatmap(lambda name: STEPS[name][1].map(lambda a: (name, *a)))
+# Credits each member starts with, and when they expire.
+opening = st.lists(
+    st.tuples(st.integers(1, 4), st.sampled_from(VALID_DAYS)), min_size=MEMBERS, max_size=MEMBERS
 )
 # (capacity, credits_required) per class
 classes = st.lists(
@@ -73,6 +85,7 @@ class Booked:
     cls: int
     status: str
     taken: dict[str, int] = field(default_factory=dict)  # lot id -> credits not refunded
+    promoted_into_clash: bool = False
 
     @property
     def credits_used(self) -> int:
@@ -130,19 +143,35 @@ class Model:
     def refund(self, booking: Booked) -> None:
         lots = {lot.id: lot for lot in self.lots[booking.member]}
         for lot_id, amount in booking.taken.items():
-            if not lots[lot_id].expired:  # a refund into a lapsed lot expires again at once
+            if lots[lot_id].expired:  # a refund into a lapsed lot expires again at once
+                event("refund into an expired lot")
+            else:
                 lots[lot_id].remaining += amount
         booking.taken = {}
+
+    def clashes(self, member: int, cls: int) -> bool:
+        return any(
+            b.member == member and b.status == "confirmed" and (b.cls, cls) in OVERLAPPING
+            for b in self.bookings
+        )
 
     def promote(self, cls: int) -> None:
         """The freed seat goes to the first waitlisted member who can pay."""
         cost = self.classes[cls].cost
         for candidate in list(self.waitlist[cls]):
-            if self.balance(candidate.member) >= cost:
-                candidate.taken = self.debit(candidate.member, cost)
-                candidate.status = "confirmed"
-                self.waitlist[cls].remove(candidate)
-                return
+            if PROMOTION_SKIPS_CLASHES and self.clashes(candidate.member, cls):
+                continue
+            if self.balance(candidate.member) < cost:
+                event("promotion skipped a member without credits")
+                continue
+            if self.clashes(candidate.member, cls):
+                event("promotion into a clashing class (known bug)")
+                candidate.promoted_into_clash = True
+            candidate.taken = self.debit(candidate.member, cost)
+            candidate.status = "confirmed"
+            self.waitlist[cls].remove(candidate)
+            event("promoted from the waitlist")
+            return
 
 
 # --- the steps ---------------------------------------------------------------------------
@@ -177,10 +206,7 @@ class Run:
             expected = "CLASS_CANCELLED"
         elif m.active(member, cls):
             expected = "ALREADY_BOOKED"
-        elif any(
-            b.member == member and b.status == "confirmed" and (b.cls, cls) in OVERLAPPING
-            for b in m.bookings
-        ):
+        elif m.clashes(member, cls):
             expected = "SCHEDULE_CONFLICT"
         elif m.confirmed(cls) >= c.capacity:
             expected = "waitlisted" if wait else "CLASS_FULL"
@@ -188,6 +214,7 @@ class Run:
             expected = "INSUFFICIENT_CREDITS"
         else:
             expected = "confirmed"
+        event(f"book: {expected}")
         if expected not in ("confirmed", "waitlisted"):
             assert response.status_code in (402, 409), response.text
             assert self.error_code(response) == expected, response.text
@@ -207,11 +234,13 @@ class Run:
             assert body["qr_code"] is None
             assert body["waitlist_position"] == len(m.waitlist[cls])
 
-    async def cancel(self, pick: int) -> None:
+    async def cancel(self, pick: int, active_only: bool) -> None:
+        """The member cancels one of their bookings (or tries again on a cancelled one)."""
         m = self.model
-        if not m.bookings:
+        choices = [b for b in m.bookings if b.status != "cancelled" or not active_only]
+        if not choices:
             return
-        booking = m.bookings[pick % len(m.bookings)]
+        booking = choices[pick % len(choices)]
         self.log[-1] += f" -> booking of member {booking.member} in class {booking.cls}"
         response = await self.client.delete(
             f"/api/v1/bookings/{booking.id}", headers=self.members[booking.member]["headers"]
@@ -270,9 +299,9 @@ class Run:
         self.model.debit(member, amount)
         assert response.json()["credits_balance"] == self.model.balance(member)
 
-    async def expire(self, member: int, pick: int) -> None:
+    async def expire(self, pick: int) -> None:
         """An expiring lot reaches its date and the periodic job runs."""
-        lots = [lot for lot in self.model.lots[member] if lot.expiring and not lot.expired]
+        lots = [lot for lots in self.model.lots for lot in lots if lot.expiring and not lot.expired]
         if not lots:
             return
         lot = lots[pick % len(lots)]
@@ -285,6 +314,7 @@ class Run:
             expired = await credits.expire_due(session)
             await session.commit()
         assert expired == lot.remaining
+        event("expired a lot" if lot.remaining else "expired an empty lot")
         lot.expired, lot.remaining = True, 0
 
     async def cancel_class(self, cls: int) -> None:
@@ -300,6 +330,7 @@ class Run:
             return
         assert response.status_code == 200, response.text
         c.cancelled = True
+        event("studio cancelled a class")
         for booking in self.model.bookings:
             if booking.cls == cls and booking.status in ("confirmed", "waitlisted"):
                 self.model.refund(booking)
@@ -392,17 +423,19 @@ class Run:
         for i, waitlist in enumerate(m.waitlist):
             assert [b for c, b in waiting_order if by_class[c] == i] == [b.id for b in waitlist]
 
-        # Nobody holds confirmed places in two classes at the same time.
-        assert not self.rows(
-            "SELECT b1.user_id, b1.id, b2.id FROM bookings b1 "
+        # Nobody holds confirmed places in two classes at the same time, except where the
+        # model predicts the known promotion bug (PROMOTION_SKIPS_CLASHES).
+        predicted = {b.id for b in m.bookings if b.status == "confirmed" and b.promoted_into_clash}
+        for first, second in self.rows(
+            "SELECT b1.id::text, b2.id::text FROM bookings b1 "
             "JOIN class_schedules s1 ON s1.id = b1.class_schedule_id "
             "JOIN bookings b2 ON b2.user_id = b1.user_id AND b2.id > b1.id "
             "JOIN class_schedules s2 ON s2.id = b2.class_schedule_id "
             "WHERE b1.tenant_id = %(tenant)s AND b2.tenant_id = %(tenant)s "
-            "AND b1.status = 'confirmed' "
-            "AND b2.status = 'confirmed' "
+            "AND b1.status = 'confirmed' AND b2.status = 'confirmed' "
             "AND s1.start_time < s2.end_time AND s2.start_time < s1.end_time"
-        )
+        ):
+            assert {first, second} & predicted, ("double-booked", first, second)
 
 
 # --- the test ----------------------------------------------------------------------------
@@ -438,24 +471,33 @@ async def _fresh_studio(
 
 
 @settings(
-    max_examples=20,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(shape=classes, steps=st.lists(step, max_size=30))
+@given(shape=classes, opening=opening, steps=st.lists(step, min_size=10, max_size=25))
+# The known promotion bug, always replayed so the model's prediction of it stays checked:
+# member 1 waits for class 0, books the clashing class 1, and is promoted when 0 frees up.
+@example(
+    shape=[(1, 1)] * 3,
+    opening=[(2, None)] * MEMBERS,
+    steps=[("book", 0, 0, False), ("book", 1, 0, True), ("book", 1, 1, False), ("cancel", 0, True)],
+)
 async def test_random_sequences_keep_bookings_and_credits_consistent(
     api: Api,
     owner_db: Owner,
     database: Any,
     people: dict[str, Any],
     shape: list[tuple[int, int]],
+    opening: list[tuple[int, int | None]],
     steps: list[tuple[Any, ...]],
 ) -> None:
     studio, members, made = await _fresh_studio(api, people, shape)
+    grants = [("grant", i, amount, days) for i, (amount, days) in enumerate(opening)]
     with psycopg.connect(owner_db.conninfo, autocommit=True) as db:
         run = Run(studio, members, Model(made), db, database)
         run.check()
-        for number, (name, *args) in enumerate(steps):
+        for number, (name, *args) in enumerate(grants + steps):
             run.log.append(f"{number}: {name}{tuple(args)}")
             try:
                 await getattr(run, name)(*args)
@@ -464,3 +506,26 @@ async def test_random_sequences_keep_bookings_and_credits_consistent(
                 raise AssertionError(
                     f"after steps {' | '.join(run.log)} with classes {shape}: {error}"
                 ) from error
+
+
+@pytest.mark.xfail(
+    strict=True, reason="BUG: waitlist promotion ignores the member's clashing bookings"
+)
+async def test_waitlist_promotion_respects_schedule_conflicts(
+    studio: BookingStudio, client: Any
+) -> None:
+    """The minimal sequence: booking refuses a clash (SCHEDULE_CONFLICT), promotion does not."""
+    wanted = await studio.occurrence(hours_ahead=48, capacity=1, name="Class 0")
+    clashing = await studio.occurrence(hours_ahead=48.5, capacity=1, name="Class 1")
+    holder, waiter = [await studio.new_member(credits=2) for _ in range(2)]
+    seat = (await studio.book(holder, wanted["id"])).json()
+    waiting = (await studio.book(waiter, wanted["id"], join_waitlist=True)).json()
+    assert waiting["status"] == "waitlisted"
+    assert (await studio.book(waiter, clashing["id"])).json()["status"] == "confirmed"
+    freed = await client.delete(f"/api/v1/bookings/{seat['id']}", headers=holder["headers"])
+    assert freed.status_code == 200, freed.text
+    after = await client.get(f"/api/v1/bookings/{waiting['id']}", headers=waiter["headers"])
+    # BUG: the waiter is promoted into Class 0 while confirmed in Class 1 at the same time
+    # (their own booking would get 409 SCHEDULE_CONFLICT) and pays for both: balance 0.
+    # Expected: promotion skips a candidate with a clashing confirmed booking.
+    assert after.json()["status"] != "confirmed", after.json()
