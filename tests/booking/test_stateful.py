@@ -35,7 +35,7 @@ OVERLAPPING = {(0, 1), (1, 0)}
 # the waitlist does not check the member's other bookings, so it can confirm a member into a
 # class that clashes with one they already hold. The model mirrors the engine as it is; once
 # the engine skips such candidates (as booking refuses them), set this to True.
-PROMOTION_SKIPS_CLASHES = False
+PROMOTION_SKIPS_CLASHES = True
 VALID_DAYS = (None, 5, 30)
 
 member_index = st.integers(0, MEMBERS - 1)
@@ -508,9 +508,6 @@ async def test_random_sequences_keep_bookings_and_credits_consistent(
                 ) from error
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: waitlist promotion ignores the member's clashing bookings"
-)
 async def test_waitlist_promotion_respects_schedule_conflicts(
     studio: BookingStudio, client: Any
 ) -> None:
@@ -525,7 +522,6 @@ async def test_waitlist_promotion_respects_schedule_conflicts(
     freed = await client.delete(f"/api/v1/bookings/{seat['id']}", headers=holder["headers"])
     assert freed.status_code == 200, freed.text
     after = await client.get(f"/api/v1/bookings/{waiting['id']}", headers=waiter["headers"])
-    # BUG: the waiter is promoted into Class 0 while confirmed in Class 1 at the same time
-    # (their own booking would get 409 SCHEDULE_CONFLICT) and pays for both: balance 0.
-    # Expected: promotion skips a candidate with a clashing confirmed booking.
+    # Promotion follows the booking rule: a member confirmed in a clashing class is skipped
+    # (and not charged), rather than booked into two classes at once.
     assert after.json()["status"] != "confirmed", after.json()

@@ -149,7 +149,16 @@ async def _check_not_booked(
 async def _check_no_overlap(
     session: AsyncSession, facts: OccurrenceFacts, user_id: uuid.UUID
 ) -> None:
-    clash = await session.scalar(
+    clash = await _clashing_booking(session, facts, user_id)
+    if clash is not None:
+        raise exc.MemberScheduleConflict(details={"booking_id": str(clash)})
+
+
+async def _clashing_booking(
+    session: AsyncSession, facts: OccurrenceFacts, user_id: uuid.UUID
+) -> uuid.UUID | None:
+    """A confirmed booking of this member that overlaps the occurrence in time."""
+    return await session.scalar(
         select(Booking.id)
         .join(ClassSchedule, ClassSchedule.id == Booking.class_schedule_id)
         .where(
@@ -160,8 +169,6 @@ async def _check_no_overlap(
         )
         .limit(1)
     )
-    if clash is not None:
-        raise exc.MemberScheduleConflict(details={"booking_id": str(clash)})
 
 
 async def _check_limits(session: AsyncSession, facts: OccurrenceFacts, user_id: uuid.UUID) -> None:
@@ -418,6 +425,10 @@ async def promote_from_waitlist(
         )
     )
     for candidate in waiting:
+        if await _clashing_booking(session, facts, candidate.user_id) is not None:
+            # Booked into another class at that time since joining: the same rule as
+            # booking directly. They stay on the waitlist in case that changes.
+            continue
         cost = _cost(
             facts, await entitlements.entitlement_of(session, facts.tenant_id, candidate.user_id)
         )
