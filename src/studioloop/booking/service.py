@@ -63,8 +63,12 @@ async def book(
 ) -> BookingOut:
     facts = await capacity.occurrence_facts(session, occurrence_id)
     _check_open(facts)
-    await _ensure_member(session, facts.tenant_id, user)
     await _check_not_booked(session, facts, user.id)
+    if facts.booked_count >= facts.capacity and not join_waitlist:
+        # In a rush most attempts end here: answer before the costlier checks. (The
+        # guarded UPDATE below still decides for those who saw a free seat.)
+        raise exc.ClassFull(details={"capacity": facts.capacity})
+    await _ensure_member(session, facts.tenant_id, user)
     await _check_no_overlap(session, facts, user.id)
     await _check_limits(session, facts, user.id)
     entitlement = await entitlements.entitlement_of(session, facts.tenant_id, user.id)
