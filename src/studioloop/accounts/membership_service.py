@@ -36,6 +36,7 @@ from studioloop.accounts.schemas import (
 from studioloop.accounts.service import _now, _user_by_email, normalise_email
 from studioloop.config import Settings
 from studioloop.core import security
+from studioloop.db import raw
 from studioloop.db.tenancy import set_invitation_lookup, set_tenant_context
 from studioloop.notifications import service as notifications
 from studioloop.tenants.models import Tenant
@@ -56,16 +57,17 @@ class Membership:
         return self.status == "active" and at_least(self.role, minimum)
 
 
+# Plain SQL (db/raw.py): asked by every role check and every booking.
+_MEMBERSHIP = """
+SELECT user_id, tenant_id, role, status FROM user_tenant_roles
+ WHERE tenant_id = %s AND user_id = %s AND status <> 'invited'
+"""
+
+
 async def membership_of(
     session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
 ) -> Membership | None:
-    row = await session.scalar(
-        select(UserTenantRole).where(
-            UserTenantRole.tenant_id == tenant_id,
-            UserTenantRole.user_id == user_id,
-            UserTenantRole.status != "invited",
-        )
-    )
+    row = await raw.fetch_one(session, _MEMBERSHIP, (tenant_id, user_id))
     if row is None or row.user_id is None:
         return None
     return Membership(

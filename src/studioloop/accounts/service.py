@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +25,7 @@ from studioloop.accounts.schemas import (
 )
 from studioloop.config import Settings
 from studioloop.core import security
-from studioloop.db.tenancy import set_user_context
+from studioloop.db.tenancy import USER_SETTING, set_user_context
 from studioloop.notifications import service as notifications
 from studioloop.tenants.models import Tenant
 
@@ -281,10 +281,17 @@ async def _user_by_email(session: AsyncSession, email: str) -> User | None:
 
 
 async def get_active_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
-    user = await session.get(User, user_id)
+    # One round trip: the user, and (used by row-level security) who is asking. Setting
+    # it for a user who then turns out inactive is harmless: the request is refused.
+    user: User | None = (
+        await session.execute(
+            select(User)
+            .add_columns(func.set_config(USER_SETTING, str(user_id), True))
+            .where(User.id == user_id)
+        )
+    ).scalar()
     if user is None or user.status != "active" or user.email_verified_at is None:
         return None
-    await set_user_context(session, user.id)
     return user
 
 

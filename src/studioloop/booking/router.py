@@ -8,7 +8,6 @@ import segno
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from studioloop.accounts.dependencies import CurrentUser, require_role
 from studioloop.accounts.models import User
@@ -19,9 +18,8 @@ from studioloop.config import Settings
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.db import idempotency
 from studioloop.db.session import DbSession
-from studioloop.db.tenancy import allow_occurrence_lookup, set_tenant_context
-from studioloop.scheduling.exceptions import ScheduleNotFound
-from studioloop.scheduling.models import ClassSchedule
+from studioloop.db.tenancy import set_tenant_context
+from studioloop.scheduling import capacity
 from studioloop.tenants.dependencies import CurrentTenant, OptionalTenant
 
 router = APIRouter(prefix=API_PREFIX, tags=["bookings"])
@@ -38,18 +36,6 @@ IdempotencyKey = Annotated[
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
-
-
-async def _occurrence_tenant(session: DbSession, occurrence_id: uuid.UUID) -> uuid.UUID:
-    """The studio of an occurrence named only by id, through the narrow RLS path."""
-    await allow_occurrence_lookup(session, occurrence_id)
-    tenant_id = await session.scalar(
-        select(ClassSchedule.tenant_id).where(ClassSchedule.id == occurrence_id)
-    )
-    if tenant_id is None:
-        raise ScheduleNotFound()
-    await set_tenant_context(session, tenant_id)
-    return tenant_id
 
 
 async def create_booking(
@@ -71,7 +57,7 @@ async def create_booking(
                 earlier[1], status_code=earlier[0], headers={"Idempotent-Replayed": "true"}
             )
     if tenant is None:
-        await _occurrence_tenant(session, body.class_schedule_id)
+        await capacity.enter_tenant_of(session, body.class_schedule_id)
     booking = await service.book(
         session,
         _settings(request),

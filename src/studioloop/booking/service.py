@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts import service as accounts_service
 from studioloop.accounts.models import User
-from studioloop.booking import entitlements, exceptions as exc, qr
+from studioloop.booking import entitlements, exceptions as exc, qr, repository
 from studioloop.booking.models import ACTIVE_STATUSES, Booking
 from studioloop.booking.schemas import BookingOut
 from studioloop.config import Settings
@@ -40,7 +41,7 @@ def _now() -> datetime:
 
 
 class _NoSeat(Exception):
-    """Raised inside the booking savepoint to undo the debit when the class is full."""
+    """Raised inside the promotion savepoint to undo the debit when the seat is gone."""
 
 
 @dataclass(frozen=True)
@@ -61,15 +62,25 @@ async def book(
     join_waitlist: bool,
     credits_to_use: int | None,
 ) -> BookingOut:
+    """Book a seat, or join the waitlist. The common case is seven statements: the facts,
+    the member's bookings, their membership, the credit lots (locked), the debit, the
+    booking row, and last the guarded seat UPDATE, so the hot class row stays locked only
+    from there to the commit."""
     facts = await capacity.occurrence_facts(session, occurrence_id)
     _check_open(facts)
-    await _check_not_booked(session, facts, user.id)
-    if facts.booked_count >= facts.capacity and not join_waitlist:
+    state = await repository.member_state(
+        session, facts.id, user.id, facts.start_time, facts.end_time
+    )
+    if state.booked is not None:
+        raise exc.AlreadyBooked(details={"booking_id": str(state.booked)})
+    full_already = facts.booked_count >= facts.capacity
+    if full_already and not join_waitlist:
         # In a rush most attempts end here: answer before the costlier checks. (The
         # guarded UPDATE below still decides for those who saw a free seat.)
         raise exc.ClassFull(details={"capacity": facts.capacity})
     await _ensure_member(session, facts.tenant_id, user)
-    await _check_no_overlap(session, facts, user.id)
+    if state.clash is not None:
+        raise exc.MemberScheduleConflict(details={"booking_id": str(state.clash)})
     await _check_limits(session, facts, user.id)
     entitlement = await entitlements.entitlement_of(session, facts.tenant_id, user.id)
     if facts.requires_membership and not entitlement.has_membership:
@@ -81,34 +92,86 @@ async def book(
         raise exc.PaymentRequired(details=_price_details(facts))
 
     booking_id = uuid.uuid4()
-    full_already = facts.booked_count >= facts.capacity
+    if full_already:
+        return await _waitlisted(session, facts, booking_id, user.id)
+    if not join_waitlist:
+        # No savepoint: if the seat is gone after all, CLASS_FULL rolls the whole request
+        # back, the debit with it.
+        return await _take_seat_with_credits(session, settings, facts, booking_id, user.id, cost)
     try:
-        if full_already:
-            raise _NoSeat
         async with session.begin_nested():
-            if cost:
-                await credits.debit(
-                    session,
-                    facts.tenant_id,
-                    user.id,
-                    cost,
-                    booking_id=booking_id,
-                    reason=f"Booked {facts.class_name}",
-                )
-            booking = _confirmed(settings, facts, booking_id, user.id, cost)
-            session.add(booking)
-            await session.flush()
-            if not await capacity.take_seat(session, facts.id):
-                raise _NoSeat
-    except _NoSeat:
-        if not join_waitlist:
-            raise exc.ClassFull(details={"capacity": facts.capacity}) from None
-        booking = await _join_waitlist(session, facts, booking_id, user.id)
-    except InsufficientCredits as error:
-        raise await _payment_needed(session, facts, error) from None
-    except IntegrityError as error:
+            return await _take_seat_with_credits(
+                session, settings, facts, booking_id, user.id, cost
+            )
+    except exc.ClassFull:
+        return await _waitlisted(session, facts, booking_id, user.id)
+
+
+async def _waitlisted(
+    session: AsyncSession, facts: OccurrenceFacts, booking_id: uuid.UUID, user_id: uuid.UUID
+) -> BookingOut:
+    try:
+        booking = await _join_waitlist(session, facts, booking_id, user_id)
+    except IntegrityError as error:  # the same member, racing themselves
         raise exc.AlreadyBooked() from error
     return await booking_out(session, booking)
+
+
+async def _take_seat_with_credits(
+    session: AsyncSession,
+    settings: Settings,
+    facts: OccurrenceFacts,
+    booking_id: uuid.UUID,
+    user_id: uuid.UUID,
+    cost: int,
+) -> BookingOut:
+    try:
+        if cost:
+            await credits.debit(
+                session,
+                facts.tenant_id,
+                user_id,
+                cost,
+                booking_id=booking_id,
+                reason=f"Booked {facts.class_name}",
+            )
+        code, expires = _checkin_code(settings, facts, booking_id)
+        created_at = await repository.insert_confirmed(
+            session,
+            booking_id=booking_id,
+            tenant_id=facts.tenant_id,
+            user_id=user_id,
+            occurrence_id=facts.id,
+            credits_used=cost,
+            qr_code=code,
+            qr_expires_at=expires,
+        )
+    except InsufficientCredits as error:
+        raise await _payment_needed(session, facts, error) from None
+    except psycopg.errors.UniqueViolation as error:
+        raise exc.AlreadyBooked() from error
+    if not await capacity.take_seat(session, facts.id):
+        raise exc.ClassFull(details={"capacity": facts.capacity})
+    return BookingOut(
+        id=booking_id,
+        tenant_id=facts.tenant_id,
+        user_id=user_id,
+        class_schedule_id=facts.id,
+        status="confirmed",
+        booking_type="direct",
+        credits_used=cost,
+        waitlist_position=None,
+        qr_code=code,
+        qr_expires_at=expires,
+        check_in_time=None,
+        cancellation_reason=None,
+        cancelled_at=None,
+        late_cancellation=False,
+        class_name=facts.class_name,
+        start_time=facts.start_time,
+        end_time=facts.end_time,
+        created_at=created_at,
+    )
 
 
 def _cost(facts: OccurrenceFacts, entitlement: entitlements.Entitlement) -> int:
@@ -134,45 +197,6 @@ async def _ensure_member(session: AsyncSession, tenant_id: uuid.UUID, user: User
         await accounts_service.join_tenant(session, tenant_id, user)
     elif membership.status != "active":
         raise exc.MembershipInactive()
-
-
-async def _check_not_booked(
-    session: AsyncSession, facts: OccurrenceFacts, user_id: uuid.UUID
-) -> None:
-    existing = await session.scalar(
-        select(Booking.id).where(
-            Booking.class_schedule_id == facts.id,
-            Booking.user_id == user_id,
-            Booking.status.in_(ACTIVE_STATUSES),
-        )
-    )
-    if existing is not None:
-        raise exc.AlreadyBooked(details={"booking_id": str(existing)})
-
-
-async def _check_no_overlap(
-    session: AsyncSession, facts: OccurrenceFacts, user_id: uuid.UUID
-) -> None:
-    clash = await _clashing_booking(session, facts, user_id)
-    if clash is not None:
-        raise exc.MemberScheduleConflict(details={"booking_id": str(clash)})
-
-
-async def _clashing_booking(
-    session: AsyncSession, facts: OccurrenceFacts, user_id: uuid.UUID
-) -> uuid.UUID | None:
-    """A confirmed booking of this member that overlaps the occurrence in time."""
-    return await session.scalar(
-        select(Booking.id)
-        .join(ClassSchedule, ClassSchedule.id == Booking.class_schedule_id)
-        .where(
-            Booking.user_id == user_id,
-            Booking.status == "confirmed",
-            ClassSchedule.start_time < facts.end_time,
-            ClassSchedule.end_time > facts.start_time,
-        )
-        .limit(1)
-    )
 
 
 async def _check_limits(session: AsyncSession, facts: OccurrenceFacts, user_id: uuid.UUID) -> None:
@@ -217,21 +241,13 @@ async def _check_limits(session: AsyncSession, facts: OccurrenceFacts, user_id: 
             )
 
 
-def _confirmed(
-    settings: Settings, facts: OccurrenceFacts, booking_id: uuid.UUID, user_id: uuid.UUID, cost: int
-) -> Booking:
+def _checkin_code(
+    settings: Settings, facts: OccurrenceFacts, booking_id: uuid.UUID
+) -> tuple[str, datetime]:
+    """The signed QR code of a confirmed booking, and when it stops being valid."""
     expires = facts.end_time + QR_VALID_AFTER_END
     code = qr.issue(settings, qr.CheckinCode(booking_id, facts.id, facts.tenant_id, expires))
-    return Booking(
-        id=booking_id,
-        tenant_id=facts.tenant_id,
-        user_id=user_id,
-        class_schedule_id=facts.id,
-        status="confirmed",
-        credits_used=cost,
-        qr_code=code,
-        qr_expires_at=expires,
-    )
+    return code, expires
 
 
 async def _join_waitlist(
@@ -429,7 +445,10 @@ async def promote_from_waitlist(
         )
     )
     for candidate in waiting:
-        if await _clashing_booking(session, facts, candidate.user_id) is not None:
+        state = await repository.member_state(
+            session, facts.id, candidate.user_id, facts.start_time, facts.end_time
+        )
+        if state.clash is not None:
             # Booked into another class at that time since joining: the same rule as
             # booking directly. They stay on the waitlist in case that changes.
             continue
@@ -454,9 +473,8 @@ async def promote_from_waitlist(
             continue
         except _NoSeat:
             return None
-        promoted = _confirmed(settings, facts, candidate.id, candidate.user_id, cost)
         candidate.status, candidate.credits_used = "confirmed", cost
-        candidate.qr_code, candidate.qr_expires_at = promoted.qr_code, promoted.qr_expires_at
+        candidate.qr_code, candidate.qr_expires_at = _checkin_code(settings, facts, candidate.id)
         candidate.promoted_at = _now()
         await capacity.change_waitlist(session, facts.id, -1)
         await session.flush()

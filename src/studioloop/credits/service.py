@@ -12,13 +12,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.credits import exceptions as exc
 from studioloop.credits.models import CreditAccount, CreditLot, CreditPackage, CreditTransaction
+from studioloop.db import raw
 
 
 def _now() -> datetime:
@@ -44,6 +45,8 @@ async def _locked_account(
         select(CreditAccount)
         .where(CreditAccount.tenant_id == tenant_id, CreditAccount.user_id == user_id)
         .with_for_update()
+        # Plain-SQL debits change these rows behind the identity map: always reload.
+        .execution_options(populate_existing=True)
     )
 
 
@@ -71,6 +74,7 @@ async def _expire_lapsed(session: AsyncSession, account: CreditAccount, now: dat
             )
             .order_by(CreditLot.expires_at)
             .with_for_update()
+            .execution_options(populate_existing=True)
         )
     )
     expired = 0
@@ -126,6 +130,34 @@ async def grant(
     return lot
 
 
+# A debit is the booking path's hot spot, so it is two plain statements (db/raw.py) rather
+# than ORM loads and flushes: lock the member's account and every lot with credits left,
+# then write the lots, the balance and the ledger rows at once.
+_LOCK_LOTS_FOR_DEBIT = """
+SELECT a.id AS account_id, a.balance, l.id, l.remaining, l.expires_at
+  FROM credit_accounts a
+  JOIN credit_lots l ON l.account_id = a.id AND l.remaining > 0
+ WHERE a.tenant_id = %s AND a.user_id = %s
+ ORDER BY l.expires_at ASC NULLS LAST, l.created_at
+   FOR UPDATE
+"""
+_WRITE_DEBIT = """
+WITH lots AS (
+    UPDATE credit_lots l SET remaining = l.remaining - d.amount
+      FROM unnest(%s::uuid[], %s::int[]) AS d(id, amount)
+     WHERE l.id = d.id
+), account AS (
+    UPDATE credit_accounts SET balance = %s, updated_at = now() WHERE id = %s
+)
+INSERT INTO credit_transactions
+       (tenant_id, account_id, user_id, type, amount, balance_after, lot_id, booking_id,
+        reason, actor_user_id)
+SELECT %s, %s, %s, e.type, e.amount, e.balance_after, e.lot_id, e.booking_id, e.reason, %s
+  FROM unnest(%s::text[], %s::int[], %s::int[], %s::uuid[], %s::uuid[], %s::text[])
+       AS e(type, amount, balance_after, lot_id, booking_id, reason)
+"""
+
+
 async def debit(
     session: AsyncSession,
     tenant_id: uuid.UUID,
@@ -137,48 +169,58 @@ async def debit(
     reason: str | None = None,
     actor_user_id: uuid.UUID | None = None,
 ) -> list[Debit]:
-    """Take `amount` credits, soonest-expiring lot first, or raise INSUFFICIENT_CREDITS."""
+    """Take `amount` credits, soonest-expiring lot first, or raise INSUFFICIENT_CREDITS.
+
+    Lots that have lapsed but were not yet expired by the job are expired here first
+    (their own ledger rows), so nobody spends credits that have run out."""
     now = _now()
-    account = await _locked_account(session, tenant_id, user_id, create=False)
-    if account is not None:
-        await _expire_lapsed(session, account, now)
-    if account is None or account.balance < amount:
+    rows = await raw.fetch_all(session, _LOCK_LOTS_FOR_DEBIT, (tenant_id, user_id))
+    # The balance equals the lots' remainders, so no lot with credits means a zero balance.
+    balance = rows[0].balance if rows else 0
+    lapsed = [r for r in rows if r.expires_at is not None and r.expires_at <= now]
+    usable = [r for r in rows if r.expires_at is None or r.expires_at > now]
+    if balance - sum(r.remaining for r in lapsed) < amount:
         raise exc.InsufficientCredits(
-            details={"required": amount, "balance": account.balance if account else 0}
+            details={"required": amount, "balance": balance - sum(r.remaining for r in lapsed)}
         )
-    lots = await session.scalars(
-        select(CreditLot)
-        .where(
-            CreditLot.account_id == account.id,
-            CreditLot.remaining > 0,
-            or_(CreditLot.expires_at.is_(None), CreditLot.expires_at > now),
-        )
-        .order_by(CreditLot.expires_at.asc().nulls_last(), CreditLot.created_at)
-        .with_for_update()
-    )
+    entries: list[tuple[str, int, uuid.UUID, uuid.UUID | None, str | None]] = [
+        ("expiry", r.remaining, r.id, None, "Credits expired") for r in lapsed
+    ]
     taken: list[Debit] = []
     still_needed = amount
-    for lot in lots:
+    for lot in usable:
         part = min(lot.remaining, still_needed)
-        lot.remaining -= part
-        session.add(
-            _ledger(
-                account,
-                transaction_type,
-                -part,
-                lot_id=lot.id,
-                booking_id=booking_id,
-                reason=reason,
-                actor_user_id=actor_user_id,
-            )
-        )
+        entries.append((transaction_type, part, lot.id, booking_id, reason))
         taken.append(Debit(lot.id, part))
         still_needed -= part
         if still_needed == 0:
             break
     # The balance equals the unexpired lots' remainders, so the loop always finishes.
     assert still_needed == 0, "credit lots and balance disagree"
-    await session.flush()
+    balances_after = []
+    for entry in entries:
+        balance -= entry[1]
+        balances_after.append(balance)
+    await raw.execute(
+        session,
+        _WRITE_DEBIT,
+        (
+            [e[2] for e in entries],
+            [e[1] for e in entries],
+            balance,
+            rows[0].account_id,
+            tenant_id,
+            rows[0].account_id,
+            user_id,
+            actor_user_id,
+            [e[0] for e in entries],
+            [-e[1] for e in entries],
+            balances_after,
+            [e[2] for e in entries],
+            [e[3] for e in entries],
+            [e[4] for e in entries],
+        ),
+    )
     return taken
 
 
@@ -208,7 +250,10 @@ async def refund_booking(
     lots = {
         lot.id: lot
         for lot in await session.scalars(
-            select(CreditLot).where(CreditLot.id.in_(owed)).with_for_update()
+            select(CreditLot)
+            .where(CreditLot.id.in_(owed))
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
     }
     for lot_id, amount in owed.items():
@@ -281,7 +326,10 @@ async def expire_due(session: AsyncSession, now: datetime | None = None) -> int:
     expired = 0
     for account_id in account_ids:
         account = await session.scalar(
-            select(CreditAccount).where(CreditAccount.id == account_id).with_for_update()
+            select(CreditAccount)
+            .where(CreditAccount.id == account_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
         if account is not None:
             expired += await _expire_lapsed(session, account, now)

@@ -11,17 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from studioloop.db import raw
 from studioloop.scheduling import exceptions as exc
-from studioloop.scheduling.models import ClassSchedule, ClassTemplate
+from studioloop.scheduling.models import ClassSchedule
 from studioloop.scheduling.schedule_service import (
     DEFAULT_BOOKING_WINDOW_HOURS,
     DEFAULT_CANCELLATION_WINDOW_HOURS,
     effective_window,
 )
-from studioloop.tenants.models import Tenant
 
 
 @dataclass(frozen=True)
@@ -45,64 +45,89 @@ class OccurrenceFacts:
     tenant_settings: dict[str, Any]
 
 
+# Plain SQL (db/raw.py): every booking, cancellation and check-in starts here.
+_FACTS = """
+SELECT o.id, o.tenant_id, c.id AS class_id, c.name AS class_name, c.class_type,
+       c.credits_required, c.requires_membership, c.price, t.currency,
+       o.start_time, o.end_time, o.status, o.capacity, o.booked_count,
+       o.booking_window_hours, c.booking_window_hours AS class_booking_window_hours,
+       o.cancellation_window_hours,
+       c.cancellation_window_hours AS class_cancellation_window_hours,
+       t.settings
+  FROM class_schedules o
+  JOIN classes c ON c.id = o.class_id
+  JOIN tenants t ON t.id = o.tenant_id
+ WHERE o.id = %s
+"""
+
+
 async def occurrence_facts(session: AsyncSession, occurrence_id: uuid.UUID) -> OccurrenceFacts:
-    row = (
-        await session.execute(
-            select(ClassSchedule, ClassTemplate, Tenant.settings, Tenant.currency)
-            .join(ClassTemplate, ClassTemplate.id == ClassSchedule.class_id)
-            .join(Tenant, Tenant.id == ClassSchedule.tenant_id)
-            .where(ClassSchedule.id == occurrence_id)
-        )
-    ).first()
+    row = await raw.fetch_one(session, _FACTS, (occurrence_id,))
     if row is None:
         raise exc.ScheduleNotFound()
-    occ, template, settings, currency = row
+    settings = row.settings or {}
     booking_hours = effective_window(
-        occ.booking_window_hours,
-        template.booking_window_hours,
+        row.booking_window_hours,
+        row.class_booking_window_hours,
         settings,
         "booking_window_hours",
         DEFAULT_BOOKING_WINDOW_HOURS,
     )
     cancel_hours = effective_window(
-        occ.cancellation_window_hours,
-        template.cancellation_window_hours,
+        row.cancellation_window_hours,
+        row.class_cancellation_window_hours,
         settings,
         "cancellation_window_hours",
         DEFAULT_CANCELLATION_WINDOW_HOURS,
     )
     return OccurrenceFacts(
-        id=occ.id,
-        tenant_id=occ.tenant_id,
-        class_id=template.id,
-        class_name=template.name,
-        class_type=template.class_type,
-        credits_required=template.credits_required,
-        requires_membership=template.requires_membership,
-        price=template.price,
-        currency=currency,
-        start_time=occ.start_time,
-        end_time=occ.end_time,
-        status=occ.status,
-        capacity=occ.capacity,
-        booked_count=occ.booked_count,
+        id=row.id,
+        tenant_id=row.tenant_id,
+        class_id=row.class_id,
+        class_name=row.class_name,
+        class_type=row.class_type,
+        credits_required=row.credits_required,
+        requires_membership=row.requires_membership,
+        price=row.price,
+        currency=row.currency,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        status=row.status,
+        capacity=row.capacity,
+        booked_count=row.booked_count,
         booking_window=timedelta(hours=booking_hours),
         cancellation_window=timedelta(hours=cancel_hours),
         tenant_settings=settings,
     )
 
 
+async def enter_tenant_of(session: AsyncSession, occurrence_id: uuid.UUID) -> uuid.UUID:
+    """Put the studio of an occurrence named only by id (`POST /bookings` without a slug)
+    in context: the occurrence is made readable through its narrow RLS path, and the same
+    statement that finds its studio sets it, so this costs two round trips, not four."""
+    await raw.execute(
+        session, "SELECT set_config('app.occurrence_id', %s, true)", (str(occurrence_id),)
+    )
+    row = await raw.fetch_one(
+        session,
+        "SELECT tenant_id, set_config('app.tenant_id', tenant_id::text, true) "
+        "FROM class_schedules WHERE id = %s",
+        (occurrence_id,),
+    )
+    if row is None:
+        raise exc.ScheduleNotFound()
+    tenant_id: uuid.UUID = row.tenant_id
+    return tenant_id
+
+
 async def take_seat(session: AsyncSession, occurrence_id: uuid.UUID) -> bool:
     """Take one seat if one is free; the single statement is the capacity guard."""
-    taken = await session.scalar(
-        update(ClassSchedule)
-        .where(
-            ClassSchedule.id == occurrence_id,
-            ClassSchedule.booked_count < ClassSchedule.capacity,
-            ClassSchedule.status == "scheduled",
-        )
-        .values(booked_count=ClassSchedule.booked_count + 1)
-        .returning(ClassSchedule.booked_count)
+    taken = await raw.fetch_one(
+        session,
+        "UPDATE class_schedules SET booked_count = booked_count + 1, updated_at = now() "
+        "WHERE id = %s AND booked_count < capacity AND status = 'scheduled' "
+        "RETURNING booked_count",
+        (occurrence_id,),
     )
     return taken is not None
 

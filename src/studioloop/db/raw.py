@@ -1,0 +1,62 @@
+"""Plain SQL on the request's own connection, for the few hot paths.
+
+Most code goes through the ORM. The booking path is where a popular class opens and a few
+hundred members press "Book" in the same second, and there the ORM's per-statement cost
+dominated: about 1 ms of CPU per statement for compiling, result processing and the
+identity map, against ~0.1 ms for the same statement sent by psycopg directly
+(docs/benchmarks.md). So those statements go to psycopg, on the very connection and in the
+very transaction of the SQLAlchemy session: they commit or roll back with the request.
+
+Statements are prepared server-side on first use (psycopg keeps them per connection), so a
+warm pooled connection skips parsing and planning too.
+
+Rules for callers: the SQL is static text with `%s` placeholders (never formatted with
+values), and rows changed here are not refreshed in the session's identity map, so a
+caller that also holds ORM objects of the same rows must not trust their loaded values
+(the credits code locks its rows with `populate_existing` for that reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, LiteralString
+
+from psycopg import AsyncConnection
+from psycopg.rows import namedtuple_row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+async def driver_connection(session: AsyncSession) -> AsyncConnection[Any]:
+    """The psycopg connection under the session, its transaction begun."""
+    if session.new or session.dirty or session.deleted:
+        # Pending ORM changes must reach the database before plain SQL reads around them.
+        await session.flush()
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+    return driver
+
+
+async def fetch_one(session: AsyncSession, sql: LiteralString, params: Params = ()) -> Any:
+    """The first row (a named tuple: columns by name), or None."""
+    connection = await driver_connection(session)
+    async with connection.cursor(row_factory=namedtuple_row) as cursor:
+        await cursor.execute(sql, params, prepare=True)
+        return await cursor.fetchone()
+
+
+async def fetch_all(session: AsyncSession, sql: LiteralString, params: Params = ()) -> list[Any]:
+    connection = await driver_connection(session)
+    async with connection.cursor(row_factory=namedtuple_row) as cursor:
+        await cursor.execute(sql, params, prepare=True)
+        return await cursor.fetchall()
+
+
+async def execute(session: AsyncSession, sql: LiteralString, params: Params = ()) -> int:
+    """Run a statement; the number of rows it touched."""
+    connection = await driver_connection(session)
+    async with connection.cursor() as cursor:
+        await cursor.execute(sql, params, prepare=True)
+        return cursor.rowcount
