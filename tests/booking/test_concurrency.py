@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from studioloop.scheduling import capacity
+from studioloop.booking import repository
+from studioloop.db import raw
 from studioloop.scheduling.models import ClassSchedule
 from tests.booking.conftest import BookingStudio
 from tests.booking.test_booking import ledger_matches_balances
@@ -50,25 +51,40 @@ async def test_control_read_then_write_overbooks(
 ) -> None:
     """Switch the single-statement guard for a read-then-write check: the race is real."""
 
-    async def read_then_write(session: Any, occurrence_id: Any) -> bool:
+    async def read_then_write(session: Any, **booking: Any) -> Any:
         booked, seats = (
             await session.execute(
                 select(ClassSchedule.booked_count, ClassSchedule.capacity).where(
-                    ClassSchedule.id == occurrence_id
+                    ClassSchedule.id == booking["occurrence_id"]
                 )
             )
         ).one()
         if booked >= seats:
-            return False
+            return None
         await asyncio.sleep(0.01)  # the gap every read-check-then-write has
         await session.execute(
             update(ClassSchedule)
-            .where(ClassSchedule.id == occurrence_id)
+            .where(ClassSchedule.id == booking["occurrence_id"])
             .values(booked_count=booked + 1)
         )
-        return True
+        tenant_id = await session.scalar(
+            select(ClassSchedule.tenant_id).where(ClassSchedule.id == booking["occurrence_id"])
+        )
+        row = await raw.fetch_one(
+            session,
+            "INSERT INTO bookings (id, tenant_id, user_id, class_schedule_id, status, "
+            "credits_used) VALUES (%s, %s, %s, %s, 'confirmed', %s) RETURNING created_at",
+            (
+                booking["booking_id"],
+                tenant_id,
+                booking["user_id"],
+                booking["occurrence_id"],
+                booking["credits_used"],
+            ),
+        )
+        return row.created_at
 
-    monkeypatch.setattr(capacity, "take_seat", read_then_write)
+    monkeypatch.setattr(repository, "book_seat", read_then_write)
     occurrence = await studio.occurrence(capacity=SEATS)
     people = await studio.many_members(database, settings, CONTROL_RUSH, credits=1)
     await _rush(studio, occurrence["id"], people)

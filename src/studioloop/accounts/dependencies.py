@@ -40,7 +40,11 @@ async def get_optional_user(
         return None
     settings: Settings = request.app.state.settings
     try:
-        claims = security.decode_access_token(settings, token)
+        known = getattr(request.state, "verified_access_token", None)
+        if known is not None and known[0] == token:
+            claims = known[1]  # already verified in this request, by the rate limiter
+        else:
+            claims = security.decode_access_token(settings, token)
     except security.InvalidToken as error:
         if error.reason == "expired":
             raise exc.TokenExpired() from error

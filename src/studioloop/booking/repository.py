@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.db import raw
 
-# The member's active booking of this occurrence, and a confirmed booking of theirs that
-# overlaps it in time, in one statement.
+# Everything about the member the booking rules need, in one statement: their active
+# booking of this occurrence, a confirmed booking of theirs overlapping it in time, and
+# their membership of the studio. (The membership is the accounts domain's row, read here
+# rather than through accounts.service to save a round trip on every booking attempt.)
 _MEMBER_STATE = """
 SELECT (SELECT b.id FROM bookings b
          WHERE b.class_schedule_id = %(occurrence)s AND b.user_id = %(user)s
@@ -25,13 +27,25 @@ SELECT (SELECT b.id FROM bookings b
           JOIN class_schedules o ON o.id = b.class_schedule_id
          WHERE b.user_id = %(user)s AND b.status = 'confirmed'
            AND o.start_time < %(end)s AND o.end_time > %(start)s
-         LIMIT 1) AS clash
+         LIMIT 1) AS clash,
+       (SELECT m.status FROM user_tenant_roles m
+         WHERE m.tenant_id = %(tenant)s AND m.user_id = %(user)s AND m.status <> 'invited')
+         AS membership_status
 """
 
-_INSERT_CONFIRMED = """
+# The booking row and the seat in one statement. The seat is the capacity guard
+# (scheduling.capacity.take_seat's UPDATE, here as a CTE): without a free seat it returns
+# no row and the INSERT inserts nothing. It is the last statement before COMMIT, so the
+# hot class row stays locked as briefly as possible.
+_INSERT_CONFIRMED_WITH_SEAT = """
+WITH seat AS (
+    UPDATE class_schedules SET booked_count = booked_count + 1, updated_at = now()
+     WHERE id = %s AND booked_count < capacity AND status = 'scheduled'
+    RETURNING id, tenant_id
+)
 INSERT INTO bookings (id, tenant_id, user_id, class_schedule_id, status, credits_used,
                       qr_code, qr_expires_at)
-VALUES (%s, %s, %s, %s, 'confirmed', %s, %s, %s)
+SELECT %s, seat.tenant_id, %s, seat.id, 'confirmed', %s, %s, %s FROM seat
 RETURNING created_at
 """
 
@@ -40,10 +54,12 @@ RETURNING created_at
 class MemberState:
     booked: uuid.UUID | None  # their active (confirmed or waitlisted) booking of this class
     clash: uuid.UUID | None  # their confirmed booking of an overlapping class
+    membership_status: str | None  # at this studio; None: not a member (yet)
 
 
 async def member_state(
     session: AsyncSession,
+    tenant_id: uuid.UUID,
     occurrence_id: uuid.UUID,
     user_id: uuid.UUID,
     start_time: datetime,
@@ -52,30 +68,34 @@ async def member_state(
     row = await raw.fetch_one(
         session,
         _MEMBER_STATE,
-        {"occurrence": occurrence_id, "user": user_id, "start": start_time, "end": end_time},
+        {
+            "tenant": tenant_id,
+            "occurrence": occurrence_id,
+            "user": user_id,
+            "start": start_time,
+            "end": end_time,
+        },
     )
     assert row is not None  # a SELECT without FROM always returns its one row
-    return MemberState(booked=row.booked, clash=row.clash)
+    return MemberState(booked=row.booked, clash=row.clash, membership_status=row.membership_status)
 
 
-async def insert_confirmed(
+async def book_seat(
     session: AsyncSession,
     *,
     booking_id: uuid.UUID,
-    tenant_id: uuid.UUID,
     user_id: uuid.UUID,
     occurrence_id: uuid.UUID,
     credits_used: int,
     qr_code: str,
     qr_expires_at: datetime,
-) -> datetime:
-    """Insert a confirmed booking; its creation time. A second active booking of the same
-    member for the same occurrence violates a partial unique index (UniqueViolation)."""
+) -> datetime | None:
+    """Take a seat and insert the confirmed booking; its creation time, or None when no
+    seat was free (nothing changed). A second active booking of the same member for the
+    same occurrence violates a partial unique index (psycopg's UniqueViolation)."""
     row = await raw.fetch_one(
         session,
-        _INSERT_CONFIRMED,
-        (booking_id, tenant_id, user_id, occurrence_id, credits_used, qr_code, qr_expires_at),
+        _INSERT_CONFIRMED_WITH_SEAT,
+        (occurrence_id, booking_id, user_id, credits_used, qr_code, qr_expires_at),
     )
-    assert row is not None
-    created_at: datetime = row.created_at
-    return created_at
+    return None if row is None else row.created_at

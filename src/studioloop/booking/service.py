@@ -62,14 +62,14 @@ async def book(
     join_waitlist: bool,
     credits_to_use: int | None,
 ) -> BookingOut:
-    """Book a seat, or join the waitlist. The common case is seven statements: the facts,
-    the member's bookings, their membership, the credit lots (locked), the debit, the
-    booking row, and last the guarded seat UPDATE, so the hot class row stays locked only
+    """Book a seat, or join the waitlist. The common case is five statements: the facts,
+    the member's bookings and membership, the credit lots (locked), the debit, and last
+    the guarded seat UPDATE with the booking row, so the hot class row stays locked only
     from there to the commit."""
     facts = await capacity.occurrence_facts(session, occurrence_id)
     _check_open(facts)
     state = await repository.member_state(
-        session, facts.id, user.id, facts.start_time, facts.end_time
+        session, facts.tenant_id, facts.id, user.id, facts.start_time, facts.end_time
     )
     if state.booked is not None:
         raise exc.AlreadyBooked(details={"booking_id": str(state.booked)})
@@ -78,7 +78,11 @@ async def book(
         # In a rush most attempts end here: answer before the costlier checks. (The
         # guarded UPDATE below still decides for those who saw a free seat.)
         raise exc.ClassFull(details={"capacity": facts.capacity})
-    await _ensure_member(session, facts.tenant_id, user)
+    if state.membership_status is None:
+        # Booking at a studio makes you its member.
+        await accounts_service.join_tenant(session, facts.tenant_id, user)
+    elif state.membership_status != "active":
+        raise exc.MembershipInactive()
     if state.clash is not None:
         raise exc.MemberScheduleConflict(details={"booking_id": str(state.clash)})
     await _check_limits(session, facts, user.id)
@@ -136,10 +140,9 @@ async def _take_seat_with_credits(
                 reason=f"Booked {facts.class_name}",
             )
         code, expires = _checkin_code(settings, facts, booking_id)
-        created_at = await repository.insert_confirmed(
+        created_at = await repository.book_seat(
             session,
             booking_id=booking_id,
-            tenant_id=facts.tenant_id,
             user_id=user_id,
             occurrence_id=facts.id,
             credits_used=cost,
@@ -150,7 +153,7 @@ async def _take_seat_with_credits(
         raise await _payment_needed(session, facts, error) from None
     except psycopg.errors.UniqueViolation as error:
         raise exc.AlreadyBooked() from error
-    if not await capacity.take_seat(session, facts.id):
+    if created_at is None:
         raise exc.ClassFull(details={"capacity": facts.capacity})
     return BookingOut(
         id=booking_id,
@@ -188,15 +191,6 @@ def _check_open(facts: OccurrenceFacts) -> None:
     opens_at = facts.start_time - facts.booking_window
     if now < opens_at:
         raise exc.BookingNotOpen(details={"opens_at": opens_at.isoformat()})
-
-
-async def _ensure_member(session: AsyncSession, tenant_id: uuid.UUID, user: User) -> None:
-    """Booking at a studio makes you its member; an inactive membership may not book."""
-    membership = await accounts_service.membership_of(session, tenant_id, user.id)
-    if membership is None:
-        await accounts_service.join_tenant(session, tenant_id, user)
-    elif membership.status != "active":
-        raise exc.MembershipInactive()
 
 
 async def _check_limits(session: AsyncSession, facts: OccurrenceFacts, user_id: uuid.UUID) -> None:
@@ -446,7 +440,12 @@ async def promote_from_waitlist(
     )
     for candidate in waiting:
         state = await repository.member_state(
-            session, facts.id, candidate.user_id, facts.start_time, facts.end_time
+            session,
+            facts.tenant_id,
+            facts.id,
+            candidate.user_id,
+            facts.start_time,
+            facts.end_time,
         )
         if state.clash is not None:
             # Booked into another class at that time since joining: the same rule as

@@ -59,11 +59,15 @@ def caller_identity(request: Request, settings: Settings) -> tuple[str, bool]:
     """(identity, authenticated). Only a token with a valid signature counts as a user."""
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
+        token = header[7:].strip()
         try:
-            claims = security.decode_access_token(settings, header[7:].strip())
+            claims = security.decode_access_token(settings, token)
         except security.InvalidToken:
             pass
         else:
+            # Kept for the authentication dependency: verifying the signature once per
+            # request is enough.
+            request.state.verified_access_token = (token, claims)
             return f"user:{claims.user_id}", True
     return f"ip:{client_address(request)}", False
 
