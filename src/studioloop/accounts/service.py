@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from studioloop.accounts import exceptions as exc
 from studioloop.accounts.models import (
@@ -25,7 +26,8 @@ from studioloop.accounts.schemas import (
 )
 from studioloop.config import Settings
 from studioloop.core import security
-from studioloop.db.tenancy import USER_SETTING, set_user_context
+from studioloop.db import raw
+from studioloop.db.tenancy import set_user_context
 from studioloop.notifications import service as notifications
 from studioloop.tenants.models import Tenant
 
@@ -280,19 +282,25 @@ async def _user_by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
+# Every authenticated request starts here, so this is plain SQL (db/raw.py) in one round
+# trip: the user's row, and (for row-level security) who is asking. Setting the latter for
+# a user who then turns out inactive is harmless: the request is refused.
+_ACTIVE_USER = """
+SELECT u.*, set_config('app.user_id', %s, true) AS context_set FROM users u WHERE u.id = %s
+"""
+
+
 async def get_active_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
-    # One round trip: the user, and (used by row-level security) who is asking. Setting
-    # it for a user who then turns out inactive is harmless: the request is refused.
-    user: User | None = (
-        await session.execute(
-            select(User)
-            .add_columns(func.set_config(USER_SETTING, str(user_id), True))
-            .where(User.id == user_id)
-        )
-    ).scalar()
-    if user is None or user.status != "active" or user.email_verified_at is None:
+    row = await raw.fetch_one(session, _ACTIVE_USER, (str(user_id), user_id))
+    if row is None or row.status != "active" or row.email_verified_at is None:
         return None
-    return user
+    columns = row._asdict()
+    del columns["context_set"]
+    # Attach the row to the session as if the ORM had loaded it (no second query): a
+    # detached copy merged without loading becomes the session's persistent User.
+    user = User(**columns)
+    make_transient_to_detached(user)
+    return await session.merge(user, load=False)
 
 
 async def profile(session: AsyncSession, user: User) -> UserProfile:
