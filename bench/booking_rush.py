@@ -112,6 +112,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW = 20)",
     )
     parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=1,
+        help="`studioloop api --workers N`: server processes (each has its own pool)",
+    )
+    parser.add_argument(
         "--database-url",
         default=None,
         help="a PostgreSQL server to use instead of the embedded one (a fresh database is "
@@ -127,6 +133,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "throughput_attempts",
         "baseline_attempts",
         "serial",
+        "server_workers",
     ):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -194,7 +201,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(url: str, workdir: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
+def start_server(
+    url: str, workdir: Path, port: int, workers: int = 1
+) -> tuple[subprocess.Popen[bytes], Path]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -212,7 +221,16 @@ def start_server(url: str, workdir: Path, port: int) -> tuple[subprocess.Popen[b
     log_path = workdir / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            [sys.executable, "-m", "studioloop.cli", "api", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "studioloop.cli",
+                "api",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
             env=env,
             cwd=workdir,  # no stray .env file from the caller's directory
             stdout=log,
@@ -255,6 +273,16 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
+def _process_tree(pid: int) -> list[int]:
+    """A process and its descendants (the server's worker processes with --server-workers)."""
+    found = [pid]
+    for parent in found:
+        with contextlib.suppress(OSError):
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+            found.extend(int(child) for child in children)
+    return found
+
+
 def _machine_busy_seconds() -> float:
     """CPU seconds all CPUs spent busy since boot (from /proc/stat)."""
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
@@ -287,11 +315,16 @@ class CpuMeter:
     everything else on the machine (`other`), in percent of one CPU."""
 
     def __init__(self, server_pid: int, pid_file: Path | None) -> None:
-        self.groups = {"client": [os.getpid()], "server": [server_pid]}
+        self.groups = {"client": [os.getpid()]}
+        self.server_pid = server_pid
         self.pid_file = pid_file
 
     def snapshot(self) -> dict[str, dict[int, float]]:
-        groups = {**self.groups, "postgres": _postgres_pids(self.pid_file)}
+        groups = {
+            **self.groups,
+            "server": _process_tree(self.server_pid),
+            "postgres": _postgres_pids(self.pid_file),
+        }
         taken = {
             name: {pid: cpu for pid in pids if (cpu := _cpu_seconds(pid)) is not None}
             for name, pids in groups.items()
@@ -1132,6 +1165,7 @@ def describe_environment(args: argparse.Namespace) -> None:
         f"seats, throughput {args.throughput_attempts} bookings per run (bare SQL "
         f"{args.baseline_attempts}), spread over "
         f"{args.classes} classes, {args.repeat} runs; bare SQL pool {args.baseline_pool}; "
+        f"server worker processes {args.server_workers}; "
         f"database {'at --database-url' if args.database_url else 'embedded PostgreSQL'}"
     )
 
@@ -1160,7 +1194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  PostgreSQL {version[0] if version else '?'}")
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
-        server, log_path = start_server(db.url, workdir, port)
+        server, log_path = start_server(db.url, workdir, port, args.server_workers)
         wait_for_health(server, base_url, log_path)
         print(f"  studioloop api on {base_url} (pid {server.pid})")
         try:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import time
+
+import httpx
 
 from studioloop import __version__
 from tests.conftest import Owner
+from tests.fakes.smtp import free_port
 
 CLI = [sys.executable, "-m", "studioloop.cli"]
 
@@ -71,3 +76,57 @@ def test_createsuperuser_and_demo(owner_url: str, owner_db: Owner) -> None:
     assert owner_db.value("SELECT count(*) FROM locations") == 3
     # 12 classes, twice a week, for 4 weeks, without a single clash.
     assert owner_db.value("SELECT count(*) FROM class_schedules") == 96
+
+
+def test_api_workers_need_an_external_database(tmp_path) -> None:
+    env = {**os.environ, "ENVIRONMENT": "test", "DATA_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run(
+        [*CLI, "api", "--workers", "2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "DATABASE_URL" in result.stderr
+
+
+def test_api_serves_from_several_worker_processes(owner_url: str, owner_db: Owner) -> None:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": owner_url, "ENVIRONMENT": "test", "LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen(
+        [*CLI, "api", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.2)
+        children = subprocess.run(
+            ["pgrep", "-P", str(server.pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        assert len(children) >= 2  # the two workers (and uvicorn's own helper, if any)
+        for n in range(4):  # answered by whichever worker accepts the connection
+            registered = httpx.post(
+                f"{base}/api/v1/auth/register",
+                json={
+                    "email": f"worker{n}@example.com",
+                    "password": "long-enough-1",
+                    "first_name": "W",
+                    "last_name": "Orker",
+                },
+                timeout=10,
+            )
+            assert registered.status_code == 201, registered.text
+        assert owner_db.value("SELECT count(*) FROM users WHERE email LIKE 'worker%%'") == 4
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

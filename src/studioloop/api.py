@@ -18,11 +18,13 @@ from studioloop.tenants.router import router as tenants_router
 __all__ = ["API_PREFIX", "api_router"]
 
 api_router = APIRouter(dependencies=[Depends(enforce_global_limit)])
+# Routes are matched in order: bookings first, because a class opening is the busiest
+# moment the API has (none of these paths overlaps another router's).
+api_router.include_router(booking_router)
 api_router.include_router(accounts_router)
 api_router.include_router(tenants_router)
 api_router.include_router(notifications_router)
 api_router.include_router(scheduling_router)
 api_router.include_router(credits_router)
-api_router.include_router(booking_router)
 api_router.include_router(checkin_router)
 api_router.include_router(calendar_router)

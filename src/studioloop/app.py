@@ -19,7 +19,7 @@ from studioloop import __version__
 from studioloop.api import API_PREFIX, api_router
 from studioloop.config import Settings, get_settings
 from studioloop.core.error_handlers import install_error_handlers
-from studioloop.core.logging import get_logger
+from studioloop.core.logging import configure_logging, get_logger
 from studioloop.core.middleware import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
@@ -174,3 +174,11 @@ def _document_common_errors(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_api_app() -> FastAPI:
+    """The app as `studioloop api --workers N` builds it in each worker process: settings
+    and logging from the environment, no job worker."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings, run_worker=False)

@@ -99,14 +99,51 @@ def serve(host: str, port: int, data_dir: Path | None, demo: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--data-dir", type=click.Path(path_type=Path))
-def api(host: str, port: int, data_dir: Path | None) -> None:
-    """API, pages and WebSockets only (run several behind a load balancer)."""
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the port, for more than one CPU (needs DATABASE_URL).",
+)
+def api(host: str, port: int, data_dir: Path | None, workers: int) -> None:
+    """API, pages and WebSockets only (run several behind a load balancer, or --workers)."""
     settings = _settings(data_dir)
     if settings.uses_embedded_database:
+        if workers > 1:
+            raise click.ClickException(
+                "--workers above 1 needs DATABASE_URL: the embedded PostgreSQL belongs to "
+                "one process."
+            )
         from studioloop.db.urls import owner_database_url
 
         _migrate(owner_database_url(settings))
-    _run_uvicorn(settings, host, port, run_worker=False)
+    if workers > 1:
+        _run_uvicorn_workers(host, port, workers)
+    else:
+        _run_uvicorn(settings, host, port, run_worker=False)
+
+
+def _run_uvicorn_workers(host: str, port: int, workers: int) -> None:
+    """One Python process uses one CPU; uvicorn's supervisor starts `workers` of them on
+    the same socket, each building the app from the environment."""
+    import uvicorn
+
+    click.secho(
+        f"StudioLoop {__version__} on http://{host}:{port} with {workers} worker processes "
+        "(Ctrl+C to stop)",
+        bold=True,
+    )
+    uvicorn.run(
+        "studioloop.app:create_api_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        proxy_headers=True,
+        log_config=None,
+        access_log=False,
+    )
 
 
 def _run_uvicorn(settings: Settings, host: str, port: int, *, run_worker: bool) -> None:

@@ -9,6 +9,7 @@ breaks the signature, and a code cannot be moved to another booking.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import uuid
 from dataclasses import dataclass
@@ -33,9 +34,15 @@ def _unb64(text: str) -> bytes:
 
 
 def signing_key(settings: Settings, tenant_id: uuid.UUID) -> Ed25519PrivateKey:
+    return _derived_key(settings.secret_key.get_secret_value(), tenant_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _derived_key(secret: str, tenant_id: uuid.UUID) -> Ed25519PrivateKey:
+    # Cached: every booking signs a code, and the derivation is pure.
     seed = HKDF(
         algorithm=hashes.SHA256(), length=32, salt=b"studioloop-checkin-v1", info=tenant_id.bytes
-    ).derive(settings.secret_key.get_secret_value().encode())
+    ).derive(secret.encode())
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 

@@ -28,14 +28,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 Params = Sequence[Any] | Mapping[str, Any]
 
 
+_CACHE_KEY = "studioloop.raw.driver_connection"
+
+
 async def driver_connection(session: AsyncSession) -> AsyncConnection[Any]:
     """The psycopg connection under the session, its transaction begun."""
     if session.new or session.dirty or session.deleted:
         # Pending ORM changes must reach the database before plain SQL reads around them.
         await session.flush()
+    # Asking the session costs a greenlet switch each time; the connection cannot change
+    # while the same transaction lasts, so it is remembered for that transaction. The key
+    # includes the savepoint too: SQLAlchemy emits SAVEPOINT only when a nested
+    # transaction first asks for its connection, so skipping that would write outside it.
+    sync = session.sync_session
+    root, nested = sync.get_transaction(), sync.get_nested_transaction()
+    cached = session.info.get(_CACHE_KEY)
+    # `is`, on the transaction objects the cache itself keeps alive (no reused ids).
+    if root is not None and cached is not None and cached[0] is root and cached[1] is nested:
+        driver: AsyncConnection[Any] = cached[2]
+        return driver
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    driver: AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+    driver = raw.driver_connection  # type: ignore[assignment]
+    session.info[_CACHE_KEY] = (sync.get_transaction(), sync.get_nested_transaction(), driver)
     return driver
 
 
