@@ -303,6 +303,11 @@ async def get_active_user(session: AsyncSession, user_id: uuid.UUID) -> User | N
     return await session.merge(user, load=False)
 
 
+async def user_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Whether an account with this id exists (whatever its status)."""
+    return await session.scalar(select(User.id).where(User.id == user_id)) is not None
+
+
 async def profile(session: AsyncSession, user: User) -> UserProfile:
     await set_user_context(session, user.id)
     rows = await session.execute(

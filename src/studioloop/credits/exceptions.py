@@ -15,3 +15,8 @@ class PackageNotFound(NotFound):
 class PackageNameTaken(Conflict):
     code = "NAME_TAKEN"
     message = "A package with this name already exists."
+
+
+class CreditAccountHolderNotFound(NotFound):
+    code = "USER_NOT_FOUND"
+    message = "No such person."

@@ -5,13 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 
-from studioloop.accounts.dependencies import CurrentUser, OptionalUser, require_role
+from studioloop.accounts.dependencies import CurrentUser, OptionalUser, PlatformOwner, require_role
 from studioloop.accounts.service import Membership, membership_of
 from studioloop.core.errors import NotFound
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.patching import apply_changes
 from studioloop.credits import schemas, service
-from studioloop.credits.models import CreditPackage
+from studioloop.credits.models import CreditAccount, CreditLot, CreditPackage, CreditTransaction
 from studioloop.db.session import DbSession
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
@@ -27,10 +27,19 @@ def _package_out(package: CreditPackage, tenant: TenantRef) -> schemas.PackageOu
 
 
 async def _credits(session: DbSession, tenant: TenantRef, user_id: uuid.UUID) -> schemas.CreditsOut:
-    account, lots, history = await service.statement(session, tenant.id, user_id)
+    return _credits_out(user_id, tenant.id, *await service.statement(session, tenant.id, user_id))
+
+
+def _credits_out(
+    user_id: uuid.UUID,
+    tenant_id: uuid.UUID | None,
+    account: CreditAccount | None,
+    lots: list[CreditLot],
+    history: list[CreditTransaction],
+) -> schemas.CreditsOut:
     return schemas.CreditsOut(
         user_id=user_id,
-        tenant_id=tenant.id,
+        tenant_id=tenant_id,
         credits_balance=account.balance if account else 0,
         credits_total_purchased=account.total_purchased if account else 0,
         next_expiry=min((lot.expires_at for lot in lots if lot.expires_at), default=None),
@@ -103,7 +112,49 @@ async def update_package(
     return _package_out(await service.save_package(session, package), tenant)
 
 
+async def get_universal_credits(
+    user_id: uuid.UUID, user: CurrentUser, session: DbSession
+) -> schemas.CreditsOut:
+    """A member's universal marketplace credits (usable at any studio through the
+    marketplace): balance, lots with their expiry, recent ledger. Your own; the platform
+    operator sees anyone's. `tenant_id` is null."""
+    if user_id != user.id and not user.is_platform_owner:
+        raise NotFound("No credits to show for this person.")
+    return _credits_out(user_id, None, *await service.universal_statement(session, user_id))
+
+
+async def adjust_universal_credits(
+    user_id: uuid.UUID, body: schemas.AdjustmentIn, operator: PlatformOwner, session: DbSession
+) -> schemas.CreditsOut:
+    """Add or remove universal credits with a reason (platform operator only); written to
+    the ledger as an adjustment."""
+    await service.adjust_universal(
+        session,
+        user_id,
+        body.amount,
+        reason=body.reason,
+        actor_user_id=operator.id,
+        valid_days=body.valid_days,
+    )
+    return _credits_out(user_id, None, *await service.universal_statement(session, user_id))
+
+
 ERRORS = errors(400, 401, 403, 404, 422)
+router.add_api_route(
+    "/users/{user_id}/credits/universal",
+    get_universal_credits,
+    methods=["GET"],
+    response_model=schemas.CreditsOut,
+    responses=errors(401, 404, 422),
+)
+router.add_api_route(
+    "/users/{user_id}/credits/universal/adjustments",
+    adjust_universal_credits,
+    methods=["POST"],
+    response_model=schemas.CreditsOut,
+    responses={**errors(401, 403, 404, 422), **errors(402)},
+    status_code=status.HTTP_201_CREATED,
+)
 for prefix in ("/tenants/{slug}", ""):
     router.add_api_route(
         f"{prefix}/users/{{user_id}}/credits",

@@ -34,7 +34,9 @@ class TransactionOut(BaseModel):
 
 class CreditsOut(BaseModel):
     user_id: uuid.UUID
-    tenant_id: uuid.UUID
+    tenant_id: uuid.UUID | None = Field(
+        description="The studio; null for the member's universal marketplace account"
+    )
     credits_balance: int
     credits_total_purchased: int
     next_expiry: datetime | None

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,12 @@ from studioloop.db.base import Base, Timestamps, UUIDPrimaryKey
 TENANT_STATUSES = ("active", "trial", "suspended", "cancelled")
 SUBSCRIPTION_TIERS = ("starter", "growth", "pro", "enterprise")
 TENANT_KINDS = ("studio", "gym", "creator", "training_provider")
+# The one tenant the platform itself owns: it holds what belongs to no studio (members'
+# universal marketplace credits), so those rows get the same ledger code and row-level
+# security as every studio's. It is never resolved from a slug, id header or host.
+PLATFORM_KIND = "platform"
+PLATFORM_TENANT_ID = uuid.UUID("00000000-0000-0000-0000-000000000001")
+PLATFORM_TENANT_SLUG = "marketplace"  # reserved: no studio can take it
 
 
 class Tenant(UUIDPrimaryKey, Timestamps, Base):
@@ -25,7 +32,7 @@ class Tenant(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (
         CheckConstraint(f"status IN {TENANT_STATUSES}", name="status"),
         CheckConstraint(f"subscription_tier IN {SUBSCRIPTION_TIERS}", name="subscription_tier"),
-        CheckConstraint(f"kind IN {TENANT_KINDS}", name="kind"),
+        CheckConstraint(f"kind IN {(*TENANT_KINDS, PLATFORM_KIND)}", name="kind"),
         CheckConstraint("slug ~ '^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$'", name="slug_format"),
         CheckConstraint("custom_domain = lower(custom_domain)", name="custom_domain_lower"),
     )

@@ -13,10 +13,16 @@ from studioloop.accounts import service as accounts_service
 from studioloop.accounts.models import User
 from studioloop.core.errors import Forbidden
 from studioloop.core.pagination import Page, cursor_uuid, decode_cursor, encode_cursor
+from studioloop.db import raw
 from studioloop.db.tenancy import set_tenant_context
 from studioloop.tenants.cache import TenantRef, announce_tenant_change
 from studioloop.tenants.exceptions import DomainTaken, SlugTaken, TenantNotFound
-from studioloop.tenants.models import Tenant
+from studioloop.tenants.models import (
+    PLATFORM_KIND,
+    PLATFORM_TENANT_ID,
+    PLATFORM_TENANT_SLUG,
+    Tenant,
+)
 from studioloop.tenants.schemas import TenantCreate, TenantPublic, TenantUpdate
 
 PLATFORM_ONLY_FIELDS = ("status", "subscription_tier", "custom_domain_verified")
@@ -35,7 +41,7 @@ def _ref(tenant: Tenant) -> TenantRef:
 
 async def find_tenant_ref(session: AsyncSession, key: tuple[str, str]) -> TenantRef | None:
     kind, value = key
-    query = select(Tenant)
+    query = select(Tenant).where(Tenant.kind != PLATFORM_KIND)
     if kind == "slug":
         query = query.where(Tenant.slug == value)
     elif kind == "id":
@@ -78,7 +84,9 @@ async def create_tenant(session: AsyncSession, owner: User, data: TenantCreate) 
 async def get_tenant_by_slug(
     session: AsyncSession, slug: str, *, include_inactive: bool = False
 ) -> Tenant:
-    tenant = await session.scalar(select(Tenant).where(Tenant.slug == slug.lower()))
+    tenant = await session.scalar(
+        select(Tenant).where(Tenant.slug == slug.lower(), Tenant.kind != PLATFORM_KIND)
+    )
     if tenant is None:
         raise TenantNotFound()
     if not include_inactive and tenant.status not in ("active", "trial"):
@@ -89,7 +97,11 @@ async def get_tenant_by_slug(
 async def list_marketplace_tenants(
     session: AsyncSession, *, limit: int, cursor: str | None
 ) -> Page[TenantPublic]:
-    query = select(Tenant).where(Tenant.status == "active", Tenant.marketplace_enabled.is_(True))
+    query = select(Tenant).where(
+        Tenant.status == "active",
+        Tenant.marketplace_enabled.is_(True),
+        Tenant.kind != PLATFORM_KIND,
+    )
     if cursor:
         last_name, raw_id = decode_cursor(cursor, 2)
         last_id = cursor_uuid(raw_id)
@@ -143,3 +155,17 @@ async def update_tenant(
     await session.refresh(tenant)
     await announce_tenant_change(session, tenant.id)
     return tenant
+
+
+async def enter_platform_tenant(session: AsyncSession) -> uuid.UUID:
+    """Create the platform's own tenant if this database has none yet, and put it in
+    context for the rest of the transaction."""
+    await raw.execute(
+        session,
+        "INSERT INTO tenants (id, name, slug, kind, email, marketplace_enabled, timezone) "
+        "VALUES (%s, 'StudioLoop marketplace', %s, %s, 'marketplace@studioloop.invalid', "
+        "false, 'UTC') ON CONFLICT (id) DO NOTHING",
+        (PLATFORM_TENANT_ID, PLATFORM_TENANT_SLUG, PLATFORM_KIND),
+    )
+    await set_tenant_context(session, PLATFORM_TENANT_ID)
+    return PLATFORM_TENANT_ID
