@@ -12,6 +12,7 @@ from studioloop.core.openapi import API_PREFIX
 from studioloop.core.ratelimit import enforce_global_limit
 from studioloop.credits.router import router as credits_router
 from studioloop.notifications.router import router as notifications_router
+from studioloop.payments.router import router as payments_router
 from studioloop.scheduling.router import router as scheduling_router
 from studioloop.tenants.router import router as tenants_router
 
@@ -26,5 +27,6 @@ api_router.include_router(tenants_router)
 api_router.include_router(notifications_router)
 api_router.include_router(scheduling_router)
 api_router.include_router(credits_router)
+api_router.include_router(payments_router)
 api_router.include_router(checkin_router)
 api_router.include_router(calendar_router)

@@ -33,6 +33,7 @@ from studioloop.jobs.app import connected_job_app
 from studioloop.ops import router as ops_router
 from studioloop.tenants.cache import TenantCache, listen_for_changes
 from studioloop.web.routes import router as web_router
+from studioloop.web.sandbox import router as sandbox_router
 
 logger = get_logger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(ops_router)
     app.include_router(api_router)
     app.include_router(web_router)
+    app.include_router(sandbox_router)
     # Swagger UI 5 (OpenAPI 3.1) served from the fastapi-offline wheel: no CDN.
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

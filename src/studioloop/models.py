@@ -9,6 +9,7 @@ from studioloop.credits import models as credits_models
 from studioloop.db import idempotency as idempotency_models
 from studioloop.db.base import Base
 from studioloop.notifications import models as notifications_models
+from studioloop.payments import models as payments_models
 from studioloop.scheduling import models as scheduling_models
 from studioloop.tenants import models as tenants_models
 
@@ -19,6 +20,7 @@ __all__ = [
     "credits_models",
     "idempotency_models",
     "notifications_models",
+    "payments_models",
     "scheduling_models",
     "tenants_models",
 ]

@@ -18,6 +18,7 @@ TASK_MODULES = [
     "studioloop.scheduling.tasks",
     "studioloop.booking.tasks",
     "studioloop.credits.tasks",
+    "studioloop.payments.tasks",
 ]
 
 job_app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)

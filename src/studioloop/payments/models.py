@@ -1,0 +1,115 @@
+"""Payments, their append-only history, and the raw webhook events that move them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from studioloop.db.base import Base, Timestamps, UUIDPrimaryKey
+
+PAYMENT_STATUSES = (
+    "pending",
+    "requires_action",
+    "succeeded",
+    "failed",
+    "canceled",
+    "partially_refunded",
+    "refunded",
+)
+PAYMENT_PURPOSES = ("credit_pack",)
+PROVIDERS = ("sandbox", "stripe", "yoco")
+
+
+def _one_of(values: tuple[str, ...]) -> str:
+    # Not f"{tuple}": a one-element tuple would render as "('x',)", which is not SQL.
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
+class Payment(UUIDPrimaryKey, Timestamps, Base):
+    """Money a member pays a studio, in minor units of the studio's currency."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint(f"status IN {_one_of(PAYMENT_STATUSES)}", name="status"),
+        CheckConstraint(f"purpose IN {_one_of(PAYMENT_PURPOSES)}", name="purpose"),
+        CheckConstraint(f"provider IN {_one_of(PROVIDERS)}", name="provider"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        # Never refund more than was captured, whatever the code above does.
+        CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="refunded"),
+        UniqueConstraint("provider", "provider_reference"),
+        Index("ix_payments_user", "user_id", "created_at"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="RESTRICT")
+    )
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_reference: Mapped[str | None] = mapped_column(String(255))
+    purpose: Mapped[str] = mapped_column(String(32))
+    package_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("credit_packages.id", ondelete="SET NULL")
+    )
+    description: Mapped[str] = mapped_column(String(255))
+    amount: Mapped[int] = mapped_column(Integer)  # minor units
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_refunded: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    status: Mapped[str] = mapped_column(String(32), server_default=text("'pending'"))
+    succeeded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PaymentEvent(UUIDPrimaryKey, Base):
+    """One change of a payment's status; append-only (the app may not update or delete)."""
+
+    __tablename__ = "payment_events"
+    __table_args__ = (Index("ix_payment_events_payment", "payment_id", "created_at"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    payment_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("payments.id", ondelete="CASCADE")
+    )
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(32))  # api, webhook, job
+    provider_event_id: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WebhookEvent(UUIDPrimaryKey, Base):
+    """A provider's webhook as received (signature already verified), stored once per
+    (provider, event id) so a replay changes nothing. Platform-level: the studio is only
+    known after reading the event, so this table has no tenant_id."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+
+    provider: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(255))
+    event_type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[str] = mapped_column(Text)  # the raw body, as signed
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(String(100))

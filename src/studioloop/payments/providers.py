@@ -1,0 +1,155 @@
+"""Payment providers behind one interface. Today: the built-in sandbox.
+
+The sandbox behaves like a hosted-checkout provider (Stripe Checkout, Yoco online
+checkout): we create a checkout and send the member to its page; the page's outcome comes
+back as a signed webhook. It serves that page itself (web/sandbox.py) and signs its
+webhooks with a key derived from SECRET_KEY, in Stripe's scheme (`t=<unix>,v1=<hex HMAC
+of "t.body">`), so the embedded demo sells credits end to end with no account anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from studioloop.config import Settings
+from studioloop.payments import exceptions as exc
+
+# A webhook signed longer ago than this is refused (a replay of an old capture).
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+# What our state machine understands; providers map their own event types onto these.
+SUCCEEDED, FAILED, CANCELED, REQUIRES_ACTION = (
+    "payment.succeeded",
+    "payment.failed",
+    "payment.canceled",
+    "payment.requires_action",
+)
+
+
+@dataclass(frozen=True)
+class Checkout:
+    reference: str  # the provider's id for it, stored on the payment
+    url: str  # where the member pays
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    id: str
+    type: str
+    reference: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    payment_id: uuid.UUID
+    tenant_id: uuid.UUID
+    amount: int
+    currency: str
+    description: str
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    def create_checkout(self, request: CheckoutRequest, base_url: str) -> Checkout: ...
+
+    def verify_webhook(
+        self, body: bytes, headers: Mapping[str, str], now: float | None = None
+    ) -> ProviderEvent: ...
+
+    def read_event(self, payload: str) -> ProviderEvent: ...
+
+
+class SandboxProvider:
+    name = "sandbox"
+    SIGNATURE_HEADER = "Sandbox-Signature"
+
+    def __init__(self, settings: Settings) -> None:
+        self._key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=b"studioloop-sandbox-v1", info=b"webhooks"
+        ).derive(settings.secret_key.get_secret_value().encode())
+
+    # --- checkout ----------------------------------------------------------------------
+
+    def create_checkout(self, request: CheckoutRequest, base_url: str) -> Checkout:
+        reference = f"sbx_{request.payment_id.hex}"
+        path = f"/sandbox/checkout/{request.tenant_id}/{request.payment_id}"
+        sig = self.page_signature(request.tenant_id, request.payment_id)
+        return Checkout(reference=reference, url=f"{base_url}{path}?sig={sig}")
+
+    def page_signature(self, tenant_id: uuid.UUID, payment_id: uuid.UUID) -> str:
+        """Binds a checkout page's address to one payment: nobody can guess another's."""
+        message = f"page:{tenant_id}:{payment_id}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
+
+    def page_signature_valid(self, tenant_id: uuid.UUID, payment_id: uuid.UUID, sig: str) -> bool:
+        return hmac.compare_digest(self.page_signature(tenant_id, payment_id), sig)
+
+    # --- webhooks ----------------------------------------------------------------------
+
+    def event_body(
+        self, event_type: str, *, reference: str, tenant_id: uuid.UUID, payment_id: uuid.UUID
+    ) -> bytes:
+        event: dict[str, Any] = {
+            "id": f"evt_{uuid.uuid4().hex}",
+            "type": event_type,
+            "created": int(time.time()),
+            "data": {
+                "reference": reference,
+                "metadata": {"tenant_id": str(tenant_id), "payment_id": str(payment_id)},
+            },
+        }
+        return json.dumps(event).encode()
+
+    def sign(self, body: bytes, timestamp: int | None = None) -> str:
+        timestamp = int(time.time()) if timestamp is None else timestamp
+        signed = f"{timestamp}.".encode() + body
+        return f"t={timestamp},v1={hmac.new(self._key, signed, hashlib.sha256).hexdigest()}"
+
+    def verify_webhook(
+        self, body: bytes, headers: Mapping[str, str], now: float | None = None
+    ) -> ProviderEvent:
+        header = headers.get(self.SIGNATURE_HEADER.lower()) or ""
+        parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
+        try:
+            timestamp = int(parts["t"])
+            given = parts["v1"]
+        except (KeyError, ValueError):
+            raise exc.InvalidWebhookSignature() from None
+        now = time.time() if now is None else now
+        if abs(now - timestamp) > SIGNATURE_TOLERANCE_SECONDS:
+            raise exc.InvalidWebhookSignature(details={"reason": "stale"})
+        expected = self.sign(body, timestamp).split("v1=", 1)[1]
+        if not hmac.compare_digest(expected, given):
+            raise exc.InvalidWebhookSignature()
+        return self.read_event(body.decode())
+
+    def read_event(self, payload: str) -> ProviderEvent:
+        try:
+            event = json.loads(payload)
+            data = event["data"]
+            return ProviderEvent(
+                id=str(event["id"]),
+                type=str(event["type"]),
+                reference=data.get("reference"),
+                metadata={k: str(v) for k, v in (data.get("metadata") or {}).items()},
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise exc.InvalidWebhookPayload() from None
+
+
+def get_provider(name: str, settings: Settings) -> PaymentProvider:
+    if name == "sandbox":
+        return SandboxProvider(settings)
+    raise exc.UnknownProvider(details={"provider": name})

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from studioloop.accounts.dependencies import CurrentUser, require_role
+from studioloop.accounts.service import Membership, membership_of
+from studioloop.config import Settings
+from studioloop.core.openapi import API_PREFIX, errors
+from studioloop.db import idempotency
+from studioloop.db.session import DbSession
+from studioloop.payments import schemas, service
+from studioloop.payments.exceptions import PaymentNotFound
+from studioloop.tenants.dependencies import CurrentTenant
+
+router = APIRouter(prefix=API_PREFIX, tags=["payments"])
+Member = Annotated[Membership, Depends(require_role("member"))]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key", max_length=255, description="Retry safely: same key, same result"
+    ),
+]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def purchase_credits(
+    body: schemas.CreditPurchaseIn,
+    request: Request,
+    tenant: CurrentTenant,
+    member: Member,
+    user: CurrentUser,
+    session: DbSession,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Buy a credit package: a pending payment and the checkout address to send the member
+    to. The credits arrive when the provider reports the payment succeeded (webhook)."""
+    endpoint = "POST /payments/credits/purchase"
+    if idempotency_key:
+        fingerprint = idempotency.request_fingerprint(endpoint, body.model_dump(mode="json"))
+        earlier = await idempotency.claim(session, user.id, idempotency_key, endpoint, fingerprint)
+        if earlier is not None:
+            return JSONResponse(
+                earlier[1], status_code=earlier[0], headers={"Idempotent-Replayed": "true"}
+            )
+    payment, url = await service.start_credit_purchase(
+        session,
+        _settings(request),
+        tenant,
+        user,
+        body.package_id,
+        str(request.base_url).rstrip("/"),
+    )
+    payload = jsonable_encoder(
+        schemas.CheckoutOut(payment=schemas.PaymentOut.model_validate(payment), checkout_url=url)
+    )
+    if idempotency_key:
+        await idempotency.remember(session, user.id, idempotency_key, 201, payload)
+    return JSONResponse(payload, status_code=status.HTTP_201_CREATED)
+
+
+async def get_payment(
+    payment_id: uuid.UUID, tenant: CurrentTenant, user: CurrentUser, session: DbSession
+) -> schemas.PaymentOut:
+    """One payment: your own, or any at the studio for admins and owners."""
+    payment = await service.get_payment(session, payment_id)
+    if payment.user_id != user.id:
+        membership = await membership_of(session, tenant.id, user.id)
+        if membership is None or not membership.allows("admin"):
+            raise PaymentNotFound()
+    return schemas.PaymentOut.model_validate(payment)
+
+
+@router.post(
+    "/webhooks/{provider}",
+    response_model=schemas.WebhookAck,
+    responses=errors(400, 404),
+    tags=["webhooks"],
+)
+async def receive_webhook(
+    provider: str, request: Request, session: DbSession
+) -> schemas.WebhookAck:
+    """A payment provider's event. The signature is checked against the raw body; the
+    event is stored once and processed by a job (a replay is acknowledged and ignored)."""
+    body = await request.body()
+    duplicate = await service.receive_webhook(
+        session, _settings(request), provider, body, request.headers
+    )
+    return schemas.WebhookAck(duplicate=duplicate)
+
+
+for prefix in ("/tenants/{slug}", ""):
+    router.add_api_route(
+        f"{prefix}/payments/credits/purchase",
+        purchase_credits,
+        methods=["POST"],
+        status_code=status.HTTP_201_CREATED,
+        response_model=schemas.CheckoutOut,
+        responses=errors(400, 401, 403, 404, 409, 422),
+    )
+    router.add_api_route(
+        f"{prefix}/payments/{{payment_id}}",
+        get_payment,
+        methods=["GET"],
+        response_model=schemas.PaymentOut,
+        responses=errors(400, 401, 404, 422),
+    )

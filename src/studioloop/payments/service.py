@@ -1,0 +1,257 @@
+"""Payments: starting a checkout, receiving webhooks, and the status state machine.
+
+A webhook is verified and stored (once per provider event id) in the request that
+receives it, and processed by a job deferred in that same transaction: the provider gets
+its 200 quickly, and a replayed or duplicated event changes nothing. Processing locks the
+payment row, so two events for one payment apply one after the other, and a transition
+the state machine does not allow (a late "failed" after "succeeded") is recorded on the
+event as ignored, never applied.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioloop.accounts.models import User
+from studioloop.config import Settings
+from studioloop.credits import service as credits
+from studioloop.credits.exceptions import PackageNotFound
+from studioloop.db.tenancy import set_tenant_context
+from studioloop.jobs.defer import defer_in_transaction
+from studioloop.notifications import service as notifications
+from studioloop.payments import exceptions as exc, providers
+from studioloop.payments.models import Payment, PaymentEvent, WebhookEvent
+from studioloop.tenants.cache import TenantRef
+
+# Which status may follow which. Refund states arrive with refunds.
+TRANSITIONS: dict[str, set[str]] = {
+    "pending": {"requires_action", "succeeded", "failed", "canceled"},
+    "requires_action": {"succeeded", "failed", "canceled"},
+    "succeeded": {"partially_refunded", "refunded"},
+    "partially_refunded": {"partially_refunded", "refunded"},
+    "failed": set(),
+    "canceled": set(),
+    "refunded": set(),
+}
+EVENT_STATUS = {
+    providers.SUCCEEDED: "succeeded",
+    providers.FAILED: "failed",
+    providers.CANCELED: "canceled",
+    providers.REQUIRES_ACTION: "requires_action",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def provider_for(tenant: TenantRef) -> str:
+    """The studio's payment provider. The sandbox is the only one so far; the per-studio
+    choice (and its encrypted credentials) arrives with Stripe and Yoco."""
+    return "sandbox"
+
+
+async def start_credit_purchase(
+    session: AsyncSession,
+    settings: Settings,
+    tenant: TenantRef,
+    user: User,
+    package_id: uuid.UUID,
+    base_url: str,
+) -> tuple[Payment, str]:
+    """A pending payment for a credit package, and the checkout address to pay it at."""
+    package = await credits.get_package(session, package_id)
+    if not package.is_active:
+        raise PackageNotFound()
+    provider = providers.get_provider(provider_for(tenant), settings)
+    payment = Payment(
+        tenant_id=tenant.id,
+        user_id=user.id,
+        provider=provider.name,
+        purpose="credit_pack",
+        package_id=package.id,
+        description=f"{package.credits} credits: {package.name}",
+        amount=package.price,
+        currency=tenant.currency,
+    )
+    session.add(payment)
+    await session.flush()
+    checkout = provider.create_checkout(
+        providers.CheckoutRequest(
+            payment_id=payment.id,
+            tenant_id=tenant.id,
+            amount=payment.amount,
+            currency=payment.currency,
+            description=payment.description,
+        ),
+        base_url,
+    )
+    payment.provider_reference = checkout.reference
+    session.add(
+        PaymentEvent(
+            tenant_id=tenant.id,
+            payment_id=payment.id,
+            from_status=None,
+            to_status="pending",
+            source="api",
+            detail={"checkout": checkout.reference},
+        )
+    )
+    await session.flush()
+    await session.refresh(payment)
+    return payment, checkout.url
+
+
+async def get_payment(
+    session: AsyncSession, payment_id: uuid.UUID, *, lock: bool = False
+) -> Payment:
+    query = select(Payment).where(Payment.id == payment_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    payment = await session.scalar(query)
+    if payment is None:
+        raise exc.PaymentNotFound()
+    return payment
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+
+async def receive_webhook(
+    session: AsyncSession,
+    settings: Settings,
+    provider_name: str,
+    body: bytes,
+    headers: Mapping[str, str],
+) -> bool:
+    """Verify and store a webhook; True if it had been received before (nothing to do)."""
+    provider = providers.get_provider(provider_name, settings)
+    event = provider.verify_webhook(body, headers)
+    stored = await session.scalar(
+        insert(WebhookEvent)
+        .values(
+            provider=provider.name,
+            event_id=event.id,
+            event_type=event.type,
+            payload=body.decode(),
+        )
+        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+        .returning(WebhookEvent.id)
+    )
+    if stored is None:
+        return True
+    from studioloop.payments.tasks import process_webhook_event  # the task imports this module
+
+    await defer_in_transaction(session, process_webhook_event, webhook_event_id=str(stored))
+    return False
+
+
+async def process_webhook(
+    session: AsyncSession, settings: Settings, event_row_id: uuid.UUID
+) -> str:
+    """Apply one stored webhook event, once. Returns what happened (also stored on it)."""
+    stored = await session.scalar(
+        select(WebhookEvent).where(WebhookEvent.id == event_row_id).with_for_update()
+    )
+    if stored is None:
+        return "missing"
+    if stored.processed_at is not None:
+        return stored.outcome or "processed"
+    outcome = await _apply(session, settings, stored)
+    stored.processed_at, stored.outcome = _now(), outcome
+    await session.flush()
+    return outcome
+
+
+async def _apply(session: AsyncSession, settings: Settings, stored: WebhookEvent) -> str:
+    event = providers.get_provider(stored.provider, settings).read_event(stored.payload)
+    to_status = EVENT_STATUS.get(event.type)
+    if to_status is None:
+        return "ignored: unknown type"  # acknowledged, nothing to do
+    try:
+        tenant_id = uuid.UUID(event.metadata["tenant_id"])
+        payment_id = uuid.UUID(event.metadata["payment_id"])
+    except (KeyError, ValueError):
+        return "ignored: no payment in metadata"
+    await set_tenant_context(session, tenant_id)
+    try:
+        payment = await get_payment(session, payment_id, lock=True)
+    except exc.PaymentNotFound:
+        return "ignored: unknown payment"
+    if payment.provider != stored.provider or payment.provider_reference != event.reference:
+        return "ignored: reference mismatch"
+    if to_status == payment.status:
+        return "ignored: already " + to_status
+    if to_status not in TRANSITIONS[payment.status]:
+        return f"ignored: {payment.status} cannot become {to_status}"
+    await _transition(session, payment, to_status, source="webhook", event_id=event.id)
+    return f"applied: {to_status}"
+
+
+async def _transition(
+    session: AsyncSession,
+    payment: Payment,
+    to_status: str,
+    *,
+    source: str,
+    event_id: str | None = None,
+) -> None:
+    session.add(
+        PaymentEvent(
+            tenant_id=payment.tenant_id,
+            payment_id=payment.id,
+            from_status=payment.status,
+            to_status=to_status,
+            source=source,
+            provider_event_id=event_id,
+        )
+    )
+    payment.status = to_status
+    if to_status == "succeeded":
+        payment.succeeded_at = _now()
+        await _fulfil(session, payment)
+    await session.flush()
+
+
+async def _fulfil(session: AsyncSession, payment: Payment) -> None:
+    """What the member paid for. Runs once: only on the transition into `succeeded`."""
+    if payment.purpose == "credit_pack" and payment.package_id is not None:
+        package = await credits.get_package(session, payment.package_id)
+        expires = _now() + timedelta(days=package.validity_days) if package.validity_days else None
+        await credits.grant(
+            session,
+            payment.tenant_id,
+            payment.user_id,
+            package.credits,
+            source="purchase",
+            transaction_type="purchase",
+            expires_at=expires,
+            package_id=package.id,
+            reason=f"Bought {package.name}",
+        )
+        user = await session.get(User, payment.user_id)
+        if user is not None:
+            await notifications.send_email(
+                session,
+                to=user.email,
+                template="payment_receipt",
+                context={
+                    "first_name": user.first_name,
+                    "description": payment.description,
+                    "amount": format_money(payment.amount, payment.currency),
+                    "payment_id": str(payment.id),
+                    "expires": expires.strftime("%d %b %Y") if expires else None,
+                },
+            )
+
+
+def format_money(amount: int, currency: str) -> str:
+    """Minor units as a price, without floats: 12500 ZAR -> 'ZAR 125.00'."""
+    whole, cents = divmod(amount, 100)
+    return f"{currency} {whole:,}.{cents:02d}"

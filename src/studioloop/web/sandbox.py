@@ -1,0 +1,109 @@
+"""The sandbox provider's hosted checkout page (what Stripe Checkout is for Stripe).
+
+The member pays, declines or abandons here; the outcome goes back to StudioLoop the way a
+real provider's does: as a signed webhook to `/api/v1/webhooks/sandbox`. The page posts it
+to its own application in-process (httpx's ASGI transport), so it also works where the
+server cannot reach its own public address, and the webhook endpoint checks it exactly as
+it would check one from outside.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+import httpx
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from studioloop.db.session import DbSession
+from studioloop.db.tenancy import set_tenant_context
+from studioloop.payments import providers, service as payments_service
+from studioloop.payments.exceptions import PaymentNotFound
+from studioloop.payments.models import Payment
+from studioloop.web.csrf import CSRF_FIELD, check_csrf
+from studioloop.web.routes import render
+
+router = APIRouter(include_in_schema=False)
+OUTCOME_EVENTS = {
+    "pay": providers.SUCCEEDED,
+    "decline": providers.FAILED,
+    "abandon": providers.CANCELED,
+}
+
+
+def _sandbox(request: Request) -> providers.SandboxProvider:
+    return providers.SandboxProvider(request.app.state.settings)
+
+
+async def _payment(
+    request: Request, session: DbSession, tenant_id: uuid.UUID, payment_id: uuid.UUID, sig: str
+) -> Payment | None:
+    if not _sandbox(request).page_signature_valid(tenant_id, payment_id, sig):
+        return None
+    await set_tenant_context(session, tenant_id)
+    try:
+        payment = await payments_service.get_payment(session, payment_id)
+    except PaymentNotFound:
+        return None
+    return payment if payment.provider == "sandbox" else None
+
+
+def _page(request: Request, payment: Payment | None, sig: str, **extra: object) -> Response:
+    if payment is None:
+        return render(
+            request, "sandbox_checkout.html", {"payment": None, "user": None}, status_code=404
+        )
+    context = {
+        "payment": payment,
+        "amount": payments_service.format_money(payment.amount, payment.currency),
+        "sig": sig,
+        "user": None,
+        **extra,
+    }
+    return render(request, "sandbox_checkout.html", context)
+
+
+@router.get("/sandbox/checkout/{tenant_id}/{payment_id}", response_class=HTMLResponse)
+async def checkout_page(
+    request: Request,
+    session: DbSession,
+    tenant_id: uuid.UUID,
+    payment_id: uuid.UUID,
+    sig: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
+    return _page(request, await _payment(request, session, tenant_id, payment_id, sig), sig)
+
+
+@router.post("/sandbox/checkout/{tenant_id}/{payment_id}", response_class=HTMLResponse)
+async def checkout_submit(
+    request: Request,
+    session: DbSession,
+    tenant_id: uuid.UUID,
+    payment_id: uuid.UUID,
+    outcome: Annotated[Literal["pay", "decline", "abandon"], Form()],
+    sig: Annotated[str, Form(max_length=64)] = "",
+    csrf_token_field: Annotated[str | None, Form(alias=CSRF_FIELD)] = None,
+) -> Response:
+    check_csrf(request, csrf_token_field)
+    payment = await _payment(request, session, tenant_id, payment_id, sig)
+    if payment is None or payment.status != "pending":
+        return _page(request, payment, sig)
+    sandbox = _sandbox(request)
+    body = sandbox.event_body(
+        OUTCOME_EVENTS[outcome],
+        reference=payment.provider_reference or "",
+        tenant_id=tenant_id,
+        payment_id=payment_id,
+    )
+    transport = httpx.ASGITransport(app=request.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.internal") as client:
+        answer = await client.post(
+            "/api/v1/webhooks/sandbox",
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                sandbox.SIGNATURE_HEADER: sandbox.sign(body),
+            },
+        )
+    return _page(request, payment, sig, outcome=outcome, delivered=answer.status_code == 200)
