@@ -67,6 +67,7 @@ def test_createsuperuser_and_demo(owner_url: str, owner_db: Owner) -> None:
     assert demo.returncode == 0, demo.stderr
     assert "owner@example.com" in demo.stdout
     assert "studioloop1" in demo.stdout
+    assert owner_db.value("SELECT count(*) FROM credit_packages") == 6
     again = run("demo")  # loading twice adds nothing twice
     assert again.returncode == 0, again.stderr
     # Loop Yoga and Jozi HIIT: the owner, 5 instructors and 200 members each.
@@ -76,6 +77,7 @@ def test_createsuperuser_and_demo(owner_url: str, owner_db: Owner) -> None:
     assert owner_db.value("SELECT count(*) FROM locations") == 3
     # 12 classes, twice a week, for 4 weeks, without a single clash.
     assert owner_db.value("SELECT count(*) FROM class_schedules") == 96
+    assert owner_db.value("SELECT count(*) FROM credit_packages") == 6  # not twice
 
 
 def test_api_workers_need_an_external_database(tmp_path) -> None:

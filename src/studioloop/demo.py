@@ -19,6 +19,7 @@ from studioloop.accounts.exceptions import AlreadyMember
 from studioloop.accounts.models import User
 from studioloop.config import Settings
 from studioloop.core import security
+from studioloop.credits.models import CreditPackage
 from studioloop.db.tenancy import set_tenant_context
 from studioloop.scheduling import schedule_service, service as scheduling_service
 from studioloop.scheduling.models import ClassTemplate
@@ -180,12 +181,40 @@ async def load_demo(session: AsyncSession, settings: Settings) -> list[DemoLogin
                 await accounts_service.grant_role(session, tenant.id, user.id, role)
 
     await _timetable(session, tenants["loop-yoga"], instructors, horizon=settings)
+    for tenant in tenants.values():
+        await _packages(session, tenant)
     return [
         DemoLogin(OPERATOR[0], "platform operator (sees /dev/outbox)"),
         DemoLogin(OWNER[0], "owner of loop-yoga and jozi-hiit"),
         DemoLogin(INSTRUCTORS[0][0], "instructor (also instructor2..5@example.com)"),
         DemoLogin("member@example.com", f"member (also member2..{MEMBER_COUNT}@example.com)"),
     ]
+
+
+# (name, credits, price in cents, validity in days): what the demo studios sell.
+PACKAGES = [
+    ("Drop-in", 1, 12000, 30),
+    ("Five pack", 5, 55000, 60),
+    ("Ten pack", 10, 100000, 90),
+]
+
+
+async def _packages(session: AsyncSession, tenant: Tenant) -> None:
+    await set_tenant_context(session, tenant.id)
+    if await session.scalar(select(func.count()).select_from(CreditPackage)):
+        return  # from an earlier load
+    for order, (name, credits, price, days) in enumerate(PACKAGES):
+        session.add(
+            CreditPackage(
+                tenant_id=tenant.id,
+                name=name,
+                credits=credits,
+                price=price,
+                validity_days=days,
+                sort_order=order,
+            )
+        )
+    await session.flush()
 
 
 async def _timetable(

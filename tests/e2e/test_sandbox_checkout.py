@@ -1,0 +1,92 @@
+"""A member buys credits on the sandbox's hosted checkout page, in a real browser; a real
+`studioloop worker` applies the webhook."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.conftest import Owner
+
+PASSWORD = "member123"
+
+
+def _person(base: str, owner_db: Owner, email: str, first_name: str) -> dict[str, str]:
+    registered = httpx.post(
+        f"{base}/api/v1/auth/register",
+        json={"email": email, "password": PASSWORD, "first_name": first_name, "last_name": "Test"},
+    )
+    assert registered.status_code == 201, registered.text
+    verified = httpx.post(
+        f"{base}/api/v1/auth/verify", json={"email": email, "code": owner_db.latest_code(email)}
+    )
+    assert verified.status_code == 200, verified.text
+    body = verified.json()
+    return {"Authorization": f"Bearer {body['access_token']}", "user_id": body["user"]["id"]}
+
+
+def test_a_member_pays_on_the_sandbox_checkout(
+    page: Page, live_server: str, owner_db: Owner, owner_url: str, shot
+) -> None:
+    base = live_server
+    owner = _person(base, owner_db, "owner@example.com", "Thandi")
+    auth = {"Authorization": owner["Authorization"]}
+    created = httpx.post(
+        f"{base}/api/v1/tenants",
+        headers=auth,
+        json={"name": "Loop Yoga", "slug": "loop-yoga", "email": "hello@loopyoga.example.com"},
+    )
+    assert created.status_code == 201, created.text
+    studio = f"{base}/api/v1/tenants/loop-yoga"
+    package = httpx.post(
+        f"{studio}/credit-packages",
+        headers=auth,
+        json={"name": "Ten pack", "credits": 10, "price": 12500, "validity_days": 90},
+    ).json()
+    member = _person(base, owner_db, "zanele@example.com", "Zanele")
+    member_auth = {"Authorization": member["Authorization"]}
+    assert httpx.post(f"{studio}/join", headers=member_auth).status_code == 201
+    checkout = httpx.post(
+        f"{studio}/payments/credits/purchase",
+        headers=member_auth,
+        json={"package_id": package["id"]},
+    ).json()
+
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(checkout["checkout_url"])
+    expect(page.get_by_role("heading", name="Pay ZAR 125.00")).to_be_visible()
+    expect(page.get_by_text("Sandbox payment provider")).to_be_visible()
+    shot(page, "sandbox-checkout-mobile")
+    page.get_by_role("button", name="Pay ZAR 125.00").click()
+    expect(page.get_by_role("heading", name="Payment approved")).to_be_visible()
+    shot(page, "sandbox-checkout-approved-mobile")
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "studioloop.cli", "worker"],
+        env={**os.environ, "DATABASE_URL": owner_url, "ENVIRONMENT": "development"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        balance = 0
+        while time.monotonic() < deadline:
+            statement = httpx.get(
+                f"{studio}/users/{member['user_id']}/credits", headers=member_auth
+            ).json()
+            balance = statement["credits_balance"]
+            if balance:
+                break
+            time.sleep(0.3)
+        assert balance == 10
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+    page.reload()
+    expect(page.get_by_role("heading", name="This checkout is closed")).to_be_visible()
