@@ -269,6 +269,51 @@ async def refund_booking(
     return sum(owed.values())
 
 
+async def revoke_from_lot(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    lot_id: uuid.UUID,
+    amount: int,
+    *,
+    reason: str,
+    actor_user_id: uuid.UUID | None = None,
+) -> int:
+    """Take back up to `amount` credits from one lot (credits bought with money that was
+    refunded). What the member already spent stays spent: the balance never goes below
+    zero. Returns how many were taken (an `adjustment` row in the ledger)."""
+    account = await _locked_account(session, tenant_id, user_id, create=False)
+    lot = await session.scalar(
+        select(CreditLot)
+        .where(CreditLot.id == lot_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if account is None or lot is None:
+        return 0
+    taken = min(amount, lot.remaining)
+    if taken > 0:
+        lot.remaining -= taken
+        session.add(
+            _ledger(
+                account,
+                "adjustment",
+                -taken,
+                lot_id=lot.id,
+                reason=reason,
+                actor_user_id=actor_user_id,
+            )
+        )
+        await session.flush()
+    return taken
+
+
+async def lot_size(session: AsyncSession, lot_id: uuid.UUID) -> int:
+    """How many credits a lot held when it was granted."""
+    original = await session.scalar(select(CreditLot.original).where(CreditLot.id == lot_id))
+    return int(original or 0)
+
+
 async def adjust(
     session: AsyncSession,
     tenant_id: uuid.UUID,

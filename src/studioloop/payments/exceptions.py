@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from studioloop.core.errors import AppError, NotFound
+from studioloop.core.errors import AppError, Conflict, NotFound
 
 
 class PaymentNotFound(NotFound):
@@ -23,3 +23,13 @@ class InvalidWebhookPayload(AppError):
     status_code = 400
     code = "INVALID_PAYLOAD"
     message = "The webhook body is not an event we can read."
+
+
+class NotRefundable(Conflict):
+    code = "PAYMENT_NOT_REFUNDABLE"
+    message = "Only a payment that succeeded can be refunded."
+
+
+class RefundExceedsPayment(Conflict):
+    code = "REFUND_EXCEEDS_PAYMENT"
+    message = "That is more than is left to refund on this payment."

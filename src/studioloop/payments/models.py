@@ -74,6 +74,10 @@ class Payment(UUIDPrimaryKey, Timestamps, Base):
     amount_refunded: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     status: Mapped[str] = mapped_column(String(32), server_default=text("'pending'"))
     succeeded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The lot a credit-pack payment granted: a refund takes its credits back from there.
+    credit_lot_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("credit_lots.id", ondelete="SET NULL")
+    )
 
 
 class PaymentEvent(UUIDPrimaryKey, Base):
@@ -113,3 +117,29 @@ class WebhookEvent(UUIDPrimaryKey, Base):
     )
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     outcome: Mapped[str | None] = mapped_column(String(100))
+
+
+class PaymentRefund(UUIDPrimaryKey, Base):
+    """Money given back on a payment; one row per refund, append-only."""
+
+    __tablename__ = "payment_refunds"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("credits_revoked >= 0", name="credits_revoked"),
+        Index("ix_payment_refunds_payment", "payment_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    payment_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("payments.id", ondelete="CASCADE")
+    )
+    amount: Mapped[int] = mapped_column(Integer)  # minor units
+    reason: Mapped[str] = mapped_column(Text)
+    provider_reference: Mapped[str | None] = mapped_column(String(255))
+    credits_revoked: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -70,6 +70,8 @@ class PaymentProvider(Protocol):
 
     def read_event(self, payload: str) -> ProviderEvent: ...
 
+    def refund(self, reference: str, amount: int) -> str: ...
+
 
 class SandboxProvider:
     name = "sandbox"
@@ -95,6 +97,10 @@ class SandboxProvider:
 
     def page_signature_valid(self, tenant_id: uuid.UUID, payment_id: uuid.UUID, sig: str) -> bool:
         return hmac.compare_digest(self.page_signature(tenant_id, payment_id), sig)
+
+    def refund(self, reference: str, amount: int) -> str:
+        """The sandbox refunds at once (a real provider may confirm later by webhook)."""
+        return f"sbr_{uuid.uuid4().hex}"
 
     # --- webhooks ----------------------------------------------------------------------
 

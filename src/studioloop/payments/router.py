@@ -13,12 +13,13 @@ from studioloop.config import Settings
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.db import idempotency
 from studioloop.db.session import DbSession
-from studioloop.payments import schemas, service
+from studioloop.payments import refunds, schemas, service
 from studioloop.payments.exceptions import PaymentNotFound
 from studioloop.tenants.dependencies import CurrentTenant
 
 router = APIRouter(prefix=API_PREFIX, tags=["payments"])
 Member = Annotated[Membership, Depends(require_role("member"))]
+Admin = Annotated[Membership, Depends(require_role("admin"))]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -79,6 +80,36 @@ async def get_payment(
     return schemas.PaymentOut.model_validate(payment)
 
 
+async def refund_payment(
+    payment_id: uuid.UUID,
+    body: schemas.RefundIn,
+    request: Request,
+    tenant: CurrentTenant,
+    admin: Admin,
+    session: DbSession,
+) -> schemas.RefundOut:
+    """Refund all or part of a payment (admins and owners); several refunds may follow one
+    another, never beyond what was paid. Credits bought with it are taken back in
+    proportion, as far as the member has not spent them."""
+    result = await refunds.refund(
+        session,
+        _settings(request),
+        payment_id,
+        body.amount,
+        reason=body.reason,
+        actor_user_id=admin.user_id,
+    )
+    return schemas.RefundOut(
+        id=result.refund.id,
+        amount=result.refund.amount,
+        reason=result.refund.reason,
+        credits_revoked=result.refund.credits_revoked,
+        credits_already_used=result.credits_already_used,
+        created_at=result.refund.created_at,
+        payment=schemas.PaymentOut.model_validate(result.payment),
+    )
+
+
 @router.post(
     "/webhooks/{provider}",
     response_model=schemas.WebhookAck,
@@ -112,4 +143,12 @@ for prefix in ("/tenants/{slug}", ""):
         methods=["GET"],
         response_model=schemas.PaymentOut,
         responses=errors(400, 401, 404, 422),
+    )
+    router.add_api_route(
+        f"{prefix}/payments/{{payment_id}}/refunds",
+        refund_payment,
+        methods=["POST"],
+        status_code=status.HTTP_201_CREATED,
+        response_model=schemas.RefundOut,
+        responses=errors(400, 401, 403, 404, 409, 422),
     )

@@ -41,6 +41,25 @@ class PaymentOut(BaseModel):
     created_at: datetime
 
 
+class RefundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int = Field(gt=0, description="Minor units (cents); at most what is left to refund")
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class RefundOut(BaseModel):
+    id: uuid.UUID
+    amount: int
+    reason: str
+    credits_revoked: int = Field(description="Credits bought with this money, taken back")
+    credits_already_used: int = Field(
+        description="Credits this refund paid for that the member had already spent (kept)"
+    )
+    created_at: datetime
+    payment: PaymentOut
+
+
 class CheckoutOut(BaseModel):
     payment: PaymentOut
     checkout_url: str = Field(description="Send the member here to pay")

@@ -190,18 +190,20 @@ async def _apply(session: AsyncSession, settings: Settings, stored: WebhookEvent
         return "ignored: already " + to_status
     if to_status not in TRANSITIONS[payment.status]:
         return f"ignored: {payment.status} cannot become {to_status}"
-    await _transition(session, payment, to_status, source="webhook", event_id=event.id)
+    await change_status(session, payment, to_status, source="webhook", event_id=event.id)
     return f"applied: {to_status}"
 
 
-async def _transition(
+async def change_status(
     session: AsyncSession,
     payment: Payment,
     to_status: str,
     *,
     source: str,
     event_id: str | None = None,
+    detail: dict[str, object] | None = None,
 ) -> None:
+    """Move a (locked) payment to `to_status`, appending the change to its history."""
     session.add(
         PaymentEvent(
             tenant_id=payment.tenant_id,
@@ -210,6 +212,7 @@ async def _transition(
             to_status=to_status,
             source=source,
             provider_event_id=event_id,
+            detail=detail or {},
         )
     )
     payment.status = to_status
@@ -224,7 +227,7 @@ async def _fulfil(session: AsyncSession, payment: Payment) -> None:
     if payment.purpose == "credit_pack" and payment.package_id is not None:
         package = await credits.get_package(session, payment.package_id)
         expires = _now() + timedelta(days=package.validity_days) if package.validity_days else None
-        await credits.grant(
+        lot = await credits.grant(
             session,
             payment.tenant_id,
             payment.user_id,
@@ -235,6 +238,7 @@ async def _fulfil(session: AsyncSession, payment: Payment) -> None:
             package_id=package.id,
             reason=f"Bought {package.name}",
         )
+        payment.credit_lot_id = lot.id
         user = await session.get(User, payment.user_id)
         if user is not None:
             await notifications.send_email(
