@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     smtp_use_tls: bool = False
     email_from: str = "StudioLoop <no-reply@studioloop.localhost>"
 
+    # Payments. Stripe is offered to studios once STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET
+    # are set (the platform's account; studios connect theirs via Stripe Connect).
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    # The platform's fee on Stripe payments to connected studios, in basis points (1% = 100).
+    platform_fee_basis_points: int = Field(default=0, ge=0, le=10_000)
+
     # Auth.
     access_token_ttl_seconds: int = 15 * 60
     refresh_token_ttl_days: int = 30

@@ -33,3 +33,9 @@ class NotRefundable(Conflict):
 class RefundExceedsPayment(Conflict):
     code = "REFUND_EXCEEDS_PAYMENT"
     message = "That is more than is left to refund on this payment."
+
+
+class ProviderUnavailable(AppError):
+    status_code = 502
+    code = "PROVIDER_UNAVAILABLE"
+    message = "The payment provider could not be reached. Please try again."

@@ -62,7 +62,7 @@ class CheckoutRequest:
 class PaymentProvider(Protocol):
     name: str
 
-    def create_checkout(self, request: CheckoutRequest, base_url: str) -> Checkout: ...
+    async def create_checkout(self, request: CheckoutRequest, base_url: str) -> Checkout: ...
 
     def verify_webhook(
         self, body: bytes, headers: Mapping[str, str], now: float | None = None
@@ -70,7 +70,7 @@ class PaymentProvider(Protocol):
 
     def read_event(self, payload: str) -> ProviderEvent: ...
 
-    def refund(self, reference: str, amount: int) -> str: ...
+    async def refund(self, reference: str, amount: int) -> str: ...
 
 
 class SandboxProvider:
@@ -84,7 +84,7 @@ class SandboxProvider:
 
     # --- checkout ----------------------------------------------------------------------
 
-    def create_checkout(self, request: CheckoutRequest, base_url: str) -> Checkout:
+    async def create_checkout(self, request: CheckoutRequest, base_url: str) -> Checkout:
         reference = f"sbx_{request.payment_id.hex}"
         path = f"/sandbox/checkout/{request.tenant_id}/{request.payment_id}"
         sig = self.page_signature(request.tenant_id, request.payment_id)
@@ -98,7 +98,7 @@ class SandboxProvider:
     def page_signature_valid(self, tenant_id: uuid.UUID, payment_id: uuid.UUID, sig: str) -> bool:
         return hmac.compare_digest(self.page_signature(tenant_id, payment_id), sig)
 
-    def refund(self, reference: str, amount: int) -> str:
+    async def refund(self, reference: str, amount: int) -> str:
         """The sandbox refunds at once (a real provider may confirm later by webhook)."""
         return f"sbr_{uuid.uuid4().hex}"
 
@@ -141,7 +141,8 @@ class SandboxProvider:
             raise exc.InvalidWebhookSignature()
         return self.read_event(body.decode())
 
-    def read_event(self, payload: str) -> ProviderEvent:
+    @staticmethod
+    def read_event(payload: str) -> ProviderEvent:
         try:
             event = json.loads(payload)
             data = event["data"]
@@ -155,7 +156,24 @@ class SandboxProvider:
             raise exc.InvalidWebhookPayload() from None
 
 
-def get_provider(name: str, settings: Settings) -> PaymentProvider:
+def get_provider(
+    name: str, settings: Settings, tenant_settings: Mapping[str, object] | None = None
+) -> PaymentProvider:
+    """The provider `name`; `tenant_settings` carry a studio's own account with it."""
     if name == "sandbox":
         return SandboxProvider(settings)
+    if name == "stripe":
+        from studioloop.payments.stripe_provider import StripeProvider
+
+        account = (tenant_settings or {}).get("stripe_account_id")
+        return StripeProvider(settings, account if isinstance(account, str) else None)
     raise exc.UnknownProvider(details={"provider": name})
+
+
+def read_stored_event(provider: str, payload: str) -> ProviderEvent:
+    """An event stored after its signature was verified; reading it needs no credentials."""
+    if provider == "stripe":
+        from studioloop.payments.stripe_provider import StripeProvider
+
+        return StripeProvider.read_event(payload)
+    return SandboxProvider.read_event(payload)

@@ -43,7 +43,7 @@ async def refund(
     if amount > left:
         raise exc.RefundExceedsPayment(details={"refundable": left})
     provider = providers.get_provider(payment.provider, settings)
-    reference = provider.refund(payment.provider_reference or "", amount)
+    reference = await provider.refund(payment.provider_reference or "", amount)
 
     revoked, used = await _take_back_credits(session, payment, amount, actor_user_id)
     payment.amount_refunded += amount

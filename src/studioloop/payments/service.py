@@ -27,6 +27,7 @@ from studioloop.jobs.defer import defer_in_transaction
 from studioloop.notifications import service as notifications
 from studioloop.payments import exceptions as exc, providers
 from studioloop.payments.models import Payment, PaymentEvent, WebhookEvent
+from studioloop.tenants import service as tenants_service
 from studioloop.tenants.cache import TenantRef
 
 # Which status may follow which. Refund states arrive with refunds.
@@ -51,10 +52,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def provider_for(tenant: TenantRef) -> str:
-    """The studio's payment provider. The sandbox is the only one so far; the per-studio
-    choice (and its encrypted credentials) arrives with Stripe and Yoco."""
-    return "sandbox"
+def provider_for(tenant_settings: Mapping[str, object]) -> str:
+    """The studio's payment provider (tenant setting `payment_provider`): `stripe`, or the
+    built-in `sandbox` by default."""
+    name = tenant_settings.get("payment_provider", "sandbox")
+    return name if isinstance(name, str) else "sandbox"
 
 
 async def start_credit_purchase(
@@ -69,7 +71,8 @@ async def start_credit_purchase(
     package = await credits.get_package(session, package_id)
     if not package.is_active:
         raise PackageNotFound()
-    provider = providers.get_provider(provider_for(tenant), settings)
+    tenant_settings = await tenants_service.settings_of(session, tenant.id)
+    provider = providers.get_provider(provider_for(tenant_settings), settings, tenant_settings)
     payment = Payment(
         tenant_id=tenant.id,
         user_id=user.id,
@@ -82,7 +85,7 @@ async def start_credit_purchase(
     )
     session.add(payment)
     await session.flush()
-    checkout = provider.create_checkout(
+    checkout = await provider.create_checkout(
         providers.CheckoutRequest(
             payment_id=payment.id,
             tenant_id=tenant.id,
@@ -170,7 +173,7 @@ async def process_webhook(
 
 
 async def _apply(session: AsyncSession, settings: Settings, stored: WebhookEvent) -> str:
-    event = providers.get_provider(stored.provider, settings).read_event(stored.payload)
+    event = providers.read_stored_event(stored.provider, stored.payload)
     to_status = EVENT_STATUS.get(event.type)
     if to_status is None:
         return "ignored: unknown type"  # acknowledged, nothing to do

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -169,3 +170,9 @@ async def enter_platform_tenant(session: AsyncSession) -> uuid.UUID:
     )
     await set_tenant_context(session, PLATFORM_TENANT_ID)
     return PLATFORM_TENANT_ID
+
+
+async def settings_of(session: AsyncSession, tenant_id: uuid.UUID) -> dict[str, Any]:
+    """A studio's settings (its choices: policies, payment provider, ...)."""
+    found = await session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
+    return dict(found or {})

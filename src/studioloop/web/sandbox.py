@@ -1,4 +1,5 @@
-"""The sandbox provider's hosted checkout page (what Stripe Checkout is for Stripe).
+"""The sandbox provider's hosted checkout page (what Stripe Checkout is for Stripe), and the
+page any provider's checkout returns the member to.
 
 The member pays, declines or abandons here; the outcome goes back to StudioLoop the way a
 real provider's does: as a signed webhook to `/api/v1/webhooks/sandbox`. The page posts it
@@ -107,3 +108,10 @@ async def checkout_submit(
             },
         )
     return _page(request, payment, sig, outcome=outcome, delivered=answer.status_code == 200)
+
+
+@router.get("/payments/done", response_class=HTMLResponse)
+async def payment_done(request: Request, canceled: Annotated[bool, Query()] = False) -> Response:
+    """Where a provider's hosted checkout sends the member back to. What counts is the
+    provider's webhook, which may arrive before or after this page is shown."""
+    return render(request, "payment_done.html", {"canceled": canceled, "user": None})

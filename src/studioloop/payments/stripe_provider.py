@@ -1,0 +1,135 @@
+"""Stripe, through the official SDK: Checkout Sessions, refunds, signed webhooks.
+
+The platform holds one Stripe account (STRIPE_SECRET_KEY); a studio that has connected its
+own account (tenant setting `stripe_account_id`) is paid by destination charge, with the
+platform's fee (PLATFORM_FEE_BASIS_POINTS) as `application_fee_amount`. STRIPE_API_BASE
+points the SDK at another server: the tests run it against a local fake Stripe.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import stripe
+
+from studioloop.config import Settings
+from studioloop.payments import exceptions as exc
+from studioloop.payments.providers import (
+    CANCELED,
+    FAILED,
+    SUCCEEDED,
+    Checkout,
+    CheckoutRequest,
+    ProviderEvent,
+)
+
+# Stripe's event types, as our state machine's.
+EVENT_TYPES = {
+    "checkout.session.completed": SUCCEEDED,  # only when paid: see _event_type
+    "checkout.session.async_payment_succeeded": SUCCEEDED,
+    "checkout.session.async_payment_failed": FAILED,
+    "checkout.session.expired": CANCELED,
+}
+
+
+class StripeNotConfigured(exc.UnknownProvider):
+    code = "PROVIDER_NOT_CONFIGURED"
+    message = "Stripe is not configured on this platform."
+
+
+class StripeProvider:
+    name = "stripe"
+
+    def __init__(self, settings: Settings, connected_account: str | None = None) -> None:
+        if settings.stripe_secret_key is None or settings.stripe_webhook_secret is None:
+            raise StripeNotConfigured()
+        self._webhook_secret = settings.stripe_webhook_secret.get_secret_value()
+        self._fee_basis_points = settings.platform_fee_basis_points
+        self._connected_account = connected_account
+        self._client = stripe.StripeClient(
+            settings.stripe_secret_key.get_secret_value(),
+            base_addresses={"api": settings.stripe_api_base},
+            http_client=stripe.HTTPXClient(),  # async, so no request blocks the event loop
+            max_network_retries=2,
+        )
+
+    async def create_checkout(self, request: CheckoutRequest, base_url: str) -> Checkout:
+        metadata = {"tenant_id": str(request.tenant_id), "payment_id": str(request.payment_id)}
+        intent: dict[str, Any] = {"metadata": metadata}
+        if self._connected_account:
+            intent["transfer_data"] = {"destination": self._connected_account}
+            intent["application_fee_amount"] = request.amount * self._fee_basis_points // 10_000
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "client_reference_id": str(request.payment_id),
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": request.currency.lower(),
+                        "unit_amount": request.amount,
+                        "product_data": {"name": request.description},
+                    },
+                }
+            ],
+            "metadata": metadata,
+            "payment_intent_data": intent,
+            "success_url": f"{base_url}/payments/done?payment={request.payment_id}",
+            "cancel_url": f"{base_url}/payments/done?payment={request.payment_id}&canceled=1",
+        }
+        try:
+            session = await self._client.v1.checkout.sessions.create_async(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": f"checkout-{request.payment_id}"},
+            )
+        except stripe.StripeError as error:
+            raise exc.ProviderUnavailable(details={"provider": self.name}) from error
+        return Checkout(reference=session.id, url=str(session.url))
+
+    async def refund(self, reference: str, amount: int) -> str:
+        try:
+            session = await self._client.v1.checkout.sessions.retrieve_async(reference)
+            intent = session.payment_intent
+            intent_id = intent if isinstance(intent, str) else getattr(intent, "id", None)
+            refund = await self._client.v1.refunds.create_async(
+                {"payment_intent": str(intent_id), "amount": amount}
+            )
+        except stripe.StripeError as error:
+            raise exc.ProviderUnavailable(details={"provider": self.name}) from error
+        return str(refund.id)
+
+    def verify_webhook(
+        self, body: bytes, headers: Mapping[str, str], now: float | None = None
+    ) -> ProviderEvent:
+        try:
+            stripe.Webhook.construct_event(
+                body, headers.get("stripe-signature"), self._webhook_secret
+            )
+        except stripe.SignatureVerificationError:
+            raise exc.InvalidWebhookSignature() from None
+        except ValueError:
+            raise exc.InvalidWebhookPayload() from None
+        return self.read_event(body.decode())
+
+    @staticmethod
+    def read_event(payload: str) -> ProviderEvent:
+        try:
+            event = json.loads(payload)
+            obj = event["data"]["object"]
+            return ProviderEvent(
+                id=str(event["id"]),
+                type=_event_type(str(event["type"]), obj),
+                reference=obj.get("id"),
+                metadata={k: str(v) for k, v in (obj.get("metadata") or {}).items()},
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise exc.InvalidWebhookPayload() from None
+
+
+def _event_type(stripe_type: str, obj: Mapping[str, Any]) -> str:
+    if stripe_type == "checkout.session.completed" and obj.get("payment_status") != "paid":
+        # Paid later (bank debits): async_payment_succeeded or _failed will follow.
+        return "payment.requires_action"
+    return EVENT_TYPES.get(stripe_type, stripe_type)
