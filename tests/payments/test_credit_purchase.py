@@ -198,3 +198,27 @@ async def test_an_idempotency_key_starts_one_checkout(shop: ShopStudio, owner_db
     assert first.json() == again.json()
     assert again.headers["Idempotent-Replayed"] == "true"
     assert owner_db.value("SELECT count(*) FROM payments") == 1
+
+
+async def test_three_d_secure_pending_then_success(
+    shop: ShopStudio, client, owner_db: Owner, run_jobs: RunJobs
+) -> None:
+    member = await shop.new_member()
+    package = await shop.package()
+    body = (await shop.purchase(member, package["id"])).json()
+    assert "Confirm with your bank" in await shop.checkout(body["checkout_url"], "pay_3ds")
+    await run_jobs()
+    url = f"{shop.base}/payments/{body['payment']['id']}"
+    assert (await client.get(url, headers=member["headers"])).json()["status"] == "requires_action"
+    assert await shop.balance(member) == 0
+
+    assert "Payment approved" in await shop.checkout(body["checkout_url"], "authenticate")
+    await run_jobs()
+    assert (await client.get(url, headers=member["headers"])).json()["status"] == "succeeded"
+    assert await shop.balance(member) == 10
+    assert [
+        r[0]
+        for r in owner_db.rows(
+            "SELECT to_status FROM payment_events ORDER BY created_at, to_status DESC"
+        )
+    ] == ["pending", "requires_action", "succeeded"]

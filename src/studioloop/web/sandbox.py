@@ -28,9 +28,13 @@ from studioloop.web.routes import render
 router = APIRouter(include_in_schema=False)
 OUTCOME_EVENTS = {
     "pay": providers.SUCCEEDED,
+    "pay_3ds": providers.REQUIRES_ACTION,  # the bank asks the member to confirm
+    "authenticate": providers.SUCCEEDED,
+    "fail_authentication": providers.FAILED,
     "decline": providers.FAILED,
     "abandon": providers.CANCELED,
 }
+Outcome = Literal["pay", "pay_3ds", "authenticate", "fail_authentication", "decline", "abandon"]
 
 
 def _sandbox(request: Request) -> providers.SandboxProvider:
@@ -82,13 +86,13 @@ async def checkout_submit(
     session: DbSession,
     tenant_id: uuid.UUID,
     payment_id: uuid.UUID,
-    outcome: Annotated[Literal["pay", "decline", "abandon"], Form()],
+    outcome: Annotated[Outcome, Form()],
     sig: Annotated[str, Form(max_length=64)] = "",
     csrf_token_field: Annotated[str | None, Form(alias=CSRF_FIELD)] = None,
 ) -> Response:
     check_csrf(request, csrf_token_field)
     payment = await _payment(request, session, tenant_id, payment_id, sig)
-    if payment is None or payment.status != "pending":
+    if payment is None or payment.status not in ("pending", "requires_action"):
         return _page(request, payment, sig)
     sandbox = _sandbox(request)
     body = sandbox.event_body(
