@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from studioloop.config import get_settings
 from studioloop.payments.providers import SandboxProvider
+from studioloop.payments.tasks import reconcile_payments
 from tests.booking.test_booking import ledger_matches_balances
 from tests.conftest import Owner, assert_error
 from tests.payments.conftest import RunJobs, ShopStudio
@@ -222,3 +223,20 @@ async def test_three_d_secure_pending_then_success(
             "SELECT to_status FROM payment_events ORDER BY created_at, to_status DESC"
         )
     ] == ["pending", "requires_action", "succeeded"]
+
+
+async def test_unfinished_sandbox_checkouts_expire_after_a_day(
+    shop: ShopStudio, owner_db: Owner
+) -> None:
+    member = await shop.new_member()
+    package = await shop.package()
+    old = (await shop.purchase(member, package["id"])).json()["payment"]
+    recent = (await shop.purchase(member, package["id"])).json()["payment"]
+    owner_db.rows(
+        "UPDATE payments SET created_at = now() - interval '25 hours' WHERE id = %s", old["id"]
+    )
+    assert await reconcile_payments(timestamp=0) == 1
+    assert dict(owner_db.rows("SELECT id::text, status FROM payments")) == {
+        old["id"]: "canceled",
+        recent["id"]: "pending",
+    }

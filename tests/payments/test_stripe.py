@@ -4,6 +4,7 @@ charge, signed webhooks, refunds."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -11,6 +12,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from studioloop.config import Settings
+from studioloop.db.tenancy import set_tenant_context
+from studioloop.payments import reconciliation
 from tests.booking.test_booking import ledger_matches_balances
 from tests.conftest import Api, Owner, assert_error
 from tests.fakes.stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, sign
@@ -26,10 +30,8 @@ def fake_stripe() -> Iterator[FakeStripe]:
 
 
 @pytest.fixture
-async def stripe_client(database, settings, fake_stripe: FakeStripe) -> AsyncIterator[Any]:
-    from studioloop.app import create_app
-
-    configured = settings.model_copy(
+def stripe_settings(settings: Settings, fake_stripe: FakeStripe) -> Settings:
+    return settings.model_copy(
         update={
             "stripe_secret_key": SecretStr(API_KEY),
             "stripe_webhook_secret": SecretStr(WEBHOOK_SECRET),
@@ -37,7 +39,13 @@ async def stripe_client(database, settings, fake_stripe: FakeStripe) -> AsyncIte
             "platform_fee_basis_points": 500,  # 5%
         }
     )
-    transport = httpx.ASGITransport(app=create_app(configured))
+
+
+@pytest.fixture
+async def stripe_client(database, stripe_settings: Settings) -> AsyncIterator[Any]:
+    from studioloop.app import create_app
+
+    transport = httpx.ASGITransport(app=create_app(stripe_settings))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
 
@@ -165,3 +173,33 @@ async def test_stripe_down_means_a_clear_error_and_no_payment(
     answer = await shop.purchase(member, package["id"])
     assert_error(answer, 502, "PROVIDER_UNAVAILABLE")
     assert owner_db.value("SELECT count(*) FROM payments") == 0
+
+
+async def test_a_lost_webhook_is_reconciled_with_stripe(
+    shop: ShopStudio,
+    fake_stripe: FakeStripe,
+    owner_db: Owner,
+    database,
+    stripe_settings: Settings,
+) -> None:
+    member = await shop.new_member()
+    package = await shop.package()
+    paid = (await shop.purchase(member, package["id"])).json()
+    waiting = (await shop.purchase(member, package["id"])).json()
+    paid_session, waiting_session = fake_stripe.sessions
+    fake_stripe.pay(paid_session)  # ... and Stripe's webhook never arrives
+    owner_db.rows("UPDATE payments SET created_at = now() - interval '1 hour'")
+
+    tenant_id = uuid.UUID(shop.tenant["id"])
+    async with database.sessionmaker() as session:
+        await set_tenant_context(session, tenant_id)
+        tenant_settings = {"payment_provider": "stripe"}
+        assert await reconciliation.reconcile(session, stripe_settings, tenant_settings) == 1
+        await session.commit()
+    statuses = dict(owner_db.rows("SELECT id::text, status FROM payments"))
+    assert statuses == {paid["payment"]["id"]: "succeeded", waiting["payment"]["id"]: "pending"}
+    assert await shop.balance(member) == 10
+    assert (
+        owner_db.value("SELECT source FROM payment_events WHERE to_status = 'succeeded'") == "job"
+    )
+    assert waiting_session in fake_stripe.sessions

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives import hashes
@@ -24,6 +25,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from studioloop.config import Settings
 from studioloop.payments import exceptions as exc
 
+SANDBOX_CHECKOUT_LIFETIME = timedelta(hours=24)
 # A webhook signed longer ago than this is refused (a replay of an old capture).
 SIGNATURE_TOLERANCE_SECONDS = 300
 
@@ -72,6 +74,11 @@ class PaymentProvider(Protocol):
 
     async def refund(self, reference: str, amount: int) -> str: ...
 
+    async def checkout_outcome(self, reference: str, started: datetime) -> str | None:
+        """For reconciliation: what became of a checkout whose webhook never came (one of
+        our event types), or None while it is still open."""
+        ...
+
 
 class SandboxProvider:
     name = "sandbox"
@@ -101,6 +108,13 @@ class SandboxProvider:
     async def refund(self, reference: str, amount: int) -> str:
         """The sandbox refunds at once (a real provider may confirm later by webhook)."""
         return f"sbr_{uuid.uuid4().hex}"
+
+    async def checkout_outcome(self, reference: str, started: datetime) -> str | None:
+        # The sandbox keeps no state of its own: like a Stripe Checkout Session, an
+        # unfinished checkout expires after a day.
+        if datetime.now(UTC) - started > SANDBOX_CHECKOUT_LIFETIME:
+            return CANCELED
+        return None
 
     # --- webhooks ----------------------------------------------------------------------
 

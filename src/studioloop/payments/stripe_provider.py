@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import stripe
@@ -19,6 +20,7 @@ from studioloop.payments import exceptions as exc
 from studioloop.payments.providers import (
     CANCELED,
     FAILED,
+    REQUIRES_ACTION,
     SUCCEEDED,
     Checkout,
     CheckoutRequest,
@@ -99,6 +101,17 @@ class StripeProvider:
         except stripe.StripeError as error:
             raise exc.ProviderUnavailable(details={"provider": self.name}) from error
         return str(refund.id)
+
+    async def checkout_outcome(self, reference: str, started: datetime) -> str | None:
+        try:
+            session = await self._client.v1.checkout.sessions.retrieve_async(reference)
+        except stripe.StripeError as error:
+            raise exc.ProviderUnavailable(details={"provider": self.name}) from error
+        if session.status == "expired":
+            return CANCELED
+        if session.status == "complete":
+            return SUCCEEDED if session.payment_status == "paid" else REQUIRES_ACTION
+        return None
 
     def verify_webhook(
         self, body: bytes, headers: Mapping[str, str], now: float | None = None

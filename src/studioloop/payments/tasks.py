@@ -8,7 +8,8 @@ from studioloop.config import get_settings
 from studioloop.core.logging import get_logger
 from studioloop.db.engine import get_database
 from studioloop.jobs.app import DEFAULT_RETRY, job_app
-from studioloop.payments import service
+from studioloop.jobs.per_tenant import for_each_tenant
+from studioloop.payments import reconciliation, service
 
 logger = get_logger(__name__)
 
@@ -24,3 +25,18 @@ async def process_webhook_event(webhook_event_id: str) -> str:
         await session.commit()
     logger.info("webhook processed", webhook_event_id=webhook_event_id, outcome=outcome)
     return outcome
+
+
+@job_app.periodic(cron="*/15 * * * *", periodic_id="reconcile_payments")
+@job_app.task(
+    name="reconcile_payments",
+    queue="payments",
+    retry=DEFAULT_RETRY,
+    queueing_lock="reconcile_payments",
+    pass_context=False,
+)
+async def reconcile_payments(timestamp: int) -> int:
+    """Every 15 minutes: payments whose webhook never came, settled with the provider."""
+    changed = await for_each_tenant(reconciliation.reconcile_tenant)
+    logger.info("payments reconciled", changed=changed)
+    return changed
