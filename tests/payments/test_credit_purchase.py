@@ -48,7 +48,7 @@ async def test_a_member_buys_a_pack_end_to_end(
     receipt = owner_db.rows(
         "SELECT subject, body_text FROM email_messages WHERE category = 'payment_receipt'"
     )
-    assert receipt[0][0] == "Receipt: 10 credits: Ten pack"
+    assert receipt[0][0] == "Receipt R-000001: 10 credits: Ten pack"
     assert "ZAR 125.00" in receipt[0][1]
     ledger_matches_balances(owner_db)
 

@@ -22,7 +22,7 @@ SUBJECTS = {
     "waitlist_promoted": "You're in: {class_name} on {start}",
     "waitlist_skipped": "A place opened in {class_name}, but you need credits",
     "class_cancelled": "Cancelled: {class_name} on {start}",
-    "payment_receipt": "Receipt: {description}",
+    "payment_receipt": "Receipt {receipt_number}: {description}",
 }
 
 _environment = Environment(

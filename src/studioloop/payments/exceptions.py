@@ -39,3 +39,8 @@ class ProviderUnavailable(AppError):
     status_code = 502
     code = "PROVIDER_UNAVAILABLE"
     message = "The payment provider could not be reached. Please try again."
+
+
+class ReceiptNotFound(NotFound):
+    code = "RECEIPT_NOT_FOUND"
+    message = "This payment has no receipt (it has not succeeded)."

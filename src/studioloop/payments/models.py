@@ -143,3 +143,40 @@ class PaymentRefund(UUIDPrimaryKey, Base):
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ReceiptCounter(Base):
+    """The last receipt number a studio issued. Taking the next one updates this row in
+    the payment's own transaction, so a rolled-back payment leaves no gap."""
+
+    __tablename__ = "receipt_counters"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_number: Mapped[int] = mapped_column(Integer)
+
+
+class Receipt(UUIDPrimaryKey, Base):
+    """What a member paid, as the studio's numbered receipt (rendered to PDF on request)."""
+
+    __tablename__ = "receipts"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "number"),
+        UniqueConstraint("payment_id"),
+        CheckConstraint("number > 0", name="number_positive"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    payment_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("payments.id", ondelete="CASCADE")
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(Integer)  # minor units, VAT included
+    vat_amount: Mapped[int] = mapped_column(Integer)
+    vat_rate_basis_points: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    description: Mapped[str] = mapped_column(String(255))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -8,13 +8,16 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from studioloop.accounts.dependencies import CurrentUser, require_role
+from studioloop.accounts.models import User
 from studioloop.accounts.service import Membership, membership_of
 from studioloop.config import Settings
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.db import idempotency
 from studioloop.db.session import DbSession
-from studioloop.payments import refunds, schemas, service
-from studioloop.payments.exceptions import PaymentNotFound
+from studioloop.payments import receipts, refunds, schemas, service
+from studioloop.payments.exceptions import PaymentNotFound, ReceiptNotFound
+from studioloop.payments.models import Payment
+from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
 
 router = APIRouter(prefix=API_PREFIX, tags=["payments"])
@@ -72,12 +75,37 @@ async def get_payment(
     payment_id: uuid.UUID, tenant: CurrentTenant, user: CurrentUser, session: DbSession
 ) -> schemas.PaymentOut:
     """One payment: your own, or any at the studio for admins and owners."""
+    payment = await _visible_payment(session, tenant, user, payment_id)
+    return schemas.PaymentOut.model_validate(payment)
+
+
+async def _visible_payment(
+    session: DbSession, tenant: TenantRef, user: User, payment_id: uuid.UUID
+) -> Payment:
+    """A payment the caller may see: their own, or any at the studio for admins."""
     payment = await service.get_payment(session, payment_id)
     if payment.user_id != user.id:
         membership = await membership_of(session, tenant.id, user.id)
         if membership is None or not membership.allows("admin"):
             raise PaymentNotFound()
-    return schemas.PaymentOut.model_validate(payment)
+    return payment
+
+
+async def get_receipt_pdf(
+    payment_id: uuid.UUID, tenant: CurrentTenant, user: CurrentUser, session: DbSession
+) -> Response:
+    """The payment's receipt (a tax invoice when the studio charges VAT) as a PDF."""
+    payment = await _visible_payment(session, tenant, user, payment_id)
+    receipt = await receipts.receipt_of(session, payment)
+    if receipt is None:
+        raise ReceiptNotFound()
+    pdf = await receipts.render_pdf(session, payment, receipt)
+    name = f"receipt-{receipts.display_number(receipt.number)}.pdf"
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )
 
 
 async def refund_payment(
@@ -143,6 +171,16 @@ for prefix in ("/tenants/{slug}", ""):
         methods=["GET"],
         response_model=schemas.PaymentOut,
         responses=errors(400, 401, 404, 422),
+    )
+    router.add_api_route(
+        f"{prefix}/payments/{{payment_id}}/receipt.pdf",
+        get_receipt_pdf,
+        methods=["GET"],
+        response_class=Response,
+        responses={
+            200: {"content": {"application/pdf": {}}, "description": "The receipt"},
+            **errors(400, 401, 404, 422),
+        },
     )
     router.add_api_route(
         f"{prefix}/payments/{{payment_id}}/refunds",

@@ -242,6 +242,9 @@ async def _fulfil(session: AsyncSession, payment: Payment) -> None:
             reason=f"Bought {package.name}",
         )
         payment.credit_lot_id = lot.id
+        from studioloop.payments import receipts  # receipts imports this module
+
+        receipt = await receipts.issue(session, payment)
         user = await session.get(User, payment.user_id)
         if user is not None:
             await notifications.send_email(
@@ -254,6 +257,7 @@ async def _fulfil(session: AsyncSession, payment: Payment) -> None:
                     "amount": format_money(payment.amount, payment.currency),
                     "payment_id": str(payment.id),
                     "expires": expires.strftime("%d %b %Y") if expires else None,
+                    "receipt_number": receipts.display_number(receipt.number),
                 },
             )
 

@@ -176,3 +176,10 @@ async def settings_of(session: AsyncSession, tenant_id: uuid.UUID) -> dict[str, 
     """A studio's settings (its choices: policies, payment provider, ...)."""
     found = await session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
     return dict(found or {})
+
+
+async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise TenantNotFound()
+    return tenant
