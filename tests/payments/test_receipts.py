@@ -107,3 +107,19 @@ async def test_payments_arriving_together_take_consecutive_numbers(
     await run_jobs()
     numbers = [row[0] for row in owner_db.rows("SELECT number FROM receipts ORDER BY number")]
     assert numbers == [1, 2, 3, 4, 5, 6]
+
+
+async def test_settings_are_merged_not_replaced(shop: ShopStudio, client, owner_db: Owner) -> None:
+    for change in (
+        {"payment_provider": "sandbox", "tax_number": "4123456789"},
+        {"vat_rate_basis_points": 1500},
+        {"tax_number": None},
+    ):
+        answer = await client.patch(
+            f"/api/v1/tenants/{shop.slug}", headers=shop.owner["headers"], json={"settings": change}
+        )
+        assert answer.status_code == 200, answer.text
+    settings = owner_db.value("SELECT settings FROM tenants WHERE slug = %s", shop.slug)
+    assert settings["payment_provider"] == "sandbox"
+    assert settings["vat_rate_basis_points"] == 1500
+    assert "tax_number" not in settings

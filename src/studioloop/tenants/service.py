@@ -134,6 +134,11 @@ async def update_tenant(
         values["address"] = changes.address.model_dump(exclude_none=True)
     if "email" in values and values["email"] is not None:
         values["email"] = str(values["email"]).lower()
+    if values.get("settings") is not None:
+        # Merged like a JSON merge patch (RFC 7396): setting the VAT rate must not wipe
+        # the payment provider; a key set to null is removed.
+        merged = {**(tenant.settings or {}), **values["settings"]}
+        values["settings"] = {k: v for k, v in merged.items() if v is not None}
     if "custom_domain" in values:
         new_domain = values["custom_domain"] or None
         if new_domain != tenant.custom_domain:
