@@ -12,21 +12,27 @@ from studioloop.core.openapi import API_PREFIX
 from studioloop.core.ratelimit import enforce_global_limit
 from studioloop.credits.router import router as credits_router
 from studioloop.notifications.router import router as notifications_router
-from studioloop.payments.router import router as payments_router
+from studioloop.payments.router import router as payments_router, webhook_router
 from studioloop.scheduling.router import router as scheduling_router
 from studioloop.tenants.router import router as tenants_router
 
 __all__ = ["API_PREFIX", "api_router"]
 
-api_router = APIRouter(dependencies=[Depends(enforce_global_limit)])
+# Every API route counts against the caller's rate limit, except providers' webhooks.
+limited_router = APIRouter(dependencies=[Depends(enforce_global_limit)])
 # Routes are matched in order: bookings first, because a class opening is the busiest
 # moment the API has (none of these paths overlaps another router's).
-api_router.include_router(booking_router)
-api_router.include_router(accounts_router)
-api_router.include_router(tenants_router)
-api_router.include_router(notifications_router)
-api_router.include_router(scheduling_router)
-api_router.include_router(credits_router)
-api_router.include_router(payments_router)
-api_router.include_router(checkin_router)
-api_router.include_router(calendar_router)
+limited_router.include_router(booking_router)
+limited_router.include_router(accounts_router)
+limited_router.include_router(tenants_router)
+limited_router.include_router(notifications_router)
+limited_router.include_router(scheduling_router)
+limited_router.include_router(credits_router)
+limited_router.include_router(payments_router)
+limited_router.include_router(checkin_router)
+limited_router.include_router(calendar_router)
+
+api_router = APIRouter()
+api_router.include_router(limited_router)
+# Signed by the provider, not rate-limited per address (see payments/router.py).
+api_router.include_router(webhook_router)

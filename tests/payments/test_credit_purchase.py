@@ -240,3 +240,18 @@ async def test_unfinished_sandbox_checkouts_expire_after_a_day(
         old["id"]: "canceled",
         recent["id"]: "pending",
     }
+
+
+async def test_webhooks_are_not_rate_limited_per_address(database, settings) -> None:
+    """Providers send bursts from a few addresses; signatures, not limits, guard them."""
+    import httpx
+
+    from studioloop.app import create_app
+
+    strict = settings.model_copy(update={"rate_limit_anonymous": "5/hour"})
+    transport = httpx.ASGITransport(app=create_app(strict))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        webhooks = [(await client.post(WEBHOOK, content=b"{}")).status_code for _ in range(10)]
+        listings = [(await client.get("/api/v1/tenants")).status_code for _ in range(10)]
+    assert set(webhooks) == {400}  # refused for the missing signature, never 429
+    assert 429 in listings
