@@ -255,3 +255,44 @@ async def test_webhooks_are_not_rate_limited_per_address(database, settings) -> 
         listings = [(await client.get("/api/v1/tenants")).status_code for _ in range(10)]
     assert set(webhooks) == {400}  # refused for the missing signature, never 429
     assert 429 in listings
+
+
+async def test_listing_payments(shop: ShopStudio, client, run_jobs: RunJobs) -> None:
+    package = await shop.package()
+    alice, bongi = await shop.new_member(), await shop.new_member()
+    paid = (await shop.purchase(alice, package["id"])).json()
+    await shop.checkout(paid["checkout_url"], "pay")
+    await run_jobs()
+    await shop.purchase(alice, package["id"])
+    await shop.purchase(bongi, package["id"])
+    listing = f"{shop.base}/payments"
+
+    own = (await client.get(listing, headers=alice["headers"])).json()
+    assert len(own["items"]) == 2 and {p["user_id"] for p in own["items"]} == {alice["user"]["id"]}
+    # A member cannot look at someone else's by asking for them.
+    sneaky = await client.get(
+        listing, params={"user_id": bongi["user"]["id"]}, headers=alice["headers"]
+    )
+    assert {p["user_id"] for p in sneaky.json()["items"]} == {alice["user"]["id"]}
+
+    everyone = (await client.get(listing, headers=shop.owner["headers"])).json()
+    assert len(everyone["items"]) == 3
+    succeeded = await client.get(
+        listing, params={"status": "succeeded"}, headers=shop.owner["headers"]
+    )
+    assert [p["id"] for p in succeeded.json()["items"]] == [paid["payment"]["id"]]
+
+    pages, cursor = [], None
+    while True:
+        params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get(listing, params=params, headers=shop.owner["headers"])).json()
+        pages += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [p["id"] for p in pages] == [p["id"] for p in everyone["items"]]
+    assert_error(
+        await client.get(listing, params={"cursor": "nonsense"}, headers=shop.owner["headers"]),
+        422,
+        "VALIDATION_ERROR",
+    )

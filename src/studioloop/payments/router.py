@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
@@ -12,6 +12,7 @@ from studioloop.accounts.models import User
 from studioloop.accounts.service import Membership, membership_of
 from studioloop.config import Settings
 from studioloop.core.openapi import API_PREFIX, errors
+from studioloop.core.pagination import Page
 from studioloop.db import idempotency
 from studioloop.db.session import DbSession
 from studioloop.payments import receipts, refunds, schemas, service
@@ -73,6 +74,26 @@ async def purchase_credits(
     if idempotency_key:
         await idempotency.remember(session, user.id, idempotency_key, 201, payload)
     return JSONResponse(payload, status_code=status.HTTP_201_CREATED)
+
+
+async def list_payments(
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    session: DbSession,
+    status_filter: Annotated[schemas.PaymentStatus | None, Query(alias="status")] = None,
+    user_id: Annotated[uuid.UUID | None, Query(description="Admins: one member's")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Page[schemas.PaymentOut]:
+    """Payments at this studio, newest first: your own, or (admins and owners) everyone's."""
+    membership = await membership_of(session, tenant.id, user.id)
+    is_admin = membership is not None and membership.allows("admin")
+    if not is_admin:
+        user_id = user.id
+    rows, next_cursor = await service.list_payments(
+        session, user_id=user_id, status=status_filter, limit=limit, cursor=cursor
+    )
+    return Page(items=[schemas.PaymentOut.model_validate(p) for p in rows], next_cursor=next_cursor)
 
 
 async def get_payment(
@@ -165,6 +186,13 @@ for prefix in ("/tenants/{slug}", ""):
         status_code=status.HTTP_201_CREATED,
         response_model=schemas.CheckoutOut,
         responses=errors(400, 401, 403, 404, 409, 422),
+    )
+    router.add_api_route(
+        f"{prefix}/payments",
+        list_payments,
+        methods=["GET"],
+        response_model=Page[schemas.PaymentOut],
+        responses=errors(400, 401, 404, 422),
     )
     router.add_api_route(
         f"{prefix}/payments/{{payment_id}}",

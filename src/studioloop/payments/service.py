@@ -14,12 +14,14 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User
 from studioloop.config import Settings
+from studioloop.core.errors import field_error
+from studioloop.core.pagination import cursor_uuid, decode_cursor, encode_cursor
 from studioloop.credits import service as credits
 from studioloop.credits.exceptions import PackageNotFound
 from studioloop.db.tenancy import set_tenant_context
@@ -121,6 +123,45 @@ async def get_payment(
     if payment is None:
         raise exc.PaymentNotFound()
     return payment
+
+
+async def list_payments(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Payment], str | None]:
+    """The studio's payments, newest first (one member's with `user_id`)."""
+    query = select(Payment)
+    if user_id is not None:
+        query = query.where(Payment.user_id == user_id)
+    if status is not None:
+        query = query.where(Payment.status == status)
+    if cursor:
+        raw_created, raw_id = decode_cursor(cursor, 2)
+        try:
+            created = datetime.fromisoformat(str(raw_created))
+        except ValueError:
+            raise field_error("cursor", "The cursor is not valid.", location="query") from None
+        last_id = cursor_uuid(raw_id)
+        query = query.where(
+            or_(
+                Payment.created_at < created,
+                and_(Payment.created_at == created, Payment.id < last_id),
+            )
+        )
+    rows = list(
+        await session.scalars(
+            query.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit + 1)
+        )
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor([last.created_at.isoformat(), last.id])
+    return rows[:limit], next_cursor
 
 
 # --- webhooks ------------------------------------------------------------------------------
