@@ -529,3 +529,16 @@ async def test_waitlist_promotion_respects_schedule_conflicts(
     # Promotion follows the booking rule: a member confirmed in a clashing class is skipped
     # (and not charged), rather than booked into two classes at once.
     assert after.json()["status"] != "confirmed", after.json()
+
+
+async def test_a_clash_is_reported_before_a_full_class(studio: BookingStudio) -> None:
+    """Found by the state machine: a member booked at that time who tries a full, clashing
+    class hears SCHEDULE_CONFLICT (joining its waitlist would not help them either)."""
+    mine = await studio.occurrence(hours_ahead=48, capacity=1, name="Class 0")
+    full = await studio.occurrence(hours_ahead=48.5, capacity=1, name="Class 1")
+    member, other = [await studio.new_member(credits=2) for _ in range(2)]
+    assert (await studio.book(member, mine["id"])).json()["status"] == "confirmed"
+    assert (await studio.book(other, full["id"])).json()["status"] == "confirmed"
+    answer = await studio.book(member, full["id"])
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "SCHEDULE_CONFLICT"

@@ -73,6 +73,8 @@ async def book(
     )
     if state.booked is not None:
         raise exc.AlreadyBooked(details={"booking_id": str(state.booked)})
+    if state.clash is not None:
+        raise exc.MemberScheduleConflict(details={"booking_id": str(state.clash)})
     full_already = facts.booked_count >= facts.capacity
     if full_already and not join_waitlist:
         # In a rush most attempts end here: answer before the costlier checks. (The
@@ -83,8 +85,6 @@ async def book(
         await accounts_service.join_tenant(session, facts.tenant_id, user)
     elif state.membership_status != "active":
         raise exc.MembershipInactive()
-    if state.clash is not None:
-        raise exc.MemberScheduleConflict(details={"booking_id": str(state.clash)})
     await _check_limits(session, facts, user.id)
     entitlement = await entitlements.entitlement_of(session, facts.tenant_id, user.id)
     if facts.requires_membership and not entitlement.has_membership:
