@@ -5,18 +5,17 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import segno
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
 
 from studioloop.accounts.dependencies import CurrentUser, require_role
 from studioloop.accounts.models import User
 from studioloop.accounts.service import Membership, membership_of
 from studioloop.booking import schemas, service
 from studioloop.booking.exceptions import BookingNotFound
-from studioloop.config import Settings
+from studioloop.core import http
+from studioloop.core.http import IdempotencyKey, app_settings
 from studioloop.core.openapi import API_PREFIX, errors
-from studioloop.db import idempotency
 from studioloop.db.session import DbSession
 from studioloop.db.tenancy import set_tenant_context
 from studioloop.scheduling import capacity
@@ -25,17 +24,6 @@ from studioloop.tenants.dependencies import CurrentTenant, OptionalTenant
 router = APIRouter(prefix=API_PREFIX, tags=["bookings"])
 Instructor = Annotated[Membership, Depends(require_role("instructor"))]
 BOOKING_ERRORS = errors(401, 402, 403, 404, 409, 422)
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key", max_length=255, description="Retry safely: same key, same result"
-    ),
-]
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 async def create_booking(
@@ -48,28 +36,21 @@ async def create_booking(
 ) -> Response:
     """Book a class occurrence with credits (201 `confirmed` with a signed QR code), or join
     its waitlist when full and `join_waitlist` is true (201 `waitlisted`)."""
-    endpoint = "POST /bookings"
-    if idempotency_key:
-        fingerprint = idempotency.request_fingerprint(endpoint, body.model_dump(mode="json"))
-        earlier = await idempotency.claim(session, user.id, idempotency_key, endpoint, fingerprint)
-        if earlier is not None:
-            return JSONResponse(
-                earlier[1], status_code=earlier[0], headers={"Idempotent-Replayed": "true"}
-            )
+    earlier = await http.replay(session, user.id, idempotency_key, "POST /bookings", body)
+    if earlier is not None:
+        return earlier
     if tenant is None:
         await capacity.enter_tenant_of(session, body.class_schedule_id)
     booking = await service.book(
         session,
-        _settings(request),
+        app_settings(request),
         user,
         body.class_schedule_id,
         join_waitlist=body.join_waitlist,
         credits_to_use=body.credits_to_use,
     )
     payload = jsonable_encoder(booking)
-    if idempotency_key:
-        await idempotency.remember(session, user.id, idempotency_key, 201, payload)
-    return JSONResponse(payload, status_code=status.HTTP_201_CREATED)
+    return await http.answer(session, user.id, idempotency_key, status.HTTP_201_CREATED, payload)
 
 
 async def list_bookings(
@@ -149,7 +130,7 @@ async def cancel_booking(
     booking = await _visible(session, user, booking_id, need_staff_for_others="admin")
     await set_tenant_context(session, booking.tenant_id)
     actor = await _actor(session, user, booking.tenant_id)
-    return await service.cancel(session, _settings(request), booking_id, actor, reason)
+    return await service.cancel(session, app_settings(request), booking_id, actor, reason)
 
 
 async def booking_qr(

@@ -3,17 +3,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
 
 from studioloop.accounts.dependencies import CurrentUser, require_role
 from studioloop.accounts.models import User
 from studioloop.accounts.service import Membership, membership_of
-from studioloop.config import Settings
+from studioloop.core import http
+from studioloop.core.http import IdempotencyKey, app_settings
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.pagination import Page
-from studioloop.db import idempotency
 from studioloop.db.session import DbSession
 from studioloop.payments import receipts, refunds, schemas, service
 from studioloop.payments.exceptions import PaymentNotFound, ReceiptNotFound
@@ -28,17 +27,6 @@ router = APIRouter(prefix=API_PREFIX, tags=["payments"])
 webhook_router = APIRouter(prefix=API_PREFIX, tags=["webhooks"])
 Member = Annotated[Membership, Depends(require_role("member"))]
 Admin = Annotated[Membership, Depends(require_role("admin"))]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key", max_length=255, description="Retry safely: same key, same result"
-    ),
-]
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 async def purchase_credits(
@@ -52,17 +40,14 @@ async def purchase_credits(
 ) -> Response:
     """Buy a credit package: a pending payment and the checkout address to send the member
     to. The credits arrive when the provider reports the payment succeeded (webhook)."""
-    endpoint = "POST /payments/credits/purchase"
-    if idempotency_key:
-        fingerprint = idempotency.request_fingerprint(endpoint, body.model_dump(mode="json"))
-        earlier = await idempotency.claim(session, user.id, idempotency_key, endpoint, fingerprint)
-        if earlier is not None:
-            return JSONResponse(
-                earlier[1], status_code=earlier[0], headers={"Idempotent-Replayed": "true"}
-            )
+    earlier = await http.replay(
+        session, user.id, idempotency_key, "POST /payments/credits/purchase", body
+    )
+    if earlier is not None:
+        return earlier
     payment, url = await service.start_credit_purchase(
         session,
-        _settings(request),
+        app_settings(request),
         tenant,
         user,
         body.package_id,
@@ -71,9 +56,7 @@ async def purchase_credits(
     payload = jsonable_encoder(
         schemas.CheckoutOut(payment=schemas.PaymentOut.model_validate(payment), checkout_url=url)
     )
-    if idempotency_key:
-        await idempotency.remember(session, user.id, idempotency_key, 201, payload)
-    return JSONResponse(payload, status_code=status.HTTP_201_CREATED)
+    return await http.answer(session, user.id, idempotency_key, status.HTTP_201_CREATED, payload)
 
 
 async def list_payments(
@@ -146,7 +129,7 @@ async def refund_payment(
     proportion, as far as the member has not spent them."""
     result = await refunds.refund(
         session,
-        _settings(request),
+        app_settings(request),
         payment_id,
         body.amount,
         reason=body.reason,
@@ -173,7 +156,7 @@ async def receive_webhook(
     event is stored once and processed by a job (a replay is acknowledged and ignored)."""
     body = await request.body()
     duplicate = await service.receive_webhook(
-        session, _settings(request), provider, body, request.headers
+        session, app_settings(request), provider, body, request.headers
     )
     return schemas.WebhookAck(duplicate=duplicate)
 
