@@ -181,10 +181,9 @@ async def debit(
     balance = rows[0].balance if rows else 0
     lapsed = [r for r in rows if r.expires_at is not None and r.expires_at <= now]
     usable = [r for r in rows if r.expires_at is None or r.expires_at > now]
-    if balance - sum(r.remaining for r in lapsed) < amount:
-        raise exc.InsufficientCredits(
-            details={"required": amount, "balance": balance - sum(r.remaining for r in lapsed)}
-        )
+    spendable = balance - sum(r.remaining for r in lapsed)
+    if spendable < amount:
+        raise exc.InsufficientCredits(details={"required": amount, "balance": spendable})
     entries: list[tuple[str, int, uuid.UUID, uuid.UUID | None, str | None]] = [
         ("expiry", r.remaining, r.id, None, "Credits expired") for r in lapsed
     ]

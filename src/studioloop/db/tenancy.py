@@ -12,6 +12,8 @@ import uuid
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from studioloop.db import raw
+
 TENANT_SETTING = "app.tenant_id"
 USER_SETTING = "app.user_id"
 INVITATION_SETTING = "app.invitation_token_hash"
@@ -42,8 +44,8 @@ async def set_invitation_lookup(session: AsyncSession, token_hash: str | None) -
 
 
 async def allow_occurrence_lookup(session: AsyncSession, occurrence_id: uuid.UUID) -> None:
-    """Make one class occurrence readable by id outside its studio (see its RLS policy)."""
-    await session.execute(
-        text("SELECT set_config('app.occurrence_id', :value, true)"),
-        {"value": str(occurrence_id)},
+    """Make one class occurrence readable by id outside its studio (see its RLS policy).
+    Plain SQL (db/raw.py): every `POST /bookings` without a studio in the path asks this."""
+    await raw.execute(
+        session, "SELECT set_config('app.occurrence_id', %s, true)", (str(occurrence_id),)
     )

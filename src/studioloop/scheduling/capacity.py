@@ -15,6 +15,7 @@ from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.db import raw
+from studioloop.db.tenancy import allow_occurrence_lookup
 from studioloop.scheduling import exceptions as exc
 from studioloop.scheduling.models import ClassSchedule
 from studioloop.scheduling.schedule_service import (
@@ -105,9 +106,7 @@ async def enter_tenant_of(session: AsyncSession, occurrence_id: uuid.UUID) -> uu
     """Put the studio of an occurrence named only by id (`POST /bookings` without a slug)
     in context: the occurrence is made readable through its narrow RLS path, and the same
     statement that finds its studio sets it, so this costs two round trips, not four."""
-    await raw.execute(
-        session, "SELECT set_config('app.occurrence_id', %s, true)", (str(occurrence_id),)
-    )
+    await allow_occurrence_lookup(session, occurrence_id)
     row = await raw.fetch_one(
         session,
         "SELECT tenant_id, set_config('app.tenant_id', tenant_id::text, true) "
