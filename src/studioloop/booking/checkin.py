@@ -252,13 +252,16 @@ async def close_finished(
         bookings = await session.scalars(
             select(Booking).where(
                 Booking.class_schedule_id == occurrence.id,
-                Booking.status.in_(("confirmed", "waitlisted")),
+                Booking.status.in_(("confirmed", "waitlisted", "held")),
             )
         )
         for booking in bookings:
             if booking.status == "waitlisted":
                 booking.status = "cancelled"
                 booking.cancellation_reason = "The class took place without a free place."
+            elif booking.status == "held":  # never paid for
+                booking.status = "expired"
+                occurrence.booked_count -= 1
             elif booking.check_in_time is not None:
                 booking.status = "completed"
                 counts["completed"] += 1

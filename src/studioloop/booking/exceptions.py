@@ -44,7 +44,7 @@ class BookingLimitReached(Conflict):
 class PaymentRequired(AppError):
     status_code = 402
     code = "PAYMENT_REQUIRED"
-    message = "This class is paid for by card; card checkout is not available yet."
+    message = "This class must be paid for before your place is confirmed."
 
 
 class MembershipInactive(Forbidden):

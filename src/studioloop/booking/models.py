@@ -20,9 +20,20 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from studioloop.db.base import Base, Timestamps, UUIDPrimaryKey
 
-BOOKING_STATUSES = ("confirmed", "waitlisted", "cancelled", "completed", "no_show")
+# `held`: a seat kept for a member while they pay for the class by card; it counts against
+# capacity like a confirmed booking. `expired`: a hold that lapsed unpaid (its seat freed).
+BOOKING_STATUSES = (
+    "confirmed",
+    "waitlisted",
+    "held",
+    "cancelled",
+    "completed",
+    "no_show",
+    "expired",
+)
 BOOKING_TYPES = ("direct", "marketplace")
-ACTIVE_STATUSES = ("confirmed", "waitlisted")
+ACTIVE_STATUSES = ("confirmed", "waitlisted", "held")
+SEAT_STATUSES = ("confirmed", "held")  # the bookings class_schedules.booked_count counts
 
 
 class Booking(UUIDPrimaryKey, Timestamps, Base):
@@ -37,11 +48,18 @@ class Booking(UUIDPrimaryKey, Timestamps, Base):
             "class_schedule_id",
             "user_id",
             unique=True,
-            postgresql_where=text("status IN ('confirmed', 'waitlisted')"),
+            postgresql_where=text("status IN ('confirmed', 'waitlisted', 'held')"),
+        ),
+        # The hold expiry job's scan.
+        Index(
+            "ix_bookings_hold_expiry",
+            "hold_expires_at",
+            postgresql_where=text("status = 'held'"),
         ),
         Index("ix_bookings_occurrence_status", "class_schedule_id", "status", "waitlisted_at"),
         Index("ix_bookings_user_status", "user_id", "status"),
         CheckConstraint(f"status IN {BOOKING_STATUSES}", name="status"),
+        CheckConstraint("status <> 'held' OR hold_expires_at IS NOT NULL", name="hold_expiry"),
         CheckConstraint(f"booking_type IN {BOOKING_TYPES}", name="booking_type"),
         CheckConstraint("credits_used >= 0", name="credits_used"),
     )
@@ -61,6 +79,7 @@ class Booking(UUIDPrimaryKey, Timestamps, Base):
     qr_code: Mapped[str | None] = mapped_column(Text)
     qr_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     check_in_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hold_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     waitlisted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -13,7 +13,7 @@ import functools
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from studioloop.config import Settings
 
 PREFIX = "SL1"  # format version, so codes can change shape later
+VALID_AFTER_END = timedelta(hours=2)
 
 
 def _b64(raw: bytes) -> str:
@@ -105,3 +106,16 @@ def read(
     if not allow_expired and code.expires_at < (now or datetime.now(UTC)):
         raise InvalidCode("this code has expired")
     return code
+
+
+def code_for_booking(
+    settings: Settings,
+    booking_id: uuid.UUID,
+    occurrence_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    end_time: datetime,
+) -> tuple[str, datetime]:
+    """The signed code of a confirmed booking, and when it stops being valid (a while
+    after the class ends, for a late scan at the door)."""
+    expires = end_time + VALID_AFTER_END
+    return issue(settings, CheckinCode(booking_id, occurrence_id, tenant_id, expires)), expires

@@ -19,41 +19,45 @@ from studioloop.db import raw
 # their membership of the studio. (The membership is the accounts domain's row, read here
 # rather than through accounts.service to save a round trip on every booking attempt.)
 _MEMBER_STATE = """
-SELECT (SELECT b.id FROM bookings b
-         WHERE b.class_schedule_id = %(occurrence)s AND b.user_id = %(user)s
-           AND b.status IN ('confirmed', 'waitlisted')
-         LIMIT 1) AS booked,
+SELECT active.id AS booked, active.status AS booked_status,
        (SELECT b.id FROM bookings b
           JOIN class_schedules o ON o.id = b.class_schedule_id
-         WHERE b.user_id = %(user)s AND b.status = 'confirmed'
+         WHERE b.user_id = %(user)s AND b.status IN ('confirmed', 'held')
            AND o.start_time < %(end)s AND o.end_time > %(start)s
          LIMIT 1) AS clash,
        (SELECT m.status FROM user_tenant_roles m
          WHERE m.tenant_id = %(tenant)s AND m.user_id = %(user)s AND m.status <> 'invited')
          AS membership_status
+  FROM (SELECT 1) one
+  LEFT JOIN LATERAL (SELECT b.id, b.status FROM bookings b
+                      WHERE b.class_schedule_id = %(occurrence)s AND b.user_id = %(user)s
+                        AND b.status IN ('confirmed', 'waitlisted', 'held')
+                      LIMIT 1) active ON true
 """
 
-# The booking row and the seat in one statement. The seat is the capacity guard
-# (scheduling.capacity.take_seat's UPDATE, here as a CTE): without a free seat it returns
+# The booking row (confirmed, or held while the member pays) and the seat in one
+# statement. The seat is the capacity guard (scheduling.capacity.take_seat's UPDATE, here
+# as a CTE): without a free seat it returns
 # no row and the INSERT inserts nothing. It is the last statement before COMMIT, so the
 # hot class row stays locked as briefly as possible.
-_INSERT_CONFIRMED_WITH_SEAT = """
+_INSERT_WITH_SEAT = """
 WITH seat AS (
     UPDATE class_schedules SET booked_count = booked_count + 1, updated_at = now()
      WHERE id = %s AND booked_count < capacity AND status = 'scheduled'
     RETURNING id, tenant_id
 )
 INSERT INTO bookings (id, tenant_id, user_id, class_schedule_id, status, credits_used,
-                      qr_code, qr_expires_at)
-SELECT %s, seat.tenant_id, %s, seat.id, 'confirmed', %s, %s, %s FROM seat
+                      qr_code, qr_expires_at, hold_expires_at)
+SELECT %s, seat.tenant_id, %s, seat.id, %s, %s, %s, %s, %s FROM seat
 RETURNING created_at
 """
 
 
 @dataclass(frozen=True)
 class MemberState:
-    booked: uuid.UUID | None  # their active (confirmed or waitlisted) booking of this class
-    clash: uuid.UUID | None  # their confirmed booking of an overlapping class
+    booked: uuid.UUID | None  # their active (confirmed, waitlisted, held) booking of it
+    booked_status: str | None
+    clash: uuid.UUID | None  # their confirmed (or held) booking of an overlapping class
     membership_status: str | None  # at this studio; None: not a member (yet)
 
 
@@ -76,8 +80,13 @@ async def member_state(
             "end": end_time,
         },
     )
-    assert row is not None  # a SELECT without FROM always returns its one row
-    return MemberState(booked=row.booked, clash=row.clash, membership_status=row.membership_status)
+    assert row is not None  # always one row: (SELECT 1) left-joined
+    return MemberState(
+        booked=row.booked,
+        booked_status=row.booked_status,
+        clash=row.clash,
+        membership_status=row.membership_status,
+    )
 
 
 async def book_seat(
@@ -87,15 +96,27 @@ async def book_seat(
     user_id: uuid.UUID,
     occurrence_id: uuid.UUID,
     credits_used: int,
-    qr_code: str,
-    qr_expires_at: datetime,
+    qr_code: str | None,
+    qr_expires_at: datetime | None,
+    hold_expires_at: datetime | None = None,
 ) -> datetime | None:
-    """Take a seat and insert the confirmed booking; its creation time, or None when no
-    seat was free (nothing changed). A second active booking of the same member for the
-    same occurrence violates a partial unique index (psycopg's UniqueViolation)."""
+    """Take a seat and insert the booking: confirmed with its QR code, or held until
+    `hold_expires_at`. Its creation time, or None when no seat was free (nothing
+    changed). A second active booking of the same member for the same occurrence
+    violates a partial unique index (psycopg's UniqueViolation)."""
+    status = "held" if hold_expires_at is not None else "confirmed"
     row = await raw.fetch_one(
         session,
-        _INSERT_CONFIRMED_WITH_SEAT,
-        (occurrence_id, booking_id, user_id, credits_used, qr_code, qr_expires_at),
+        _INSERT_WITH_SEAT,
+        (
+            occurrence_id,
+            booking_id,
+            user_id,
+            status,
+            credits_used,
+            qr_code,
+            qr_expires_at,
+            hold_expires_at,
+        ),
     )
     return None if row is None else row.created_at

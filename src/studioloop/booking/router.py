@@ -12,18 +12,22 @@ from studioloop.accounts.dependencies import CurrentUser, require_role
 from studioloop.accounts.models import User
 from studioloop.accounts.service import Membership, membership_of
 from studioloop.booking import schemas, service
-from studioloop.booking.exceptions import BookingNotFound
+from studioloop.booking.exceptions import BookingNotFound, PaymentRequired
+from studioloop.booking.holds import SeatHold
 from studioloop.core import http
+from studioloop.core.error_handlers import error_body
 from studioloop.core.http import IdempotencyKey, app_settings
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.db.session import DbSession
 from studioloop.db.tenancy import set_tenant_context
+from studioloop.payments import class_payments
 from studioloop.scheduling import capacity
 from studioloop.tenants.dependencies import CurrentTenant, OptionalTenant
 
 router = APIRouter(prefix=API_PREFIX, tags=["bookings"])
 Instructor = Annotated[Membership, Depends(require_role("instructor"))]
 BOOKING_ERRORS = errors(401, 402, 403, 404, 409, 422)
+SEAT_HELD_MESSAGE = "Pay for this class to confirm your place; your seat is held until then."
 
 
 async def create_booking(
@@ -35,21 +39,41 @@ async def create_booking(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Book a class occurrence with credits (201 `confirmed` with a signed QR code), or join
-    its waitlist when full and `join_waitlist` is true (201 `waitlisted`)."""
+    its waitlist when full and `join_waitlist` is true (201 `waitlisted`).
+
+    A priced class booked without enough credits answers 402 `PAYMENT_REQUIRED` with a
+    `checkout_url`: the seat is held for the member (`booking_id`, until
+    `hold_expires_at`) and the booking is confirmed when the payment succeeds. Asking
+    again while the seat is held answers the same checkout."""
     earlier = await http.replay(session, user.id, idempotency_key, "POST /bookings", body)
     if earlier is not None:
         return earlier
     if tenant is None:
         await capacity.enter_tenant_of(session, body.class_schedule_id)
-    booking = await service.book(
+    settings = app_settings(request)
+    outcome = await service.book(
         session,
-        app_settings(request),
+        settings,
         user,
         body.class_schedule_id,
         join_waitlist=body.join_waitlist,
         credits_to_use=body.credits_to_use,
     )
-    payload = jsonable_encoder(booking)
+    if isinstance(outcome, SeatHold):
+        # A 402 whose hold and payment are kept: the request commits as a success would.
+        payment = await class_payments.checkout_for_hold(
+            session, settings, outcome, str(request.base_url).rstrip("/")
+        )
+        details = {
+            **outcome.details(),
+            "payment_id": str(payment.id),
+            "checkout_url": payment.checkout_url,
+        }
+        payload = error_body(PaymentRequired.code, SEAT_HELD_MESSAGE, details)
+        return await http.answer(
+            session, user.id, idempotency_key, status.HTTP_402_PAYMENT_REQUIRED, payload
+        )
+    payload = jsonable_encoder(outcome)
     return await http.answer(session, user.id, idempotency_key, status.HTTP_201_CREATED, payload)
 
 

@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-BookingStatus = Literal["confirmed", "waitlisted", "cancelled", "completed", "no_show"]
+BookingStatus = Literal[
+    "confirmed", "waitlisted", "held", "cancelled", "completed", "no_show", "expired"
+]
 
 
 class BookingIn(BaseModel):
@@ -40,6 +42,9 @@ class BookingOut(BaseModel):
     qr_code: str | None
     qr_expires_at: datetime | None
     check_in_time: datetime | None
+    hold_expires_at: datetime | None = Field(
+        default=None, description="`held` bookings: the seat is kept until then, unpaid"
+    )
     cancellation_reason: str | None
     cancelled_at: datetime | None
     late_cancellation: bool

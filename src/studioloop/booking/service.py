@@ -4,6 +4,9 @@ A booking is one transaction: the member's credits are debited (their account ro
 the booking row inserted, and the seat taken last with the guarded UPDATE, so the hot
 class row is locked for as short a time as possible. If the guard finds no seat, a
 savepoint undoes the debit and the member joins the waitlist or hears CLASS_FULL.
+
+A priced class booked without enough credits holds the seat while the member pays by card
+(booking/holds.py): `book` then returns a `SeatHold` instead of a booking.
 """
 
 from __future__ import annotations
@@ -20,28 +23,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts import service as accounts_service
 from studioloop.accounts.models import User
-from studioloop.booking import entitlements, exceptions as exc, qr, repository
+from studioloop.booking import (
+    entitlements,
+    exceptions as exc,
+    holds,
+    hooks as booking_hooks,
+    qr,
+    repository,
+    waitlist,
+)
+from studioloop.booking.holds import SeatHold
 from studioloop.booking.models import ACTIVE_STATUSES, Booking
 from studioloop.booking.schemas import BookingOut
 from studioloop.config import Settings
 from studioloop.core.errors import field_error
 from studioloop.credits import service as credits
 from studioloop.credits.exceptions import InsufficientCredits
-from studioloop.notifications import service as notifications
 from studioloop.scheduling import capacity, hooks
 from studioloop.scheduling.capacity import OccurrenceFacts
 from studioloop.scheduling.models import ClassSchedule, ClassTemplate
 
-QR_VALID_AFTER_END = timedelta(hours=2)
-DEFAULT_WAITLIST_CUTOFF_MINUTES = 60
-
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-class _NoSeat(Exception):
-    """Raised inside the promotion savepoint to undo the debit when the seat is gone."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,9 @@ async def book(
     *,
     join_waitlist: bool,
     credits_to_use: int | None,
-) -> BookingOut:
-    """Book a seat, or join the waitlist. The common case is five statements: the facts,
+) -> BookingOut | SeatHold:
+    """Book a seat, or join the waitlist, or (a priced class without the credits for it)
+    hold the seat for a card payment. The common case is five statements: the facts,
     the member's bookings and membership, the credit lots (locked), the debit, and last
     the guarded seat UPDATE with the booking row, so the hot class row stays locked only
     from there to the commit."""
@@ -72,6 +77,8 @@ async def book(
         session, facts.tenant_id, facts.id, user.id, facts.start_time, facts.end_time
     )
     if state.booked is not None:
+        if state.booked_status == "held":  # a retry: the same checkout again
+            return await holds.existing_hold(session, facts, state.booked, user.id)
         raise exc.AlreadyBooked(details={"booking_id": str(state.booked)})
     if state.clash is not None:
         raise exc.MemberScheduleConflict(details={"booking_id": str(state.clash)})
@@ -89,33 +96,56 @@ async def book(
     entitlement = await entitlements.entitlement_of(session, facts.tenant_id, user.id)
     if facts.requires_membership and not entitlement.has_membership:
         raise exc.MembershipRequired()
-    cost = _cost(facts, entitlement)
+    cost = waitlist.cost_for(facts, entitlement)
     if credits_to_use is not None and credits_to_use != cost:
         raise field_error("credits_to_use", f"this class costs you {cost} credit(s)")
-    if cost == 0 and facts.price is not None and not entitlement.unlimited:
-        raise exc.PaymentRequired(details=_price_details(facts))
 
     booking_id = uuid.uuid4()
     if full_already:
         return await _waitlisted(session, facts, booking_id, user.id)
-    if not join_waitlist:
-        # No savepoint: if the seat is gone after all, CLASS_FULL rolls the whole request
-        # back, the debit with it.
-        return await _take_seat_with_credits(session, settings, facts, booking_id, user.id, cost)
+    if cost == 0 and facts.price is not None and not entitlement.unlimited:
+        return await _hold(session, facts, booking_id, user.id, [], join_waitlist)
     try:
-        async with session.begin_nested():
+        if not join_waitlist:
+            # No savepoint: if the seat is gone after all, CLASS_FULL rolls the whole
+            # request back, the debit with it.
             return await _take_seat_with_credits(
                 session, settings, facts, booking_id, user.id, cost
             )
+        try:
+            async with session.begin_nested():
+                return await _take_seat_with_credits(
+                    session, settings, facts, booking_id, user.id, cost
+                )
+        except exc.ClassFull:
+            return await _waitlisted(session, facts, booking_id, user.id)
+    except exc.PaymentRequired as needed:
+        # Not enough credits for a priced class (the debit wrote nothing): pay by card.
+        offers = needed.details.get("packages", []) if isinstance(needed.details, dict) else []
+        return await _hold(session, facts, booking_id, user.id, offers, join_waitlist)
+
+
+async def _hold(
+    session: AsyncSession,
+    facts: OccurrenceFacts,
+    booking_id: uuid.UUID,
+    user_id: uuid.UUID,
+    packages: list[dict[str, Any]],
+    join_waitlist: bool,
+) -> BookingOut | SeatHold:
+    try:
+        return await holds.hold_seat(session, facts, booking_id, user_id, packages)
     except exc.ClassFull:
-        return await _waitlisted(session, facts, booking_id, user.id)
+        if not join_waitlist:
+            raise
+        return await _waitlisted(session, facts, booking_id, user_id)
 
 
 async def _waitlisted(
     session: AsyncSession, facts: OccurrenceFacts, booking_id: uuid.UUID, user_id: uuid.UUID
 ) -> BookingOut:
     try:
-        booking = await _join_waitlist(session, facts, booking_id, user_id)
+        booking = await waitlist.join(session, facts, booking_id, user_id)
     except IntegrityError as error:  # the same member, racing themselves
         raise exc.AlreadyBooked() from error
     return await booking_out(session, booking)
@@ -139,7 +169,9 @@ async def _take_seat_with_credits(
                 booking_id=booking_id,
                 reason=f"Booked {facts.class_name}",
             )
-        code, expires = _checkin_code(settings, facts, booking_id)
+        code, expires = qr.code_for_booking(
+            settings, booking_id, facts.id, facts.tenant_id, facts.end_time
+        )
         created_at = await repository.book_seat(
             session,
             booking_id=booking_id,
@@ -175,11 +207,6 @@ async def _take_seat_with_credits(
         end_time=facts.end_time,
         created_at=created_at,
     )
-
-
-def _cost(facts: OccurrenceFacts, entitlement: entitlements.Entitlement) -> int:
-    """Credits this member spends: none with an unlimited membership."""
-    return 0 if entitlement.unlimited else facts.credits_required
 
 
 def _check_open(facts: OccurrenceFacts) -> None:
@@ -233,33 +260,6 @@ async def _check_limits(session: AsyncSession, facts: OccurrenceFacts, user_id: 
                     "class_type": facts.class_type,
                 }
             )
-
-
-def _checkin_code(
-    settings: Settings, facts: OccurrenceFacts, booking_id: uuid.UUID
-) -> tuple[str, datetime]:
-    """The signed QR code of a confirmed booking, and when it stops being valid."""
-    expires = facts.end_time + QR_VALID_AFTER_END
-    code = qr.issue(settings, qr.CheckinCode(booking_id, facts.id, facts.tenant_id, expires))
-    return code, expires
-
-
-async def _join_waitlist(
-    session: AsyncSession, facts: OccurrenceFacts, booking_id: uuid.UUID, user_id: uuid.UUID
-) -> Booking:
-    booking = Booking(
-        id=booking_id,
-        tenant_id=facts.tenant_id,
-        user_id=user_id,
-        class_schedule_id=facts.id,
-        status="waitlisted",
-        waitlisted_at=_now(),
-    )
-    async with session.begin_nested():
-        session.add(booking)
-        await session.flush()
-    await capacity.change_waitlist(session, facts.id, +1)
-    return booking
 
 
 def _price_details(facts: OccurrenceFacts) -> dict[str, Any]:
@@ -331,6 +331,7 @@ async def booking_out(
         qr_code=booking.qr_code,
         qr_expires_at=booking.qr_expires_at,
         check_in_time=booking.check_in_time,
+        hold_expires_at=booking.hold_expires_at if booking.status == "held" else None,
         cancellation_reason=booking.cancellation_reason,
         cancelled_at=booking.cancelled_at,
         late_cancellation=booking.late_cancellation,
@@ -401,6 +402,15 @@ async def cancel(
         booking.status = "cancelled"
         await capacity.change_waitlist(session, facts.id, -1)
         return await booking_out(session, booking)
+    if booking.status == "held":
+        # Unpaid: nothing to give back now. Should the payment still complete, payments
+        # finds the booking cancelled and refunds it.
+        booking.status = "cancelled"
+        await session.flush()
+        await capacity.release_seat(session, facts.id)
+        await booking_hooks.booking_cancelled(session, booking, refund_due=True)
+        await waitlist.promote(session, settings, facts)
+        return await booking_out(session, booking)
 
     late = _now() > facts.start_time - facts.cancellation_window
     by_studio = actor.is_staff and booking.user_id != actor.user.id
@@ -419,86 +429,9 @@ async def cancel(
     booking.qr_code = None
     await session.flush()
     await capacity.release_seat(session, facts.id)
-    await promote_from_waitlist(session, settings, facts)
+    await booking_hooks.booking_cancelled(session, booking, refund_due=not forfeit)
+    await waitlist.promote(session, settings, facts)
     return await booking_out(session, booking, refunded=refunded)
-
-
-async def promote_from_waitlist(
-    session: AsyncSession, settings: Settings, facts: OccurrenceFacts
-) -> Booking | None:
-    """Offer a freed seat to the first eligible waitlisted member, in this transaction."""
-    cutoff = facts.tenant_settings.get("waitlist_cutoff_minutes", DEFAULT_WAITLIST_CUTOFF_MINUTES)
-    if isinstance(cutoff, int) and _now() > facts.start_time - timedelta(minutes=cutoff):
-        return None  # too close to the start: nobody gets a surprise booking
-    waiting = list(
-        await session.scalars(
-            select(Booking)
-            .where(Booking.class_schedule_id == facts.id, Booking.status == "waitlisted")
-            .order_by(Booking.waitlisted_at)
-            .with_for_update(skip_locked=True)
-        )
-    )
-    for candidate in waiting:
-        state = await repository.member_state(
-            session,
-            facts.tenant_id,
-            facts.id,
-            candidate.user_id,
-            facts.start_time,
-            facts.end_time,
-        )
-        if state.clash is not None:
-            # Booked into another class at that time since joining: the same rule as
-            # booking directly. They stay on the waitlist in case that changes.
-            continue
-        cost = _cost(
-            facts, await entitlements.entitlement_of(session, facts.tenant_id, candidate.user_id)
-        )
-        try:
-            async with session.begin_nested():
-                if cost:
-                    await credits.debit(
-                        session,
-                        facts.tenant_id,
-                        candidate.user_id,
-                        cost,
-                        booking_id=candidate.id,
-                        reason=f"Promoted from the waitlist of {facts.class_name}",
-                    )
-                if not await capacity.take_seat(session, facts.id):
-                    raise _NoSeat
-        except InsufficientCredits:
-            await _tell(session, candidate.user_id, "waitlist_skipped", facts)
-            continue
-        except _NoSeat:
-            return None
-        candidate.status, candidate.credits_used = "confirmed", cost
-        candidate.qr_code, candidate.qr_expires_at = _checkin_code(settings, facts, candidate.id)
-        candidate.promoted_at = _now()
-        await capacity.change_waitlist(session, facts.id, -1)
-        await session.flush()
-        await _tell(session, candidate.user_id, "waitlist_promoted", facts)
-        return candidate
-    return None
-
-
-async def _tell(
-    session: AsyncSession, user_id: uuid.UUID, template: str, facts: OccurrenceFacts
-) -> None:
-    user = await session.get(User, user_id)
-    if user is None:
-        return
-    await notifications.send_email(
-        session,
-        to=user.email,
-        template=template,
-        context={
-            "first_name": user.first_name,
-            "class_name": facts.class_name,
-            "start": facts.start_time.strftime("%a %d %b %H:%M UTC"),
-            "credits": facts.credits_required,
-        },
-    )
 
 
 @hooks.on_occurrence_cancelled
@@ -515,6 +448,8 @@ async def _cancel_all_bookings(
         )
     )
     for booking in active:
+        if booking.status != "waitlisted":
+            await booking_hooks.booking_cancelled(session, booking, refund_due=True)
         if booking.status == "confirmed":
             await credits.refund_booking(
                 session,
@@ -527,7 +462,7 @@ async def _cancel_all_bookings(
         booking.cancelled_at = _now()
         booking.cancellation_reason = reason
         booking.qr_code = None
-        await _tell(session, booking.user_id, "class_cancelled", facts)
+        await waitlist.tell(session, booking.user_id, "class_cancelled", facts)
     await capacity.clear_counts(session, occurrence.id)
     await session.flush()
 

@@ -1,4 +1,5 @@
-"""After classes end: attended bookings complete, the rest are no-shows."""
+"""Booking's periodic work: unpaid seat holds lapse; after classes end, attended bookings
+complete and the rest are no-shows."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.booking import checkin
+from studioloop.booking import checkin, holds
+from studioloop.config import get_settings
 from studioloop.core.logging import get_logger
 from studioloop.jobs.app import DEFAULT_RETRY, job_app
 from studioloop.jobs.per_tenant import for_each_tenant
@@ -37,3 +39,26 @@ async def close_finished_classes(timestamp: int) -> int:
     closed = await for_each_tenant(_close)
     logger.info("finished classes closed", occurrences=closed)
     return closed
+
+
+async def _expire_holds(
+    session: AsyncSession, tenant_id: uuid.UUID, settings: dict[str, Any]
+) -> int:
+    return await holds.expire_lapsed(session, get_settings())
+
+
+@job_app.periodic(cron="* * * * *", periodic_id="expire_seat_holds")
+@job_app.task(
+    name="expire_seat_holds",
+    queue="booking",
+    retry=DEFAULT_RETRY,
+    queueing_lock="expire_seat_holds",
+    pass_context=False,
+)
+async def expire_seat_holds(timestamp: int) -> int:
+    """Every minute: seats held for a payment that did not come go back on sale (and to
+    the waitlist). Safe to run twice: only still-held bookings are touched."""
+    expired = await for_each_tenant(_expire_holds)
+    if expired:
+        logger.info("seat holds expired", bookings=expired)
+    return expired

@@ -56,10 +56,10 @@ def html_error(status: int, message: str, headers: dict[str, str] | None = None)
     return HTMLResponse(page, status_code=status, headers=headers)
 
 
-def error_response(
-    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    body = {
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The envelope itself; also answered by refusals whose changes are kept (a seat held
+    for payment), which return it rather than raise."""
+    return {
         "error": {
             "code": code,
             "message": message,
@@ -67,7 +67,12 @@ def error_response(
             "details": jsonable_encoder(details if details is not None else {}),
         }
     }
-    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
 def _field_name(location: tuple[Any, ...] | list[Any]) -> str:

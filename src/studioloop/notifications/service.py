@@ -23,6 +23,8 @@ SUBJECTS = {
     "waitlist_skipped": "A place opened in {class_name}, but you need credits",
     "class_cancelled": "Cancelled: {class_name} on {start}",
     "payment_receipt": "Receipt {receipt_number}: {description}",
+    "class_paid": "Booked and paid: {description}",
+    "class_payment_refunded": "Refund: no place left in {description}",
 }
 
 _environment = Environment(

@@ -32,7 +32,7 @@ PAYMENT_STATUSES = (
     "partially_refunded",
     "refunded",
 )
-PAYMENT_PURPOSES = ("credit_pack",)
+PAYMENT_PURPOSES = ("credit_pack", "class_booking")
 PROVIDERS = ("sandbox", "stripe", "yoco")
 
 
@@ -54,6 +54,7 @@ class Payment(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="refunded"),
         UniqueConstraint("provider", "provider_reference"),
         Index("ix_payments_user", "user_id", "created_at"),
+        Index("ix_payments_booking", "booking_id"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
@@ -68,9 +69,15 @@ class Payment(UUIDPrimaryKey, Timestamps, Base):
     package_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("credit_packages.id", ondelete="SET NULL")
     )
+    # A class paid for by card: the booking whose seat is held until this succeeds.
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("bookings.id", ondelete="SET NULL")
+    )
     description: Mapped[str] = mapped_column(String(255))
     amount: Mapped[int] = mapped_column(Integer)  # minor units
     currency: Mapped[str] = mapped_column(String(3))
+    # Where the member pays; kept so a retried booking sends them to the same checkout.
+    checkout_url: Mapped[str | None] = mapped_column(Text)
     amount_refunded: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     status: Mapped[str] = mapped_column(String(32), server_default=text("'pending'"))
     succeeded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

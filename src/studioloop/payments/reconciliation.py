@@ -60,7 +60,7 @@ async def reconcile(
         if to_status not in service.TRANSITIONS[payment.status]:
             continue
         await service.change_status(
-            session, payment, to_status, source="job", detail={"reconciled": True}
+            session, settings, payment, to_status, source="job", detail={"reconciled": True}
         )
         changed += 1
     return changed

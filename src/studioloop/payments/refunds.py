@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from studioloop.booking import holds
 from studioloop.config import Settings
 from studioloop.credits import service as credits
 from studioloop.payments import exceptions as exc, providers, service
@@ -34,8 +35,10 @@ async def refund(
     amount: int,
     *,
     reason: str,
-    actor_user_id: uuid.UUID,
+    actor_user_id: uuid.UUID | None,
 ) -> RefundResult:
+    """Refund `amount` of a payment; `actor_user_id` None when the platform does it (an
+    automatic refund of a class the member could not have)."""
     payment = await service.get_payment(session, payment_id, lock=True)
     if payment.status not in REFUNDABLE:
         raise exc.NotRefundable(details={"status": payment.status})
@@ -61,18 +64,23 @@ async def refund(
     status = "refunded" if payment.amount_refunded == payment.amount else "partially_refunded"
     await service.change_status(
         session,
+        settings,
         payment,
         status,
         source="api",
         detail={"refund_id": str(record.id), "amount": amount, "credits_revoked": revoked},
     )
+    if status == "refunded" and payment.booking_id is not None:
+        # All the money back for a class: the booking goes with it (a no-op when the
+        # refund is because the booking was already cancelled or lapsed).
+        await holds.cancel_refunded(session, settings, payment.booking_id)
     await session.refresh(record)
     await session.refresh(payment)
     return RefundResult(refund=record, payment=payment, credits_already_used=used)
 
 
 async def _take_back_credits(
-    session: AsyncSession, payment: Payment, amount: int, actor_user_id: uuid.UUID
+    session: AsyncSession, payment: Payment, amount: int, actor_user_id: uuid.UUID | None
 ) -> tuple[int, int]:
     """Credits bought with the refunded money, in proportion (a full refund takes them
     all). Returns (taken back, already spent by the member and so kept)."""

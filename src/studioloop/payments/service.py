@@ -74,23 +74,37 @@ async def start_credit_purchase(
     if not package.is_active:
         raise PackageNotFound()
     tenant_settings = await tenants_service.settings_of(session, tenant.id)
-    provider = providers.get_provider(provider_for(tenant_settings), settings, tenant_settings)
     payment = Payment(
         tenant_id=tenant.id,
         user_id=user.id,
-        provider=provider.name,
         purpose="credit_pack",
         package_id=package.id,
         description=f"{package.credits} credits: {package.name}",
         amount=package.price,
         currency=tenant.currency,
     )
+    await open_checkout(session, settings, tenant_settings, payment, base_url)
+    assert payment.checkout_url is not None
+    return payment, payment.checkout_url
+
+
+async def open_checkout(
+    session: AsyncSession,
+    settings: Settings,
+    tenant_settings: Mapping[str, object],
+    payment: Payment,
+    base_url: str,
+) -> None:
+    """Store a new payment (pending) with the studio's provider and open its checkout;
+    the address to pay at is then `payment.checkout_url`."""
+    provider = providers.get_provider(provider_for(tenant_settings), settings, tenant_settings)
+    payment.provider = provider.name
     session.add(payment)
     await session.flush()
     checkout = await provider.create_checkout(
         providers.CheckoutRequest(
             payment_id=payment.id,
-            tenant_id=tenant.id,
+            tenant_id=payment.tenant_id,
             amount=payment.amount,
             currency=payment.currency,
             description=payment.description,
@@ -98,9 +112,10 @@ async def start_credit_purchase(
         base_url,
     )
     payment.provider_reference = checkout.reference
+    payment.checkout_url = checkout.url
     session.add(
         PaymentEvent(
-            tenant_id=tenant.id,
+            tenant_id=payment.tenant_id,
             payment_id=payment.id,
             from_status=None,
             to_status="pending",
@@ -110,7 +125,6 @@ async def start_credit_purchase(
     )
     await session.flush()
     await session.refresh(payment)
-    return payment, checkout.url
 
 
 async def get_payment(
@@ -234,12 +248,13 @@ async def _apply(session: AsyncSession, settings: Settings, stored: WebhookEvent
         return "ignored: already " + to_status
     if to_status not in TRANSITIONS[payment.status]:
         return f"ignored: {payment.status} cannot become {to_status}"
-    await change_status(session, payment, to_status, source="webhook", event_id=event.id)
+    await change_status(session, settings, payment, to_status, source="webhook", event_id=event.id)
     return f"applied: {to_status}"
 
 
 async def change_status(
     session: AsyncSession,
+    settings: Settings,
     payment: Payment,
     to_status: str,
     *,
@@ -262,13 +277,21 @@ async def change_status(
     payment.status = to_status
     if to_status == "succeeded":
         payment.succeeded_at = _now()
-        await _fulfil(session, payment)
+        await _fulfil(session, settings, payment)
+    elif to_status in ("failed", "canceled") and payment.booking_id is not None:
+        from studioloop.payments import class_payments  # it imports this module
+
+        await class_payments.payment_closed(session, settings, payment)
     await session.flush()
 
 
-async def _fulfil(session: AsyncSession, payment: Payment) -> None:
+async def _fulfil(session: AsyncSession, settings: Settings, payment: Payment) -> None:
     """What the member paid for. Runs once: only on the transition into `succeeded`."""
-    if payment.purpose == "credit_pack" and payment.package_id is not None:
+    if payment.purpose == "class_booking":
+        from studioloop.payments import class_payments  # it imports this module
+
+        await class_payments.fulfil(session, settings, payment)
+    elif payment.purpose == "credit_pack" and payment.package_id is not None:
         package = await credits.get_package(session, payment.package_id)
         expires = _now() + timedelta(days=package.validity_days) if package.validity_days else None
         lot = await credits.grant(

@@ -1,4 +1,4 @@
-"""Process stored webhook events, once each."""
+"""Payment jobs: webhook events processed once each, class refunds, reconciliation."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import uuid
 from studioloop.config import get_settings
 from studioloop.core.logging import get_logger
 from studioloop.db.engine import get_database
+from studioloop.db.tenancy import set_tenant_context
 from studioloop.jobs.app import DEFAULT_RETRY, job_app
 from studioloop.jobs.per_tenant import for_each_tenant
-from studioloop.payments import reconciliation, service
+from studioloop.payments import class_payments, reconciliation, service
 
 logger = get_logger(__name__)
 
@@ -24,6 +25,21 @@ async def process_webhook_event(webhook_event_id: str) -> str:
         )
         await session.commit()
     logger.info("webhook processed", webhook_event_id=webhook_event_id, outcome=outcome)
+    return outcome
+
+
+@job_app.task(
+    name="refund_class_payment", queue="payments", retry=DEFAULT_RETRY, pass_context=False
+)
+async def refund_class_payment(tenant_id: str, payment_id: str, reason: str) -> str:
+    """Deferred by a cancellation, or by a payment that came too late for its seat."""
+    async with get_database().sessionmaker() as session:
+        await set_tenant_context(session, uuid.UUID(tenant_id))
+        outcome = await class_payments.refund_in_full(
+            session, get_settings(), uuid.UUID(payment_id), reason
+        )
+        await session.commit()
+    logger.info("class payment refunded", payment_id=payment_id, outcome=outcome)
     return outcome
 
 

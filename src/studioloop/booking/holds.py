@@ -1,0 +1,237 @@
+"""Seats held while a member pays for a class by card.
+
+Booking a priced class without credits (or a covering membership) takes the seat at once,
+as a `held` booking that counts against capacity like a confirmed one, so the member who
+goes to the checkout cannot lose the place to someone who did not. The hold lasts the
+studio's `seat_hold_minutes` (15 by default). Then one of these happens:
+
+- the payment succeeds: the booking is confirmed (payments calls `confirm_paid`);
+- the payment fails or is abandoned, or the hold lapses first: the booking `expired`, the
+  seat is offered to the waitlist;
+- the money arrives after the hold lapsed: the member is placed if a seat is still free,
+  and otherwise `confirm_paid` says so and payments refunds them in full.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioloop.booking import exceptions as exc, qr, repository, waitlist
+from studioloop.booking.models import Booking
+from studioloop.config import Settings
+from studioloop.scheduling import capacity
+from studioloop.scheduling.capacity import OccurrenceFacts
+
+DEFAULT_SEAT_HOLD_MINUTES = 15
+EXPIRY_BATCH = 200
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SeatHold:
+    """A held seat waiting for its payment: what the checkout needs, and the 402's details."""
+
+    booking_id: uuid.UUID
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    occurrence_id: uuid.UUID
+    class_name: str
+    start_time: datetime
+    price: int
+    currency: str
+    credits_required: int
+    expires_at: datetime
+    tenant_settings: dict[str, Any] = field(default_factory=dict)
+    packages: list[dict[str, Any]] = field(default_factory=list)
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "booking_id": str(self.booking_id),
+            "hold_expires_at": self.expires_at.isoformat(),
+            "price": self.price,
+            "currency": self.currency,
+            "credits_required": self.credits_required,
+            "packages": self.packages,
+        }
+
+
+def hold_minutes(tenant_settings: dict[str, Any]) -> int:
+    minutes = tenant_settings.get("seat_hold_minutes", DEFAULT_SEAT_HOLD_MINUTES)
+    return minutes if isinstance(minutes, int) and 1 <= minutes <= 24 * 60 else 15
+
+
+def _hold_of(
+    facts: OccurrenceFacts,
+    booking_id: uuid.UUID,
+    user_id: uuid.UUID,
+    expires_at: datetime,
+    packages: list[dict[str, Any]],
+) -> SeatHold:
+    assert facts.price is not None  # only priced classes are held
+    return SeatHold(
+        booking_id=booking_id,
+        tenant_id=facts.tenant_id,
+        user_id=user_id,
+        occurrence_id=facts.id,
+        class_name=facts.class_name,
+        start_time=facts.start_time,
+        price=facts.price,
+        currency=facts.currency,
+        credits_required=facts.credits_required,
+        expires_at=expires_at,
+        tenant_settings=facts.tenant_settings,
+        packages=packages,
+    )
+
+
+async def hold_seat(
+    session: AsyncSession,
+    facts: OccurrenceFacts,
+    booking_id: uuid.UUID,
+    user_id: uuid.UUID,
+    packages: list[dict[str, Any]],
+) -> SeatHold:
+    """Take a seat as a hold (the same guarded statement as a booking), or CLASS_FULL."""
+    expires_at = _now() + timedelta(minutes=hold_minutes(facts.tenant_settings))
+    try:
+        created = await repository.book_seat(
+            session,
+            booking_id=booking_id,
+            user_id=user_id,
+            occurrence_id=facts.id,
+            credits_used=0,
+            qr_code=None,
+            qr_expires_at=None,
+            hold_expires_at=expires_at,
+        )
+    except psycopg.errors.UniqueViolation as error:
+        raise exc.AlreadyBooked() from error
+    if created is None:
+        raise exc.ClassFull(details={"capacity": facts.capacity})
+    return _hold_of(facts, booking_id, user_id, expires_at, packages)
+
+
+async def existing_hold(
+    session: AsyncSession, facts: OccurrenceFacts, booking_id: uuid.UUID, user_id: uuid.UUID
+) -> SeatHold:
+    """The member's hold on this class, for a retried booking: the same checkout again."""
+    booking = await session.get(Booking, booking_id)
+    if booking is None or booking.hold_expires_at is None:
+        raise exc.AlreadyBooked(details={"booking_id": str(booking_id)})
+    return _hold_of(facts, booking_id, user_id, booking.hold_expires_at, [])
+
+
+async def _lock(session: AsyncSession, booking_id: uuid.UUID) -> Booking | None:
+    booking: Booking | None = await session.scalar(
+        select(Booking)
+        .where(Booking.id == booking_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return booking
+
+
+async def release(session: AsyncSession, settings: Settings, booking_id: uuid.UUID) -> bool:
+    """The payment failed or was abandoned: an unpaid hold ends (`expired`) and its seat
+    goes to the waitlist. False if the booking was no longer held."""
+    booking = await _lock(session, booking_id)
+    if booking is None or booking.status != "held":
+        return False
+    await _expire(session, settings, booking)
+    return True
+
+
+async def _expire(session: AsyncSession, settings: Settings, booking: Booking) -> None:
+    booking.status = "expired"
+    await session.flush()
+    facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
+    await capacity.release_seat(session, facts.id)
+    if facts.status == "scheduled" and _now() < facts.start_time:
+        await waitlist.promote(session, settings, facts)
+
+
+async def expire_lapsed(
+    session: AsyncSession, settings: Settings, now: datetime | None = None
+) -> int:
+    """End the holds of the studio in context whose time is up; how many."""
+    lapsed = list(
+        await session.scalars(
+            select(Booking)
+            .where(Booking.status == "held", Booking.hold_expires_at < (now or _now()))
+            .order_by(Booking.hold_expires_at)
+            .limit(EXPIRY_BATCH)
+            # A payment being confirmed has the row: it decides, not the clock.
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for booking in lapsed:
+        await _expire(session, settings, booking)
+    return len(lapsed)
+
+
+async def confirm_paid(
+    session: AsyncSession, settings: Settings, booking_id: uuid.UUID
+) -> str | None:
+    """The class was paid for: confirm the booking. None when it is confirmed; otherwise
+    why the member cannot have the place (payments then refunds them)."""
+    booking = await _lock(session, booking_id)
+    if booking is None:
+        return "the booking no longer exists"
+    facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
+    if booking.status == "held":
+        await _confirm(session, settings, booking, facts)
+        return None
+    if booking.status != "expired":
+        return f"the booking is {booking.status}"
+    # Paid after the hold lapsed: place them if the class still has room.
+    if facts.status != "scheduled" or _now() >= facts.start_time:
+        return "the class is no longer bookable"
+    state = await repository.member_state(
+        session, facts.tenant_id, facts.id, booking.user_id, facts.start_time, facts.end_time
+    )
+    if state.booked is not None or state.clash is not None:
+        return "the member has booked this or another class at that time since"
+    if not await capacity.take_seat(session, facts.id):
+        return "the class filled up after the seat hold expired"
+    await _confirm(session, settings, booking, facts)
+    return None
+
+
+async def _confirm(
+    session: AsyncSession, settings: Settings, booking: Booking, facts: OccurrenceFacts
+) -> None:
+    booking.status = "confirmed"
+    booking.hold_expires_at = None
+    booking.qr_code, booking.qr_expires_at = qr.code_for_booking(
+        settings, booking.id, facts.id, facts.tenant_id, facts.end_time
+    )
+    await session.flush()
+
+
+async def cancel_refunded(session: AsyncSession, settings: Settings, booking_id: uuid.UUID) -> bool:
+    """The studio refunded a class in full: its upcoming booking goes with the money, the
+    seat to the waitlist. False when there was nothing to cancel."""
+    booking = await _lock(session, booking_id)
+    if booking is None or booking.status not in ("confirmed", "held"):
+        return False
+    facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
+    if _now() >= facts.start_time:
+        return False  # the class happened: the refund is a goodwill gesture, not a cancel
+    booking.status = "cancelled"
+    booking.cancelled_at = _now()
+    booking.cancellation_reason = "Payment refunded"
+    booking.qr_code = None
+    await session.flush()
+    await capacity.release_seat(session, facts.id)
+    await waitlist.promote(session, settings, facts)
+    return True
