@@ -837,7 +837,7 @@ class Checker:
                 "SELECT count(*) FILTER (WHERE s.booked_count <> coalesce(b.n, 0)), "
                 "count(*) FILTER (WHERE coalesce(b.n, 0) > s.capacity) "
                 "FROM class_schedules s LEFT JOIN (SELECT class_schedule_id, count(*) n "
-                "FROM bookings WHERE status = 'confirmed' GROUP BY 1) b "
+                "FROM bookings WHERE status IN ('confirmed', 'held') GROUP BY 1) b "
                 "ON b.class_schedule_id = s.id WHERE s.class_id = ANY(%s::uuid[])",
                 (self.seed.app_class_ids,),
             )

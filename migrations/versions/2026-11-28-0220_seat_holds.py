@@ -17,9 +17,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 OLD_STATUSES = "('confirmed', 'waitlisted', 'cancelled', 'completed', 'no_show')"
-NEW_STATUSES = (
-    "('confirmed', 'waitlisted', 'held', 'cancelled', 'completed', 'no_show', 'expired')"
-)
+NEW_STATUSES = "('confirmed', 'waitlisted', 'held', 'cancelled', 'completed', 'no_show', 'expired')"
 
 
 def _one_active_index(statuses: str) -> None:
@@ -45,7 +43,9 @@ def upgrade() -> None:
     op.drop_constraint(op.f("ck_bookings_status"), "bookings", type_="check")
     op.create_check_constraint(op.f("ck_bookings_status"), "bookings", f"status IN {NEW_STATUSES}")
     op.create_check_constraint(
-        op.f("ck_bookings_hold_expiry"), "bookings", "status <> 'held' OR hold_expires_at IS NOT NULL"
+        op.f("ck_bookings_hold_expiry"),
+        "bookings",
+        "status <> 'held' OR hold_expires_at IS NOT NULL",
     )
     _one_active_index("('confirmed', 'waitlisted', 'held')")
 
@@ -69,16 +69,16 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DELETE FROM payments WHERE purpose = 'class_booking'")
     op.drop_constraint(op.f("ck_payments_purpose"), "payments", type_="check")
-    op.create_check_constraint(op.f("ck_payments_purpose"), "payments", "purpose IN ('credit_pack')")
+    op.create_check_constraint(
+        op.f("ck_payments_purpose"), "payments", "purpose IN ('credit_pack')"
+    )
     op.drop_constraint(op.f("fk_payments_booking_id_bookings"), "payments", type_="foreignkey")
     op.drop_index("ix_payments_booking", table_name="payments")
     op.drop_column("payments", "checkout_url")
     op.drop_column("payments", "booking_id")
 
     # Holds have no place in the old model: an unpaid hold becomes a cancellation.
-    op.execute(
-        "UPDATE bookings SET status = 'cancelled' WHERE status IN ('held', 'expired')"
-    )
+    op.execute("UPDATE bookings SET status = 'cancelled' WHERE status IN ('held', 'expired')")
     _one_active_index("('confirmed', 'waitlisted')")
     op.drop_constraint(op.f("ck_bookings_hold_expiry"), "bookings", type_="check")
     op.drop_constraint(op.f("ck_bookings_status"), "bookings", type_="check")

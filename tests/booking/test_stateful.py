@@ -348,7 +348,8 @@ class Run:
         # Seats and waitlists: the counters are the bookings, never beyond capacity.
         for occ_id, status, capacity, booked, waiting, confirmed, waitlisted in self.rows(
             "SELECT s.id, s.status, s.capacity, s.booked_count, s.waitlist_count, "
-            "count(*) FILTER (WHERE b.status = 'confirmed'), "
+            # A seat held for a card payment counts like a confirmed one.
+            "count(*) FILTER (WHERE b.status IN ('confirmed', 'held')), "
             "count(*) FILTER (WHERE b.status = 'waitlisted') "
             "FROM class_schedules s LEFT JOIN bookings b ON b.class_schedule_id = s.id "
             "WHERE s.tenant_id = %(tenant)s GROUP BY s.id"
@@ -360,7 +361,7 @@ class Run:
         # At most one active booking per member per class.
         assert not self.rows(
             "SELECT class_schedule_id, user_id FROM bookings "
-            "WHERE tenant_id = %(tenant)s AND status IN ('confirmed', 'waitlisted') "
+            "WHERE tenant_id = %(tenant)s AND status IN ('confirmed', 'waitlisted', 'held') "
             "GROUP BY 1, 2 HAVING count(*) > 1"
         )
         # Confirmed bookings hold a QR code; waitlisted and cancelled ones do not.
