@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str = "https://api.stripe.com"
+    # Yoco (South Africa): each studio enters its own keys (stored encrypted); this is only
+    # where its API is, so the tests can point it at a local fake.
+    yoco_api_base: str = "https://payments.yoco.com"
     # The platform's fee on Stripe payments to connected studios, in basis points (1% = 100).
     platform_fee_basis_points: int = Field(default=0, ge=0, le=10_000)
 

@@ -2,9 +2,12 @@
 
 Hypothesis draws a few small classes and a list of steps: members book (or join the
 waitlist), cancel, get credits (some expiring), lose credits to an adjustment or to expiry,
-and the studio cancels a class. Every step goes through the real HTTP API (expiry through
-the periodic job's own function), is checked against a plain-Python model of the engine,
-and is followed by the database-wide invariants, read as the schema owner.
+and the studio cancels a class. Class 2 is also sold by card: a member without the credits
+for it gets a held seat, which their payment confirms (even late, if a seat is still free)
+or which lapses (declined, or the hold expires). Every step goes through the real HTTP API
+(expiry and payments through the jobs' own functions), is checked against a plain-Python
+model of the engine, and is followed by the database-wide invariants, read as the schema
+owner.
 
 Each example gets a fresh studio (a unique slug) with the same owner and five members, since
 the tables are only truncated after the whole test function.
@@ -21,8 +24,12 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings, strategies as st
 
+from studioloop.booking.tasks import expire_seat_holds
+from studioloop.config import get_settings
 from studioloop.credits import service as credits
 from studioloop.db.tenancy import set_tenant_context
+from studioloop.payments.providers import SandboxProvider
+from studioloop.payments.tasks import process_webhook_event
 from tests.booking.conftest import BookingStudio
 from tests.conftest import Api, Owner
 
@@ -38,6 +45,9 @@ OVERLAPPING = {(0, 1), (1, 0)}
 # the engine skips such candidates (as booking refuses them), set this to True.
 PROMOTION_SKIPS_CLASHES = True
 VALID_DAYS = (None, 5, 30)
+PRICED_CLASS, PRICE = 2, 1000
+SEATED = ("confirmed", "held")  # the bookings that take a seat
+ACTIVE = ("confirmed", "waitlisted", "held")
 
 member_index = st.integers(0, MEMBERS - 1)
 class_index = st.integers(0, len(HOURS_AHEAD) - 1)
@@ -51,6 +61,8 @@ STEPS: dict[str, tuple[int, st.SearchStrategy[tuple[Any, ...]]]] = {
     "take": (2, st.tuples(member_index, st.integers(1, 2))),
     "expire": (3, st.tuples(st.integers(0, 20))),
     "cancel_class": (1, st.tuples(class_index)),
+    "pay": (3, st.tuples(st.integers(0, 40))),  # a held (or lapsed) seat's payment succeeds
+    "lapse": (2, st.tuples(st.integers(0, 40), st.booleans())),  # declined, or expired
 }
 weighted = [name for name, (weight, _) in STEPS.items() for _ in range(weight)]
 step = st.sampled_from(weighted).flatmap(lambda name: STEPS[name][1].map(lambda a: (name, *a)))
@@ -87,6 +99,8 @@ class Booked:
     status: str
     taken: dict[str, int] = field(default_factory=dict)  # lot id -> credits not refunded
     promoted_into_clash: bool = False
+    payment_id: str | None = None  # a seat held for a card payment
+    payable: bool = False  # its checkout still takes the money
 
     @property
     def credits_used(self) -> int:
@@ -99,6 +113,7 @@ class Class:
     capacity: int
     cost: int
     cancelled: bool = False
+    priced: bool = False
 
 
 class Model:
@@ -112,16 +127,12 @@ class Model:
     def balance(self, member: int) -> int:
         return sum(lot.remaining for lot in self.lots[member])
 
-    def confirmed(self, cls: int) -> int:
-        return sum(1 for b in self.bookings if b.cls == cls and b.status == "confirmed")
+    def seated(self, cls: int) -> int:
+        return sum(1 for b in self.bookings if b.cls == cls and b.status in SEATED)
 
     def active(self, member: int, cls: int) -> Booked | None:
         return next(
-            (
-                b
-                for b in self.bookings
-                if (b.member, b.cls) == (member, cls) and b.status in ("confirmed", "waitlisted")
-            ),
+            (b for b in self.bookings if (b.member, b.cls) == (member, cls) and b.status in ACTIVE),
             None,
         )
 
@@ -152,7 +163,7 @@ class Model:
 
     def clashes(self, member: int, cls: int) -> bool:
         return any(
-            b.member == member and b.status == "confirmed" and (b.cls, cls) in OVERLAPPING
+            b.member == member and b.status in SEATED and (b.cls, cls) in OVERLAPPING
             for b in self.bookings
         )
 
@@ -203,19 +214,36 @@ class Run:
         m, c = self.model, self.model.classes[cls]
         response = await self.studio.book(self.members[member], c.id, join_waitlist=wait)
         body = response.json()
+        active = m.active(member, cls)
         if c.cancelled:
             expected = "CLASS_CANCELLED"
-        elif m.active(member, cls):
+        elif active is not None and active.status == "held":
+            expected = "held again"
+        elif active is not None:
             expected = "ALREADY_BOOKED"
         elif m.clashes(member, cls):
             expected = "SCHEDULE_CONFLICT"
-        elif m.confirmed(cls) >= c.capacity:
+        elif m.seated(cls) >= c.capacity:
             expected = "waitlisted" if wait else "CLASS_FULL"
         elif m.balance(member) < c.cost:
-            expected = "INSUFFICIENT_CREDITS"
+            expected = "held" if c.priced else "INSUFFICIENT_CREDITS"
         else:
             expected = "confirmed"
         event(f"book: {expected}")
+        if expected in ("held", "held again"):
+            assert response.status_code == 402, response.text
+            assert self.error_code(response) == "PAYMENT_REQUIRED"
+            details = body["error"]["details"]
+            if active is not None:  # asking again: the same hold and checkout
+                assert (details["booking_id"], details["payment_id"]) == (
+                    active.id,
+                    active.payment_id,
+                )
+                return
+            held = Booked(details["booking_id"], member, cls, "held")
+            held.payment_id, held.payable = details["payment_id"], True
+            m.bookings.append(held)
+            return
         if expected not in ("confirmed", "waitlisted"):
             assert response.status_code in (402, 409), response.text
             assert self.error_code(response) == expected, response.text
@@ -246,7 +274,7 @@ class Run:
         response = await self.client.delete(
             f"/api/v1/bookings/{booking.id}", headers=self.members[booking.member]["headers"]
         )
-        if booking.status not in ("confirmed", "waitlisted"):
+        if booking.status not in ACTIVE:
             assert response.status_code == 409, response.text
             assert self.error_code(response) == "NOT_CANCELLABLE"
             return
@@ -259,6 +287,10 @@ class Run:
         booking.status = "cancelled"
         if was == "waitlisted":
             m.waitlist[booking.cls].remove(booking)
+            return
+        if was == "held":  # nothing was paid yet; a payment after this is refunded
+            assert body["credits_refunded"] is None
+            m.promote(booking.cls)
             return
         assert body["credits_refunded"] == booking.credits_used
         m.refund(booking)
@@ -333,10 +365,77 @@ class Run:
         c.cancelled = True
         event("studio cancelled a class")
         for booking in self.model.bookings:
-            if booking.cls == cls and booking.status in ("confirmed", "waitlisted"):
+            if booking.cls == cls and booking.status in ACTIVE:
                 self.model.refund(booking)
                 booking.status = "cancelled"
         self.model.waitlist[cls] = []
+
+    async def _payment_event(self, payment_id: str, event_type: str) -> None:
+        """The sandbox provider's signed webhook, then the job that applies it."""
+        sandbox = SandboxProvider(get_settings())
+        payment = uuid.UUID(payment_id)
+        body = sandbox.event_body(
+            event_type,
+            reference=f"sbx_{payment.hex}",
+            tenant_id=uuid.UUID(self.tenant_id),
+            payment_id=payment,
+        )
+        response = await self.client.post(
+            "/api/v1/webhooks/sandbox",
+            content=body,
+            headers={sandbox.SIGNATURE_HEADER: sandbox.sign(body)},
+        )
+        assert response.status_code == 200, response.text
+        for (stored,) in self.db.execute(
+            "SELECT id FROM webhook_events WHERE processed_at IS NULL"
+        ).fetchall():
+            outcome = await process_webhook_event(webhook_event_id=str(stored))
+            assert outcome.startswith("applied"), outcome
+
+    async def pay(self, pick: int) -> None:
+        """A member completes a card checkout: in time, late, or after cancelling."""
+        m = self.model
+        choices = [b for b in m.bookings if b.payable]
+        if not choices:
+            return
+        booking = choices[pick % len(choices)]
+        self.log[-1] += f" -> {booking.status} booking of member {booking.member}"
+        await self._payment_event(booking.payment_id or "", "payment.succeeded")
+        booking.payable = False
+        c = m.classes[booking.cls]
+        if booking.status == "held":
+            event("paid: confirmed")
+            booking.status = "confirmed"
+        elif booking.status == "expired" and not (
+            c.cancelled
+            or m.active(booking.member, booking.cls)
+            or m.clashes(booking.member, booking.cls)
+            or m.seated(booking.cls) >= c.capacity
+        ):
+            event("paid late: placed")
+            booking.status = "confirmed"
+        else:
+            event(f"paid late: refunded ({booking.status})")
+
+    async def lapse(self, pick: int, declined: bool) -> None:
+        """A held seat is let go: the card is declined, or the hold's time runs out."""
+        m = self.model
+        choices = [b for b in m.bookings if b.status == "held"]
+        if not choices:
+            return
+        booking = choices[pick % len(choices)]
+        if declined:
+            await self._payment_event(booking.payment_id or "", "payment.failed")
+            booking.payable = False
+        else:
+            self.db.execute(
+                "UPDATE bookings SET hold_expires_at = now() - interval '1 second' WHERE id = %s",
+                (booking.id,),
+            )
+            assert await expire_seat_holds(timestamp=0) == 1
+        event("hold declined" if declined else "hold expired")
+        booking.status = "expired"
+        m.promote(booking.cls)
 
     # --- invariants ------------------------------------------------------------------------
 
@@ -401,6 +500,17 @@ class Run:
         ):
             assert -net == (used if status == "confirmed" else 0), (booking_id, status, used, net)
 
+        # A held seat always has its open payment; nobody paid twice for one booking.
+        assert not self.rows(
+            "SELECT b.id FROM bookings b WHERE b.tenant_id = %(tenant)s AND b.status = 'held' "
+            "AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.booking_id = b.id "
+            "AND p.status = 'pending')"
+        )
+        assert not self.rows(
+            "SELECT booking_id FROM payments WHERE tenant_id = %(tenant)s "
+            "GROUP BY booking_id HAVING count(*) > 1"
+        )
+
         # The database agrees with the model, booking by booking and lot by lot.
         statuses = dict(
             self.rows("SELECT id::text, status FROM bookings WHERE tenant_id = %(tenant)s")
@@ -434,7 +544,7 @@ class Run:
             "JOIN bookings b2 ON b2.user_id = b1.user_id AND b2.id > b1.id "
             "JOIN class_schedules s2 ON s2.id = b2.class_schedule_id "
             "WHERE b1.tenant_id = %(tenant)s AND b2.tenant_id = %(tenant)s "
-            "AND b1.status = 'confirmed' AND b2.status = 'confirmed' "
+            "AND b1.status IN ('confirmed', 'held') AND b2.status IN ('confirmed', 'held') "
             "AND s1.start_time < s2.end_time AND s2.start_time < s1.end_time"
         ):
             assert {first, second} & predicted, ("double-booked", first, second)
@@ -466,14 +576,18 @@ async def _fresh_studio(
     made = []
     for i, ((capacity, cost), hours) in enumerate(zip(shape, HOURS_AHEAD, strict=True)):
         occurrence = await studio.occurrence(
-            hours_ahead=hours, capacity=capacity, credits_required=cost, name=f"Class {i}"
+            hours_ahead=hours,
+            capacity=capacity,
+            credits_required=cost,
+            name=f"Class {i}",
+            price=PRICE if i == PRICED_CLASS else None,
         )
-        made.append(Class(occurrence["id"], capacity, cost))
+        made.append(Class(occurrence["id"], capacity, cost, priced=i == PRICED_CLASS))
     return studio, people["members"], made
 
 
 @settings(
-    max_examples=15,
+    max_examples=int(os.environ.get("STATEFUL_EXAMPLES", "15")),
     deadline=None,
     # CI replays the same examples (a landing must not depend on luck); locally each run
     # explores new ones.

@@ -44,3 +44,27 @@ class ProviderUnavailable(AppError):
 class ReceiptNotFound(NotFound):
     code = "RECEIPT_NOT_FOUND"
     message = "This payment has no receipt (it has not succeeded)."
+
+
+class ProviderNotConfigured(Conflict):
+    code = "PROVIDER_NOT_CONFIGURED"
+    message = "The studio has not set up this payment provider yet."
+
+
+class CredentialsUnreadable(AppError):
+    status_code = 500
+    code = "CREDENTIALS_UNREADABLE"
+    message = (
+        "The studio's payment provider keys cannot be read (the server's SECRET_KEY "
+        "changed); the studio owner must enter them again."
+    )
+
+
+class ProviderRejected(Conflict):
+    code = "PROVIDER_REJECTED"
+    message = "The payment provider refused the request; check the studio's provider keys."
+
+
+class ProviderInUse(Conflict):
+    code = "PROVIDER_IN_USE"
+    message = "The studio takes its payments with this provider; choose another one first."

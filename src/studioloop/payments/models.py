@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -187,3 +188,23 @@ class Receipt(UUIDPrimaryKey, Base):
     currency: Mapped[str] = mapped_column(String(3))
     description: Mapped[str] = mapped_column(String(255))
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ProviderCredential(UUIDPrimaryKey, Timestamps, Base):
+    """A studio's own keys with a payment provider (Yoco), encrypted at rest
+    (payments/credentials.py); only a hint of the secret key is kept readable."""
+
+    __tablename__ = "provider_credentials"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "provider"),
+        CheckConstraint(f"provider IN {_one_of(PROVIDERS)}", name="provider"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    provider: Mapped[str] = mapped_column(String(16))
+    secret_key_encrypted: Mapped[str] = mapped_column(Text)
+    webhook_secret_encrypted: Mapped[str] = mapped_column(Text)
+    key_hint: Mapped[str] = mapped_column(String(40))  # "sk_live_…a1b2", for the settings page
+    is_test: Mapped[bool] = mapped_column(Boolean)

@@ -1,4 +1,4 @@
-"""Payment providers behind one interface. Today: the built-in sandbox.
+"""Payment providers behind one interface: the built-in sandbox, Stripe, Yoco.
 
 The sandbox behaves like a hosted-checkout provider (Stripe Checkout, Yoco online
 checkout): we create a checkout and send the member to its page; the page's outcome comes
@@ -21,8 +21,10 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.config import Settings
+from studioloop.db.tenancy import set_tenant_context
 from studioloop.payments import exceptions as exc
 
 SANDBOX_CHECKOUT_LIFETIME = timedelta(hours=24)
@@ -184,10 +186,47 @@ def get_provider(
     raise exc.UnknownProvider(details={"provider": name})
 
 
+async def load(
+    session: AsyncSession,
+    name: str,
+    settings: Settings,
+    tenant_settings: Mapping[str, object] | None = None,
+) -> PaymentProvider:
+    """The provider `name` for the studio in context, with its own keys where it has them
+    (Yoco's are in the database, so this is async; the others are in settings)."""
+    if name == "yoco":
+        from studioloop.payments import credentials
+        from studioloop.payments.yoco_provider import YocoProvider
+
+        return YocoProvider(settings, await credentials.keys_of(session, settings, "yoco"))
+    return get_provider(name, settings, tenant_settings)
+
+
+async def for_webhook(
+    session: AsyncSession, name: str, settings: Settings, body: bytes
+) -> PaymentProvider:
+    """The provider that checks a webhook's signature. A Yoco webhook is signed with the
+    studio's own secret: the studio it claims is put in context to read that secret, and
+    nothing else in the body is believed until the signature checks out."""
+    if name == "yoco":
+        from studioloop.payments.yoco_provider import YocoProvider
+
+        await set_tenant_context(session, YocoProvider.claimed_tenant(body))
+        try:
+            return await load(session, name, settings)
+        except exc.ProviderNotConfigured:
+            raise exc.InvalidWebhookSignature() from None
+    return get_provider(name, settings)
+
+
 def read_stored_event(provider: str, payload: str) -> ProviderEvent:
     """An event stored after its signature was verified; reading it needs no credentials."""
     if provider == "stripe":
         from studioloop.payments.stripe_provider import StripeProvider
 
         return StripeProvider.read_event(payload)
+    if provider == "yoco":
+        from studioloop.payments.yoco_provider import YocoProvider
+
+        return YocoProvider.read_event(payload)
     return SandboxProvider.read_event(payload)

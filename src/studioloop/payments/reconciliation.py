@@ -48,11 +48,16 @@ async def reconcile(
     changed = 0
     for payment in stale:
         try:
-            provider = providers.get_provider(payment.provider, settings, tenant_settings)
+            provider = await providers.load(session, payment.provider, settings, tenant_settings)
             outcome = await provider.checkout_outcome(
                 payment.provider_reference or "", payment.created_at
             )
-        except (exc.UnknownProvider, exc.ProviderUnavailable):
+        except (
+            exc.UnknownProvider,
+            exc.ProviderUnavailable,
+            exc.ProviderNotConfigured,
+            exc.ProviderRejected,
+        ):
             continue  # not configured here, or unreachable: next round
         to_status = service.EVENT_STATUS.get(outcome or "")
         if to_status is None or to_status == payment.status:

@@ -17,6 +17,7 @@ from studioloop.config import Settings
 from studioloop.credits import service as credits
 from studioloop.payments import exceptions as exc, providers, service
 from studioloop.payments.models import Payment, PaymentRefund
+from studioloop.tenants import service as tenants_service
 
 REFUNDABLE = ("succeeded", "partially_refunded")
 
@@ -45,7 +46,12 @@ async def refund(
     left = payment.amount - payment.amount_refunded
     if amount > left:
         raise exc.RefundExceedsPayment(details={"refundable": left})
-    provider = providers.get_provider(payment.provider, settings)
+    provider = await providers.load(
+        session,
+        payment.provider,
+        settings,
+        await tenants_service.settings_of(session, payment.tenant_id),
+    )
     reference = await provider.refund(payment.provider_reference or "", amount)
 
     revoked, used = await _take_back_credits(session, payment, amount, actor_user_id)

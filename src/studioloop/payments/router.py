@@ -14,9 +14,15 @@ from studioloop.core.http import IdempotencyKey, app_settings
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.pagination import Page
 from studioloop.db.session import DbSession
-from studioloop.payments import receipts, refunds, schemas, service
-from studioloop.payments.exceptions import PaymentNotFound, ReceiptNotFound
-from studioloop.payments.models import Payment
+from studioloop.payments import credentials, receipts, refunds, schemas, service
+from studioloop.payments.exceptions import (
+    PaymentNotFound,
+    ProviderInUse,
+    ProviderNotConfigured,
+    ReceiptNotFound,
+)
+from studioloop.payments.models import Payment, ProviderCredential
+from studioloop.tenants import service as tenants_service
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
 
@@ -27,6 +33,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["payments"])
 webhook_router = APIRouter(prefix=API_PREFIX, tags=["webhooks"])
 Member = Annotated[Membership, Depends(require_role("member"))]
 Admin = Annotated[Membership, Depends(require_role("admin"))]
+Owner = Annotated[Membership, Depends(require_role("owner"))]
 
 
 async def purchase_credits(
@@ -146,6 +153,60 @@ async def refund_payment(
     )
 
 
+async def _keys_out(
+    session: DbSession, request: Request, stored: ProviderCredential
+) -> schemas.ProviderKeysOut:
+    settings = await tenants_service.settings_of(session, stored.tenant_id)
+    return schemas.ProviderKeysOut(
+        provider=stored.provider,
+        key_hint=stored.key_hint,
+        is_test=stored.is_test,
+        active=service.provider_for(settings) == stored.provider,
+        webhook_url=f"{str(request.base_url).rstrip('/')}{API_PREFIX}/webhooks/{stored.provider}",
+        updated_at=stored.updated_at,
+    )
+
+
+async def save_yoco_keys(
+    body: schemas.YocoKeysIn,
+    request: Request,
+    tenant: CurrentTenant,
+    owner: Owner,
+    session: DbSession,
+) -> schemas.ProviderKeysOut:
+    """Connect the studio's own Yoco account (owners): its secret key and the webhook
+    secret, stored encrypted and never shown again. With `activate`, members pay through
+    Yoco from now on."""
+    stored = await credentials.save(
+        session,
+        app_settings(request),
+        tenant.id,
+        "yoco",
+        credentials.Keys(secret_key=body.secret_key, webhook_secret=body.webhook_secret),
+    )
+    if body.activate:
+        await tenants_service.merge_settings(session, tenant.id, {"payment_provider": "yoco"})
+    return await _keys_out(session, request, stored)
+
+
+async def list_provider_keys(
+    request: Request, tenant: CurrentTenant, owner: Owner, session: DbSession
+) -> list[schemas.ProviderKeysOut]:
+    """The payment provider accounts the studio has connected (key hints only)."""
+    return [await _keys_out(session, request, row) for row in await credentials.listed(session)]
+
+
+async def remove_yoco_keys(tenant: CurrentTenant, owner: Owner, session: DbSession) -> Response:
+    """Forget the studio's Yoco keys; refused while Yoco takes its payments (choose
+    another provider first, so no member is sent to a checkout that cannot work)."""
+    settings = await tenants_service.settings_of(session, tenant.id)
+    if service.provider_for(settings) == "yoco":
+        raise ProviderInUse(details={"provider": "yoco"})
+    if not await credentials.remove(session, "yoco"):
+        raise ProviderNotConfigured(details={"provider": "yoco"})
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @webhook_router.post(
     "/webhooks/{provider}", response_model=schemas.WebhookAck, responses=errors(400, 404)
 )
@@ -201,4 +262,26 @@ for prefix in ("/tenants/{slug}", ""):
         status_code=status.HTTP_201_CREATED,
         response_model=schemas.RefundOut,
         responses=errors(400, 401, 403, 404, 409, 422),
+    )
+    router.add_api_route(
+        f"{prefix}/payment-providers",
+        list_provider_keys,
+        methods=["GET"],
+        response_model=list[schemas.ProviderKeysOut],
+        responses=errors(400, 401, 403, 404),
+    )
+    router.add_api_route(
+        f"{prefix}/payment-providers/yoco",
+        save_yoco_keys,
+        methods=["PUT"],
+        response_model=schemas.ProviderKeysOut,
+        responses=errors(400, 401, 403, 404, 422),
+    )
+    router.add_api_route(
+        f"{prefix}/payment-providers/yoco",
+        remove_yoco_keys,
+        methods=["DELETE"],
+        status_code=status.HTTP_204_NO_CONTENT,
+        response_class=Response,
+        responses=errors(400, 401, 403, 404, 409),
     )

@@ -4,7 +4,8 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from standardwebhooks.webhooks import Webhook
 
 PaymentStatus = Literal[
     "pending",
@@ -30,8 +31,9 @@ class PaymentOut(BaseModel):
     tenant_id: uuid.UUID
     user_id: uuid.UUID
     provider: str
-    purpose: str
+    purpose: Literal["credit_pack", "class_booking"]
     package_id: uuid.UUID | None
+    booking_id: uuid.UUID | None = Field(description="A class paid for by card: its booking")
     description: str
     amount: int = Field(description="Minor units (cents)")
     currency: str
@@ -68,3 +70,39 @@ class CheckoutOut(BaseModel):
 class WebhookAck(BaseModel):
     received: bool = True
     duplicate: bool = Field(description="True when this event had already been received")
+
+
+class YocoKeysIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    secret_key: str = Field(
+        pattern=r"^sk_(test|live)_[A-Za-z0-9]{8,200}$",
+        description="The Yoco secret key (sk_live_… or sk_test_…), from the Yoco portal",
+    )
+    webhook_secret: str = Field(
+        pattern=r"^whsec_[A-Za-z0-9+/]{16,200}={0,2}$",
+        description="The `secret` Yoco returned when the webhook was registered (whsec_…)",
+    )
+    activate: bool = Field(
+        default=True, description="Take this studio's payments with Yoco from now on"
+    )
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _a_standard_webhooks_secret(cls, value: str) -> str:
+        try:
+            Webhook(value)  # it must decode to a key
+        except Exception:
+            raise ValueError("must be the whsec_… secret Yoco gave for the webhook") from None
+        return value
+
+
+class ProviderKeysOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    provider: str
+    key_hint: str = Field(description="The secret key's start and last four characters")
+    is_test: bool = Field(description="Test keys: no real money moves")
+    active: bool = Field(description="The studio's payments go through this provider now")
+    webhook_url: str = Field(description="Register this address with the provider")
+    updated_at: datetime

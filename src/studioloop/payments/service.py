@@ -55,8 +55,8 @@ def _now() -> datetime:
 
 
 def provider_for(tenant_settings: Mapping[str, object]) -> str:
-    """The studio's payment provider (tenant setting `payment_provider`): `stripe`, or the
-    built-in `sandbox` by default."""
+    """The studio's payment provider (tenant setting `payment_provider`): `stripe`, `yoco`,
+    or the built-in `sandbox` by default."""
     name = tenant_settings.get("payment_provider", "sandbox")
     return name if isinstance(name, str) else "sandbox"
 
@@ -97,7 +97,9 @@ async def open_checkout(
 ) -> None:
     """Store a new payment (pending) with the studio's provider and open its checkout;
     the address to pay at is then `payment.checkout_url`."""
-    provider = providers.get_provider(provider_for(tenant_settings), settings, tenant_settings)
+    provider = await providers.load(
+        session, provider_for(tenant_settings), settings, tenant_settings
+    )
     payment.provider = provider.name
     session.add(payment)
     await session.flush()
@@ -189,7 +191,7 @@ async def receive_webhook(
     headers: Mapping[str, str],
 ) -> bool:
     """Verify and store a webhook; True if it had been received before (nothing to do)."""
-    provider = providers.get_provider(provider_name, settings)
+    provider = await providers.for_webhook(session, provider_name, settings, body)
     event = provider.verify_webhook(body, headers)
     stored = await session.scalar(
         insert(WebhookEvent)

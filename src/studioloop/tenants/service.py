@@ -183,6 +183,18 @@ async def settings_of(session: AsyncSession, tenant_id: uuid.UUID) -> dict[str, 
     return dict(found or {})
 
 
+async def merge_settings(
+    session: AsyncSession, tenant_id: uuid.UUID, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Change some of a studio's settings (a null removes the key), as PATCH does."""
+    tenant = await get_tenant(session, tenant_id)
+    merged = {**(tenant.settings or {}), **changes}
+    tenant.settings = {k: v for k, v in merged.items() if v is not None}
+    await session.flush()
+    await announce_tenant_change(session, tenant.id)
+    return tenant.settings
+
+
 async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
     tenant = await session.get(Tenant, tenant_id)
     if tenant is None:
