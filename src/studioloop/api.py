@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from studioloop.accounts.router import router as accounts_router
+from studioloop.billing.router import router as billing_router
 from studioloop.booking.calendar_router import router as calendar_router
 from studioloop.booking.checkin_router import router as checkin_router
 from studioloop.booking.router import router as booking_router
@@ -28,6 +29,7 @@ limited_router.include_router(tenants_router)
 limited_router.include_router(notifications_router)
 limited_router.include_router(scheduling_router)
 limited_router.include_router(credits_router)
+limited_router.include_router(billing_router)
 limited_router.include_router(payments_router)
 limited_router.include_router(checkin_router)
 limited_router.include_router(calendar_router)

@@ -4,6 +4,7 @@ Lives outside `db/` because `db` imports no domain; migrations and tests import 
 """
 
 from studioloop.accounts import models as accounts_models
+from studioloop.billing import models as billing_models
 from studioloop.booking import models as booking_models
 from studioloop.credits import models as credits_models
 from studioloop.db import idempotency as idempotency_models
@@ -16,6 +17,7 @@ from studioloop.tenants import models as tenants_models
 __all__ = [
     "Base",
     "accounts_models",
+    "billing_models",
     "booking_models",
     "credits_models",
     "idempotency_models",

@@ -22,9 +22,9 @@ def unlimited_members() -> Any:
             return entitlements.Entitlement(has_membership=True, unlimited=True)
         return entitlements.NONE
 
-    entitlements.provide_entitlements(provider)
+    billing = entitlements.provide_entitlements(provider)
     yield holders
-    entitlements.provide_entitlements(None)
+    entitlements.provide_entitlements(billing)
 
 
 async def test_members_only_classes_and_unlimited_memberships(

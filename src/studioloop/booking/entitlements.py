@@ -1,8 +1,8 @@
 """What a member's membership entitles them to, asked of the billing domain.
 
-Booking does not know about plans; billing registers one provider here. Until a studio
-sells memberships (no provider, or none active), nobody has one: classes that require a
-membership answer 403, and everyone pays in credits.
+Booking does not know about plans; billing registers one provider here
+(billing/entitlements.py). Without an active subscription nobody has a membership:
+classes that require one answer 403, and everyone pays in credits or by card.
 """
 
 from __future__ import annotations
@@ -17,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 @dataclass(frozen=True)
 class Entitlement:
     has_membership: bool = False  # an active membership at this studio
-    unlimited: bool = False  # books classes without spending credits
+    unlimited: bool = False  # books classes without spending credits...
+    unlimited_class_types: frozenset[str] = frozenset()  # ...of these types (empty: all)
+
+    def covers(self, class_type: str) -> bool:
+        """A class of this type is booked without credits or payment."""
+        return self.unlimited and (
+            not self.unlimited_class_types or class_type in self.unlimited_class_types
+        )
 
 
 NONE = Entitlement()
@@ -26,10 +33,12 @@ EntitlementProvider = Callable[[AsyncSession, uuid.UUID, uuid.UUID], Awaitable[E
 _provider: EntitlementProvider | None = None
 
 
-def provide_entitlements(provider: EntitlementProvider | None) -> None:
-    """Install (or with None, remove) the function that answers for a member."""
+def provide_entitlements(provider: EntitlementProvider | None) -> EntitlementProvider | None:
+    """Install (or with None, remove) the function that answers for a member; returns the
+    one it replaces."""
     global _provider
-    _provider = provider
+    previous, _provider = _provider, provider
+    return previous
 
 
 async def entitlement_of(

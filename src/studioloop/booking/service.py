@@ -103,7 +103,7 @@ async def book(
     booking_id = uuid.uuid4()
     if full_already:
         return await _waitlisted(session, facts, booking_id, user.id)
-    if cost == 0 and facts.price is not None and not entitlement.unlimited:
+    if cost == 0 and facts.price is not None and not entitlement.covers(facts.class_type):
         return await _hold(session, facts, booking_id, user.id, [], join_waitlist)
     try:
         if not join_waitlist:

@@ -30,8 +30,8 @@ class _NoSeat(Exception):
 
 
 def cost_for(facts: OccurrenceFacts, entitlement: entitlements.Entitlement) -> int:
-    """Credits this member spends: none with an unlimited membership."""
-    return 0 if entitlement.unlimited else facts.credits_required
+    """Credits this member spends: none with an unlimited membership covering the class."""
+    return 0 if entitlement.covers(facts.class_type) else facts.credits_required
 
 
 async def join(

@@ -32,6 +32,7 @@ _DESCRIPTIONS = {
     413: "Request body too large",
     422: "VALIDATION_ERROR: the fields named in details are invalid",
     429: "RATE_LIMITED: retry after the Retry-After header's seconds",
+    502: "PROVIDER_UNAVAILABLE: the payment provider could not be reached; try again",
 }
 
 

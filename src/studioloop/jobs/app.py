@@ -19,6 +19,7 @@ TASK_MODULES = [
     "studioloop.booking.tasks",
     "studioloop.credits.tasks",
     "studioloop.payments.tasks",
+    "studioloop.billing.tasks",
 ]
 
 job_app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)

@@ -25,6 +25,11 @@ SUBJECTS = {
     "payment_receipt": "Receipt {receipt_number}: {description}",
     "class_paid": "Booked and paid: {description}",
     "class_payment_refunded": "Refund: no place left in {description}",
+    "membership_active": "Your {plan} membership is active",
+    "membership_renewal_due": "Renew your {plan} membership",
+    "membership_payment_failed": "We could not renew your {plan} membership",
+    "membership_suspended": "Your {plan} membership is suspended",
+    "membership_ended": "Your membership has ended",
 }
 
 _environment = Environment(

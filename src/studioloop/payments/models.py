@@ -33,7 +33,7 @@ PAYMENT_STATUSES = (
     "partially_refunded",
     "refunded",
 )
-PAYMENT_PURPOSES = ("credit_pack", "class_booking")
+PAYMENT_PURPOSES = ("credit_pack", "class_booking", "subscription")
 PROVIDERS = ("sandbox", "stripe", "yoco")
 
 
@@ -56,6 +56,7 @@ class Payment(UUIDPrimaryKey, Timestamps, Base):
         UniqueConstraint("provider", "provider_reference"),
         Index("ix_payments_user", "user_id", "created_at"),
         Index("ix_payments_booking", "booking_id"),
+        Index("ix_payments_subscription", "subscription_id"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
@@ -73,6 +74,13 @@ class Payment(UUIDPrimaryKey, Timestamps, Base):
     # A class paid for by card: the booking whose seat is held until this succeeds.
     booking_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("bookings.id", ondelete="SET NULL")
+    )
+    # A membership's first payment or a renewal, or an upgrade's prorated difference.
+    subscription_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("subscriptions.id", ondelete="SET NULL")
+    )
+    plan_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("membership_plans.id", ondelete="SET NULL")
     )
     description: Mapped[str] = mapped_column(String(255))
     amount: Mapped[int] = mapped_column(Integer)  # minor units

@@ -76,6 +76,11 @@ class PaymentProvider(Protocol):
 
     async def refund(self, reference: str, amount: int) -> str: ...
 
+    async def charge_saved(self, method_ref: str, request: CheckoutRequest) -> tuple[str, str]:
+        """Charge a saved card without the member (a renewal): (reference, one of our
+        event types). Providers without saved cards raise ProviderRejected."""
+        ...
+
     async def checkout_outcome(self, reference: str, started: datetime) -> str | None:
         """For reconciliation: what became of a checkout whose webhook never came (one of
         our event types), or None while it is still open."""
@@ -110,6 +115,12 @@ class SandboxProvider:
     async def refund(self, reference: str, amount: int) -> str:
         """The sandbox refunds at once (a real provider may confirm later by webhook)."""
         return f"sbr_{uuid.uuid4().hex}"
+
+    async def charge_saved(self, method_ref: str, request: CheckoutRequest) -> tuple[str, str]:
+        """A saved sandbox card pays, unless it is one made to decline (like Stripe's test
+        card pm_card_chargeDeclined): its reference contains "declines"."""
+        outcome = FAILED if "declines" in method_ref else SUCCEEDED
+        return f"sbx_{request.payment_id.hex}", outcome
 
     async def checkout_outcome(self, reference: str, started: datetime) -> str | None:
         # The sandbox keeps no state of its own: like a Stripe Checkout Session, an

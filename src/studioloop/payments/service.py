@@ -293,6 +293,10 @@ async def _fulfil(session: AsyncSession, settings: Settings, payment: Payment) -
         from studioloop.payments import class_payments  # it imports this module
 
         await class_payments.fulfil(session, settings, payment)
+    elif payment.purpose == "subscription":
+        from studioloop.billing import service as billing  # billing imports payments
+
+        await billing.payment_succeeded(session, settings, payment)
     elif payment.purpose == "credit_pack" and payment.package_id is not None:
         package = await credits.get_package(session, payment.package_id)
         expires = _now() + timedelta(days=package.validity_days) if package.validity_days else None

@@ -102,6 +102,10 @@ class StripeProvider:
             raise exc.ProviderUnavailable(details={"provider": self.name}) from error
         return str(refund.id)
 
+    async def charge_saved(self, method_ref: str, request: CheckoutRequest) -> tuple[str, str]:
+        # Not yet: memberships paid here renew through a payment link each period.
+        raise exc.ProviderRejected(details={"provider": self.name, "reason": "no saved cards"})
+
     async def checkout_outcome(self, reference: str, started: datetime) -> str | None:
         try:
             session = await self._client.v1.checkout.sessions.retrieve_async(reference)

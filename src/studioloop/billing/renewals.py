@@ -1,0 +1,173 @@
+"""Renewing memberships, and dunning when a renewal is not paid.
+
+Every quarter of an hour the job takes the studio's subscriptions whose period has ended
+(or whose retry is due), each locked and skipped if another worker has it:
+
+- set to cancel at the period's end: it ends;
+- a downgrade waiting: the new plan is what renews;
+- a saved card (the provider can charge without the member): it is charged, and a
+  success starts the next period through the payment's normal path (receipt, credits);
+- otherwise the member is sent a payment link for the renewal.
+
+An unpaid renewal makes the membership `past_due` (still honoured) and is retried after
+RETRY_DELAYS; when they run out it is `suspended` (no longer honoured) until paid. A
+paused membership is not renewed while the pause runs (its period was extended).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioloop.billing import service
+from studioloop.billing.models import MembershipPlan, Subscription
+from studioloop.config import Settings
+from studioloop.core.logging import get_logger
+from studioloop.payments import exceptions as payment_errors, providers, service as payments
+from studioloop.payments.models import Payment
+from studioloop.tenants import service as tenants_service
+
+logger = get_logger(__name__)
+# After a failed renewal: retry one, three and five days later, then suspend.
+RETRY_DELAYS = (timedelta(days=1), timedelta(days=3), timedelta(days=5))
+BATCH = 100
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def renew_due(session: AsyncSession, settings: Settings, now: datetime | None = None) -> int:
+    """Renew (or retry, or end) the due subscriptions of the studio in context."""
+    now = now or _now()
+    due = list(
+        await session.scalars(
+            select(Subscription)
+            .where(
+                Subscription.status.in_(("active", "past_due")),
+                Subscription.current_period_end <= now,
+                or_(Subscription.next_attempt_at.is_(None), Subscription.next_attempt_at <= now),
+            )
+            .order_by(Subscription.current_period_end)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for subscription in due:
+        await _renew(session, settings, subscription, now)
+    return len(due)
+
+
+async def _renew(
+    session: AsyncSession, settings: Settings, subscription: Subscription, now: datetime
+) -> None:
+    if subscription.cancel_at_period_end:
+        subscription.status, subscription.canceled_at = "canceled", now
+        await session.flush()
+        await service.tell(session, subscription, "membership_ended")
+        return
+    if subscription.next_plan_id is not None:
+        subscription.plan_id, subscription.next_plan_id = subscription.next_plan_id, None
+    plan = await service.get_plan(session, subscription.plan_id)
+    tenant = await tenants_service.get_tenant(session, subscription.tenant_id)
+    payment = Payment(
+        tenant_id=subscription.tenant_id,
+        user_id=subscription.user_id,
+        purpose="subscription",
+        subscription_id=subscription.id,
+        plan_id=plan.id,
+        description=f"{plan.name} membership, renewal",
+        amount=plan.price,
+        currency=tenant.currency,
+    )
+    if subscription.payment_method_ref and subscription.provider:
+        if await _charge_saved(session, settings, subscription, payment):
+            return
+    else:
+        await _send_payment_link(session, settings, subscription, plan, payment)
+    await _failed(session, subscription, plan, now)
+
+
+async def _charge_saved(
+    session: AsyncSession, settings: Settings, subscription: Subscription, payment: Payment
+) -> bool:
+    """Charge the saved card; True when paid (the next period has started)."""
+    assert subscription.provider and subscription.payment_method_ref
+    payment.provider = subscription.provider
+    session.add(payment)
+    await session.flush()
+    try:
+        provider = await providers.load(session, subscription.provider, settings)
+        reference, outcome = await provider.charge_saved(
+            subscription.payment_method_ref,
+            providers.CheckoutRequest(
+                payment_id=payment.id,
+                tenant_id=payment.tenant_id,
+                amount=payment.amount,
+                currency=payment.currency,
+                description=payment.description,
+            ),
+        )
+    except (payment_errors.ProviderUnavailable, payment_errors.ProviderRejected) as error:
+        logger.warning("renewal charge failed", subscription=str(subscription.id), error=str(error))
+        reference, outcome = None, providers.FAILED
+    payment.provider_reference = reference
+    status = payments.EVENT_STATUS[outcome]
+    await payments.change_status(
+        session, settings, payment, status, source="job", detail={"renewal": True}
+    )
+    return status == "succeeded"
+
+
+async def _send_payment_link(
+    session: AsyncSession,
+    settings: Settings,
+    subscription: Subscription,
+    plan: MembershipPlan,
+    payment: Payment,
+) -> None:
+    """No saved card: the member pays the renewal through a checkout, like the first time.
+    One open link at a time; the reminders that follow point to it again."""
+    open_payment = await session.scalar(
+        select(Payment).where(
+            Payment.subscription_id == subscription.id,
+            Payment.status.in_(("pending", "requires_action")),
+            Payment.checkout_url.is_not(None),
+        )
+    )
+    if open_payment is None:
+        base_url = settings.base_url.rstrip("/")
+        tenant = await tenants_service.get_tenant(session, subscription.tenant_id)
+        await payments.open_checkout(session, settings, tenant.settings or {}, payment, base_url)
+        open_payment = payment
+    await service.tell(
+        session,
+        subscription,
+        "membership_renewal_due",
+        plan=plan.name,
+        amount=payments.format_money(open_payment.amount, open_payment.currency),
+        checkout_url=open_payment.checkout_url or "",
+    )
+
+
+async def _failed(
+    session: AsyncSession, subscription: Subscription, plan: MembershipPlan, now: datetime
+) -> None:
+    subscription.failed_attempts += 1
+    if subscription.failed_attempts > len(RETRY_DELAYS):
+        subscription.status, subscription.next_attempt_at = "suspended", None
+        await session.flush()
+        await service.tell(session, subscription, "membership_suspended", plan=plan.name)
+        return
+    subscription.status = "past_due"
+    subscription.next_attempt_at = now + RETRY_DELAYS[subscription.failed_attempts - 1]
+    await session.flush()
+    await service.tell(
+        session,
+        subscription,
+        "membership_payment_failed",
+        plan=plan.name,
+        retry=subscription.next_attempt_at.strftime("%d %b %Y"),
+    )

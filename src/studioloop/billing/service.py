@@ -1,0 +1,371 @@
+"""Membership plans, and the life of a subscription: start, pay, renew, pause, change,
+cancel.
+
+Money moves through the payments domain (a checkout, a webhook, the state machine); a
+payment that succeeds for a subscription calls `payment_succeeded` here, once, in the same
+transaction as the payment's own change. Renewals are our own job (billing/renewals.py,
+docs/decisions/0002-own-renewal-job.md).
+"""
+
+from __future__ import annotations
+
+import calendar
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioloop.accounts.models import User
+from studioloop.billing import exceptions as exc
+from studioloop.billing.models import MembershipPlan, Subscription
+from studioloop.billing.schemas import PlanIn, PlanUpdate
+from studioloop.config import Settings
+from studioloop.core.errors import field_error
+from studioloop.credits import service as credits
+from studioloop.notifications import service as notifications
+from studioloop.payments import receipts, service as payments
+from studioloop.payments.models import Payment
+from studioloop.tenants import service as tenants_service
+from studioloop.tenants.cache import TenantRef
+
+MAX_PAUSE = timedelta(days=90)
+LIVE = ("incomplete", "active", "past_due")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def add_interval(moment: datetime, interval: str, count: int = 1) -> datetime:
+    """One month (or year) later, on the same day where it exists (31 Jan -> 28/29 Feb).
+    Written out rather than taking python-dateutil for its relativedelta alone."""
+    months = count * (12 if interval == "year" else 1)
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+# --- plans -------------------------------------------------------------------------------
+
+
+async def create_plan(session: AsyncSession, tenant_id: uuid.UUID, data: PlanIn) -> MembershipPlan:
+    plan = MembershipPlan(tenant_id=tenant_id, **data.model_dump())
+    try:
+        async with session.begin_nested():
+            session.add(plan)
+            await session.flush()
+    except IntegrityError as error:
+        raise exc.PlanNameTaken(details={"field": "name"}) from error
+    await session.refresh(plan)
+    return plan
+
+
+async def list_plans(session: AsyncSession, *, include_inactive: bool) -> list[MembershipPlan]:
+    query = select(MembershipPlan).order_by(MembershipPlan.price, MembershipPlan.name)
+    if not include_inactive:
+        query = query.where(MembershipPlan.is_active)
+    return list(await session.scalars(query))
+
+
+async def get_plan(
+    session: AsyncSession, plan_id: uuid.UUID, *, on_sale: bool = False
+) -> MembershipPlan:
+    plan = await session.get(MembershipPlan, plan_id)
+    if plan is None or (on_sale and not plan.is_active):
+        raise exc.PlanNotFound()
+    return plan
+
+
+async def update_plan(
+    session: AsyncSession, plan_id: uuid.UUID, changes: PlanUpdate
+) -> MembershipPlan:
+    plan = await get_plan(session, plan_id)
+    for name, value in changes.model_dump(exclude_unset=True).items():
+        if value is None and name not in ("description", "credits_per_period"):
+            continue
+        setattr(plan, name, value)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as error:
+        raise exc.PlanNameTaken(details={"field": "name"}) from error
+    await session.refresh(plan)
+    return plan
+
+
+# --- subscriptions -----------------------------------------------------------------------
+
+
+async def get_subscription(
+    session: AsyncSession, subscription_id: uuid.UUID, *, lock: bool = False
+) -> Subscription:
+    query = select(Subscription).where(Subscription.id == subscription_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    subscription = await session.scalar(query)
+    if subscription is None:
+        raise exc.SubscriptionNotFound()
+    return subscription
+
+
+async def list_subscriptions(
+    session: AsyncSession, *, user_id: uuid.UUID | None, status: str | None
+) -> list[Subscription]:
+    query = select(Subscription).order_by(Subscription.created_at.desc())
+    if user_id is not None:
+        query = query.where(Subscription.user_id == user_id)
+    if status is not None:
+        query = query.where(Subscription.status == status)
+    return list(await session.scalars(query.limit(500)))
+
+
+async def live_subscription_of(session: AsyncSession, user_id: uuid.UUID) -> Subscription | None:
+    subscription: Subscription | None = await session.scalar(
+        select(Subscription).where(Subscription.user_id == user_id, Subscription.status.in_(LIVE))
+    )
+    return subscription
+
+
+async def start(
+    session: AsyncSession,
+    settings: Settings,
+    tenant: TenantRef,
+    user: User,
+    plan_id: uuid.UUID,
+    base_url: str,
+) -> tuple[Subscription, Payment]:
+    """A new membership, waiting for its first payment (the checkout returned)."""
+    plan = await get_plan(session, plan_id, on_sale=True)
+    existing = await live_subscription_of(session, user.id)
+    if existing is not None and existing.status != "incomplete":
+        raise exc.AlreadySubscribed(details={"subscription_id": str(existing.id)})
+    if existing is not None:  # an earlier checkout that was never paid: start afresh
+        existing.status, existing.canceled_at = "canceled", _now()
+        await session.flush()
+    subscription = Subscription(tenant_id=tenant.id, user_id=user.id, plan_id=plan.id)
+    session.add(subscription)
+    await session.flush()
+    payment = await _open_payment(
+        session, settings, subscription, plan, plan.price, f"{plan.name} membership", base_url
+    )
+    subscription.provider = payment.provider
+    await session.flush()
+    await session.refresh(subscription)
+    return subscription, payment
+
+
+async def _open_payment(
+    session: AsyncSession,
+    settings: Settings,
+    subscription: Subscription,
+    plan: MembershipPlan,
+    amount: int,
+    description: str,
+    base_url: str,
+) -> Payment:
+    tenant = await tenants_service.get_tenant(session, subscription.tenant_id)
+    payment = Payment(
+        tenant_id=subscription.tenant_id,
+        user_id=subscription.user_id,
+        purpose="subscription",
+        subscription_id=subscription.id,
+        plan_id=plan.id,
+        description=description[:255],
+        amount=amount,
+        currency=tenant.currency,
+    )
+    await payments.open_checkout(session, settings, tenant.settings or {}, payment, base_url)
+    return payment
+
+
+async def payment_succeeded(session: AsyncSession, settings: Settings, payment: Payment) -> None:
+    """A payment for this subscription came in: a period (first, renewal, or after a
+    suspension) starts, or an upgrade takes effect. Called once per payment."""
+    assert payment.subscription_id is not None
+    subscription = await get_subscription(session, payment.subscription_id, lock=True)
+    plan = await get_plan(session, payment.plan_id or subscription.plan_id)
+    now = _now()
+    if payment.provider == "sandbox" and payment.provider_reference:
+        # The sandbox's "card" is kept for renewals, as a provider's saved card would be.
+        subscription.payment_method_ref = subscription.payment_method_ref or (
+            f"sbx_card_{payment.provider_reference.removeprefix('sbx_')[:16]}"
+        )
+    in_period = (
+        subscription.status == "active"
+        and subscription.current_period_end is not None
+        and subscription.current_period_end > now
+    )
+    if in_period and plan.id != subscription.plan_id:
+        await _upgrade_now(session, subscription, plan)
+        return
+    if subscription.status == "canceled":
+        return  # paid after it was cancelled: refunds are the studio's call (it is listed)
+    continuing = subscription.status in ("active", "past_due") and subscription.current_period_end
+    start = subscription.current_period_end if continuing else now
+    assert start is not None
+    subscription.plan_id = plan.id
+    subscription.next_plan_id = None
+    subscription.current_period_start = start
+    subscription.current_period_end = add_interval(start, plan.interval)
+    subscription.status = "active"
+    subscription.failed_attempts = 0
+    subscription.next_attempt_at = None
+    await session.flush()
+    if plan.credits_per_period:
+        await credits.grant(
+            session,
+            subscription.tenant_id,
+            subscription.user_id,
+            plan.credits_per_period,
+            source="grant",
+            transaction_type="purchase",
+            expires_at=subscription.current_period_end,
+            reason=f"{plan.name} membership, {start:%d %b %Y}",
+        )
+    receipt = await receipts.issue(session, payment)
+    await tell(
+        session,
+        subscription,
+        "membership_active",
+        plan=plan.name,
+        amount=payments.format_money(payment.amount, payment.currency),
+        period_end=subscription.current_period_end.strftime("%d %b %Y"),
+        receipt_number=receipts.display_number(receipt.number),
+    )
+
+
+async def _upgrade_now(
+    session: AsyncSession, subscription: Subscription, plan: MembershipPlan
+) -> None:
+    old = await get_plan(session, subscription.plan_id)
+    subscription.plan_id, subscription.next_plan_id = plan.id, None
+    await session.flush()
+    extra = (plan.credits_per_period or 0) - (old.credits_per_period or 0)
+    left, total = _remaining_share(subscription)
+    extra_now = (extra * left + total // 2) // total  # to the nearest whole credit
+    if extra_now > 0:
+        await credits.grant(
+            session,
+            subscription.tenant_id,
+            subscription.user_id,
+            extra_now,
+            source="grant",
+            transaction_type="purchase",
+            expires_at=subscription.current_period_end,
+            reason=f"Upgrade to {plan.name}",
+        )
+
+
+def _remaining_share(subscription: Subscription) -> tuple[int, int]:
+    """The part of the current period still to come, as whole seconds (numerator,
+    denominator): integer arithmetic keeps prorated money exact."""
+    assert subscription.current_period_start and subscription.current_period_end
+    total = int(
+        (subscription.current_period_end - subscription.current_period_start).total_seconds()
+    )
+    left = int((subscription.current_period_end - _now()).total_seconds())
+    return max(0, min(left, total)), max(total, 1)
+
+
+async def change_plan(
+    session: AsyncSession,
+    settings: Settings,
+    subscription: Subscription,
+    plan_id: uuid.UUID,
+    base_url: str,
+) -> tuple[Payment | None, int]:
+    """An upgrade is charged now, prorated for the rest of the period, and takes effect
+    when paid; a downgrade (or the same price) takes effect at the next renewal."""
+    if subscription.status != "active" or subscription.cancel_at_period_end:
+        raise exc.SubscriptionNotChangeable(details={"status": subscription.status})
+    plan = await get_plan(session, plan_id, on_sale=True)
+    current = await get_plan(session, subscription.plan_id)
+    if plan.id == current.id:
+        subscription.next_plan_id = None
+        await session.flush()
+        return None, 0
+    if plan.interval != current.interval:
+        raise field_error("plan_id", "choose a plan with the same interval (month or year)")
+    if plan.price <= current.price:
+        subscription.next_plan_id = plan.id
+        await session.flush()
+        return None, 0
+    left, total = _remaining_share(subscription)
+    due = (plan.price - current.price) * left // total
+    if due <= 0:
+        subscription.next_plan_id = plan.id
+        await session.flush()
+        return None, 0
+    payment = await _open_payment(
+        session, settings, subscription, plan, due, f"Upgrade to {plan.name} (prorated)", base_url
+    )
+    return payment, due
+
+
+async def cancel(
+    session: AsyncSession, subscription: Subscription, *, immediately: bool
+) -> Subscription:
+    """At the period's end by default (the member keeps what they paid for)."""
+    if subscription.status == "canceled":
+        raise exc.SubscriptionNotChangeable(details={"status": subscription.status})
+    if immediately or subscription.status in ("incomplete", "suspended"):
+        subscription.status, subscription.canceled_at = "canceled", _now()
+    else:
+        subscription.cancel_at_period_end = True
+    await session.flush()
+    await session.refresh(subscription)
+    return subscription
+
+
+async def pause(
+    session: AsyncSession, subscription: Subscription, first_day: date, back_on: date
+) -> Subscription:
+    """Freeze for a date range: no classes covered then, and the period (with its renewal)
+    moves on by the length of the pause, so nothing paid for is lost."""
+    if subscription.status != "active":
+        raise exc.SubscriptionNotChangeable(details={"status": subscription.status})
+    if subscription.paused_until is not None and subscription.paused_until > _now():
+        raise exc.SubscriptionNotChangeable(
+            "This membership already has a pause planned or running.",
+            details={"paused_until": subscription.paused_until.isoformat()},
+        )
+    start = datetime.combine(first_day, time.min, UTC)
+    end = datetime.combine(back_on, time.min, UTC)
+    if first_day < _now().date():
+        raise field_error("start", "a pause cannot start in the past")
+    if end <= start or end - start > MAX_PAUSE:
+        raise field_error("end", "the pause must end after it starts, within 90 days")
+    assert subscription.current_period_end is not None
+    if start > subscription.current_period_end:
+        raise field_error("start", "a pause must start within the current period")
+    subscription.paused_from, subscription.paused_until = start, end
+    subscription.current_period_end += end - start
+    await session.flush()
+    await session.refresh(subscription)
+    return subscription
+
+
+def is_paused(subscription: Subscription, at: datetime | None = None) -> bool:
+    moment = at or _now()
+    return bool(
+        subscription.paused_from
+        and subscription.paused_until
+        and subscription.paused_from <= moment < subscription.paused_until
+    )
+
+
+async def tell(
+    session: AsyncSession, subscription: Subscription, template: str, **context: Any
+) -> None:
+    user = await session.get(User, subscription.user_id)
+    if user is not None:
+        await notifications.send_email(
+            session,
+            to=user.email,
+            template=template,
+            context={"first_name": user.first_name, **context},
+        )
