@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studioloop.accounts import service as accounts_service
 from studioloop.accounts.exceptions import AlreadyMember
 from studioloop.accounts.models import User
+from studioloop.billing.models import MembershipPlan
 from studioloop.config import Settings
 from studioloop.core import security
 from studioloop.credits.models import CreditPackage
@@ -183,6 +184,7 @@ async def load_demo(session: AsyncSession, settings: Settings) -> list[DemoLogin
     await _timetable(session, tenants["loop-yoga"], instructors, horizon=settings)
     for tenant in tenants.values():
         await _packages(session, tenant)
+        await _plans(session, tenant)
     return [
         DemoLogin(OPERATOR[0], "platform operator (sees /dev/outbox)"),
         DemoLogin(OWNER[0], "owner of loop-yoga and jozi-hiit"),
@@ -212,6 +214,31 @@ async def _packages(session: AsyncSession, tenant: Tenant) -> None:
                 price=price,
                 validity_days=days,
                 sort_order=order,
+            )
+        )
+    await session.flush()
+
+
+# (name, price in cents a month, credits a month, unlimited class types): memberships.
+PLANS = [
+    ("Eight a month", 85000, 8, None),
+    ("Unlimited yoga", 120000, None, ["vinyasa", "hatha", "yin", "power-yoga", "prenatal"]),
+]
+
+
+async def _plans(session: AsyncSession, tenant: Tenant) -> None:
+    if await session.scalar(select(func.count()).select_from(MembershipPlan)):
+        return  # from an earlier load
+    for name, price, credits, unlimited_types in PLANS:
+        session.add(
+            MembershipPlan(
+                tenant_id=tenant.id,
+                name=name,
+                price=price,
+                interval="month",
+                credits_per_period=credits,
+                unlimited=unlimited_types is not None,
+                class_types=unlimited_types or [],
             )
         )
     await session.flush()

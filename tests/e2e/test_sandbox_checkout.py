@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from playwright.sync_api import Page, expect
@@ -90,3 +91,78 @@ def test_a_member_pays_on_the_sandbox_checkout(
 
     page.reload()
     expect(page.get_by_role("heading", name="This checkout is closed")).to_be_visible()
+
+
+def test_a_member_pays_for_a_held_class_seat(
+    page: Page, live_server: str, owner_db: Owner, owner_url: str, shot
+) -> None:
+    """Booking a priced class without credits holds the seat; paying on the checkout page
+    confirms the booking (applied by a real worker)."""
+    base = live_server
+    owner = _person(base, owner_db, "owner@example.com", "Thandi")
+    auth = {"Authorization": owner["Authorization"]}
+    created = httpx.post(
+        f"{base}/api/v1/tenants",
+        headers=auth,
+        json={"name": "Loop Yoga", "slug": "loop-yoga", "email": "hello@loopyoga.example.com"},
+    )
+    assert created.status_code == 201, created.text
+    studio = f"{base}/api/v1/tenants/loop-yoga"
+    template = httpx.post(
+        f"{studio}/classes",
+        headers=auth,
+        json={
+            "name": "Reformer",
+            "class_type": "reformer",
+            "duration_minutes": 50,
+            "max_capacity": 6,
+            "credits_required": 2,
+            "price": 28000,
+        },
+    )
+    assert template.status_code == 201, template.text
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+    occurrence = httpx.post(
+        f"{studio}/schedules",
+        headers=auth,
+        json={"class_id": template.json()["id"], "start_time": start.isoformat()},
+    ).json()["occurrences"][0]
+    member = _person(base, owner_db, "zanele@example.com", "Zanele")
+    member_auth = {"Authorization": member["Authorization"]}
+    held = httpx.post(
+        f"{base}/api/v1/bookings",
+        headers=member_auth,
+        json={"class_schedule_id": occurrence["id"]},
+    )
+    assert held.status_code == 402, held.text
+    details = held.json()["error"]["details"]
+
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(details["checkout_url"])
+    expect(page.get_by_role("heading", name="Pay ZAR 280.00")).to_be_visible()
+    expect(page.get_by_text("Reformer,")).to_be_visible()
+    shot(page, "sandbox-class-checkout-mobile")
+    page.get_by_role("button", name="Pay ZAR 280.00").click()
+    expect(page.get_by_text("Your booking is confirmed in a moment")).to_be_visible()
+    shot(page, "sandbox-class-checkout-approved-mobile")
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "studioloop.cli", "worker"],
+        env={**os.environ, "DATABASE_URL": owner_url, "ENVIRONMENT": "development"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        booking: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            booking = httpx.get(
+                f"{base}/api/v1/bookings/{details['booking_id']}", headers=member_auth
+            ).json()
+            if booking.get("status") == "confirmed":
+                break
+            time.sleep(0.3)
+        assert booking["status"] == "confirmed" and booking["qr_code"]
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
