@@ -35,6 +35,8 @@ class FakeStripe:
         self.sessions: dict[str, dict[str, Any]] = {}
         self.session_forms: dict[str, dict[str, str]] = {}
         self.refunds: list[dict[str, Any]] = []
+        self.transfers: list[dict[str, Any]] = []
+        self._transfer_keys: dict[str, dict[str, Any]] = {}
         self._by_idempotency_key: dict[str, str] = {}
         self.failures_left = 0  # answer this many requests with a 500 first
         app = Starlette(
@@ -42,6 +44,7 @@ class FakeStripe:
                 Route("/v1/checkout/sessions", self._create_session, methods=["POST"]),
                 Route("/v1/checkout/sessions/{id}", self._get_session, methods=["GET"]),
                 Route("/v1/refunds", self._create_refund, methods=["POST"]),
+                Route("/v1/transfers", self._create_transfer, methods=["POST"]),
             ]
         )
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
@@ -126,6 +129,27 @@ class FakeStripe:
         }
         self.refunds.append(refund)
         return JSONResponse(refund)
+
+    async def _create_transfer(self, request: Request) -> JSONResponse:
+        if not self._authorised(request):
+            return _error(401, "Invalid API Key provided")
+        key = request.headers.get("idempotency-key")
+        if key and key in self._transfer_keys:
+            return JSONResponse(self._transfer_keys[key])
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        if not form.get("destination", "").startswith("acct_"):
+            return _error(400, "No such destination")
+        transfer = {
+            "id": f"tr_{uuid.uuid4().hex}",
+            "object": "transfer",
+            "amount": int(form["amount"]),
+            "currency": form["currency"],
+            "destination": form["destination"],
+        }
+        self.transfers.append(transfer)
+        if key:
+            self._transfer_keys[key] = transfer
+        return JSONResponse(transfer)
 
     # --- what the member and Stripe do -----------------------------------------------------
 

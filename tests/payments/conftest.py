@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
+from pydantic import SecretStr
 
+from studioloop.config import Settings
 from studioloop.jobs.app import connected_job_app
 from tests.booking.conftest import BookingStudio
 from tests.conftest import Api
+from tests.fakes.stripe import API_KEY, WEBHOOK_SECRET, FakeStripe
 
 RunJobs = Callable[[], Awaitable[None]]
 
@@ -62,3 +66,30 @@ class ShopStudio(BookingStudio):
 @pytest.fixture
 async def shop(api: Api) -> ShopStudio:
     return await ShopStudio(api, "loop-yoga").setup()
+
+
+@pytest.fixture
+def fake_stripe() -> Iterator[FakeStripe]:
+    with FakeStripe() as fake:
+        yield fake
+
+
+@pytest.fixture
+def stripe_settings(settings: Settings, fake_stripe: FakeStripe) -> Settings:
+    return settings.model_copy(
+        update={
+            "stripe_secret_key": SecretStr(API_KEY),
+            "stripe_webhook_secret": SecretStr(WEBHOOK_SECRET),
+            "stripe_api_base": fake_stripe.url,
+            "platform_fee_basis_points": 500,  # 5%
+        }
+    )
+
+
+@pytest.fixture
+async def stripe_client(database, stripe_settings: Settings) -> AsyncIterator[Any]:
+    from studioloop.app import create_app
+
+    transport = httpx.ASGITransport(app=create_app(stripe_settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client

@@ -5,49 +5,19 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx
 import pytest
-from pydantic import SecretStr
 
 from studioloop.config import Settings
 from studioloop.db.tenancy import set_tenant_context
 from studioloop.payments import reconciliation
 from tests.booking.test_booking import ledger_matches_balances
 from tests.conftest import Api, Owner, assert_error
-from tests.fakes.stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, sign
+from tests.fakes.stripe import FakeStripe, sign
 from tests.payments.conftest import RunJobs, ShopStudio
 
 WEBHOOK = "/api/v1/webhooks/stripe"
-
-
-@pytest.fixture
-def fake_stripe() -> Iterator[FakeStripe]:
-    with FakeStripe() as fake:
-        yield fake
-
-
-@pytest.fixture
-def stripe_settings(settings: Settings, fake_stripe: FakeStripe) -> Settings:
-    return settings.model_copy(
-        update={
-            "stripe_secret_key": SecretStr(API_KEY),
-            "stripe_webhook_secret": SecretStr(WEBHOOK_SECRET),
-            "stripe_api_base": fake_stripe.url,
-            "platform_fee_basis_points": 500,  # 5%
-        }
-    )
-
-
-@pytest.fixture
-async def stripe_client(database, stripe_settings: Settings) -> AsyncIterator[Any]:
-    from studioloop.app import create_app
-
-    transport = httpx.ASGITransport(app=create_app(stripe_settings))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
 
 
 @pytest.fixture

@@ -25,7 +25,12 @@ from studioloop.billing import service
 from studioloop.billing.models import MembershipPlan, Subscription
 from studioloop.config import Settings
 from studioloop.core.logging import get_logger
-from studioloop.payments import exceptions as payment_errors, providers, service as payments
+from studioloop.payments import (
+    exceptions as payment_errors,
+    payouts,
+    providers,
+    service as payments,
+)
 from studioloop.payments.models import Payment
 from studioloop.tenants import service as tenants_service
 
@@ -100,6 +105,8 @@ async def _charge_saved(
     await session.flush()
     try:
         provider = await providers.load(session, subscription.provider, settings)
+        payment.platform_collected = provider.collects_for_platform
+        payment.platform_fee = payouts.platform_fee(settings, payment.amount)
         reference, outcome = await provider.charge_saved(
             subscription.payment_method_ref,
             providers.CheckoutRequest(

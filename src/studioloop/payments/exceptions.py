@@ -68,3 +68,8 @@ class ProviderRejected(Conflict):
 class ProviderInUse(Conflict):
     code = "PROVIDER_IN_USE"
     message = "The studio takes its payments with this provider; choose another one first."
+
+
+class NothingToPayOut(Conflict):
+    code = "NOTHING_TO_PAY_OUT"
+    message = "The platform owes this studio nothing at the moment."

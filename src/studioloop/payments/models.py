@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     String,
@@ -85,6 +87,12 @@ class Payment(UUIDPrimaryKey, Timestamps, Base):
     description: Mapped[str] = mapped_column(String(255))
     amount: Mapped[int] = mapped_column(Integer)  # minor units
     currency: Mapped[str] = mapped_column(String(3))
+    # The money lands on the platform's account (the sandbox, Stripe without a connected
+    # account), so the platform owes it to the studio: it enters the payout ledger.
+    platform_collected: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # The platform's fee on it, fixed when the checkout opened (PLATFORM_FEE_BASIS_POINTS
+    # then), whatever the setting is when the money arrives.
+    platform_fee: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     # Where the member pays; kept so a retried booking sends them to the same checkout.
     checkout_url: Mapped[str | None] = mapped_column(Text)
     amount_refunded: Mapped[int] = mapped_column(Integer, server_default=text("0"))
@@ -216,3 +224,51 @@ class ProviderCredential(UUIDPrimaryKey, Timestamps, Base):
     webhook_secret_encrypted: Mapped[str] = mapped_column(Text)
     key_hint: Mapped[str] = mapped_column(String(40))  # "sk_live_…a1b2", for the settings page
     is_test: Mapped[bool] = mapped_column(Boolean)
+
+
+PAYOUT_ENTRY_TYPES = ("payment", "fee", "refund", "fee_refund", "transfer")
+
+
+class PayoutAccount(Base):
+    """What the platform owes one studio: the sum of its payout entries, kept on one row
+    that is locked to add entries or pay out, so two payouts cannot both send it."""
+
+    __tablename__ = "payout_accounts"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    currency: Mapped[str] = mapped_column(String(3))
+    balance: Mapped[int] = mapped_column(Integer, server_default=text("0"))  # minor units
+    transfers: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class PayoutEntry(UUIDPrimaryKey, Base):
+    """One movement of what the platform owes a studio; append-only. Positive: owed to
+    the studio (a payment); negative: the platform's fee, a refund, a transfer made."""
+
+    __tablename__ = "payout_entries"
+    __table_args__ = (
+        CheckConstraint(f"entry_type IN {_one_of(PAYOUT_ENTRY_TYPES)}", name="entry_type"),
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+        Index("ix_payout_entries_tenant", "tenant_id", "created_at"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    entry_type: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(Integer)
+    balance_after: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("payments.id", ondelete="SET NULL")
+    )
+    reference: Mapped[str | None] = mapped_column(String(255))  # a transfer's id
+    description: Mapped[str] = mapped_column(String(255))
+    # The order entries were made in (several share one transaction's now()).
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -65,6 +65,9 @@ class CheckoutRequest:
 
 class PaymentProvider(Protocol):
     name: str
+    # Whether the money lands on the platform's account (then the platform owes it to the
+    # studio: payments/payouts.py) rather than straight on the studio's.
+    collects_for_platform: bool
 
     async def create_checkout(self, request: CheckoutRequest, base_url: str) -> Checkout: ...
 
@@ -89,6 +92,7 @@ class PaymentProvider(Protocol):
 
 class SandboxProvider:
     name = "sandbox"
+    collects_for_platform = True  # it plays the platform's own account
     SIGNATURE_HEADER = "Sandbox-Signature"
 
     def __init__(self, settings: Settings) -> None:

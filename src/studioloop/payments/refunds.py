@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studioloop.booking import holds
 from studioloop.config import Settings
 from studioloop.credits import service as credits
-from studioloop.payments import exceptions as exc, providers, service
+from studioloop.payments import exceptions as exc, payouts, providers, service
 from studioloop.payments.models import Payment, PaymentRefund
 from studioloop.tenants import service as tenants_service
 
@@ -56,6 +56,7 @@ async def refund(
 
     revoked, used = await _take_back_credits(session, payment, amount, actor_user_id)
     payment.amount_refunded += amount
+    await payouts.record_refund(session, settings, payment, amount)
     record = PaymentRefund(
         tenant_id=payment.tenant_id,
         payment_id=payment.id,

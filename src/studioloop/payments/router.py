@@ -14,7 +14,7 @@ from studioloop.core.http import IdempotencyKey, app_settings
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.pagination import Page
 from studioloop.db.session import DbSession
-from studioloop.payments import credentials, receipts, refunds, schemas, service
+from studioloop.payments import credentials, payouts, receipts, refunds, schemas, service
 from studioloop.payments.exceptions import (
     PaymentNotFound,
     ProviderInUse,
@@ -207,6 +207,32 @@ async def remove_yoco_keys(tenant: CurrentTenant, owner: Owner, session: DbSessi
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+async def get_payouts(
+    tenant: CurrentTenant,
+    admin: Admin,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> schemas.PayoutsOut:
+    """What the platform owes the studio for the money it collected (admins and owners),
+    with the latest movements: payments in, fees, refunds, payouts sent."""
+    account = await payouts.account_of(session, tenant.id)
+    rows = await payouts.entries(session, limit)
+    return schemas.PayoutsOut(
+        currency=account.currency if account else tenant.currency,
+        balance=account.balance if account else 0,
+        entries=[schemas.PayoutEntryOut.model_validate(row) for row in rows],
+    )
+
+
+async def create_payout(
+    request: Request, tenant: CurrentTenant, owner: Owner, session: DbSession
+) -> schemas.PayoutEntryOut:
+    """Send the whole balance to the studio's connected Stripe account now (owners).
+    Payouts also go out by themselves every Monday."""
+    entry = await payouts.pay_out(session, app_settings(request), tenant.id)
+    return schemas.PayoutEntryOut.model_validate(entry)
+
+
 @webhook_router.post(
     "/webhooks/{provider}", response_model=schemas.WebhookAck, responses=errors(400, 404)
 )
@@ -284,4 +310,19 @@ for prefix in ("/tenants/{slug}", ""):
         status_code=status.HTTP_204_NO_CONTENT,
         response_class=Response,
         responses=errors(400, 401, 403, 404, 409),
+    )
+    router.add_api_route(
+        f"{prefix}/payouts",
+        get_payouts,
+        methods=["GET"],
+        response_model=schemas.PayoutsOut,
+        responses=errors(400, 401, 403, 404, 422),
+    )
+    router.add_api_route(
+        f"{prefix}/payouts",
+        create_payout,
+        methods=["POST"],
+        status_code=status.HTTP_201_CREATED,
+        response_model=schemas.PayoutEntryOut,
+        responses=errors(400, 401, 403, 404, 409, 502),
     )

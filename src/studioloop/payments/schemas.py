@@ -107,3 +107,23 @@ class ProviderKeysOut(BaseModel):
     active: bool = Field(description="The studio's payments go through this provider now")
     webhook_url: str = Field(description="Register this address with the provider")
     updated_at: datetime
+
+
+class PayoutEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    entry_type: Literal["payment", "fee", "refund", "fee_refund", "transfer"]
+    amount: int = Field(description="Minor units; positive: owed to the studio")
+    balance_after: int
+    currency: str
+    payment_id: uuid.UUID | None
+    reference: str | None = Field(description="A transfer's id with the provider")
+    description: str
+    created_at: datetime
+
+
+class PayoutsOut(BaseModel):
+    currency: str | None
+    balance: int = Field(description="What the platform owes the studio now, minor units")
+    entries: list[PayoutEntryOut] = Field(description="The latest movements, newest first")

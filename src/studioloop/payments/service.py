@@ -27,7 +27,7 @@ from studioloop.credits.exceptions import PackageNotFound
 from studioloop.db.tenancy import set_tenant_context
 from studioloop.jobs.defer import defer_in_transaction
 from studioloop.notifications import service as notifications
-from studioloop.payments import exceptions as exc, providers
+from studioloop.payments import exceptions as exc, payouts, providers
 from studioloop.payments.models import Payment, PaymentEvent, WebhookEvent
 from studioloop.tenants import service as tenants_service
 from studioloop.tenants.cache import TenantRef
@@ -101,6 +101,8 @@ async def open_checkout(
         session, provider_for(tenant_settings), settings, tenant_settings
     )
     payment.provider = provider.name
+    payment.platform_collected = provider.collects_for_platform
+    payment.platform_fee = payouts.platform_fee(settings, payment.amount)
     session.add(payment)
     await session.flush()
     checkout = await provider.create_checkout(
@@ -279,6 +281,7 @@ async def change_status(
     payment.status = to_status
     if to_status == "succeeded":
         payment.succeeded_at = _now()
+        await payouts.record_payment(session, settings, payment)
         await _fulfil(session, settings, payment)
     elif to_status in ("failed", "canceled") and payment.booking_id is not None:
         from studioloop.payments import class_payments  # it imports this module

@@ -50,6 +50,9 @@ class StripeProvider:
         self._webhook_secret = settings.stripe_webhook_secret.get_secret_value()
         self._fee_basis_points = settings.platform_fee_basis_points
         self._connected_account = connected_account
+        # A destination charge pays the studio's account directly; otherwise the money
+        # stays on the platform's, which then owes it (payouts).
+        self.collects_for_platform = connected_account is None
         self._client = stripe.StripeClient(
             settings.stripe_secret_key.get_secret_value(),
             base_addresses={"api": settings.stripe_api_base},
@@ -101,6 +104,23 @@ class StripeProvider:
         except stripe.StripeError as error:
             raise exc.ProviderUnavailable(details={"provider": self.name}) from error
         return str(refund.id)
+
+    async def transfer(self, amount: int, currency: str, idempotency_key: str) -> str:
+        """A Connect transfer of `amount` to the connected account (a payout)."""
+        assert self._connected_account is not None
+        try:
+            transfer = await self._client.v1.transfers.create_async(
+                {
+                    "amount": amount,
+                    "currency": currency.lower(),
+                    "destination": self._connected_account,
+                    "description": "StudioLoop payout",
+                },
+                {"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as error:
+            raise exc.ProviderUnavailable(details={"provider": self.name}) from error
+        return str(transfer.id)
 
     async def charge_saved(self, method_ref: str, request: CheckoutRequest) -> tuple[str, str]:
         # Not yet: memberships paid here renew through a payment link each period.

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.config import get_settings
 from studioloop.core.logging import get_logger
@@ -10,7 +13,13 @@ from studioloop.db.engine import get_database
 from studioloop.db.tenancy import set_tenant_context
 from studioloop.jobs.app import DEFAULT_RETRY, job_app
 from studioloop.jobs.per_tenant import for_each_tenant
-from studioloop.payments import class_payments, reconciliation, service
+from studioloop.payments import class_payments, payouts, reconciliation, service
+from studioloop.payments.exceptions import (
+    NothingToPayOut,
+    ProviderNotConfigured,
+    ProviderUnavailable,
+    UnknownProvider,
+)
 
 logger = get_logger(__name__)
 
@@ -41,6 +50,36 @@ async def refund_class_payment(tenant_id: str, payment_id: str, reason: str) -> 
         await session.commit()
     logger.info("class payment refunded", payment_id=payment_id, outcome=outcome)
     return outcome
+
+
+async def _pay_out(
+    session: AsyncSession, tenant_id: uuid.UUID, tenant_settings: dict[str, Any]
+) -> int:
+    if not tenant_settings.get("stripe_account_id") or not tenant_settings.get(
+        "automatic_payouts", True
+    ):
+        return 0
+    try:
+        await payouts.pay_out(session, get_settings(), tenant_id)
+    except (NothingToPayOut, ProviderNotConfigured, ProviderUnavailable, UnknownProvider):
+        return 0  # nothing owed, Stripe not set up on this platform, or down: next week
+    return 1
+
+
+@job_app.periodic(cron="0 6 * * 1", periodic_id="pay_out_studios")
+@job_app.task(
+    name="pay_out_studios",
+    queue="payments",
+    retry=DEFAULT_RETRY,
+    queueing_lock="pay_out_studios",
+    pass_context=False,
+)
+async def pay_out_studios(timestamp: int) -> int:
+    """Mondays at 06:00 UTC: each studio with a connected Stripe account is sent what the
+    platform owes it (studio setting `automatic_payouts`: false to pay out by hand)."""
+    paid = await for_each_tenant(_pay_out)
+    logger.info("payouts sent", studios=paid)
+    return paid
 
 
 @job_app.periodic(cron="*/15 * * * *", periodic_id="reconcile_payments")

@@ -45,6 +45,7 @@ TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 class YocoProvider:
     name = "yoco"
+    collects_for_platform = False  # the studio's own Yoco account
 
     def __init__(self, settings: Settings, keys: Keys) -> None:
         self._keys = keys
