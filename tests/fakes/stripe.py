@@ -36,6 +36,10 @@ class FakeStripe:
         self.session_forms: dict[str, dict[str, str]] = {}
         self.refunds: list[dict[str, Any]] = []
         self.transfers: list[dict[str, Any]] = []
+        self.intents: dict[str, dict[str, Any]] = {}
+        self.accounts: dict[str, dict[str, Any]] = {}
+        self.account_links: list[dict[str, Any]] = []
+        self._intent_keys: dict[str, dict[str, Any]] = {}
         self._transfer_keys: dict[str, dict[str, Any]] = {}
         self._by_idempotency_key: dict[str, str] = {}
         self.failures_left = 0  # answer this many requests with a 500 first
@@ -45,6 +49,11 @@ class FakeStripe:
                 Route("/v1/checkout/sessions/{id}", self._get_session, methods=["GET"]),
                 Route("/v1/refunds", self._create_refund, methods=["POST"]),
                 Route("/v1/transfers", self._create_transfer, methods=["POST"]),
+                Route("/v1/payment_intents", self._create_intent, methods=["POST"]),
+                Route("/v1/payment_intents/{id}", self._get_intent, methods=["GET"]),
+                Route("/v1/accounts", self._create_account, methods=["POST"]),
+                Route("/v1/accounts/{id}", self._get_account, methods=["GET"]),
+                Route("/v1/account_links", self._create_account_link, methods=["POST"]),
             ]
         )
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
@@ -94,6 +103,7 @@ class FakeStripe:
             "currency": form["line_items[0][price_data][currency]"],
             "client_reference_id": form.get("client_reference_id"),
             "metadata": metadata,
+            "customer": None,
         }
         self.session_forms[session_id] = form
         if key:
@@ -114,11 +124,15 @@ class FakeStripe:
         form = {k: str(v) for k, v in (await request.form()).items()}
         intent = form.get("payment_intent")
         session = next((s for s in self.sessions.values() if s["payment_intent"] == intent), None)
-        if session is None:
+        if session is not None:
+            paid = int(session["amount_total"])
+        elif intent in self.intents and self.intents[intent]["status"] == "succeeded":
+            paid = int(self.intents[intent]["amount"])  # charged off-session
+        else:
             return _error(404, f"No such payment_intent: '{intent}'")
-        amount = int(form.get("amount", session["amount_total"]))
+        amount = int(form.get("amount", paid))
         refunded = sum(r["amount"] for r in self.refunds if r["payment_intent"] == intent)
-        if refunded + amount > session["amount_total"]:
+        if refunded + amount > paid:
             return _error(400, "Refund amount is greater than unrefunded amount on charge")
         refund = {
             "id": f"re_{uuid.uuid4().hex}",
@@ -153,11 +167,131 @@ class FakeStripe:
 
     # --- what the member and Stripe do -----------------------------------------------------
 
-    def pay(self, session_id: str) -> None:
-        """The member pays on Stripe's page."""
+    def pay(self, session_id: str, card: str = "pm_card_visa") -> None:
+        """The member pays on Stripe's page (with a card that a later off-session charge
+        declines if it is `pm_card_chargeDeclined`, as with Stripe's test cards)."""
         session = self.sessions[session_id]
+        form = self.session_forms[session_id]
+        intent_id = f"pi_{uuid.uuid4().hex}"
+        saves = form.get("payment_intent_data[setup_future_usage]") == "off_session"
+        customer = f"cus_{uuid.uuid4().hex[:14]}" if form.get("customer_creation") else None
+        self.intents[intent_id] = {
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": session["amount_total"],
+            "currency": session["currency"],
+            "status": "succeeded",
+            "customer": customer,
+            "payment_method": f"pm_{uuid.uuid4().hex[:14]}" if card == "pm_card_visa" else card,
+            "setup_future_usage": "off_session" if saves else None,
+        }
         session.update(
-            status="complete", payment_status="paid", payment_intent=f"pi_{uuid.uuid4().hex}"
+            status="complete", payment_status="paid", payment_intent=intent_id, customer=customer
+        )
+
+    # --- off-session charges and Connect ------------------------------------------------
+
+    async def _create_intent(self, request: Request) -> JSONResponse:
+        if not self._authorised(request):
+            return _error(401, "Invalid API Key provided")
+        key = request.headers.get("idempotency-key")
+        if key and key in self._intent_keys:
+            return JSONResponse(self._intent_keys[key])
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        saved = next(
+            (
+                i
+                for i in self.intents.values()
+                if i["customer"] == form.get("customer")
+                and i["payment_method"] == form.get("payment_method")
+            ),
+            None,
+        )
+        if saved is None:
+            return _error(400, "No such PaymentMethod for this customer")
+        intent_id = f"pi_{uuid.uuid4().hex}"
+        declined = form["payment_method"] == "pm_card_chargeDeclined"
+        intent = {
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": int(form["amount"]),
+            "currency": form["currency"],
+            "status": "requires_payment_method" if declined else "succeeded",
+            "customer": form["customer"],
+            "payment_method": form["payment_method"],
+            "off_session": form.get("off_session"),
+            "transfer_data": form.get("transfer_data[destination]"),
+            "application_fee_amount": form.get("application_fee_amount"),
+        }
+        self.intents[intent_id] = intent
+        if declined:
+            body = {
+                "error": {
+                    "type": "card_error",
+                    "code": "card_declined",
+                    "decline_code": "generic_decline",
+                    "message": "Your card was declined.",
+                    "payment_intent": intent,
+                }
+            }
+            return JSONResponse(body, status_code=402)
+        if key:
+            self._intent_keys[key] = intent
+        return JSONResponse(intent)
+
+    async def _get_intent(self, request: Request) -> JSONResponse:
+        if not self._authorised(request):
+            return _error(401, "Invalid API Key provided")
+        intent = self.intents.get(request.path_params["id"])
+        if intent is None:
+            return _error(404, "No such payment_intent")
+        return JSONResponse(intent)
+
+    async def _create_account(self, request: Request) -> JSONResponse:
+        if not self._authorised(request):
+            return _error(401, "Invalid API Key provided")
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        account_id = f"acct_{uuid.uuid4().hex[:16]}"
+        self.accounts[account_id] = {
+            "id": account_id,
+            "object": "account",
+            "type": form.get("type"),
+            "country": form.get("country"),
+            "email": form.get("email"),
+            "charges_enabled": False,
+            "payouts_enabled": False,
+            "details_submitted": False,
+        }
+        return JSONResponse(self.accounts[account_id])
+
+    async def _get_account(self, request: Request) -> JSONResponse:
+        if not self._authorised(request):
+            return _error(401, "Invalid API Key provided")
+        account = self.accounts.get(request.path_params["id"])
+        if account is None:
+            return _error(404, "No such account")
+        return JSONResponse(account)
+
+    async def _create_account_link(self, request: Request) -> JSONResponse:
+        if not self._authorised(request):
+            return _error(401, "Invalid API Key provided")
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        if form.get("account") not in self.accounts:
+            return _error(400, "No such account")
+        link = {
+            "object": "account_link",
+            "url": f"https://connect.stripe.test/setup/e/{form['account']}/{uuid.uuid4().hex}",
+            "expires_at": int(time.time()) + 300,
+            "refresh_url": form.get("refresh_url"),
+            "return_url": form.get("return_url"),
+        }
+        self.account_links.append(link)
+        return JSONResponse(link)
+
+    def finish_onboarding(self, account_id: str) -> None:
+        """The studio completes Stripe's onboarding forms."""
+        self.accounts[account_id].update(
+            charges_enabled=True, payouts_enabled=True, details_submitted=True
         )
 
     def event(self, event_type: str, session_id: str) -> tuple[bytes, str]:

@@ -104,9 +104,11 @@ async def _charge_saved(
     session.add(payment)
     await session.flush()
     try:
-        provider = await providers.load(session, subscription.provider, settings)
+        tenant_settings = await tenants_service.settings_of(session, subscription.tenant_id)
+        provider = await providers.load(session, subscription.provider, settings, tenant_settings)
         payment.platform_collected = provider.collects_for_platform
-        payment.platform_fee = payouts.platform_fee(settings, payment.amount)
+        if provider.charges_platform_fee:
+            payment.platform_fee = payouts.platform_fee(settings, payment.amount)
         reference, outcome = await provider.charge_saved(
             subscription.payment_method_ref,
             providers.CheckoutRequest(
@@ -115,6 +117,7 @@ async def _charge_saved(
                 amount=payment.amount,
                 currency=payment.currency,
                 description=payment.description,
+                platform_fee=payment.platform_fee,
             ),
         )
     except (payment_errors.ProviderUnavailable, payment_errors.ProviderRejected) as error:

@@ -26,7 +26,12 @@ from studioloop.config import Settings
 from studioloop.core.errors import field_error
 from studioloop.credits import service as credits
 from studioloop.notifications import service as notifications
-from studioloop.payments import receipts, service as payments
+from studioloop.payments import (
+    exceptions as payment_errors,
+    providers,
+    receipts,
+    service as payments,
+)
 from studioloop.payments.models import Payment
 from studioloop.tenants import service as tenants_service
 from studioloop.tenants.cache import TenantRef
@@ -178,7 +183,16 @@ async def _open_payment(
         amount=amount,
         currency=tenant.currency,
     )
-    await payments.open_checkout(session, settings, tenant.settings or {}, payment, base_url)
+    user = await session.get(User, subscription.user_id)
+    await payments.open_checkout(
+        session,
+        settings,
+        tenant.settings or {},
+        payment,
+        base_url,
+        save_method=True,
+        customer_email=user.email if user else None,
+    )
     return payment
 
 
@@ -189,11 +203,9 @@ async def payment_succeeded(session: AsyncSession, settings: Settings, payment: 
     subscription = await get_subscription(session, payment.subscription_id, lock=True)
     plan = await get_plan(session, payment.plan_id or subscription.plan_id)
     now = _now()
-    if payment.provider == "sandbox" and payment.provider_reference:
-        # The sandbox's "card" is kept for renewals, as a provider's saved card would be.
-        subscription.payment_method_ref = subscription.payment_method_ref or (
-            f"sbx_card_{payment.provider_reference.removeprefix('sbx_')[:16]}"
-        )
+    if payment.checkout_url and payment.provider == subscription.provider:
+        # Paid at a checkout (not charged to the saved card): it may have saved a card.
+        await _keep_card(session, settings, subscription, payment)
     in_period = (
         subscription.status == "active"
         and subscription.current_period_end is not None
@@ -236,6 +248,21 @@ async def payment_succeeded(session: AsyncSession, settings: Settings, payment: 
         period_end=subscription.current_period_end.strftime("%d %b %Y"),
         receipt_number=receipts.display_number(receipt.number),
     )
+
+
+async def _keep_card(
+    session: AsyncSession, settings: Settings, subscription: Subscription, payment: Payment
+) -> None:
+    """The card this payment saved becomes the one renewals charge (the newest wins: a
+    member who pays a renewal link with a new card has updated it). Without one, renewals
+    go by payment link."""
+    try:
+        provider = await providers.load(session, payment.provider, settings)
+        saved = await provider.saved_method(payment.provider_reference or "")
+    except (payment_errors.ProviderUnavailable, payment_errors.UnknownProvider):
+        saved = None  # keep what we had; the next renewal still has the link path
+    if saved:
+        subscription.payment_method_ref = saved
 
 
 async def _upgrade_now(

@@ -73,3 +73,8 @@ class ProviderInUse(Conflict):
 class NothingToPayOut(Conflict):
     code = "NOTHING_TO_PAY_OUT"
     message = "The platform owes this studio nothing at the moment."
+
+
+class AlreadyConnected(Conflict):
+    code = "ALREADY_CONNECTED"
+    message = "This studio's Stripe account is already connected."

@@ -61,6 +61,9 @@ class CheckoutRequest:
     amount: int
     currency: str
     description: str
+    platform_fee: int = 0  # taken by the provider where it can (Stripe application fee)
+    save_method: bool = False  # keep the card for charges without the member (renewals)
+    customer_email: str | None = None
 
 
 class PaymentProvider(Protocol):
@@ -68,6 +71,8 @@ class PaymentProvider(Protocol):
     # Whether the money lands on the platform's account (then the platform owes it to the
     # studio: payments/payouts.py) rather than straight on the studio's.
     collects_for_platform: bool
+    # Whether the platform's fee can be taken on its payments (not on a studio's own Yoco).
+    charges_platform_fee: bool
 
     async def create_checkout(self, request: CheckoutRequest, base_url: str) -> Checkout: ...
 
@@ -84,6 +89,11 @@ class PaymentProvider(Protocol):
         event types). Providers without saved cards raise ProviderRejected."""
         ...
 
+    async def saved_method(self, reference: str) -> str | None:
+        """The card a paid checkout saved (it was opened with `save_method`), to charge
+        later; None when the provider keeps none."""
+        ...
+
     async def checkout_outcome(self, reference: str, started: datetime) -> str | None:
         """For reconciliation: what became of a checkout whose webhook never came (one of
         our event types), or None while it is still open."""
@@ -93,6 +103,7 @@ class PaymentProvider(Protocol):
 class SandboxProvider:
     name = "sandbox"
     collects_for_platform = True  # it plays the platform's own account
+    charges_platform_fee = True
     SIGNATURE_HEADER = "Sandbox-Signature"
 
     def __init__(self, settings: Settings) -> None:
@@ -125,6 +136,9 @@ class SandboxProvider:
         card pm_card_chargeDeclined): its reference contains "declines"."""
         outcome = FAILED if "declines" in method_ref else SUCCEEDED
         return f"sbx_{request.payment_id.hex}", outcome
+
+    async def saved_method(self, reference: str) -> str | None:
+        return f"sbx_card_{reference.removeprefix('sbx_')[:16]}"
 
     async def checkout_outcome(self, reference: str, started: datetime) -> str | None:
         # The sandbox keeps no state of its own: like a Stripe Checkout Session, an

@@ -14,7 +14,15 @@ from studioloop.core.http import IdempotencyKey, app_settings
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.pagination import Page
 from studioloop.db.session import DbSession
-from studioloop.payments import credentials, payouts, receipts, refunds, schemas, service
+from studioloop.payments import (
+    credentials,
+    payouts,
+    receipts,
+    refunds,
+    schemas,
+    service,
+    stripe_connect,
+)
 from studioloop.payments.exceptions import (
     PaymentNotFound,
     ProviderInUse,
@@ -233,6 +241,36 @@ async def create_payout(
     return schemas.PayoutEntryOut.model_validate(entry)
 
 
+def _connect_out(state: stripe_connect.ConnectState) -> schemas.StripeConnectOut:
+    return schemas.StripeConnectOut(
+        account_id=state.account_id,
+        status=state.status,
+        charges_enabled=state.charges_enabled,
+        payouts_enabled=state.payouts_enabled,
+        onboarding_url=state.onboarding_url,
+    )
+
+
+async def start_stripe_connect(
+    request: Request, tenant: CurrentTenant, owner: Owner, session: DbSession
+) -> schemas.StripeConnectOut:
+    """Connect the studio's own Stripe account (owners): send the owner to
+    `onboarding_url` (Stripe's hosted forms). Once Stripe accepts it, payments are paid
+    straight to the studio. Ask again for a fresh link if one expired."""
+    state = await stripe_connect.start_onboarding(
+        session, app_settings(request), tenant.id, str(request.base_url).rstrip("/")
+    )
+    return _connect_out(state)
+
+
+async def stripe_connect_status(
+    request: Request, tenant: CurrentTenant, admin: Admin, session: DbSession
+) -> schemas.StripeConnectOut:
+    """Where the studio's Stripe onboarding stands; an account Stripe has accepted is
+    connected from this moment."""
+    return _connect_out(await stripe_connect.refresh(session, app_settings(request), tenant.id))
+
+
 @webhook_router.post(
     "/webhooks/{provider}", response_model=schemas.WebhookAck, responses=errors(400, 404)
 )
@@ -325,4 +363,18 @@ for prefix in ("/tenants/{slug}", ""):
         status_code=status.HTTP_201_CREATED,
         response_model=schemas.PayoutEntryOut,
         responses=errors(400, 401, 403, 404, 409, 502),
+    )
+    router.add_api_route(
+        f"{prefix}/payments/stripe/connect",
+        start_stripe_connect,
+        methods=["POST"],
+        response_model=schemas.StripeConnectOut,
+        responses=errors(400, 401, 403, 404, 409, 502),
+    )
+    router.add_api_route(
+        f"{prefix}/payments/stripe/connect",
+        stripe_connect_status,
+        methods=["GET"],
+        response_model=schemas.StripeConnectOut,
+        responses=errors(400, 401, 403, 404, 502),
     )

@@ -127,3 +127,13 @@ class PayoutsOut(BaseModel):
     currency: str | None
     balance: int = Field(description="What the platform owes the studio now, minor units")
     entries: list[PayoutEntryOut] = Field(description="The latest movements, newest first")
+
+
+class StripeConnectOut(BaseModel):
+    account_id: str | None
+    status: Literal["none", "pending", "connected"] = Field(
+        description="pending: onboarding not finished; connected: payments go to it"
+    )
+    charges_enabled: bool
+    payouts_enabled: bool
+    onboarding_url: str | None = Field(default=None, description="Send the owner here")

@@ -94,15 +94,21 @@ async def open_checkout(
     tenant_settings: Mapping[str, object],
     payment: Payment,
     base_url: str,
+    *,
+    save_method: bool = False,
+    customer_email: str | None = None,
 ) -> None:
     """Store a new payment (pending) with the studio's provider and open its checkout;
-    the address to pay at is then `payment.checkout_url`."""
+    the address to pay at is then `payment.checkout_url`. With `save_method` the card is
+    kept (where the provider can) for charges without the member."""
     provider = await providers.load(
         session, provider_for(tenant_settings), settings, tenant_settings
     )
     payment.provider = provider.name
     payment.platform_collected = provider.collects_for_platform
-    payment.platform_fee = payouts.platform_fee(settings, payment.amount)
+    payment.platform_fee = (
+        payouts.platform_fee(settings, payment.amount) if provider.charges_platform_fee else 0
+    )
     session.add(payment)
     await session.flush()
     checkout = await provider.create_checkout(
@@ -112,6 +118,9 @@ async def open_checkout(
             amount=payment.amount,
             currency=payment.currency,
             description=payment.description,
+            platform_fee=payment.platform_fee,
+            save_method=save_method,
+            customer_email=customer_email,
         ),
         base_url,
     )

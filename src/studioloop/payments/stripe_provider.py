@@ -43,12 +43,12 @@ class StripeNotConfigured(exc.UnknownProvider):
 
 class StripeProvider:
     name = "stripe"
+    charges_platform_fee = True
 
     def __init__(self, settings: Settings, connected_account: str | None = None) -> None:
         if settings.stripe_secret_key is None or settings.stripe_webhook_secret is None:
             raise StripeNotConfigured()
         self._webhook_secret = settings.stripe_webhook_secret.get_secret_value()
-        self._fee_basis_points = settings.platform_fee_basis_points
         self._connected_account = connected_account
         # A destination charge pays the studio's account directly; otherwise the money
         # stays on the platform's, which then owes it (payouts).
@@ -65,7 +65,10 @@ class StripeProvider:
         intent: dict[str, Any] = {"metadata": metadata}
         if self._connected_account:
             intent["transfer_data"] = {"destination": self._connected_account}
-            intent["application_fee_amount"] = request.amount * self._fee_basis_points // 10_000
+            intent["application_fee_amount"] = request.platform_fee
+        if request.save_method:
+            # A Customer holds the card, saved for charges without the member (renewals).
+            intent["setup_future_usage"] = "off_session"
         params: dict[str, Any] = {
             "mode": "payment",
             "client_reference_id": str(request.payment_id),
@@ -84,6 +87,10 @@ class StripeProvider:
             "success_url": f"{base_url}/payments/done?payment={request.payment_id}",
             "cancel_url": f"{base_url}/payments/done?payment={request.payment_id}&canceled=1",
         }
+        if request.save_method:
+            params["customer_creation"] = "always"
+        if request.customer_email:
+            params["customer_email"] = request.customer_email
         try:
             session = await self._client.v1.checkout.sessions.create_async(
                 params,  # type: ignore[arg-type]
@@ -95,15 +102,63 @@ class StripeProvider:
 
     async def refund(self, reference: str, amount: int) -> str:
         try:
-            session = await self._client.v1.checkout.sessions.retrieve_async(reference)
-            intent = session.payment_intent
-            intent_id = intent if isinstance(intent, str) else getattr(intent, "id", None)
+            if reference.startswith("pi_"):  # a renewal charged off-session
+                intent_id: str | None = reference
+            else:
+                session = await self._client.v1.checkout.sessions.retrieve_async(reference)
+                intent = session.payment_intent
+                intent_id = intent if isinstance(intent, str) else getattr(intent, "id", None)
             refund = await self._client.v1.refunds.create_async(
                 {"payment_intent": str(intent_id), "amount": amount}
             )
         except stripe.StripeError as error:
             raise exc.ProviderUnavailable(details={"provider": self.name}) from error
         return str(refund.id)
+
+    # --- Connect: a studio's own (Express) account ------------------------------------------
+
+    async def create_connected_account(self, email: str, country: str | None, key: str) -> str:
+        params: dict[str, Any] = {
+            "type": "express",
+            "email": email,
+            "capabilities": {
+                "card_payments": {"requested": True},
+                "transfers": {"requested": True},
+            },
+        }
+        if country:
+            params["country"] = country
+        try:
+            account = await self._client.v1.accounts.create_async(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": key},
+            )
+        except stripe.StripeError as error:
+            raise exc.ProviderUnavailable(details={"provider": self.name}) from error
+        return str(account.id)
+
+    async def onboarding_link(self, account: str, refresh_url: str, return_url: str) -> str:
+        """Stripe's hosted onboarding for the account (a link lasts a few minutes)."""
+        try:
+            link = await self._client.v1.account_links.create_async(
+                {
+                    "account": account,
+                    "refresh_url": refresh_url,
+                    "return_url": return_url,
+                    "type": "account_onboarding",
+                }
+            )
+        except stripe.StripeError as error:
+            raise exc.ProviderUnavailable(details={"provider": self.name}) from error
+        return str(link.url)
+
+    async def account_state(self, account: str) -> tuple[bool, bool]:
+        """(charges enabled, payouts enabled) of a connected account."""
+        try:
+            found = await self._client.v1.accounts.retrieve_async(account)
+        except stripe.StripeError as error:
+            raise exc.ProviderUnavailable(details={"provider": self.name}) from error
+        return bool(found.charges_enabled), bool(found.payouts_enabled)
 
     async def transfer(self, amount: int, currency: str, idempotency_key: str) -> str:
         """A Connect transfer of `amount` to the connected account (a payout)."""
@@ -122,9 +177,53 @@ class StripeProvider:
             raise exc.ProviderUnavailable(details={"provider": self.name}) from error
         return str(transfer.id)
 
+    async def saved_method(self, reference: str) -> str | None:
+        """`customer/payment_method` of a paid Checkout Session that saved its card."""
+        try:
+            session = await self._client.v1.checkout.sessions.retrieve_async(reference)
+            intent = session.payment_intent
+            if isinstance(intent, str):
+                intent = await self._client.v1.payment_intents.retrieve_async(intent)
+        except stripe.StripeError as error:
+            raise exc.ProviderUnavailable(details={"provider": self.name}) from error
+        customer = session.customer or getattr(intent, "customer", None)
+        method = getattr(intent, "payment_method", None)
+        customer_id = customer if isinstance(customer, str) else getattr(customer, "id", None)
+        method_id = method if isinstance(method, str) else getattr(method, "id", None)
+        return f"{customer_id}/{method_id}" if customer_id and method_id else None
+
     async def charge_saved(self, method_ref: str, request: CheckoutRequest) -> tuple[str, str]:
-        # Not yet: memberships paid here renew through a payment link each period.
-        raise exc.ProviderRejected(details={"provider": self.name, "reason": "no saved cards"})
+        """An off-session PaymentIntent on the saved card, confirmed at once. A decline (or
+        a bank asking for the member, who is not there) is a failed charge."""
+        customer, _, method = method_ref.partition("/")
+        params: dict[str, Any] = {
+            "amount": request.amount,
+            "currency": request.currency.lower(),
+            "customer": customer,
+            "payment_method": method,
+            "off_session": True,
+            "confirm": True,
+            "description": request.description,
+            "metadata": {
+                "tenant_id": str(request.tenant_id),
+                "payment_id": str(request.payment_id),
+            },
+        }
+        if self._connected_account:
+            params["transfer_data"] = {"destination": self._connected_account}
+            params["application_fee_amount"] = request.platform_fee
+        try:
+            intent = await self._client.v1.payment_intents.create_async(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": f"charge-{request.payment_id}"},
+            )
+        except stripe.CardError as error:
+            failed = getattr(error.error, "payment_intent", None) if error.error else None
+            reference = getattr(failed, "id", None) or f"declined-{request.payment_id}"
+            return str(reference), FAILED
+        except stripe.StripeError as error:
+            raise exc.ProviderUnavailable(details={"provider": self.name}) from error
+        return str(intent.id), SUCCEEDED if intent.status == "succeeded" else FAILED
 
     async def checkout_outcome(self, reference: str, started: datetime) -> str | None:
         try:

@@ -46,6 +46,7 @@ TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 class YocoProvider:
     name = "yoco"
     collects_for_platform = False  # the studio's own Yoco account
+    charges_platform_fee = False  # nothing in Yoco's checkout can take it
 
     def __init__(self, settings: Settings, keys: Keys) -> None:
         self._keys = keys
@@ -121,6 +122,9 @@ class YocoProvider:
                 details={"provider": self.name, "reason": str(refund.get("message", ""))}
             )
         return str(refund.get("refundId") or refund.get("id"))
+
+    async def saved_method(self, reference: str) -> str | None:
+        return None  # Yoco's online checkout keeps no cards for later
 
     async def charge_saved(self, method_ref: str, request: CheckoutRequest) -> tuple[str, str]:
         # Not yet: memberships paid here renew through a payment link each period.

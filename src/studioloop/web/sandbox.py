@@ -114,6 +114,12 @@ async def checkout_submit(
     return _page(request, payment, sig, outcome=outcome, delivered=answer.status_code == 200)
 
 
+@router.get("/payments/connected", response_class=HTMLResponse)
+async def stripe_connected(request: Request) -> Response:
+    """Where Stripe's onboarding sends a studio owner back to."""
+    return render(request, "stripe_connected.html", {"user": None})
+
+
 @router.get("/payments/done", response_class=HTMLResponse)
 async def payment_done(request: Request, canceled: Annotated[bool, Query()] = False) -> Response:
     """Where a provider's hosted checkout sends the member back to. What counts is the
