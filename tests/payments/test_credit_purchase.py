@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -296,3 +297,39 @@ async def test_listing_payments(shop: ShopStudio, client, run_jobs: RunJobs) -> 
         422,
         "VALIDATION_ERROR",
     )
+
+
+async def test_concurrent_purchases_and_deliveries(
+    shop: ShopStudio, client, owner_db: Owner, run_jobs: RunJobs
+) -> None:
+    package = await shop.package()
+    member = await shop.new_member()
+    # A double tap: the same request twice at once is one payment.
+    tap = {"Idempotency-Key": "double-tap-1"}
+    first, second = await asyncio.gather(
+        shop.purchase(member, package["id"], **tap), shop.purchase(member, package["id"], **tap)
+    )
+    assert first.status_code == second.status_code == 201, (first.text, second.text)
+    assert first.json()["payment"]["id"] == second.json()["payment"]["id"]
+    assert owner_db.value("SELECT count(*) FROM payments") == 1
+
+    # Members buying at the same moment, paying at the same moment.
+    buyers = [await shop.new_member() for _ in range(4)]
+    started = await asyncio.gather(*(shop.purchase(b, package["id"]) for b in buyers))
+    assert all(s.status_code == 201 for s in started)
+    await asyncio.gather(*(shop.checkout(s.json()["checkout_url"], "pay") for s in started))
+    # One provider event delivered twice at once (a provider retrying): stored once.
+    sandbox, body = _event(first.json()["payment"])
+    header = {SandboxProvider.SIGNATURE_HEADER: sandbox.sign(body)}
+    deliveries = await asyncio.gather(
+        client.post(WEBHOOK, content=body, headers=header),
+        client.post(WEBHOOK, content=body, headers=header),
+    )
+    assert sorted(d.json()["duplicate"] for d in deliveries) == [False, True]
+    await run_jobs()
+
+    assert [await shop.balance(b) for b in buyers] == [10] * 4
+    assert await shop.balance(member) == 10
+    numbers = [row[0] for row in owner_db.rows("SELECT number FROM receipts ORDER BY number")]
+    assert numbers == [1, 2, 3, 4, 5]  # no gaps, no repeats
+    ledger_matches_balances(owner_db)

@@ -99,7 +99,8 @@ async def render_pdf(session: AsyncSession, payment: Payment, receipt: Receipt) 
     money = service.format_money
     rows = [(receipt.description, money(receipt.amount, receipt.currency))]
     if receipt.vat_rate_basis_points:
-        percent = f"{receipt.vat_rate_basis_points / 100:g}%"
+        whole, hundredths = divmod(receipt.vat_rate_basis_points, 100)
+        percent = f"{whole}.{hundredths:02d}".rstrip("0").rstrip(".") + "%"
         rows.append((f"of which VAT at {percent}", money(receipt.vat_amount, receipt.currency)))
     rows.append(("Total paid", money(receipt.amount, receipt.currency)))
     for index, (label, value) in enumerate(rows):

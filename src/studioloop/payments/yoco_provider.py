@@ -40,7 +40,7 @@ from studioloop.payments.providers import (
 
 EVENT_TYPES = {"payment.succeeded": SUCCEEDED, "payment.failed": FAILED}
 CHECKOUT_OUTCOMES = {"completed": SUCCEEDED, "expired": CANCELED, "cancelled": CANCELED}
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+TIMEOUT = httpx.Timeout(10, connect=5)  # seconds
 
 
 class YocoProvider:
