@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str = "https://api.stripe.com"
+    # Files (studio logos): DATA_DIR/files, or an S3-compatible bucket when S3_BUCKET is
+    # set (S3_ENDPOINT_URL for MinIO, R2 and the like; keys, or the usual AWS chain).
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+
     # Yoco (South Africa): each studio enters its own keys (stored encrypted); this is only
     # where its API is, so the tests can point it at a local fake.
     yoco_api_base: str = "https://payments.yoco.com"

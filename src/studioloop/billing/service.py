@@ -9,11 +9,11 @@ docs/decisions/0002-own-renewal-job.md).
 
 from __future__ import annotations
 
-import calendar
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,13 +45,10 @@ def _now() -> datetime:
 
 
 def add_interval(moment: datetime, interval: str, count: int = 1) -> datetime:
-    """One month (or year) later, on the same day where it exists (31 Jan -> 28/29 Feb).
-    Written out rather than taking python-dateutil for its relativedelta alone."""
+    """One month (or year) later, on the same day where it exists (31 Jan -> 28/29 Feb)."""
     months = count * (12 if interval == "year" else 1)
-    month_index = moment.month - 1 + months
-    year, month = moment.year + month_index // 12, month_index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
+    later: datetime = moment + relativedelta(months=months)
+    return later
 
 
 # --- plans -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ until commit). Prices include VAT; the VAT line is worked out in integers, round
 
 from __future__ import annotations
 
+import io
 from datetime import UTC
 from typing import Any
 
@@ -16,10 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User
+from studioloop.config import Settings
 from studioloop.db import raw
 from studioloop.payments import service
 from studioloop.payments.models import Payment, Receipt
-from studioloop.tenants import service as tenants_service
+from studioloop.tenants import logo, service as tenants_service
 
 _NEXT_NUMBER = """
 INSERT INTO receipt_counters (tenant_id, last_number) VALUES (%s, 1)
@@ -69,14 +71,27 @@ async def receipt_of(session: AsyncSession, payment: Payment) -> Receipt | None:
     return found
 
 
-async def render_pdf(session: AsyncSession, payment: Payment, receipt: Receipt) -> bytes:
+async def render_pdf(
+    session: AsyncSession, app_settings: Settings, payment: Payment, receipt: Receipt
+) -> bytes:
     tenant = await tenants_service.get_tenant(session, payment.tenant_id)
     payer = await session.get(User, payment.user_id)
     settings: dict[str, Any] = tenant.settings or {}
+    logo_png = await logo.read(app_settings, tenant.logo_key)
     pdf = FPDF(format="A4")
     pdf.set_title(f"Receipt {display_number(receipt.number)}")
     pdf.set_author(tenant.name)
     pdf.add_page()
+    if logo_png:
+        # Top right, at most 40 x 20 mm, its proportions kept (fpdf2 fits it in the box).
+        pdf.image(
+            io.BytesIO(logo_png),
+            x=pdf.w - pdf.r_margin - 40,
+            y=10,
+            w=40,
+            h=20,
+            keep_aspect_ratio=True,
+        )
     pdf.set_font("Helvetica", "B", 18)
     pdf.cell(0, 10, _latin1(tenant.name), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 10)

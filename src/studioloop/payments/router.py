@@ -115,14 +115,18 @@ async def _visible_payment(
 
 
 async def get_receipt_pdf(
-    payment_id: uuid.UUID, tenant: CurrentTenant, user: CurrentUser, session: DbSession
+    payment_id: uuid.UUID,
+    request: Request,
+    tenant: CurrentTenant,
+    user: CurrentUser,
+    session: DbSession,
 ) -> Response:
     """The payment's receipt (a tax invoice when the studio charges VAT) as a PDF."""
     payment = await _visible_payment(session, tenant, user, payment_id)
     receipt = await receipts.receipt_of(session, payment)
     if receipt is None:
         raise ReceiptNotFound()
-    pdf = await receipts.render_pdf(session, payment, receipt)
+    pdf = await receipts.render_pdf(session, app_settings(request), payment, receipt)
     name = f"receipt-{receipts.display_number(receipt.number)}.pdf"
     return Response(
         pdf,

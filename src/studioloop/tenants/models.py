@@ -49,5 +49,7 @@ class Tenant(UUIDPrimaryKey, Timestamps, Base):
     status: Mapped[str] = mapped_column(String(32), server_default=text("'active'"))
     timezone: Mapped[str] = mapped_column(String(64), server_default=text("'Africa/Johannesburg'"))
     currency: Mapped[str] = mapped_column(String(3), server_default=text("'ZAR'"))
+    # The studio's logo in file storage (storage/), as a PNG; on receipts and pages.
+    logo_key: Mapped[str | None] = mapped_column(String(255))
     custom_domain: Mapped[str | None] = mapped_column(String(253), unique=True)
     custom_domain_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

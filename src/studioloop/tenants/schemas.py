@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, computed_field, field_validator
 
 TenantStatus = Literal["active", "trial", "suspended", "cancelled"]
 SubscriptionTier = Literal["starter", "growth", "pro", "enterprise"]
@@ -200,7 +200,14 @@ class TenantPublic(BaseModel):
     status: TenantStatus
     timezone: str
     currency: str
+    logo_key: str | None = Field(default=None, exclude=True)
     created_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def logo_url(self) -> str | None:
+        """The studio's logo (PNG), if it has one."""
+        return f"/api/v1/tenants/{self.slug}/logo" if self.logo_key else None
 
 
 class TenantDetail(TenantPublic):
