@@ -32,8 +32,8 @@ async def shop(stripe_client: Any, owner_db: Owner) -> ShopStudio:
     return studio
 
 
-async def _checkout(shop: ShopStudio, member: dict) -> dict:
-    package = await shop.package()
+async def _checkout(shop: ShopStudio, member: dict, package: dict | None = None) -> dict:
+    package = package or await shop.package()
     started = await shop.purchase(member, package["id"])
     assert started.status_code == 201, started.text
     body: dict = started.json()
@@ -173,3 +173,36 @@ async def test_a_lost_webhook_is_reconciled_with_stripe(
         owner_db.value("SELECT source FROM payment_events WHERE to_status = 'succeeded'") == "job"
     )
     assert waiting_session in fake_stripe.sessions
+
+
+async def test_the_webhook_may_come_before_or_after_the_member_returns(
+    shop: ShopStudio, fake_stripe: FakeStripe, run_jobs: RunJobs
+) -> None:
+    """What counts is the webhook: the return page never grants or refuses anything."""
+    member = await shop.new_member()
+    package = await shop.package()
+    early = await _checkout(shop, member, package)
+    late = await _checkout(shop, member, package)
+    early_session, late_session = list(fake_stripe.sessions)
+    for session_id in (early_session, late_session):
+        fake_stripe.pay(session_id)
+
+    # The webhook first, then the member's browser comes back.
+    event, signature = fake_stripe.event("checkout.session.completed", early_session)
+    await shop.client.post(WEBHOOK, content=event, headers={"Stripe-Signature": signature})
+    await run_jobs()
+    back = await shop.client.get(f"/payments/done?payment={early['payment']['id']}")
+    assert back.status_code == 200 and "Thank you" in back.text
+    assert await shop.balance(member) == 10
+
+    # The browser first (nothing changes), then the webhook.
+    back = await shop.client.get(f"/payments/done?payment={late['payment']['id']}")
+    assert back.status_code == 200
+    status = await shop.client.get(
+        f"{shop.base}/payments/{late['payment']['id']}", headers=member["headers"]
+    )
+    assert status.json()["status"] == "pending" and await shop.balance(member) == 10
+    event, signature = fake_stripe.event("checkout.session.completed", late_session)
+    await shop.client.post(WEBHOOK, content=event, headers={"Stripe-Signature": signature})
+    await run_jobs()
+    assert await shop.balance(member) == 20
