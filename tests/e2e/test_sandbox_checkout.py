@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from playwright.sync_api import Page, expect
@@ -31,10 +33,8 @@ def _person(base: str, owner_db: Owner, email: str, first_name: str) -> dict[str
     return {"Authorization": f"Bearer {body['access_token']}", "user_id": body["user"]["id"]}
 
 
-def test_a_member_pays_on_the_sandbox_checkout(
-    page: Page, live_server: str, owner_db: Owner, owner_url: str, shot
-) -> None:
-    base = live_server
+def _studio(base: str, owner_db: Owner) -> tuple[str, dict[str, str]]:
+    """Loop Yoga, made by its owner: (the studio's API address, the owner's auth header)."""
     owner = _person(base, owner_db, "owner@example.com", "Thandi")
     auth = {"Authorization": owner["Authorization"]}
     created = httpx.post(
@@ -43,7 +43,31 @@ def test_a_member_pays_on_the_sandbox_checkout(
         json={"name": "Loop Yoga", "slug": "loop-yoga", "email": "hello@loopyoga.example.com"},
     )
     assert created.status_code == 201, created.text
-    studio = f"{base}/api/v1/tenants/loop-yoga"
+    return f"{base}/api/v1/tenants/loop-yoga", auth
+
+
+def _run_worker_until(owner_url: str, done: Callable[[], bool]) -> None:
+    """A real `studioloop worker` runs until `done()` (at most 30 s)."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "studioloop.cli", "worker"],
+        env={**os.environ, "DATABASE_URL": owner_url, "ENVIRONMENT": "development"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not done():
+            time.sleep(0.3)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+def test_a_member_pays_on_the_sandbox_checkout(
+    page: Page, live_server: str, owner_db: Owner, owner_url: str, shot
+) -> None:
+    base = live_server
+    studio, auth = _studio(base, owner_db)
     package = httpx.post(
         f"{studio}/credit-packages",
         headers=auth,
@@ -67,27 +91,12 @@ def test_a_member_pays_on_the_sandbox_checkout(
     expect(page.get_by_role("heading", name="Payment approved")).to_be_visible()
     shot(page, "sandbox-checkout-approved-mobile")
 
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "studioloop.cli", "worker"],
-        env={**os.environ, "DATABASE_URL": owner_url, "ENVIRONMENT": "development"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        balance = 0
-        while time.monotonic() < deadline:
-            statement = httpx.get(
-                f"{studio}/users/{member['user_id']}/credits", headers=member_auth
-            ).json()
-            balance = statement["credits_balance"]
-            if balance:
-                break
-            time.sleep(0.3)
-        assert balance == 10
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+    def balance() -> int:
+        statement = httpx.get(f"{studio}/users/{member['user_id']}/credits", headers=member_auth)
+        return int(statement.json()["credits_balance"])
+
+    _run_worker_until(owner_url, lambda: balance() > 0)
+    assert balance() == 10
 
     page.reload()
     expect(page.get_by_role("heading", name="This checkout is closed")).to_be_visible()
@@ -99,15 +108,7 @@ def test_a_member_pays_for_a_held_class_seat(
     """Booking a priced class without credits holds the seat; paying on the checkout page
     confirms the booking (applied by a real worker)."""
     base = live_server
-    owner = _person(base, owner_db, "owner@example.com", "Thandi")
-    auth = {"Authorization": owner["Authorization"]}
-    created = httpx.post(
-        f"{base}/api/v1/tenants",
-        headers=auth,
-        json={"name": "Loop Yoga", "slug": "loop-yoga", "email": "hello@loopyoga.example.com"},
-    )
-    assert created.status_code == 201, created.text
-    studio = f"{base}/api/v1/tenants/loop-yoga"
+    studio, auth = _studio(base, owner_db)
     template = httpx.post(
         f"{studio}/classes",
         headers=auth,
@@ -146,23 +147,10 @@ def test_a_member_pays_for_a_held_class_seat(
     expect(page.get_by_text("Your booking is confirmed in a moment")).to_be_visible()
     shot(page, "sandbox-class-checkout-approved-mobile")
 
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "studioloop.cli", "worker"],
-        env={**os.environ, "DATABASE_URL": owner_url, "ENVIRONMENT": "development"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        booking: dict[str, object] = {}
-        while time.monotonic() < deadline:
-            booking = httpx.get(
-                f"{base}/api/v1/bookings/{details['booking_id']}", headers=member_auth
-            ).json()
-            if booking.get("status") == "confirmed":
-                break
-            time.sleep(0.3)
-        assert booking["status"] == "confirmed" and booking["qr_code"]
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+    def booking() -> dict[str, Any]:
+        found = httpx.get(f"{base}/api/v1/bookings/{details['booking_id']}", headers=member_auth)
+        result: dict[str, Any] = found.json()
+        return result
+
+    _run_worker_until(owner_url, lambda: booking()["status"] == "confirmed")
+    assert booking()["status"] == "confirmed" and booking()["qr_code"]

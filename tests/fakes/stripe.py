@@ -7,18 +7,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
 from typing import Any
 
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.fakes.smtp import free_port
+from tests.fakes.server import ThreadedFake
 
 API_KEY = "sk_test_studioloop"
 WEBHOOK_SECRET = "whsec_studioloop_test"
@@ -28,10 +25,8 @@ def _error(status: int, message: str, kind: str = "invalid_request_error") -> JS
     return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status)
 
 
-class FakeStripe:
+class FakeStripe(ThreadedFake):
     def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.sessions: dict[str, dict[str, Any]] = {}
         self.session_forms: dict[str, dict[str, str]] = {}
         self.refunds: list[dict[str, Any]] = []
@@ -43,8 +38,8 @@ class FakeStripe:
         self._transfer_keys: dict[str, dict[str, Any]] = {}
         self._by_idempotency_key: dict[str, str] = {}
         self.failures_left = 0  # answer this many requests with a 500 first
-        app = Starlette(
-            routes=[
+        super().__init__(
+            [
                 Route("/v1/checkout/sessions", self._create_session, methods=["POST"]),
                 Route("/v1/checkout/sessions/{id}", self._get_session, methods=["GET"]),
                 Route("/v1/refunds", self._create_refund, methods=["POST"]),
@@ -56,20 +51,6 @@ class FakeStripe:
                 Route("/v1/account_links", self._create_account_link, methods=["POST"]),
             ]
         )
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    def __enter__(self) -> FakeStripe:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
 
     # --- the API -------------------------------------------------------------------------
 

@@ -5,20 +5,16 @@ studio's own webhook secret."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import uvicorn
 from standardwebhooks.webhooks import Webhook
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.fakes.smtp import free_port
+from tests.fakes.server import ThreadedFake
 
 SECRET_KEY = "sk_test_9f1c2b3a4d5e6f70"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -28,36 +24,20 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"errorCode": code, "errorMessage": message}, status_code=status)
 
 
-class FakeYoco:
+class FakeYoco(ThreadedFake):
     def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.checkouts: dict[str, dict[str, Any]] = {}
         self.refunds: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str, str | None]] = []  # method, path, idempotency key
         self._by_idempotency_key: dict[str, dict[str, Any]] = {}
         self.failures_left = 0  # answer this many requests with a 503 first
-        app = Starlette(
-            routes=[
+        super().__init__(
+            [
                 Route("/api/checkouts", self._create_checkout, methods=["POST"]),
                 Route("/api/checkouts/{id}", self._get_checkout, methods=["GET"]),
                 Route("/api/checkouts/{id}/refund", self._refund, methods=["POST"]),
             ]
         )
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    def __enter__(self) -> FakeYoco:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
 
     # --- the API -------------------------------------------------------------------------
 

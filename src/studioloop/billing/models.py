@@ -21,17 +21,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from studioloop.db.base import Base, Timestamps, UUIDPrimaryKey
+from studioloop.db.base import Base, Timestamps, UUIDPrimaryKey, one_of
 
 INTERVALS = ("month", "year")
 # incomplete: the first payment is not in yet. past_due: a renewal is unpaid (still
 # entitled while it is retried). suspended: the retries ran out (not entitled).
 SUBSCRIPTION_STATUSES = ("incomplete", "active", "past_due", "suspended", "canceled")
 ENTITLED_STATUSES = ("active", "past_due")
-
-
-def _one_of(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
 class MembershipPlan(UUIDPrimaryKey, Timestamps, Base):
@@ -41,7 +37,7 @@ class MembershipPlan(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "membership_plans"
     __table_args__ = (
         UniqueConstraint("tenant_id", "name"),
-        CheckConstraint(f"interval IN {_one_of(INTERVALS)}", name="interval"),
+        CheckConstraint(f"interval IN {one_of(INTERVALS)}", name="interval"),
         CheckConstraint("price > 0", name="price_positive"),
         CheckConstraint("credits_per_period IS NULL OR credits_per_period > 0", name="credits"),
     )
@@ -71,7 +67,7 @@ class Subscription(UUIDPrimaryKey, Timestamps, Base):
 
     __tablename__ = "subscriptions"
     __table_args__ = (
-        CheckConstraint(f"status IN {_one_of(SUBSCRIPTION_STATUSES)}", name="status"),
+        CheckConstraint(f"status IN {one_of(SUBSCRIPTION_STATUSES)}", name="status"),
         CheckConstraint("failed_attempts >= 0", name="failed_attempts"),
         CheckConstraint("paused_from IS NULL OR paused_until > paused_from", name="pause_range"),
         # One live subscription per member and studio; a new one after it ends.

@@ -19,6 +19,12 @@ NAMING_CONVENTION = {
 }
 
 
+def one_of(values: tuple[str, ...]) -> str:
+    """`('a', 'b')` for a CHECK constraint's IN list. Not f"{tuple}": a one-element tuple
+    would render as "('x',)", which is not SQL."""
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from studioloop.db.base import Base, Timestamps, UUIDPrimaryKey
+from studioloop.db.base import Base, Timestamps, UUIDPrimaryKey, one_of
 
 PAYMENT_STATUSES = (
     "pending",
@@ -39,19 +39,14 @@ PAYMENT_PURPOSES = ("credit_pack", "class_booking", "subscription")
 PROVIDERS = ("sandbox", "stripe", "yoco")
 
 
-def _one_of(values: tuple[str, ...]) -> str:
-    # Not f"{tuple}": a one-element tuple would render as "('x',)", which is not SQL.
-    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
-
-
 class Payment(UUIDPrimaryKey, Timestamps, Base):
     """Money a member pays a studio, in minor units of the studio's currency."""
 
     __tablename__ = "payments"
     __table_args__ = (
-        CheckConstraint(f"status IN {_one_of(PAYMENT_STATUSES)}", name="status"),
-        CheckConstraint(f"purpose IN {_one_of(PAYMENT_PURPOSES)}", name="purpose"),
-        CheckConstraint(f"provider IN {_one_of(PROVIDERS)}", name="provider"),
+        CheckConstraint(f"status IN {one_of(PAYMENT_STATUSES)}", name="status"),
+        CheckConstraint(f"purpose IN {one_of(PAYMENT_PURPOSES)}", name="purpose"),
+        CheckConstraint(f"provider IN {one_of(PROVIDERS)}", name="provider"),
         CheckConstraint("amount > 0", name="amount_positive"),
         # Never refund more than was captured, whatever the code above does.
         CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="refunded"),
@@ -213,7 +208,7 @@ class ProviderCredential(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "provider_credentials"
     __table_args__ = (
         UniqueConstraint("tenant_id", "provider"),
-        CheckConstraint(f"provider IN {_one_of(PROVIDERS)}", name="provider"),
+        CheckConstraint(f"provider IN {one_of(PROVIDERS)}", name="provider"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
@@ -252,7 +247,7 @@ class PayoutEntry(UUIDPrimaryKey, Base):
 
     __tablename__ = "payout_entries"
     __table_args__ = (
-        CheckConstraint(f"entry_type IN {_one_of(PAYOUT_ENTRY_TYPES)}", name="entry_type"),
+        CheckConstraint(f"entry_type IN {one_of(PAYOUT_ENTRY_TYPES)}", name="entry_type"),
         CheckConstraint("amount <> 0", name="amount_not_zero"),
         Index("ix_payout_entries_tenant", "tenant_id", "created_at"),
     )
