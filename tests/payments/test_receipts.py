@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
+from studioloop.config import get_settings
 from studioloop.payments.receipts import vat_included
 from tests.conftest import Owner, assert_error
+from tests.fakes.smtp import FakeSmtpServer
 from tests.payments.conftest import RunJobs, ShopStudio
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results"
@@ -123,3 +127,30 @@ async def test_settings_are_merged_not_replaced(shop: ShopStudio, client, owner_
     assert settings["payment_provider"] == "sandbox"
     assert settings["vat_rate_basis_points"] == 1500
     assert "tax_number" not in settings
+
+
+async def test_the_receipt_pdf_is_emailed(
+    shop: ShopStudio, run_jobs: RunJobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeSmtpServer() as smtp:
+        monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("SMTP_PORT", str(smtp.port))
+        monkeypatch.setenv("SMTP_STARTTLS", "false")
+        get_settings.cache_clear()
+        try:
+            member = await shop.new_member()
+            package = await shop.package()
+            checkout = (await shop.purchase(member, package["id"])).json()
+            await shop.checkout(checkout["checkout_url"], "pay")
+            await run_jobs()  # the webhook, then the emails it wrote
+        finally:
+            monkeypatch.delenv("SMTP_HOST")
+            get_settings.cache_clear()
+    receipts = [m for m in smtp.messages if m["Subject"].startswith("Receipt R-000001")]
+    assert len(receipts) == 1
+    parts = [p for p in receipts[0].walk() if p.get_filename()]
+    assert [(p.get_filename(), p.get_content_type()) for p in parts] == [
+        ("receipt-R-000001.pdf", "application/pdf")
+    ]
+    payload = parts[0].get_payload(decode=True)
+    assert isinstance(payload, bytes) and payload.startswith(b"%PDF")

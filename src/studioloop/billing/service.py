@@ -10,6 +10,7 @@ docs/decisions/0002-own-renewal-job.md).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -240,6 +241,7 @@ async def payment_succeeded(session: AsyncSession, settings: Settings, payment: 
         session,
         subscription,
         "membership_active",
+        attachments=[await receipts.as_attachment(session, settings, payment, receipt)],
         plan=plan.name,
         amount=payments.format_money(payment.amount, payment.currency),
         period_end=subscription.current_period_end.strftime("%d %b %Y"),
@@ -383,7 +385,11 @@ def is_paused(subscription: Subscription, at: datetime | None = None) -> bool:
 
 
 async def tell(
-    session: AsyncSession, subscription: Subscription, template: str, **context: Any
+    session: AsyncSession,
+    subscription: Subscription,
+    template: str,
+    attachments: Sequence[notifications.Attachment] = (),
+    **context: Any,
 ) -> None:
     user = await session.get(User, subscription.user_id)
     if user is not None:
@@ -392,4 +398,5 @@ async def tell(
             to=user.email,
             template=template,
             context={"first_name": user.first_name, **context},
+            attachments=attachments,
         )

@@ -1,8 +1,20 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Integer, String, Text, func, text
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from studioloop.db.base import Base, UUIDPrimaryKey
@@ -37,3 +49,17 @@ class EmailMessage(UUIDPrimaryKey, Base):
         DateTime(timezone=True), server_default=func.now(), index=True
     )
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EmailAttachment(UUIDPrimaryKey, Base):
+    """A file sent with an email (a receipt's PDF), kept with the message so the delivery
+    job (and a retry) sends exactly what the transaction that wrote the email meant."""
+
+    __tablename__ = "email_attachments"
+
+    email_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("email_messages.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.jobs.defer import defer_in_transaction
-from studioloop.notifications.models import EmailMessage
+from studioloop.notifications.models import EmailAttachment, EmailMessage
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -48,8 +50,20 @@ def render_email(template: str, context: dict[str, Any]) -> tuple[str, str, str]
     return subject, text, html
 
 
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # e.g. application/pdf
+    content: bytes
+
+
 async def send_email(
-    session: AsyncSession, *, to: str, template: str, context: dict[str, Any]
+    session: AsyncSession,
+    *,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    attachments: Sequence[Attachment] = (),
 ) -> EmailMessage:
     subject, text, html = render_email(template, context)
     message = EmailMessage(
@@ -57,6 +71,17 @@ async def send_email(
     )
     session.add(message)
     await session.flush()
+    for attachment in attachments:
+        session.add(
+            EmailAttachment(
+                email_id=message.id,
+                filename=attachment.filename,
+                content_type=attachment.content_type,
+                content=attachment.content,
+            )
+        )
+    if attachments:
+        await session.flush()
     from studioloop.notifications.tasks import deliver_email  # the task imports this module
 
     await defer_in_transaction(session, deliver_email, email_id=str(message.id))

@@ -8,12 +8,13 @@ from email.message import EmailMessage as MimeMessage
 from email.utils import make_msgid
 
 import aiosmtplib
+from sqlalchemy import select
 
 from studioloop.config import Settings, get_settings
 from studioloop.core.logging import get_logger
 from studioloop.db.engine import get_database
 from studioloop.jobs.app import DEFAULT_RETRY, MAX_ATTEMPTS, job_app
-from studioloop.notifications.models import EmailMessage
+from studioloop.notifications.models import EmailAttachment, EmailMessage
 
 logger = get_logger(__name__)
 
@@ -30,8 +31,15 @@ async def deliver_email(email_id: str) -> None:
             await session.commit()
             return
         message.attempts += 1
+        attachments = list(
+            await session.scalars(
+                select(EmailAttachment)
+                .where(EmailAttachment.email_id == message.id)
+                .order_by(EmailAttachment.filename)
+            )
+        )
         try:
-            message.provider_message_id = await _send_smtp(settings, message)
+            message.provider_message_id = await _send_smtp(settings, message, attachments)
         except (aiosmtplib.SMTPException, OSError) as exc:
             message.last_error = str(exc)[:2000]
             if message.attempts >= MAX_ATTEMPTS:
@@ -44,7 +52,9 @@ async def deliver_email(email_id: str) -> None:
         await session.commit()
 
 
-async def _send_smtp(settings: Settings, message: EmailMessage) -> str:
+async def _send_smtp(
+    settings: Settings, message: EmailMessage, attachments: list[EmailAttachment]
+) -> str:
     mime = MimeMessage()
     mime["From"] = settings.email_from
     mime["To"] = message.to_address
@@ -54,6 +64,11 @@ async def _send_smtp(settings: Settings, message: EmailMessage) -> str:
     mime.set_content(message.body_text)
     if message.body_html:
         mime.add_alternative(message.body_html, subtype="html")
+    for attachment in attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        mime.add_attachment(
+            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
     await aiosmtplib.send(
         mime,
         hostname=settings.smtp_host,

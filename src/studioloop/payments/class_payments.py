@@ -84,6 +84,7 @@ async def fulfil(session: AsyncSession, settings: Settings, payment: Payment) ->
             session,
             to=user.email,
             template="class_paid",
+            attachments=[await receipts.as_attachment(session, settings, payment, receipt)],
             context={
                 "first_name": user.first_name,
                 "description": payment.description,

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studioloop.accounts.models import User
 from studioloop.config import Settings
 from studioloop.db import raw
+from studioloop.notifications.service import Attachment
 from studioloop.payments import service
 from studioloop.payments.models import Payment, Receipt
 from studioloop.tenants import logo, service as tenants_service
@@ -139,3 +140,14 @@ def _tax_line(settings: dict[str, Any]) -> str | None:
 def _latin1(text: str) -> str:
     # The PDF core fonts cover Latin-1; anything else is shown as "?" rather than failing.
     return text.encode("latin-1", "replace").decode("latin-1")
+
+
+async def as_attachment(
+    session: AsyncSession, app_settings: Settings, payment: Payment, receipt: Receipt
+) -> Attachment:
+    """The receipt's PDF, to send with the email that tells the member about it."""
+    return Attachment(
+        filename=f"receipt-{display_number(receipt.number)}.pdf",
+        content_type="application/pdf",
+        content=await render_pdf(session, app_settings, payment, receipt),
+    )

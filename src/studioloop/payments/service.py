@@ -332,6 +332,7 @@ async def _fulfil(session: AsyncSession, settings: Settings, payment: Payment) -
             await notifications.send_email(
                 session,
                 to=user.email,
+                attachments=[await receipts.as_attachment(session, settings, payment, receipt)],
                 template="payment_receipt",
                 context={
                     "first_name": user.first_name,
