@@ -12,6 +12,7 @@ from studioloop.booking.router import router as booking_router
 from studioloop.core.openapi import API_PREFIX
 from studioloop.core.ratelimit import enforce_global_limit
 from studioloop.credits.router import router as credits_router
+from studioloop.jobs.router import router as jobs_router
 from studioloop.notifications.router import router as notifications_router
 from studioloop.payments.router import router as payments_router, webhook_router
 from studioloop.scheduling.router import router as scheduling_router
@@ -33,6 +34,7 @@ limited_router.include_router(billing_router)
 limited_router.include_router(payments_router)
 limited_router.include_router(checkin_router)
 limited_router.include_router(calendar_router)
+limited_router.include_router(jobs_router)
 
 api_router = APIRouter()
 api_router.include_router(limited_router)

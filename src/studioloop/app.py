@@ -32,6 +32,7 @@ from studioloop.db.urls import libpq_conninfo
 from studioloop.jobs.app import connected_job_app
 from studioloop.ops import router as ops_router
 from studioloop.tenants.cache import TenantCache, listen_for_changes
+from studioloop.web.admin import router as admin_pages_router
 from studioloop.web.routes import router as web_router
 from studioloop.web.sandbox import router as sandbox_router
 
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(api_router)
     app.include_router(web_router)
     app.include_router(sandbox_router)
+    app.include_router(admin_pages_router)
     # Swagger UI 5 (OpenAPI 3.1) served from the fastapi-offline wheel: no CDN.
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

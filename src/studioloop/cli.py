@@ -266,5 +266,67 @@ def createsuperuser(
     click.echo(f"Platform operator {email.lower()} is ready.")
 
 
+@main.group()
+def jobs() -> None:
+    """Look after the background job queue."""
+
+
+async def _with_job_manager(data_dir: Path | None, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    settings = _settings(data_dir)
+    from studioloop.db.embedded import stop_embedded_servers
+    from studioloop.db.engine import create_database
+    from studioloop.db.urls import libpq_conninfo
+    from studioloop.jobs import admin
+
+    database = create_database(settings)
+    try:
+        async with admin.job_manager(libpq_conninfo(database.owner_url)) as manager:
+            return await work(manager)
+    finally:
+        await database.dispose()
+        stop_embedded_servers()
+
+
+@jobs.command("status")
+@click.option("--data-dir", type=click.Path(path_type=Path))
+def jobs_status(data_dir: Path | None) -> None:
+    """Jobs waiting, running, failed and done per queue, and the latest failed jobs."""
+    from studioloop.jobs import admin
+
+    async def work(manager: Any) -> tuple[Any, Any]:
+        return await admin.queues(manager), await admin.failed_jobs(manager)
+
+    queues, failed = asyncio.run(_with_job_manager(data_dir, work))
+    click.echo(f"{'queue':<16}{'waiting':>9}{'running':>9}{'failed':>8}{'done':>8}")
+    for queue in queues:
+        click.echo(
+            f"{queue.name:<16}{queue.todo:>9}{queue.doing:>9}{queue.failed:>8}{queue.succeeded:>8}"
+        )
+    if failed:
+        click.echo("\nfailed jobs (retry with: studioloop jobs retry JOB_ID)")
+        for job in failed:
+            click.echo(f"  {job.id:>6}  {job.task:<28} {job.queue:<12} attempts {job.attempts}")
+    else:
+        click.echo("\nno failed jobs")
+
+
+@jobs.command("retry")
+@click.argument("job_id", type=int)
+@click.option("--data-dir", type=click.Path(path_type=Path))
+def jobs_retry(job_id: int, data_dir: Path | None) -> None:
+    """Run a failed job again, now."""
+    from studioloop.core.errors import AppError
+    from studioloop.jobs import admin
+
+    async def work(manager: Any) -> Any:
+        return await admin.retry(manager, job_id)
+
+    try:
+        job = asyncio.run(_with_job_manager(data_dir, work))
+    except AppError as error:
+        raise click.ClickException(error.message) from error
+    click.echo(f"job {job.id} ({job.task}) queued to run again")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
