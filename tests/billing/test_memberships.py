@@ -382,3 +382,23 @@ async def test_upgrades_are_prorated_and_downgrades_wait(
         )
         == 45000
     )
+
+
+async def test_paying_an_abandoned_checkout_later_is_refunded(
+    gym: MemberStudio, owner_db: Owner, run_jobs: RunJobs
+) -> None:
+    plan = await gym.plan()
+    member = await gym.new_member()
+    first = (await gym.subscribe(member, plan["id"])).json()
+    second = (await gym.subscribe(member, plan["id"])).json()  # started afresh
+    await gym.checkout(second["checkout_url"], "pay")
+    await gym.checkout(first["checkout_url"], "pay")  # the old tab, paid too
+    await run_jobs()
+    assert _sub(owner_db, second["subscription"]["id"])["status"] == "active"
+    assert _sub(owner_db, first["subscription"]["id"])["status"] == "canceled"
+    assert dict(owner_db.rows("SELECT id::text, status FROM payments")) == {
+        second["payment"]["id"]: "succeeded",
+        first["payment"]["id"]: "refunded",
+    }
+    assert _emails(owner_db, "membership_payment_refunded") == 1
+    assert await gym.balance(member) == 8  # credits of one period only

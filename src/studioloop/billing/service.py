@@ -31,6 +31,7 @@ from studioloop.payments import (
     exceptions as payment_errors,
     providers,
     receipts,
+    refunds,
     service as payments,
 )
 from studioloop.payments.models import Payment
@@ -213,7 +214,19 @@ async def payment_succeeded(session: AsyncSession, settings: Settings, payment: 
         await _upgrade_now(session, subscription, plan)
         return
     if subscription.status == "canceled":
-        return  # paid after it was cancelled: refunds are the studio's call (it is listed)
+        # Paid after it ended (an abandoned first checkout completed after a new one was
+        # started, or a link paid after cancelling): nothing to give, so the money goes back.
+        await refunds.defer_refund_in_full(
+            session, payment, "Refunded automatically: the membership had ended"
+        )
+        await tell(
+            session,
+            subscription,
+            "membership_payment_refunded",
+            plan=plan.name,
+            amount=payments.format_money(payment.amount, payment.currency),
+        )
+        return
     continuing = subscription.status in ("active", "past_due") and subscription.current_period_end
     start = subscription.current_period_end if continuing else now
     assert start is not None

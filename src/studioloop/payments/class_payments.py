@@ -11,8 +11,6 @@ row is locked and only its remainder is refunded).
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +19,6 @@ from studioloop.booking import holds, hooks as booking_hooks
 from studioloop.booking.holds import SeatHold
 from studioloop.booking.models import Booking
 from studioloop.config import Settings
-from studioloop.jobs.defer import defer_in_transaction
 from studioloop.notifications import service as notifications
 from studioloop.payments import receipts, refunds, service
 from studioloop.payments.models import Payment
@@ -64,7 +61,7 @@ async def fulfil(session: AsyncSession, settings: Settings, payment: Payment) ->
     )
     user = await session.get(User, payment.user_id)
     if refusal is not None:
-        await defer_refund(session, payment, f"Refunded automatically: {refusal}")
+        await refunds.defer_refund_in_full(session, payment, f"Refunded automatically: {refusal}")
         if user is not None:
             await notifications.send_email(
                 session,
@@ -101,30 +98,6 @@ async def payment_closed(session: AsyncSession, settings: Settings, payment: Pay
         await holds.release(session, settings, payment.booking_id)
 
 
-async def defer_refund(session: AsyncSession, payment: Payment, reason: str) -> None:
-    from studioloop.payments.tasks import refund_class_payment  # the task imports this module
-
-    await defer_in_transaction(
-        session,
-        refund_class_payment,
-        tenant_id=str(payment.tenant_id),
-        payment_id=str(payment.id),
-        reason=reason,
-    )
-
-
-async def refund_in_full(
-    session: AsyncSession, settings: Settings, payment_id: uuid.UUID, reason: str
-) -> str:
-    """Give back what is left of a payment; safe to run twice."""
-    payment = await service.get_payment(session, payment_id, lock=True)
-    left = payment.amount - payment.amount_refunded
-    if payment.status not in refunds.REFUNDABLE or left <= 0:
-        return f"nothing to refund ({payment.status})"
-    await refunds.refund(session, settings, payment_id, left, reason=reason, actor_user_id=None)
-    return f"refunded {left}"
-
-
 @booking_hooks.on_booking_cancelled
 async def _refund_cancelled_class(
     session: AsyncSession, booking: Booking, refund_due: bool
@@ -138,4 +111,4 @@ async def _refund_cancelled_class(
         )
     )
     if paid is not None:
-        await defer_refund(session, paid, "Booking cancelled")
+        await refunds.defer_refund_in_full(session, paid, "Booking cancelled")

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studioloop.booking import holds
 from studioloop.config import Settings
 from studioloop.credits import service as credits
+from studioloop.jobs.defer import defer_in_transaction
 from studioloop.payments import exceptions as exc, payouts, providers, service
 from studioloop.payments.models import Payment, PaymentRefund
 from studioloop.tenants import service as tenants_service
@@ -111,3 +112,29 @@ async def _take_back_credits(
         actor_user_id=actor_user_id,
     )
     return taken, due_now - taken
+
+
+async def defer_refund_in_full(session: AsyncSession, payment: Payment, reason: str) -> None:
+    """Give the whole remainder back once this transaction commits (a job, so the
+    provider is asked only for a change that is kept)."""
+    from studioloop.payments.tasks import refund_payment_in_full  # the task imports this
+
+    await defer_in_transaction(
+        session,
+        refund_payment_in_full,
+        tenant_id=str(payment.tenant_id),
+        payment_id=str(payment.id),
+        reason=reason,
+    )
+
+
+async def refund_in_full(
+    session: AsyncSession, settings: Settings, payment_id: uuid.UUID, reason: str
+) -> str:
+    """Give back what is left of a payment; safe to run twice."""
+    payment = await service.get_payment(session, payment_id, lock=True)
+    left = payment.amount - payment.amount_refunded
+    if payment.status not in REFUNDABLE or left <= 0:
+        return f"nothing to refund ({payment.status})"
+    await refund(session, settings, payment_id, left, reason=reason, actor_user_id=None)
+    return f"refunded {left}"

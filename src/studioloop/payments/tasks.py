@@ -1,4 +1,4 @@
-"""Payment jobs: webhook events processed once each, class refunds, reconciliation."""
+"""Payment jobs: webhooks processed once each, automatic refunds, payouts, reconciliation."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ from studioloop.db.engine import get_database
 from studioloop.db.tenancy import set_tenant_context
 from studioloop.jobs.app import DEFAULT_RETRY, job_app
 from studioloop.jobs.per_tenant import for_each_tenant
-from studioloop.payments import class_payments, payouts, reconciliation, service
+from studioloop.payments import (
+    class_payments,  # noqa: F401  (registers the booking-cancelled hook in the worker)
+    payouts,
+    reconciliation,
+    refunds,
+    service,
+)
 from studioloop.payments.exceptions import (
     NothingToPayOut,
     ProviderNotConfigured,
@@ -38,13 +44,14 @@ async def process_webhook_event(webhook_event_id: str) -> str:
 
 
 @job_app.task(
-    name="refund_class_payment", queue="payments", retry=DEFAULT_RETRY, pass_context=False
+    name="refund_payment_in_full", queue="payments", retry=DEFAULT_RETRY, pass_context=False
 )
-async def refund_class_payment(tenant_id: str, payment_id: str, reason: str) -> str:
-    """Deferred by a cancellation, or by a payment that came too late for its seat."""
+async def refund_payment_in_full(tenant_id: str, payment_id: str, reason: str) -> str:
+    """Deferred by a cancelled paid booking, a payment too late for its seat, or one for a
+    membership that had ended."""
     async with get_database().sessionmaker() as session:
         await set_tenant_context(session, uuid.UUID(tenant_id))
-        outcome = await class_payments.refund_in_full(
+        outcome = await refunds.refund_in_full(
             session, get_settings(), uuid.UUID(payment_id), reason
         )
         await session.commit()
