@@ -402,3 +402,25 @@ async def test_paying_an_abandoned_checkout_later_is_refunded(
     }
     assert _emails(owner_db, "membership_payment_refunded") == 1
     assert await gym.balance(member) == 8  # credits of one period only
+
+
+async def test_an_upgrade_paid_after_its_period_is_refunded(
+    gym: MemberStudio, owner_db: Owner, run_jobs: RunJobs
+) -> None:
+    small = await gym.plan()
+    big = await gym.plan(name="Twenty a month", price=85000, credits_per_period=20)
+    member, subscription = await gym.member_with(small, run_jobs)
+    upgrade = await gym.act(member, subscription["id"], "change-plan", {"plan_id": big["id"]})
+    assert upgrade.json()["payment"]["purpose"] == "subscription_upgrade"
+    owner_db.rows(  # the renewal fails meanwhile: past due, the period it was priced for over
+        "UPDATE subscriptions SET status = 'past_due', current_period_end = now() WHERE id = %s",
+        subscription["id"],
+    )
+    await gym.checkout(upgrade.json()["checkout_url"], "pay")
+    await run_jobs()
+    state = _sub(owner_db, subscription["id"])
+    assert (state["status"], state["plan"]) == ("past_due", small["id"])  # not a new period
+    assert (
+        owner_db.value("SELECT status FROM payments WHERE id = %s", upgrade.json()["payment"]["id"])
+        == "refunded"
+    )

@@ -170,12 +170,14 @@ async def _open_payment(
     amount: int,
     description: str,
     base_url: str,
+    *,
+    upgrade: bool = False,
 ) -> Payment:
     tenant = await tenants_service.get_tenant(session, subscription.tenant_id)
     payment = Payment(
         tenant_id=subscription.tenant_id,
         user_id=subscription.user_id,
-        purpose="subscription",
+        purpose="subscription_upgrade" if upgrade else "subscription",
         subscription_id=subscription.id,
         plan_id=plan.id,
         description=description[:255],
@@ -210,12 +212,14 @@ async def payment_succeeded(session: AsyncSession, settings: Settings, payment: 
         and subscription.current_period_end is not None
         and subscription.current_period_end > now
     )
-    if in_period and plan.id != subscription.plan_id:
+    if payment.purpose == "subscription_upgrade" and in_period:
         await _upgrade_now(session, subscription, plan)
         return
-    if subscription.status == "canceled":
-        # Paid after it ended (an abandoned first checkout completed after a new one was
-        # started, or a link paid after cancelling): nothing to give, so the money goes back.
+    if payment.purpose == "subscription_upgrade" or subscription.status == "canceled":
+        # An upgrade paid once the period it was priced for is over (the membership lapsed
+        # or ended), or a period paid after the membership ended (an abandoned first
+        # checkout completed after a new one was started, a link paid after cancelling):
+        # nothing to give for it, so the money goes back.
         await refunds.defer_refund_in_full(
             session, payment, "Refunded automatically: the membership had ended"
         )
@@ -340,7 +344,14 @@ async def change_plan(
         await session.flush()
         return None, 0
     payment = await _open_payment(
-        session, settings, subscription, plan, due, f"Upgrade to {plan.name} (prorated)", base_url
+        session,
+        settings,
+        subscription,
+        plan,
+        due,
+        f"Upgrade to {plan.name} (prorated)",
+        base_url,
+        upgrade=True,
     )
     return payment, due
 

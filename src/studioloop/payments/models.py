@@ -35,7 +35,9 @@ PAYMENT_STATUSES = (
     "partially_refunded",
     "refunded",
 )
-PAYMENT_PURPOSES = ("credit_pack", "class_booking", "subscription")
+# subscription: a membership's period (first, renewal); subscription_upgrade: the prorated
+# difference for the rest of a period on a dearer plan.
+PAYMENT_PURPOSES = ("credit_pack", "class_booking", "subscription", "subscription_upgrade")
 PROVIDERS = ("sandbox", "stripe", "yoco")
 
 

@@ -31,7 +31,7 @@ class PaymentOut(BaseModel):
     tenant_id: uuid.UUID
     user_id: uuid.UUID
     provider: str
-    purpose: Literal["credit_pack", "class_booking", "subscription"]
+    purpose: Literal["credit_pack", "class_booking", "subscription", "subscription_upgrade"]
     package_id: uuid.UUID | None
     booking_id: uuid.UUID | None = Field(description="A class paid for by card: its booking")
     subscription_id: uuid.UUID | None = Field(description="A membership's payment")

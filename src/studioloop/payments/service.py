@@ -305,7 +305,7 @@ async def _fulfil(session: AsyncSession, settings: Settings, payment: Payment) -
         from studioloop.payments import class_payments  # it imports this module
 
         await class_payments.fulfil(session, settings, payment)
-    elif payment.purpose == "subscription":
+    elif payment.purpose in ("subscription", "subscription_upgrade"):
         from studioloop.billing import service as billing  # billing imports payments
 
         await billing.payment_succeeded(session, settings, payment)
