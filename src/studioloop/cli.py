@@ -288,7 +288,9 @@ async def _with_job_manager(data_dir: Path | None, work: Callable[[Any], Awaitab
 
 
 @jobs.command("status")
-@click.option("--data-dir", type=click.Path(path_type=Path))
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="The embedded database's (DATA_DIR)."
+)
 def jobs_status(data_dir: Path | None) -> None:
     """Jobs waiting, running, failed and done per queue, and the latest failed jobs."""
     from studioloop.jobs import admin
@@ -312,7 +314,9 @@ def jobs_status(data_dir: Path | None) -> None:
 
 @jobs.command("retry")
 @click.argument("job_id", type=int)
-@click.option("--data-dir", type=click.Path(path_type=Path))
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="The embedded database's (DATA_DIR)."
+)
 def jobs_retry(job_id: int, data_dir: Path | None) -> None:
     """Run a failed job again, now."""
     from studioloop.core.errors import AppError

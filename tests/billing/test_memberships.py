@@ -80,8 +80,14 @@ async def test_plans_are_managed_by_staff(gym: MemberStudio, client) -> None:
         json={"is_active": False},
     )
     assert retired.json()["is_active"] is False
-    on_sale = await client.get(f"{gym.base}/membership-plans", headers=member["headers"])
-    assert on_sale.json() == []
+    on_sale = await client.get(f"{gym.base}/membership-plans")  # public, like credit packs
+    assert on_sale.status_code == 200 and on_sale.json() == []
+    staff_view = await client.get(
+        f"{gym.base}/membership-plans?include_inactive=true", headers=gym.owner["headers"]
+    )
+    assert [p["name"] for p in staff_view.json()] == ["Eight a month"]
+    anonymous = await client.get(f"{gym.base}/membership-plans?include_inactive=true")
+    assert anonymous.json() == []
     assert_error(await gym.subscribe(member, plan["id"]), 404, "PLAN_NOT_FOUND")
 
 
@@ -280,9 +286,12 @@ async def test_cancel_at_period_end_and_by_the_studio(
     member, subscription = await gym.member_with(plan, run_jobs)
     refused = await gym.act(member, subscription["id"], "cancel", {"immediately": True})
     assert_error(refused, 403, "FORBIDDEN")
-    cancelled = await gym.act(member, subscription["id"], "cancel", {})
+    cancelled = await gym.client.post(  # no body needed
+        f"{gym.base}/subscriptions/{subscription['id']}/cancel", headers=member["headers"]
+    )
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["cancel_at_period_end"] is True
+    assert cancelled.json()["renews_automatically"] is False
     assert cancelled.json()["status"] == "active"  # until the period ends
     _due_now(owner_db, subscription["id"])
     await renew_memberships(timestamp=0)
@@ -366,6 +375,14 @@ async def test_upgrades_are_prorated_and_downgrades_wait(
     await run_jobs()
     assert _sub(owner_db, subscription["id"])["plan"] == big["id"]
     assert await gym.balance(member) == 8 + 6  # (20 - 8) / 2 more for this half
+    assert _emails(owner_db, "membership_upgraded") == 1
+    assert (
+        owner_db.value(
+            "SELECT count(*) FROM receipts r JOIN payments p ON p.id = r.payment_id "
+            "WHERE p.purpose = 'subscription_upgrade'"
+        )
+        == 1
+    )
 
     downgrade = await gym.act(member, subscription["id"], "change-plan", {"plan_id": small["id"]})
     assert downgrade.json()["payment"] is None

@@ -60,6 +60,7 @@ async def test_a_paid_class_is_held_then_confirmed_by_the_payment(
 
     # Asking again (a slow network, a second tap) sends them to the same checkout.
     again = await _hold(shop, member, occurrence)
+    assert [p["id"] for p in again["packages"]] == [pack["id"]]
     assert (again["payment_id"], again["checkout_url"]) == (
         held["payment_id"],
         held["checkout_url"],

@@ -159,3 +159,15 @@ async def test_the_weekly_job_pays_out_connected_studios(
     )
     await _paid_pack(shop, run_jobs, member, name="Five pack", credits=5, price=6000)
     assert await pay_out_studios(timestamp=0) == 0  # this studio pays out by hand
+
+
+async def test_payouts_without_stripe_on_the_platform_are_refused_clearly(
+    client: Any, owner_db: Owner, run_jobs: RunJobs
+) -> None:
+    """The app's own settings have no Stripe keys: a connected studio still gets a 409."""
+    studio = await ShopStudio(Api(client, owner_db), "loop-yoga").setup()
+    member = await studio.new_member()
+    await _paid_pack(studio, run_jobs, member)
+    await _connect(studio, "acct_loopyoga")
+    refused = await client.post(f"{studio.base}/payouts", headers=studio.owner["headers"])
+    assert_error(refused, 409, "PROVIDER_NOT_CONFIGURED")

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 
-from studioloop.accounts.dependencies import CurrentUser, require_role
+from studioloop.accounts.dependencies import CurrentUser, OptionalUser, require_role
 from studioloop.accounts.models import User
 from studioloop.accounts.service import Membership, membership_of
 from studioloop.billing import (
@@ -38,7 +38,11 @@ def _out(subscription: Subscription) -> schemas.SubscriptionOut:
             for name in schemas.SubscriptionOut.model_fields
             if name != "renews_automatically"
         },
-        renews_automatically=subscription.payment_method_ref is not None,
+        renews_automatically=(
+            subscription.payment_method_ref is not None
+            and not subscription.cancel_at_period_end
+            and subscription.status in ("active", "past_due")
+        ),
     )
 
 
@@ -81,12 +85,13 @@ async def create_plan(
 
 async def list_plans(
     tenant: CurrentTenant,
-    user: CurrentUser,
+    user: OptionalUser,
     session: DbSession,
     include_inactive: Annotated[bool, Query(description="Staff: also plans off sale")] = False,
 ) -> list[schemas.PlanOut]:
-    """The studio's membership plans on sale, cheapest first."""
-    if include_inactive and not await _is_admin(session, tenant, user):
+    """The studio's membership plans on sale, cheapest first (public, like its credit
+    packs)."""
+    if include_inactive and (user is None or not await _is_admin(session, tenant, user)):
         include_inactive = False
     plans = await service.list_plans(session, include_inactive=include_inactive)
     return [schemas.PlanOut.model_validate(plan) for plan in plans]
@@ -156,16 +161,17 @@ async def get_subscription(
 
 async def cancel_subscription(
     subscription_id: uuid.UUID,
-    body: schemas.CancelIn,
     tenant: CurrentTenant,
     user: CurrentUser,
     session: DbSession,
+    body: schemas.CancelIn | None = None,
 ) -> schemas.SubscriptionOut:
     """End a membership at the end of its paid period (staff may end it at once)."""
     subscription, is_admin = await _visible(session, tenant, user, subscription_id)
-    if body.immediately and not is_admin:
+    immediately = body is not None and body.immediately
+    if immediately and not is_admin:
         raise Forbidden("Only the studio can end a membership before its period is over.")
-    return _out(await service.cancel(session, subscription, immediately=body.immediately))
+    return _out(await service.cancel(session, subscription, immediately=immediately))
 
 
 async def pause_subscription(

@@ -214,6 +214,16 @@ async def payment_succeeded(session: AsyncSession, settings: Settings, payment: 
     )
     if payment.purpose == "subscription_upgrade" and in_period:
         await _upgrade_now(session, subscription, plan)
+        receipt = await receipts.issue(session, payment)
+        await tell(
+            session,
+            subscription,
+            "membership_upgraded",
+            attachments=[await receipts.as_attachment(session, settings, payment, receipt)],
+            plan=plan.name,
+            amount=payments.format_money(payment.amount, payment.currency),
+            receipt_number=receipts.display_number(receipt.number),
+        )
         return
     if payment.purpose == "subscription_upgrade" or subscription.status == "canceled":
         # An upgrade paid once the period it was priced for is over (the membership lapsed
@@ -275,7 +285,11 @@ async def _keep_card(
     try:
         provider = await providers.load(session, payment.provider, settings)
         saved = await provider.saved_method(payment.provider_reference or "")
-    except (payment_errors.ProviderUnavailable, payment_errors.UnknownProvider):
+    except (
+        payment_errors.ProviderUnavailable,
+        payment_errors.ProviderNotConfigured,
+        payment_errors.UnknownProvider,
+    ):
         saved = None  # keep what we had; the next renewal still has the link path
     if saved:
         subscription.payment_method_ref = saved

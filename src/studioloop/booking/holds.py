@@ -122,13 +122,17 @@ async def hold_seat(
 
 
 async def existing_hold(
-    session: AsyncSession, facts: OccurrenceFacts, booking_id: uuid.UUID, user_id: uuid.UUID
+    session: AsyncSession,
+    facts: OccurrenceFacts,
+    booking_id: uuid.UUID,
+    user_id: uuid.UUID,
+    packages: list[dict[str, Any]],
 ) -> SeatHold:
     """The member's hold on this class, for a retried booking: the same checkout again."""
     booking = await session.get(Booking, booking_id)
     if booking is None or booking.hold_expires_at is None:
         raise exc.AlreadyBooked(details={"booking_id": str(booking_id)})
-    return _hold_of(facts, booking_id, user_id, booking.hold_expires_at, [])
+    return _hold_of(facts, booking_id, user_id, booking.hold_expires_at, packages)
 
 
 async def _lock(session: AsyncSession, booking_id: uuid.UUID) -> Booking | None:

@@ -78,7 +78,8 @@ async def book(
     )
     if state.booked is not None:
         if state.booked_status == "held":  # a retry: the same checkout again
-            return await holds.existing_hold(session, facts, state.booked, user.id)
+            offers = await _offers(session, facts.credits_required)
+            return await holds.existing_hold(session, facts, state.booked, user.id, offers)
         raise exc.AlreadyBooked(details={"booking_id": str(state.booked)})
     if state.clash is not None:
         raise exc.MemberScheduleConflict(details={"booking_id": str(state.clash)})
@@ -270,13 +271,11 @@ def _price_details(facts: OccurrenceFacts) -> dict[str, Any]:
     }
 
 
-async def _payment_needed(
-    session: AsyncSession, facts: OccurrenceFacts, error: InsufficientCredits
-) -> Exception:
-    known = error.details if isinstance(error.details, dict) else {}
-    shortfall = facts.credits_required - int(known.get("balance", 0))
-    packages = await credits.list_packages(session, covering=shortfall)
-    offers = [
+async def _offers(session: AsyncSession, covering: int) -> list[dict[str, Any]]:
+    """Credit packages on sale that would cover `covering` credits (none for 0)."""
+    if covering <= 0:
+        return []
+    return [
         {
             "id": str(p.id),
             "name": p.name,
@@ -284,8 +283,16 @@ async def _payment_needed(
             "price": p.price,
             "validity_days": p.validity_days,
         }
-        for p in packages
+        for p in await credits.list_packages(session, covering=covering)
     ]
+
+
+async def _payment_needed(
+    session: AsyncSession, facts: OccurrenceFacts, error: InsufficientCredits
+) -> Exception:
+    known = error.details if isinstance(error.details, dict) else {}
+    shortfall = facts.credits_required - int(known.get("balance", 0))
+    offers = await _offers(session, shortfall)
     if facts.price is not None:
         return exc.PaymentRequired(details={**_price_details(facts), "packages": offers})
     return InsufficientCredits(details={**known, "packages": offers})

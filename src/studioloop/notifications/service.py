@@ -32,6 +32,7 @@ SUBJECTS = {
     "membership_payment_failed": "We could not renew your {plan} membership",
     "membership_suspended": "Your {plan} membership is suspended",
     "membership_ended": "Your membership has ended",
+    "membership_upgraded": "Your membership is now {plan}",
     "membership_payment_refunded": "Refund: {plan} membership",
 }
 

@@ -11,6 +11,8 @@ row is locked and only its remainder is refunded).
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +24,7 @@ from studioloop.config import Settings
 from studioloop.notifications import service as notifications
 from studioloop.payments import receipts, refunds, service
 from studioloop.payments.models import Payment
+from studioloop.tenants import service as tenants_service
 
 OPEN = ("pending", "requires_action")
 
@@ -39,12 +42,15 @@ async def checkout_for_hold(
     )
     if existing is not None and existing.checkout_url:
         return existing
+    tenant = await tenants_service.get_tenant(session, hold.tenant_id)
+    local_start = hold.start_time.astimezone(ZoneInfo(tenant.timezone))
     payment = Payment(
         tenant_id=hold.tenant_id,
         user_id=hold.user_id,
         purpose="class_booking",
         booking_id=hold.booking_id,
-        description=f"{hold.class_name}, {hold.start_time:%a %d %b %Y %H:%M} UTC",
+        # In the studio's own time, as on its timetable and the member's phone.
+        description=f"{hold.class_name}, {local_start:%a %d %b %Y %H:%M}",
         amount=hold.price,
         currency=hold.currency,
     )

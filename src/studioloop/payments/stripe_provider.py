@@ -36,8 +36,7 @@ EVENT_TYPES = {
 }
 
 
-class StripeNotConfigured(exc.UnknownProvider):
-    code = "PROVIDER_NOT_CONFIGURED"
+class StripeNotConfigured(exc.ProviderNotConfigured):
     message = "Stripe is not configured on this platform."
 
 
