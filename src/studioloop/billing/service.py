@@ -413,15 +413,6 @@ async def pause(
     return subscription
 
 
-def is_paused(subscription: Subscription, at: datetime | None = None) -> bool:
-    moment = at or _now()
-    return bool(
-        subscription.paused_from
-        and subscription.paused_until
-        and subscription.paused_from <= moment < subscription.paused_until
-    )
-
-
 async def tell(
     session: AsyncSession,
     subscription: Subscription,
