@@ -68,7 +68,7 @@ async def test_a_studio_connects_its_stripe_account(
         "/payments/connected?studio=loop-yoga"
     )
     page = await gym.client.get("/payments/connected?studio=loop-yoga")
-    assert page.status_code == 200 and "Back from Stripe" in page.text
+    assert page.status_code == 200 and "Stripe still needs some details" in page.text
 
     # Until Stripe accepts it, payments stay on the platform's account.
     package = await gym.package()
@@ -79,6 +79,9 @@ async def test_a_studio_connects_its_stripe_account(
     assert again.json()["account_id"] == account_id and len(fake_stripe.accounts) == 1
 
     fake_stripe.finish_onboarding(account_id)
+    back = await gym.client.get("/payments/connected?studio=loop-yoga")  # Stripe's return
+    assert "Your Stripe account is connected" in back.text
+    assert (await gym.client.get("/payments/connected?studio=nowhere")).status_code == 200
     state = await _status(gym)
     assert (state["status"], state["charges_enabled"]) == ("connected", True)
     settings = owner_db.value("SELECT settings FROM tenants WHERE slug = 'loop-yoga'")

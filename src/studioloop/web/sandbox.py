@@ -17,11 +17,13 @@ import httpx
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from studioloop.core.errors import AppError
 from studioloop.db.session import DbSession
 from studioloop.db.tenancy import set_tenant_context
-from studioloop.payments import providers, service as payments_service
+from studioloop.payments import providers, service as payments_service, stripe_connect
 from studioloop.payments.exceptions import PaymentNotFound
 from studioloop.payments.models import Payment
+from studioloop.tenants import service as tenants_service
 from studioloop.web.csrf import CSRF_FIELD, check_csrf
 from studioloop.web.routes import render
 
@@ -115,9 +117,23 @@ async def checkout_submit(
 
 
 @router.get("/payments/connected", response_class=HTMLResponse)
-async def stripe_connected(request: Request) -> Response:
-    """Where Stripe's onboarding sends a studio owner back to."""
-    return render(request, "stripe_connected.html", {"user": None})
+async def stripe_connected(
+    request: Request,
+    session: DbSession,
+    studio: Annotated[str | None, Query(max_length=63)] = None,
+) -> Response:
+    """Where Stripe's onboarding sends a studio owner back to: the studio's account is
+    checked with Stripe there and then (connected once Stripe accepts it). Anyone may open
+    it: all it can do is bring the studio's state in line with Stripe's answer."""
+    state = None
+    if studio:
+        try:
+            tenant = await tenants_service.get_tenant_by_slug(session, studio)
+            await set_tenant_context(session, tenant.id)
+            state = await stripe_connect.refresh(session, request.app.state.settings, tenant.id)
+        except AppError:
+            state = None  # unknown studio, or Stripe unreachable: the page says to check later
+    return render(request, "stripe_connected.html", {"user": None, "state": state})
 
 
 @router.get("/payments/done", response_class=HTMLResponse)
