@@ -62,11 +62,16 @@ async def _is_admin(session: DbSession, tenant: TenantRef, user: User) -> bool:
 
 
 async def _visible(
-    session: DbSession, tenant: TenantRef, user: User, subscription_id: uuid.UUID
+    session: DbSession,
+    tenant: TenantRef,
+    user: User,
+    subscription_id: uuid.UUID,
+    *,
+    lock: bool = True,
 ) -> tuple[Subscription, bool]:
     """A subscription the caller may act on: their own, or any for admins (and whether
     the caller is staff)."""
-    subscription = await service.get_subscription(session, subscription_id, lock=True)
+    subscription = await service.get_subscription(session, subscription_id, lock=lock)
     is_admin = await _is_admin(session, tenant, user)
     if subscription.user_id != user.id and not is_admin:
         raise SubscriptionNotFound()
@@ -155,7 +160,7 @@ async def list_subscriptions(
 async def get_subscription(
     subscription_id: uuid.UUID, tenant: CurrentTenant, user: CurrentUser, session: DbSession
 ) -> schemas.SubscriptionOut:
-    subscription, _ = await _visible(session, tenant, user, subscription_id)
+    subscription, _ = await _visible(session, tenant, user, subscription_id, lock=False)
     return _out(subscription)
 
 
