@@ -153,7 +153,7 @@ class Owner:
 
     def latest_code(self, email: str) -> str:
         body = self.value(
-            "SELECT body_text FROM email_messages WHERE to_address = %s "
+            "SELECT body_text FROM notifications WHERE recipient = %s "
             "ORDER BY created_at DESC LIMIT 1",
             email.lower(),
         )
@@ -165,8 +165,8 @@ class Owner:
     def latest_invitation_token(self, email: str) -> str:
         """The token in the link of the newest invitation emailed to this address."""
         body = self.value(
-            "SELECT body_text FROM email_messages WHERE to_address = %s "
-            "AND category = 'invitation' ORDER BY created_at DESC LIMIT 1",
+            "SELECT body_text FROM notifications WHERE recipient = %s "
+            "AND event = 'invitation' ORDER BY created_at DESC LIMIT 1",
             email.lower(),
         )
         assert body, f"no invitation was sent to {email}"

@@ -14,6 +14,7 @@ from studioloop.core.ratelimit import enforce_global_limit
 from studioloop.credits.router import router as credits_router
 from studioloop.jobs.router import router as jobs_router
 from studioloop.notifications.router import router as notifications_router
+from studioloop.notifications.webhooks import webhook_router as messaging_webhook_router
 from studioloop.payments.router import router as payments_router, webhook_router
 from studioloop.scheduling.router import router as scheduling_router
 from studioloop.tenants.router import router as tenants_router
@@ -40,3 +41,4 @@ api_router = APIRouter()
 api_router.include_router(limited_router)
 # Signed by the provider, not rate-limited per address (see payments/router.py).
 api_router.include_router(webhook_router)
+api_router.include_router(messaging_webhook_router)

@@ -35,6 +35,7 @@ from studioloop.tenants.cache import TenantCache, listen_for_changes
 from studioloop.web.admin import router as admin_pages_router
 from studioloop.web.routes import router as web_router
 from studioloop.web.sandbox import router as sandbox_router
+from studioloop.web.unsubscribe import router as unsubscribe_router
 
 logger = get_logger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(web_router)
     app.include_router(sandbox_router)
     app.include_router(admin_pages_router)
+    app.include_router(unsubscribe_router)
     # Swagger UI 5 (OpenAPI 3.1) served from the fastapi-offline wheel: no CDN.
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

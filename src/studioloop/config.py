@@ -56,6 +56,20 @@ class Settings(BaseSettings):
     smtp_use_tls: bool = False
     email_from: str = "StudioLoop <no-reply@studioloop.localhost>"
 
+    # WhatsApp Cloud API (the platform's WhatsApp Business number). Offered as a channel once
+    # the token and phone number id are set; the app secret checks the status webhooks.
+    whatsapp_api_base: str = "https://graph.facebook.com/v21.0"
+    whatsapp_access_token: SecretStr | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    # SMS through a Clickatell-style HTTP gateway (POST {base}/messages, API key header).
+    sms_api_base: str = "https://platform.clickatell.com"
+    sms_api_key: SecretStr | None = None
+    # Web Push. Without VAPID_PRIVATE_KEY (PEM or base64url), a key pair is derived from
+    # SECRET_KEY, so push works with no set-up and survives restarts.
+    vapid_private_key: SecretStr | None = None
+
     # Payments. Stripe is offered to studios once STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET
     # are set (the platform's account; studios connect theirs via Stripe Connect).
     stripe_secret_key: SecretStr | None = None

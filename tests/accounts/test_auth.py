@@ -58,7 +58,7 @@ async def test_sign_up_verify_and_use_profile(client, owner_db: Owner) -> None:
 async def test_verification_email_is_recorded_with_a_six_digit_code(client, owner_db) -> None:
     await client.post(REGISTER, json=registration())
     subject, category = owner_db.rows(
-        "SELECT subject, category FROM email_messages WHERE to_address = %s", "lindiwe@example.com"
+        "SELECT subject, event FROM notifications WHERE recipient = %s", "lindiwe@example.com"
     )[0]
     assert category == "verify_email"
     assert owner_db.latest_code("lindiwe@example.com") in subject
@@ -71,7 +71,7 @@ async def test_duplicate_email_is_refused_case_insensitively(client, owner_db) -
     again = await client.post(REGISTER, json=registration("LINDIWE@EXAMPLE.COM"))
     assert_error(again, 409, "EMAIL_TAKEN")
     assert owner_db.value("SELECT count(*) FROM users") == 1
-    assert owner_db.value("SELECT count(*) FROM email_messages") == 1
+    assert owner_db.value("SELECT count(*) FROM notifications") == 1
 
 
 async def test_password_rules_and_missing_fields_name_the_fields(client, owner_db) -> None:
@@ -284,7 +284,7 @@ async def test_password_reset(api: Api, client, owner_db) -> None:
     assert unknown.json() == known.json()
     assert (
         owner_db.value(
-            "SELECT count(*) FROM email_messages WHERE to_address = %s", "ghost@example.com"
+            "SELECT count(*) FROM notifications WHERE recipient = %s", "ghost@example.com"
         )
         == 0
     )

@@ -51,7 +51,7 @@ def memberships(owner_db: Owner) -> list[tuple[Any, ...]]:
 
 
 def email_count(owner_db: Owner) -> int:
-    return int(owner_db.value("SELECT count(*) FROM email_messages"))
+    return int(owner_db.value("SELECT count(*) FROM notifications"))
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ async def test_invite_then_sign_up_and_accept(
     assert timedelta(days=6, hours=23) < expires - datetime.now(UTC) <= timedelta(days=7)
 
     subject, body = owner_db.rows(
-        "SELECT subject, body_text FROM email_messages WHERE to_address = 'naledi@example.com'"
+        "SELECT subject, body_text FROM notifications WHERE recipient = 'naledi@example.com'"
     )[0]
     assert "Loop Yoga" in subject
     assert "Loop Yoga" in body and "as an instructor" in body and "Lerato User" in body

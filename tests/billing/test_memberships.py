@@ -36,7 +36,7 @@ def _due_now(owner_db: Owner, subscription_id: str) -> None:
 
 
 def _emails(owner_db: Owner, category: str) -> int:
-    return int(owner_db.value("SELECT count(*) FROM email_messages WHERE category = %s", category))
+    return int(owner_db.value("SELECT count(*) FROM notifications WHERE event = %s", category))
 
 
 def test_months_add_like_a_calendar() -> None:
@@ -256,7 +256,7 @@ async def test_without_a_saved_card_renewal_is_paid_by_link(
         subscription["id"],
     )
     body = owner_db.value(
-        "SELECT body_text FROM email_messages WHERE category = 'membership_renewal_due'"
+        "SELECT body_text FROM notifications WHERE event = 'membership_renewal_due'"
     )
     assert link and link in body
     _due_now(owner_db, subscription["id"])

@@ -179,9 +179,7 @@ async def test_cancel_refunds_in_window_and_promotes(
     assert promoted.json()["qr_code"]
     assert await studio.balance(waiting) == 1
     categories = dict(
-        owner_db.rows(
-            "SELECT to_address, category FROM email_messages WHERE category LIKE 'waitlist%%'"
-        )
+        owner_db.rows("SELECT recipient, event FROM notifications WHERE event LIKE 'waitlist%%'")
     )
     assert categories == {broke["email"]: "waitlist_skipped", waiting["email"]: "waitlist_promoted"}
     assert owner_db.rows("SELECT booked_count, waitlist_count FROM class_schedules") == [(1, 1)]
@@ -237,10 +235,7 @@ async def test_cancelling_the_class_cancels_and_refunds_every_booking(
     statuses = owner_db.rows("SELECT status, cancellation_reason FROM bookings")
     assert statuses == [("cancelled", "Flooded studio")] * 3
     assert [await studio.balance(p) for p in people] == [1, 1, 1]
-    assert (
-        owner_db.value("SELECT count(*) FROM email_messages WHERE category = 'class_cancelled'")
-        == 3
-    )
+    assert owner_db.value("SELECT count(*) FROM notifications WHERE event = 'class_cancelled'") == 3
     assert owner_db.rows("SELECT booked_count, waitlist_count FROM class_schedules") == [(0, 0)]
     ledger_matches_balances(owner_db)
 

@@ -87,7 +87,7 @@ async def test_a_paid_class_is_held_then_confirmed_by_the_payment(
     assert owner_db.value("SELECT status FROM payments") == "succeeded"
     assert owner_db.value("SELECT count(*) FROM receipts") == 1
     assert owner_db.value("SELECT count(*) FROM credit_lots") == 0  # no credits involved
-    email = owner_db.rows("SELECT subject FROM email_messages WHERE category = 'class_paid'")
+    email = owner_db.rows("SELECT subject FROM notifications WHERE event = 'class_paid'")
     assert email and email[0][0].startswith("Booked and paid: ")
 
     # Once booked, asking again is ALREADY_BOOKED, not another checkout.
@@ -150,9 +150,7 @@ async def test_an_expired_hold_frees_the_seat_and_a_late_payment_is_refunded(
         "Refunded automatically: the class filled up"
     )
     assert (
-        owner_db.value(
-            "SELECT count(*) FROM email_messages WHERE category = 'class_payment_refunded'"
-        )
+        owner_db.value("SELECT count(*) FROM notifications WHERE event = 'class_payment_refunded'")
         == 1
     )
     assert _seats(owner_db, occurrence) == 1  # only the quick member's

@@ -47,7 +47,7 @@ async def test_a_member_buys_a_pack_end_to_end(
         "SELECT from_status, to_status, source FROM payment_events ORDER BY created_at, to_status"
     ) == [(None, "pending", "api"), ("pending", "succeeded", "webhook")]
     receipt = owner_db.rows(
-        "SELECT subject, body_text FROM email_messages WHERE category = 'payment_receipt'"
+        "SELECT subject, body_text FROM notifications WHERE event = 'payment_receipt'"
     )
     assert receipt[0][0] == "Receipt R-000001: 10 credits: Ten pack"
     assert "ZAR 125.00" in receipt[0][1]

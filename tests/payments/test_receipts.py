@@ -61,7 +61,7 @@ async def test_receipts_are_numbered_per_studio_and_downloadable(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "receipt-R-000002.pdf").write_bytes(pdf.content)  # to look at
     emails = owner_db.rows(
-        "SELECT subject FROM email_messages WHERE category = 'payment_receipt' ORDER BY subject"
+        "SELECT subject FROM notifications WHERE event = 'payment_receipt' ORDER BY subject"
     )
     assert [e[0] for e in emails] == [
         "Receipt R-000001: 10 credits: Ten pack",

@@ -95,9 +95,7 @@ async def test_outbox_is_for_the_operator_in_development(
     outbox = await dev_client.get("/dev/outbox")
     assert outbox.status_code == 200
     assert "member@example.com" in outbox.text
-    email_id = owner_db.value(
-        "SELECT id FROM email_messages WHERE to_address = 'member@example.com'"
-    )
+    email_id = owner_db.value("SELECT id FROM notifications WHERE recipient = 'member@example.com'")
     message = await dev_client.get(f"/dev/outbox/{email_id}")
     assert owner_db.latest_code("member@example.com") in message.text
 
@@ -117,7 +115,7 @@ async def test_outbox_api_in_development(api: Api, dev_client, owner_db: Owner) 
         "/api/v1/dev/outbox", headers=operator["headers"], params={"to": "member@example.com"}
     )
     assert listing.status_code == 200
-    assert [m["to_address"] for m in listing.json()] == ["member@example.com"]
+    assert [m["recipient"] for m in listing.json()] == ["member@example.com"]
 
 
 async def _invite(api: Api, owner: dict, email: str, role: str = "instructor") -> None:

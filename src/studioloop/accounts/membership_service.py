@@ -398,10 +398,11 @@ async def _send_invitation(
     tenant = await session.get(Tenant, row.tenant_id)
     inviter = await session.get(User, row.invited_by_user_id) if row.invited_by_user_id else None
     assert tenant is not None and row.invited_email is not None
-    await notifications.send_email(
+    await notifications.notify(
         session,
-        to=row.invited_email,
-        template="invitation",
+        "invitation",
+        tenant_id=row.tenant_id,
+        email=row.invited_email,
         context={
             "first_name": row.invited_first_name,
             "studio_name": tenant.name,

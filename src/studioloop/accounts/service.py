@@ -103,10 +103,10 @@ async def _send_code(session: AsyncSession, settings: Settings, user: User, purp
             expires_at=_now() + timedelta(minutes=settings.verification_code_ttl_minutes),
         )
     )
-    await notifications.send_email(
+    await notifications.notify(
         session,
-        to=user.email,
-        template=purpose,
+        purpose,
+        user_id=user.id,
         context={
             "first_name": user.first_name,
             "code": code,

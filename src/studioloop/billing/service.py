@@ -422,10 +422,11 @@ async def tell(
 ) -> None:
     user = await session.get(User, subscription.user_id)
     if user is not None:
-        await notifications.send_email(
+        await notifications.notify(
             session,
-            to=user.email,
-            template=template,
+            template,
+            tenant_id=subscription.tenant_id,
+            user_id=user.id,
             context={"first_name": user.first_name, **context},
             attachments=attachments,
         )

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User
-from studioloop.booking import qr
+from studioloop.booking import notices, qr
 from studioloop.booking.models import Booking, CheckinScan
 from studioloop.config import Settings
 from studioloop.core.errors import Conflict
@@ -76,6 +76,7 @@ async def check_in(
         raise CheckinRefused("Check-in for this class has closed.", code="CHECKIN_CLOSED")
     booking.check_in_time = at
     await session.flush()
+    await notices.tell_later(session, booking, "checkin_confirmed", booking.tenant_id)
     return CheckinResult("checked_in", booking.id, at, booking.class_schedule_id)
 
 

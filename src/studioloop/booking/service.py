@@ -28,6 +28,7 @@ from studioloop.booking import (
     exceptions as exc,
     holds,
     hooks as booking_hooks,
+    notices,
     qr,
     repository,
     waitlist,
@@ -149,6 +150,7 @@ async def _waitlisted(
         booking = await waitlist.join(session, facts, booking_id, user_id)
     except IntegrityError as error:  # the same member, racing themselves
         raise exc.AlreadyBooked() from error
+    await notices.tell_later(session, booking, "waitlist_joined", facts.tenant_id)
     return await booking_out(session, booking)
 
 
@@ -188,6 +190,7 @@ async def _take_seat_with_credits(
         raise exc.AlreadyBooked() from error
     if created_at is None:
         raise exc.ClassFull(details={"capacity": facts.capacity})
+    await notices.tell_later(session, booking_id, "booking_confirmed", facts.tenant_id)
     return BookingOut(
         id=booking_id,
         tenant_id=facts.tenant_id,
@@ -301,7 +304,7 @@ async def _payment_needed(
 # --- reading -----------------------------------------------------------------------------
 
 
-async def _position(session: AsyncSession, booking: Booking) -> int | None:
+async def waitlist_position(session: AsyncSession, booking: Booking) -> int | None:
     if booking.status != "waitlisted":
         return None
     ahead = await session.scalar(
@@ -334,7 +337,7 @@ async def booking_out(
         status=booking.status,
         booking_type=booking.booking_type,
         credits_used=booking.credits_used,
-        waitlist_position=await _position(session, booking),
+        waitlist_position=await waitlist_position(session, booking),
         qr_code=booking.qr_code,
         qr_expires_at=booking.qr_expires_at,
         check_in_time=booking.check_in_time,
@@ -416,6 +419,7 @@ async def cancel(
         await session.flush()
         await capacity.release_seat(session, facts.id)
         await booking_hooks.booking_cancelled(session, booking, refund_due=True)
+        await notices.tell_later(session, booking, "booking_cancelled", facts.tenant_id)
         await waitlist.promote(session, settings, facts)
         return await booking_out(session, booking)
 
@@ -437,6 +441,7 @@ async def cancel(
     await session.flush()
     await capacity.release_seat(session, facts.id)
     await booking_hooks.booking_cancelled(session, booking, refund_due=not forfeit)
+    await notices.tell_later(session, booking, "booking_cancelled", facts.tenant_id)
     await waitlist.promote(session, settings, facts)
     return await booking_out(session, booking, refunded=refunded)
 
@@ -469,7 +474,13 @@ async def _cancel_all_bookings(
         booking.cancelled_at = _now()
         booking.cancellation_reason = reason
         booking.qr_code = None
-        await waitlist.tell(session, booking.user_id, "class_cancelled", facts)
+        await notices.tell(
+            session,
+            booking.user_id,
+            "class_cancelled",
+            facts,
+            dedup_key=f"class_cancelled:{booking.id}",
+        )
     await capacity.clear_counts(session, occurrence.id)
     await session.flush()
 

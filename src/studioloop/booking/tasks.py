@@ -9,9 +9,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.booking import checkin, holds
+from studioloop.booking import checkin, holds, notices
 from studioloop.config import get_settings
 from studioloop.core.logging import get_logger
+from studioloop.db.engine import get_database
+from studioloop.db.tenancy import set_tenant_context
 from studioloop.jobs.app import DEFAULT_RETRY, job_app
 from studioloop.jobs.per_tenant import for_each_tenant
 
@@ -62,3 +64,16 @@ async def expire_seat_holds(timestamp: int) -> int:
     if expired:
         logger.info("seat holds expired", bookings=expired)
     return expired
+
+
+@job_app.task(
+    name="announce_booking", queue="notifications", retry=DEFAULT_RETRY, pass_context=False
+)
+async def announce_booking(booking_id: str, event: str, tenant_id: str) -> bool:
+    """Tell the member about their booking (see booking/notices.py). Safe to run twice: the
+    message's dedup key is the event and the booking."""
+    async with get_database().sessionmaker() as session:
+        await set_tenant_context(session, uuid.UUID(tenant_id))
+        written = await notices.announce(session, uuid.UUID(booking_id), event)
+        await session.commit()
+    return written

@@ -8,13 +8,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.accounts.models import User
-from studioloop.booking import entitlements, qr, repository
+from studioloop.booking import entitlements, notices, qr, repository
 from studioloop.booking.models import Booking
 from studioloop.config import Settings
 from studioloop.credits import service as credits
 from studioloop.credits.exceptions import InsufficientCredits
-from studioloop.notifications import service as notifications
 from studioloop.scheduling import capacity
 from studioloop.scheduling.capacity import OccurrenceFacts
 
@@ -97,7 +95,13 @@ async def promote(
                 if not await capacity.take_seat(session, facts.id):
                     raise _NoSeat
         except InsufficientCredits:
-            await tell(session, candidate.user_id, "waitlist_skipped", facts)
+            await notices.tell(
+                session,
+                candidate.user_id,
+                "waitlist_skipped",
+                facts,
+                dedup_key=f"waitlist_skipped:{candidate.id}",
+            )
             continue
         except _NoSeat:
             return None
@@ -108,31 +112,12 @@ async def promote(
         candidate.promoted_at = _now()
         await capacity.change_waitlist(session, facts.id, -1)
         await session.flush()
-        await tell(session, candidate.user_id, "waitlist_promoted", facts)
+        await notices.tell(
+            session,
+            candidate.user_id,
+            "waitlist_promoted",
+            facts,
+            dedup_key=f"waitlist_promoted:{candidate.id}",
+        )
         return candidate
     return None
-
-
-async def tell(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    template: str,
-    facts: OccurrenceFacts,
-    **extra: object,
-) -> None:
-    """Email a member about one of their bookings."""
-    user = await session.get(User, user_id)
-    if user is None:
-        return
-    await notifications.send_email(
-        session,
-        to=user.email,
-        template=template,
-        context={
-            "first_name": user.first_name,
-            "class_name": facts.class_name,
-            "start": facts.start_time.strftime("%a %d %b %H:%M UTC"),
-            "credits": facts.credits_required,
-            **extra,
-        },
-    )

@@ -26,11 +26,22 @@ async def set_tenant_context(session: AsyncSession, tenant_id: uuid.UUID) -> Non
     )
 
 
+async def clear_tenant_context(session: AsyncSession) -> None:
+    """Leave any studio's context (for platform rows, within one transaction)."""
+    await session.execute(text("SELECT set_config('app.tenant_id', '', true)"))
+
+
 async def set_user_context(session: AsyncSession, user_id: uuid.UUID) -> None:
     await session.execute(
         text("SELECT set_config(:name, :value, true)"),
         {"name": USER_SETTING, "value": str(user_id)},
     )
+
+
+async def set_platform_view(session: AsyncSession) -> None:
+    """Let this transaction read every studio's messages: only for the platform operator's
+    own tools (the development outbox), never for a studio's request."""
+    await session.execute(text("SELECT set_config('app.platform_view', 'on', true)"))
 
 
 async def set_invitation_lookup(session: AsyncSession, token_hash: str | None) -> None:

@@ -1,30 +1,230 @@
-"""The development outbox as JSON, for people trying the API without an SMTP server."""
+"""Notification preferences, message history, push devices, a studio's wording and
+announcements; and the development outbox."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict
 
-from studioloop.accounts.dependencies import PlatformOwner
+from studioloop.accounts.dependencies import CurrentUser, PlatformOwner, require_role
+from studioloop.accounts.service import Membership
+from studioloop.config import get_settings
 from studioloop.core.errors import NotFound
 from studioloop.core.openapi import API_PREFIX, errors
+from studioloop.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from studioloop.db.session import DbSession
-from studioloop.notifications import service
+from studioloop.notifications import manage, schemas, service
+from studioloop.notifications.channels import push
+from studioloop.notifications.events import EVENTS
+from studioloop.notifications.models import Notification
+from studioloop.tenants.dependencies import CurrentTenant, OptionalTenant
 
-router = APIRouter(prefix=f"{API_PREFIX}/dev", tags=["development"])
+router = APIRouter(prefix=API_PREFIX, tags=["notifications"])
+Staff = Annotated[Membership, Depends(require_role("instructor"))]
+Admin = Annotated[Membership, Depends(require_role("admin"))]
+Kind = Literal["email", "text"]
 
 
-class EmailOut(BaseModel):
+@router.get(
+    "/notifications/preferences", response_model=schemas.PreferencesOut, responses=errors(400, 401)
+)
+async def get_preferences(
+    tenant: CurrentTenant, user: CurrentUser, session: DbSession
+) -> schemas.PreferencesOut:
+    """Your notification choices at this studio (its defaults until you change them)."""
+    return await manage.preferences_view(session, tenant.id, user)
+
+
+@router.put(
+    "/notifications/preferences",
+    response_model=schemas.PreferencesOut,
+    responses=errors(400, 401, 422),
+)
+async def put_preferences(
+    body: schemas.PreferencesUpdate, tenant: CurrentTenant, user: CurrentUser, session: DbSession
+) -> schemas.PreferencesOut:
+    """Change how this studio reaches you: channel order, booking updates, reminders and
+    their timing, marketing (off unless you opt in), quiet hours in the studio's time."""
+    return await manage.update_preferences(session, tenant.id, user, body)
+
+
+def _page(rows: list[Notification], limit: int) -> Page[schemas.NotificationOut]:
+    items = [schemas.NotificationOut.model_validate(r) for r in rows]
+    cursor = items[-1].created_at.isoformat() if len(items) == limit else None
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.get(
+    "/notifications", response_model=Page[schemas.NotificationOut], responses=errors(401, 422)
+)
+async def my_notifications(
+    user: CurrentUser,
+    session: DbSession,
+    tenant: OptionalTenant,
+    before: datetime | None = Query(default=None, description="next_cursor of the last page"),
+    limit: int = Query(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
+) -> Page[schemas.NotificationOut]:
+    """Messages sent to you, newest first: from this studio, or (with no studio) all."""
+    rows = await manage.history(
+        session,
+        user_id=user.id,
+        tenant_id=tenant.id if tenant else None,
+        before=before,
+        limit=limit,
+    )
+    return _page(rows, limit)
+
+
+@router.get(
+    "/users/{user_id}/notifications",
+    response_model=Page[schemas.NotificationOut],
+    responses=errors(400, 401, 403, 422),
+)
+async def member_notifications(
+    user_id: uuid.UUID,
+    tenant: CurrentTenant,
+    _staff: Staff,
+    session: DbSession,
+    before: datetime | None = Query(default=None),
+    limit: int = Query(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
+) -> Page[schemas.NotificationOut]:
+    """Every message this studio sent to a member, with its delivery state (staff)."""
+    rows = await manage.history(
+        session, user_id=user_id, tenant_id=tenant.id, before=before, limit=limit
+    )
+    return _page(rows, limit)
+
+
+@router.get("/notifications/push/public-key", response_model=schemas.PublicKeyOut)
+async def push_public_key() -> schemas.PublicKeyOut:
+    """The VAPID key a browser subscribes with."""
+    return schemas.PublicKeyOut(public_key=push.application_server_key(get_settings()))
+
+
+@router.post(
+    "/notifications/push/subscriptions",
+    response_model=schemas.PushSubscriptionOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(401, 422),
+)
+async def add_push_subscription(
+    body: schemas.PushSubscriptionIn, request: Request, user: CurrentUser, session: DbSession
+) -> schemas.PushSubscriptionOut:
+    """Register this browser for push messages (the body of `PushSubscription.toJSON()`)."""
+    found = await manage.subscribe_push(session, user, body, request.headers.get("user-agent"))
+    return schemas.PushSubscriptionOut.model_validate(found)
+
+
+@router.delete(
+    "/notifications/push/subscriptions",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 404, 422),
+)
+async def remove_push_subscription(
+    body: schemas.PushEndpoint, user: CurrentUser, session: DbSession
+) -> Response:
+    if not await manage.unsubscribe_push(session, user, body.endpoint):
+        raise NotFound("This browser is not subscribed.")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/notifications/events", response_model=list[schemas.EventOut])
+async def list_events() -> list[schemas.EventOut]:
+    """Every message the platform sends, with the WhatsApp template parameters in order."""
+    return [
+        schemas.EventOut(
+            name=e.name,
+            category=e.category,
+            critical=e.critical,
+            whatsapp_params=list(e.whatsapp_params),
+        )
+        for e in EVENTS.values()
+    ]
+
+
+@router.get(
+    "/notifications/templates",
+    response_model=list[schemas.TemplateOut],
+    responses=errors(400, 401, 403),
+)
+async def list_templates(
+    tenant: CurrentTenant, _admin: Admin, session: DbSession
+) -> list[schemas.TemplateOut]:
+    """This studio's own wording (admins)."""
+    rows = await manage.list_templates(session, tenant.id)
+    return [schemas.TemplateOut.model_validate(r) for r in rows]
+
+
+@router.put(
+    "/notifications/templates/{event}/{kind}",
+    response_model=schemas.TemplateOut,
+    responses=errors(400, 401, 403, 404, 422),
+)
+async def put_template(
+    event: str,
+    kind: Kind,
+    body: schemas.TemplateIn,
+    tenant: CurrentTenant,
+    _admin: Admin,
+    session: DbSession,
+) -> schemas.TemplateOut:
+    """Replace a message's wording for this studio: `email` (subject, text, optional HTML)
+    or `text` (SMS and push). Jinja2 syntax with the event's variables; checked by
+    rendering it before it is saved."""
+    row = await manage.save_template(session, tenant.id, event, kind, body)
+    return schemas.TemplateOut.model_validate(row)
+
+
+@router.delete(
+    "/notifications/templates/{event}/{kind}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(400, 401, 403, 404),
+)
+async def delete_template(
+    event: str,
+    kind: Kind,
+    tenant: CurrentTenant,
+    _admin: Admin,
+    session: DbSession,
+    locale: str = Query(default="en", max_length=16),
+) -> Response:
+    """Go back to the built-in wording."""
+    if not await manage.delete_template(session, tenant.id, event, kind, locale):
+        raise NotFound("This studio has no own wording for that message.")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/notifications/announcements",
+    response_model=schemas.AnnouncementOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=errors(400, 401, 403, 422),
+)
+async def post_announcement(
+    body: schemas.AnnouncementIn, tenant: CurrentTenant, _admin: Admin, session: DbSession
+) -> schemas.AnnouncementOut:
+    """Send news to the studio's members who opted in to marketing messages (admins)."""
+    studio = await service.studio_for(session, tenant.id)
+    assert studio is not None
+    return await manage.announce(session, tenant.id, studio.name, body)
+
+
+# --- development outbox -------------------------------------------------------------------
+
+
+class OutboxMessage(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    to_address: str
-    subject: str
+    channel: str
+    recipient: str
+    subject: str | None
     body_text: str
-    category: str
+    event: str
     status: str
     created_at: datetime
 
@@ -34,14 +234,19 @@ def _require_development(request: Request) -> None:
         raise NotFound()
 
 
-@router.get("/outbox", response_model=list[EmailOut], responses=errors(401, 403, 404))
+@router.get(
+    "/dev/outbox",
+    response_model=list[OutboxMessage],
+    responses=errors(401, 403, 404),
+    tags=["development"],
+)
 async def outbox(
     request: Request,
     _owner: PlatformOwner,
     session: DbSession,
     to: str | None = Query(default=None, max_length=320),
-) -> list[EmailOut]:
-    """Recent emails (development only; platform operator)."""
+) -> list[OutboxMessage]:
+    """Recent messages on every channel (development only; platform operator)."""
     _require_development(request)
-    emails = await service.recent_emails(session, to=to)
-    return [EmailOut.model_validate(e) for e in emails]
+    messages = await service.recent_messages(session, to=to)
+    return [OutboxMessage.model_validate(m) for m in messages]

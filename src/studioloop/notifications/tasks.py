@@ -1,82 +1,149 @@
-"""Email delivery job. Safe to run twice: a message already sent is left alone."""
+"""Delivery of notifications. Safe to run twice: the row is locked while it is sent, and
+one already sent (or failed, or skipped) is left alone."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from email.message import EmailMessage as MimeMessage
-from email.utils import make_msgid
 
-import aiosmtplib
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.config import Settings, get_settings
+from studioloop.config import get_settings
 from studioloop.core.logging import get_logger
 from studioloop.db.engine import get_database
+from studioloop.db.tenancy import set_tenant_context
 from studioloop.jobs.app import DEFAULT_RETRY, MAX_ATTEMPTS, job_app
-from studioloop.notifications.models import EmailAttachment, EmailMessage
+from studioloop.notifications import channels
+from studioloop.notifications.channels import ChannelError
+from studioloop.notifications.events import get_event
+from studioloop.notifications.models import FINISHED_STATUSES, ChannelOptOut, Notification
 
 logger = get_logger(__name__)
 
 
+@job_app.task(
+    name="deliver_notification", queue="notifications", retry=DEFAULT_RETRY, pass_context=False
+)
+async def deliver_notification(notification_id: str, tenant_id: str | None = None) -> None:
+    async with get_database().sessionmaker() as session:
+        if tenant_id:
+            await set_tenant_context(session, uuid.UUID(tenant_id))
+        notification = await session.get(
+            Notification, uuid.UUID(notification_id), with_for_update=True
+        )
+        if notification is None or notification.status in FINISHED_STATUSES:
+            return
+        error = await _deliver(session, notification)
+        await session.commit()
+    if error is not None:
+        logger.warning(
+            "notification delivery failed, retrying",
+            notification_id=notification_id,
+            channel=notification.channel,
+            error=str(error),
+        )
+        raise error  # procrastinate retries with backoff
+
+
 @job_app.task(name="deliver_email", queue="email", retry=DEFAULT_RETRY, pass_context=False)
 async def deliver_email(email_id: str) -> None:
-    settings = get_settings()
-    async with get_database().sessionmaker() as session:
-        message = await session.get(EmailMessage, uuid.UUID(email_id), with_for_update=True)
-        if message is None or message.status in ("sent", "recorded"):
-            return
-        if not settings.smtp_host:
-            message.status = "recorded"
-            await session.commit()
-            return
-        message.attempts += 1
-        attachments = list(
-            await session.scalars(
-                select(EmailAttachment)
-                .where(EmailAttachment.email_id == message.id)
-                .order_by(EmailAttachment.filename)
-            )
-        )
-        try:
-            message.provider_message_id = await _send_smtp(settings, message, attachments)
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            message.last_error = str(exc)[:2000]
-            if message.attempts >= MAX_ATTEMPTS:
-                message.status = "failed"
-            await session.commit()
-            logger.warning("email delivery failed", email_id=email_id, error=str(exc))
-            raise  # procrastinate retries with backoff
-        message.status = "sent"
-        message.sent_at = datetime.now(UTC)
-        await session.commit()
+    """Jobs queued before notifications had channels (all platform email) still go out."""
+    await deliver_notification(email_id, None)
 
 
-async def _send_smtp(
-    settings: Settings, message: EmailMessage, attachments: list[EmailAttachment]
-) -> str:
-    mime = MimeMessage()
-    mime["From"] = settings.email_from
-    mime["To"] = message.to_address
-    mime["Subject"] = message.subject
-    message_id = make_msgid(domain=settings.base_domain)
-    mime["Message-ID"] = message_id
-    mime.set_content(message.body_text)
-    if message.body_html:
-        mime.add_alternative(message.body_html, subtype="html")
-    for attachment in attachments:
-        maintype, _, subtype = attachment.content_type.partition("/")
-        mime.add_attachment(
-            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
+async def _deliver(session: AsyncSession, notification: Notification) -> ChannelError | None:
+    """Send once; returns the error when a retry is worth it."""
+    now = datetime.now(UTC)
+    if notification.not_after is not None and now >= notification.not_after:
+        _finish(notification, "skipped", "too late to be useful")
+        return None
+    if await _opted_out(session, notification):
+        _finish(
+            notification, "skipped", f"{notification.recipient} opted out of {notification.channel}"
         )
-    await aiosmtplib.send(
-        mime,
-        hostname=settings.smtp_host,
-        port=settings.smtp_port,
-        username=settings.smtp_username,
-        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-        start_tls=settings.smtp_starttls and not settings.smtp_use_tls,
-        use_tls=settings.smtp_use_tls,
-        timeout=30,
+        return None
+    notification.attempts += 1
+    try:
+        provider_id = await channels.send(get_settings(), session, notification)
+    except ChannelError as exc:
+        notification.last_error = str(exc)[:2000]
+        if notification.critical and notification.payload.get("fallbacks"):
+            _finish(notification, "failed", str(exc))
+            await fall_back(session, notification)
+            return None
+        if exc.permanent or notification.attempts >= MAX_ATTEMPTS:
+            _finish(notification, "failed", str(exc))
+            return None
+        return exc
+    notification.provider_message_id = provider_id
+    notification.status = "recorded" if provider_id is None else "sent"
+    notification.sent_at = now
+    return None
+
+
+def _finish(notification: Notification, status: str, reason: str) -> None:
+    notification.status = status
+    notification.last_error = reason[:2000]
+
+
+async def _opted_out(session: AsyncSession, notification: Notification) -> bool:
+    found = await session.scalar(
+        select(ChannelOptOut.reason).where(
+            ChannelOptOut.channel == notification.channel,
+            ChannelOptOut.address == notification.recipient,
+        )
     )
-    return message_id
+    return found is not None
+
+
+async def fall_back(session: AsyncSession, failed: Notification) -> uuid.UUID | None:
+    """Write a critical message again for the next channel in its chain, and send that."""
+    from studioloop.notifications import service  # service defers this module's task
+
+    remaining = list(failed.payload.get("fallbacks") or [])
+    if not remaining:
+        return None
+    person = await service.person_for(session, failed.user_id)
+    if person is None:
+        return None
+    studio = await service.studio_for(session, failed.tenant_id)
+    message = service.Message(
+        get_event(failed.event),
+        dict(failed.payload.get("context") or {}),
+        person,
+        studio,
+        failed.payload.get("url"),
+    )
+    fields = await message.compose(session, remaining[0])
+    fields["payload"]["fallbacks"] = remaining[1:]
+    fields["payload"]["context"] = failed.payload.get("context") or {}
+    replacement = Notification(
+        tenant_id=failed.tenant_id,
+        user_id=failed.user_id,
+        event=failed.event,
+        critical=True,
+        fallback_from_id=failed.id,
+        not_after=failed.not_after,
+        **fields,
+    )
+    session.add(replacement)
+    await session.flush()
+    if replacement.channel == "email":
+        # The original's attachments (if any) travel with the message.
+        await session.execute(
+            text(
+                "INSERT INTO email_attachments (email_id, filename, content_type, content) "
+                "SELECT :new, filename, content_type, content FROM email_attachments "
+                "WHERE email_id = :old"
+            ),
+            {"new": replacement.id, "old": failed.id},
+        )
+    await service.schedule_delivery(session, replacement.id, failed.tenant_id)
+    logger.info(
+        "critical notification falls back",
+        notification_id=str(failed.id),
+        from_channel=failed.channel,
+        to_channel=replacement.channel,
+    )
+    return replacement.id

@@ -69,10 +69,12 @@ async def fulfil(session: AsyncSession, settings: Settings, payment: Payment) ->
     if refusal is not None:
         await refunds.defer_refund_in_full(session, payment, f"Refunded automatically: {refusal}")
         if user is not None:
-            await notifications.send_email(
+            await notifications.notify(
                 session,
-                to=user.email,
-                template="class_payment_refunded",
+                "class_payment_refunded",
+                tenant_id=payment.tenant_id,
+                user_id=user.id,
+                dedup_key=f"class_payment_refunded:{payment.id}",
                 context={
                     "first_name": user.first_name,
                     "description": payment.description,
@@ -83,10 +85,12 @@ async def fulfil(session: AsyncSession, settings: Settings, payment: Payment) ->
         return
     receipt = await receipts.issue(session, payment)
     if user is not None:
-        await notifications.send_email(
+        await notifications.notify(
             session,
-            to=user.email,
-            template="class_paid",
+            "class_paid",
+            tenant_id=payment.tenant_id,
+            user_id=user.id,
+            dedup_key=f"class_paid:{payment.id}",
             attachments=[await receipts.as_attachment(session, settings, payment, receipt)],
             context={
                 "first_name": user.first_name,

@@ -329,11 +329,13 @@ async def _fulfil(session: AsyncSession, settings: Settings, payment: Payment) -
         receipt = await receipts.issue(session, payment)
         user = await session.get(User, payment.user_id)
         if user is not None:
-            await notifications.send_email(
+            await notifications.notify(
                 session,
-                to=user.email,
+                "payment_receipt",
+                tenant_id=payment.tenant_id,
+                user_id=user.id,
                 attachments=[await receipts.as_attachment(session, settings, payment, receipt)],
-                template="payment_receipt",
+                dedup_key=f"payment_receipt:{payment.id}",
                 context={
                     "first_name": user.first_name,
                     "description": payment.description,

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +45,13 @@ class OccurrenceFacts:
     booking_window: timedelta
     cancellation_window: timedelta
     tenant_settings: dict[str, Any]
+    tenant_name: str = ""
+    timezone: str = "UTC"
+
+    @property
+    def local_start(self) -> str:
+        """The start as members read it: the studio's wall clock, e.g. "Sat 05 Dec 09:00"."""
+        return self.start_time.astimezone(ZoneInfo(self.timezone)).strftime("%a %d %b %H:%M")
 
 
 # Plain SQL (db/raw.py): every booking, cancellation and check-in starts here.
@@ -54,7 +62,7 @@ SELECT o.id, o.tenant_id, c.id AS class_id, c.name AS class_name, c.class_type,
        o.booking_window_hours, c.booking_window_hours AS class_booking_window_hours,
        o.cancellation_window_hours,
        c.cancellation_window_hours AS class_cancellation_window_hours,
-       t.settings
+       t.settings, t.name AS tenant_name, t.timezone
   FROM class_schedules o
   JOIN classes c ON c.id = o.class_id
   JOIN tenants t ON t.id = o.tenant_id
@@ -99,6 +107,8 @@ async def occurrence_facts(session: AsyncSession, occurrence_id: uuid.UUID) -> O
         booking_window=timedelta(hours=booking_hours),
         cancellation_window=timedelta(hours=cancel_hours),
         tenant_settings=settings,
+        tenant_name=row.tenant_name,
+        timezone=row.timezone,
     )
 
 

@@ -189,7 +189,7 @@ async def dev_outbox(request: Request, session: DbSession) -> Response:
         return RedirectResponse(f"/login?next={quote('/dev/outbox')}", status_code=303)
     if not user.is_platform_owner:
         return render(request, "dev/forbidden.html", {"user": user}, status_code=403)
-    emails = await notifications_service.recent_emails(session)
+    emails = await notifications_service.recent_messages(session)
     return render(request, "dev/outbox.html", {"user": user, "emails": emails})
 
 
@@ -202,7 +202,7 @@ async def dev_outbox_message(request: Request, email_id: uuid.UUID, session: DbS
         return RedirectResponse(f"/login?next={quote(f'/dev/outbox/{email_id}')}", status_code=303)
     if not user.is_platform_owner:
         return render(request, "dev/forbidden.html", {"user": user}, status_code=403)
-    email = await notifications_service.get_email(session, email_id)
+    email = await notifications_service.get_message(session, email_id)
     if email is None:
         raise NotFound("No such message.")
     return render(request, "dev/message.html", {"user": user, "email": email})

@@ -1,0 +1,94 @@
+"""What members are told about their bookings.
+
+Confirmations, cancellations, waitlist places and check-ins are announced by a job deferred
+in the booking's own transaction (`tell_later`): one cheap insert on the hot path instead of
+rendering a message while the class's row is locked, and still nothing at all when the
+booking rolls back. The job reads the booking afresh, so a member who cancelled within the
+second hears only about the cancellation.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioloop.accounts.models import User
+from studioloop.booking.models import Booking
+from studioloop.jobs.defer import defer_in_transaction
+from studioloop.notifications import service as notifications
+from studioloop.scheduling import capacity
+from studioloop.scheduling.capacity import OccurrenceFacts
+
+# The booking status each announcement is about; the job stays quiet when it has changed.
+ANNOUNCED_STATUS = {
+    "booking_confirmed": "confirmed",
+    "booking_cancelled": "cancelled",
+    "waitlist_joined": "waitlisted",
+    "checkin_confirmed": "confirmed",
+}
+
+
+async def tell(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    event: str,
+    facts: OccurrenceFacts,
+    *,
+    dedup_key: str | None = None,
+    **extra: object,
+) -> None:
+    """Tell a member about one of their bookings (on the channel they prefer)."""
+    user = await session.get(User, user_id)
+    if user is None:
+        return
+    await notifications.notify(
+        session,
+        event,
+        tenant_id=facts.tenant_id,
+        user_id=user_id,
+        dedup_key=dedup_key,
+        link="/my/bookings",
+        context={
+            "first_name": user.first_name,
+            "class_name": facts.class_name,
+            "start": facts.local_start,
+            "studio_name": facts.tenant_name,
+            "credits": facts.credits_required,
+            **extra,
+        },
+    )
+
+
+async def tell_later(
+    session: AsyncSession, booking: Booking | uuid.UUID, event: str, tenant_id: uuid.UUID
+) -> None:
+    from studioloop.booking.tasks import announce_booking  # tasks import this module
+
+    booking_id = booking.id if isinstance(booking, Booking) else booking
+    await defer_in_transaction(
+        session,
+        announce_booking,
+        booking_id=str(booking_id),
+        event=event,
+        tenant_id=str(tenant_id),
+    )
+
+
+async def announce(session: AsyncSession, booking_id: uuid.UUID, event: str) -> bool:
+    """The job's work; returns whether a message was written."""
+    booking = await session.get(Booking, booking_id)
+    if booking is None or booking.status != ANNOUNCED_STATUS[event]:
+        return False
+    if event == "checkin_confirmed" and booking.check_in_time is None:
+        return False
+    facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
+    extra: dict[str, object] = {}
+    if event == "waitlist_joined":
+        from studioloop.booking.service import waitlist_position  # service imports this module
+
+        extra["position"] = await waitlist_position(session, booking) or 1
+    if event == "booking_cancelled":
+        extra["late"] = booking.late_cancellation
+    await tell(session, booking.user_id, event, facts, dedup_key=f"{event}:{booking.id}", **extra)
+    return True

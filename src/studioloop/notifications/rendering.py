@@ -1,0 +1,93 @@
+"""Turning an event and its context into words, per channel.
+
+Built-in templates live in `templates/email/<event>.{txt,html}` (email) and
+`templates/text/<event>.txt` (the short form for SMS and push, kept under 160 characters).
+A translation is a copy under `templates/<locale>/...`; a missing one falls back to English.
+A studio's own wording (`notification_templates`) wins over both; it is rendered in
+Jinja2's sandbox because studio staff wrote it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+from studioloop.notifications.events import get_event
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+SMS_LIMIT = 160
+
+_files = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+# Studio-written templates: no attribute access to internals, and missing variables render
+# empty rather than failing a booking because of a typo in a studio's wording.
+_sandbox = SandboxedEnvironment(autoescape=False)
+_sandbox_html = SandboxedEnvironment(autoescape=True)
+
+
+@dataclass(frozen=True)
+class Override:
+    """A studio's wording for one event (from `notification_templates`)."""
+
+    subject: str | None
+    body_text: str
+    body_html: str | None
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def _file(kind: str, event: str, extension: str, locale: str) -> Any:
+    names = [f"{kind}/{event}.{extension}"]
+    if locale and locale != "en":
+        names.insert(0, f"{locale}/{kind}/{event}.{extension}")
+    return _files.select_template(names)
+
+
+def render_email(
+    event: str, context: dict[str, Any], *, locale: str = "en", override: Override | None = None
+) -> RenderedEmail:
+    if override is not None:
+        subject = _sandbox.from_string(override.subject or get_event(event).subject).render(
+            **context
+        )
+        text = _sandbox.from_string(override.body_text).render(**context)
+        html = (
+            _sandbox_html.from_string(override.body_html).render(**context)
+            if override.body_html
+            else _file("email", event, "html", locale).render(**context)
+        )
+        return RenderedEmail(subject.strip(), text, html)
+    return RenderedEmail(
+        subject=get_event(event).subject.format(**context),
+        text=_file("email", event, "txt", locale).render(**context),
+        html=_file("email", event, "html", locale).render(**context),
+    )
+
+
+def render_text(
+    event: str, context: dict[str, Any], *, locale: str = "en", override: Override | None = None
+) -> str:
+    """The short form, for SMS and push. Whitespace is folded: an SMS bills by length."""
+    if override is not None:
+        rendered = _sandbox.from_string(override.body_text).render(**context)
+    else:
+        rendered = _file("text", event, "txt", locale).render(**context)
+    return " ".join(rendered.split())
+
+
+def whatsapp_parameters(event: str, context: dict[str, Any]) -> list[str]:
+    """The approved template's body parameters, in order. WhatsApp refuses empty ones."""
+    return [str(context.get(key, "")) or "-" for key in get_event(event).whatsapp_params]
