@@ -2,43 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-
-import pytest
-
-from studioloop.config import get_settings
-from studioloop.jobs.app import connected_job_app
 from studioloop.notifications import service as notifications
 from tests.conftest import Owner
 from tests.fakes.smtp import FakeSmtpServer, free_port
-
-RunJobs = Callable[[], Awaitable[None]]
-
-
-@pytest.fixture
-async def run_jobs(database, owner_conninfo: str) -> AsyncIterator[RunJobs]:
-    async with connected_job_app(owner_conninfo) as jobs:
-
-        async def run() -> None:
-            # Process what is queued, then return (no waiting for new jobs).
-            await jobs.run_worker_async(
-                wait=False, install_signal_handlers=False, listen_notify=False, concurrency=1
-            )
-
-        yield run
-
-
-@pytest.fixture
-def smtp_settings(monkeypatch: pytest.MonkeyPatch):
-    def configure(port: int) -> None:
-        monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
-        monkeypatch.setenv("SMTP_PORT", str(port))
-        monkeypatch.setenv("SMTP_STARTTLS", "false")
-        get_settings.cache_clear()
-
-    yield configure
-    monkeypatch.delenv("SMTP_HOST", raising=False)
-    get_settings.cache_clear()
 
 
 async def _register(client, email: str = "naledi@example.com") -> None:

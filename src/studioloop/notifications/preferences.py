@@ -47,8 +47,10 @@ class Preferences:
     customised: bool
 
     def allows(self, event: Event) -> bool:
+        """Critical messages (a cancelled class, a place won from the waitlist) go out
+        whatever the switches say: not knowing costs the member a class or money."""
         field = OPTIONAL_CATEGORIES.get(event.category)
-        return field is None or bool(getattr(self, field))
+        return field is None or event.critical or bool(getattr(self, field))
 
     def quiet_until(self, now: datetime, timezone: str) -> datetime | None:
         """When the member's quiet hours end, if `now` falls inside them."""

@@ -29,9 +29,6 @@ Admin = Annotated[Membership, Depends(require_role("admin"))]
 Kind = Literal["email", "text"]
 
 
-@router.get(
-    "/notifications/preferences", response_model=schemas.PreferencesOut, responses=errors(400, 401)
-)
 async def get_preferences(
     tenant: CurrentTenant, user: CurrentUser, session: DbSession
 ) -> schemas.PreferencesOut:
@@ -39,11 +36,6 @@ async def get_preferences(
     return await manage.preferences_view(session, tenant.id, user)
 
 
-@router.put(
-    "/notifications/preferences",
-    response_model=schemas.PreferencesOut,
-    responses=errors(400, 401, 422),
-)
 async def put_preferences(
     body: schemas.PreferencesUpdate, tenant: CurrentTenant, user: CurrentUser, session: DbSession
 ) -> schemas.PreferencesOut:
@@ -58,9 +50,6 @@ def _page(rows: list[Notification], limit: int) -> Page[schemas.NotificationOut]
     return Page(items=items, next_cursor=cursor)
 
 
-@router.get(
-    "/notifications", response_model=Page[schemas.NotificationOut], responses=errors(401, 422)
-)
 async def my_notifications(
     user: CurrentUser,
     session: DbSession,
@@ -79,11 +68,6 @@ async def my_notifications(
     return _page(rows, limit)
 
 
-@router.get(
-    "/users/{user_id}/notifications",
-    response_model=Page[schemas.NotificationOut],
-    responses=errors(400, 401, 403, 422),
-)
 async def member_notifications(
     user_id: uuid.UUID,
     tenant: CurrentTenant,
@@ -146,11 +130,6 @@ async def list_events() -> list[schemas.EventOut]:
     ]
 
 
-@router.get(
-    "/notifications/templates",
-    response_model=list[schemas.TemplateOut],
-    responses=errors(400, 401, 403),
-)
 async def list_templates(
     tenant: CurrentTenant, _admin: Admin, session: DbSession
 ) -> list[schemas.TemplateOut]:
@@ -159,11 +138,6 @@ async def list_templates(
     return [schemas.TemplateOut.model_validate(r) for r in rows]
 
 
-@router.put(
-    "/notifications/templates/{event}/{kind}",
-    response_model=schemas.TemplateOut,
-    responses=errors(400, 401, 403, 404, 422),
-)
 async def put_template(
     event: str,
     kind: Kind,
@@ -179,11 +153,6 @@ async def put_template(
     return schemas.TemplateOut.model_validate(row)
 
 
-@router.delete(
-    "/notifications/templates/{event}/{kind}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(400, 401, 403, 404),
-)
 async def delete_template(
     event: str,
     kind: Kind,
@@ -198,12 +167,6 @@ async def delete_template(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post(
-    "/notifications/announcements",
-    response_model=schemas.AnnouncementOut,
-    status_code=status.HTTP_202_ACCEPTED,
-    responses=errors(400, 401, 403, 422),
-)
 async def post_announcement(
     body: schemas.AnnouncementIn, tenant: CurrentTenant, _admin: Admin, session: DbSession
 ) -> schemas.AnnouncementOut:
@@ -212,6 +175,65 @@ async def post_announcement(
     assert studio is not None
     return await manage.announce(session, tenant.id, studio.name, body)
 
+
+for prefix in ("/tenants/{slug}", ""):
+    router.add_api_route(
+        f"{prefix}/notifications/preferences",
+        get_preferences,
+        methods=["GET"],
+        response_model=schemas.PreferencesOut,
+        responses=errors(400, 401),
+    )
+    router.add_api_route(
+        f"{prefix}/notifications/preferences",
+        put_preferences,
+        methods=["PUT"],
+        response_model=schemas.PreferencesOut,
+        responses=errors(400, 401, 422),
+    )
+    router.add_api_route(
+        f"{prefix}/notifications",
+        my_notifications,
+        methods=["GET"],
+        response_model=Page[schemas.NotificationOut],
+        responses=errors(401, 422),
+    )
+    router.add_api_route(
+        f"{prefix}/users/{{user_id}}/notifications",
+        member_notifications,
+        methods=["GET"],
+        response_model=Page[schemas.NotificationOut],
+        responses=errors(400, 401, 403, 422),
+    )
+    router.add_api_route(
+        f"{prefix}/notifications/templates",
+        list_templates,
+        methods=["GET"],
+        response_model=list[schemas.TemplateOut],
+        responses=errors(400, 401, 403),
+    )
+    router.add_api_route(
+        f"{prefix}/notifications/templates/{{event}}/{{kind}}",
+        put_template,
+        methods=["PUT"],
+        response_model=schemas.TemplateOut,
+        responses=errors(400, 401, 403, 404, 422),
+    )
+    router.add_api_route(
+        f"{prefix}/notifications/templates/{{event}}/{{kind}}",
+        delete_template,
+        methods=["DELETE"],
+        status_code=status.HTTP_204_NO_CONTENT,
+        responses=errors(400, 401, 403, 404),
+    )
+    router.add_api_route(
+        f"{prefix}/notifications/announcements",
+        post_announcement,
+        methods=["POST"],
+        response_model=schemas.AnnouncementOut,
+        status_code=status.HTTP_202_ACCEPTED,
+        responses=errors(400, 401, 403, 422),
+    )
 
 # --- development outbox -------------------------------------------------------------------
 

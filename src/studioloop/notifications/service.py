@@ -101,7 +101,7 @@ async def notify(
         return None
     message = Message(event, context, person, studio, link)
     fields = await message.compose(session, plan[0])
-    if event.critical and len(plan) > 1:
+    if len(plan) > 1:
         # What a fallback needs to write the message again for the next channel.
         fields["payload"]["fallbacks"] = plan[1:]
         fields["payload"]["context"] = json.loads(json.dumps(context, default=str))
@@ -146,21 +146,23 @@ def plan_channels(
     *,
     has_document: bool = False,
 ) -> list[str]:
-    """The channel to send on first, then (critical messages only) the ones to fall back to.
-    A message carrying a document (a receipt's PDF) goes by email, the one channel here
-    that can hold it."""
+    """The channel to send on first, then the ones to fall back to: for a critical
+    message, WhatsApp -> SMS -> email after the member's own choices; otherwise the rest of
+    the member's channels, used only when one turns out not to work (a browser that
+    dropped its push subscription). A message carrying a document (a receipt's PDF) goes
+    by email, the one channel here that can hold it."""
     if event.email_only or has_document:
         return ["email"] if can_use("email") else []
     if not event.critical:
-        first = next((c for c in prefs.channels if can_use(c)), None)
-        if first is None and can_use("email"):
-            first = "email"
-        return [first] if first else []
+        chosen = [c for c in prefs.channels if can_use(c)]
+        return chosen or (["email"] if can_use("email") else [])
     # Push is left out of a critical chain: a push service accepting the message says
     # nothing about the member seeing it, so it could never trigger the fallback.
+    # The member's own first choice leads; then WhatsApp -> SMS -> email.
     allowed = (*prefs.studio_channels, "email")
-    order = [c for c in (*prefs.channels, *FALLBACK_ORDER) if c != "push" and c in allowed]
-    return [c for c in dict.fromkeys(order) if can_use(c)]
+    usable_here = [c for c in (*prefs.channels, *FALLBACK_ORDER) if c in allowed and can_use(c)]
+    first = [c for c in usable_here if c != "push"][:1]
+    return list(dict.fromkeys([*first, *(c for c in FALLBACK_ORDER if c in usable_here)]))
 
 
 def usable(channel: str, person: Person, opted_out: set[tuple[str, str]]) -> bool:

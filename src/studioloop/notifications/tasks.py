@@ -68,7 +68,9 @@ async def _deliver(session: AsyncSession, notification: Notification) -> Channel
         provider_id = await channels.send(get_settings(), session, notification)
     except ChannelError as exc:
         notification.last_error = str(exc)[:2000]
-        if notification.critical and notification.payload.get("fallbacks"):
+        # A critical message moves on at once; any other only when this channel cannot
+        # work at all (retrying later would not help, and the member has another).
+        if notification.payload.get("fallbacks") and (notification.critical or exc.permanent):
             _finish(notification, "failed", str(exc))
             await fall_back(session, notification)
             return None
@@ -98,7 +100,7 @@ async def _opted_out(session: AsyncSession, notification: Notification) -> bool:
 
 
 async def fall_back(session: AsyncSession, failed: Notification) -> uuid.UUID | None:
-    """Write a critical message again for the next channel in its chain, and send that."""
+    """Write the message again for the next channel in its chain, and send that."""
     from studioloop.notifications import service  # service defers this module's task
 
     remaining = list(failed.payload.get("fallbacks") or [])
@@ -122,7 +124,7 @@ async def fall_back(session: AsyncSession, failed: Notification) -> uuid.UUID | 
         tenant_id=failed.tenant_id,
         user_id=failed.user_id,
         event=failed.event,
-        critical=True,
+        critical=failed.critical,
         fallback_from_id=failed.id,
         not_after=failed.not_after,
         **fields,
@@ -141,7 +143,7 @@ async def fall_back(session: AsyncSession, failed: Notification) -> uuid.UUID | 
         )
     await service.schedule_delivery(session, replacement.id, failed.tenant_id)
     logger.info(
-        "critical notification falls back",
+        "notification falls back to another channel",
         notification_id=str(failed.id),
         from_channel=failed.channel,
         to_channel=replacement.channel,

@@ -141,7 +141,7 @@ async def _failed(session: AsyncSession, notification: Notification, status: dic
     notification.last_error = (
         f"WhatsApp {problems[0].get('code', '')}: {problems[0].get('title', 'failed')}"
     )[:2000]
-    if notification.critical and notification.payload.get("fallbacks"):
+    if notification.payload.get("fallbacks"):  # undeliverable there: try the next
         from studioloop.notifications.tasks import fall_back  # tasks import the service
 
         await fall_back(session, notification)

@@ -11,7 +11,7 @@ import aiohttp
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from py_vapid import Vapid01
+from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush_async
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +28,7 @@ PUSH_TTL_SECONDS = 12 * 60 * 60
 @functools.lru_cache(maxsize=4)
 def _vapid_key(secret: str, configured_key: str | None) -> ec.EllipticCurvePrivateKey:
     if configured_key:
-        vapid = Vapid01.from_string(configured_key)
+        vapid = Vapid02.from_string(configured_key)
         key: ec.EllipticCurvePrivateKey = vapid.private_key
         return key
     # No key configured: derive one from SECRET_KEY, so every process agrees on it and
@@ -80,7 +80,8 @@ async def send(settings: Settings, session: AsyncSession, notification: Notifica
             "tag": notification.event,
         }
     )
-    vapid = Vapid01(private_key=vapid_private_key(settings))
+    # RFC 8292 headers (`Authorization: vapid t=..., k=...`), which every push service takes.
+    vapid = Vapid02(private_key=vapid_private_key(settings))
     delivered, errors, gone = 0, [], []
     for subscription in subscriptions:
         try:

@@ -28,8 +28,7 @@ async def send(settings: Settings, notification: Notification) -> str:
                     "channel": "sms",
                     "to": notification.recipient.lstrip("+"),
                     "content": notification.body_text,
-                    # The gateway refuses a second message with the same id: a retry after
-                    # a lost answer cannot send twice.
+                    # Ours, echoed in the gateway's delivery reports and logs.
                     "clientMessageId": str(notification.id),
                 }
             ]
