@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from email import policy
 from email.message import EmailMessage as MimeMessage
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 
 import aiosmtplib
 from sqlalchemy import select
@@ -13,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studioloop.config import Settings
 from studioloop.notifications.channels.base import ChannelError
 from studioloop.notifications.models import EmailAttachment, Notification
+
+SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 async def send(settings: Settings, session: AsyncSession, notification: Notification) -> str | None:
@@ -27,8 +30,11 @@ async def send(settings: Settings, session: AsyncSession, notification: Notifica
     )
     mime = compose(settings, notification, attachments)
     try:
+        # Flattened here: aiosmtplib would flatten with its own 78-column policy.
         await aiosmtplib.send(
-            mime,
+            mime.as_bytes(policy=SMTP_POLICY),
+            sender=parseaddr(settings.email_from)[1],
+            recipients=[notification.recipient],
             hostname=settings.smtp_host,
             port=settings.smtp_port,
             username=settings.smtp_username,
@@ -47,7 +53,9 @@ async def send(settings: Settings, session: AsyncSession, notification: Notifica
 def compose(
     settings: Settings, notification: Notification, attachments: list[EmailAttachment]
 ) -> MimeMessage:
-    mime = MimeMessage()
+    # RFC 5322 allows 998-character lines; at the default 78, a long unsubscribe URL would
+    # be folded into encoded words that mail clients no longer recognise as a link.
+    mime = MimeMessage(policy=SMTP_POLICY)
     mime["From"] = settings.email_from
     mime["To"] = notification.recipient
     mime["Subject"] = notification.subject or ""
