@@ -441,3 +441,28 @@ async def test_an_upgrade_paid_after_its_period_is_refunded(
         owner_db.value("SELECT status FROM payments WHERE id = %s", upgrade.json()["payment"]["id"])
         == "refunded"
     )
+
+
+async def test_members_hear_three_days_before_a_renewal(
+    gym: MemberStudio, owner_db: Owner, run_jobs: RunJobs
+) -> None:
+    plan = await gym.plan()
+    _, subscription = await gym.member_with(plan, run_jobs)
+    assert await renew_memberships(timestamp=0) == 0
+    assert _emails(owner_db, "membership_renewing") == 0  # a month away
+    owner_db.rows(
+        "UPDATE subscriptions SET current_period_end = now() + interval '2 days' WHERE id = %s",
+        subscription["id"],
+    )
+    for _ in range(2):
+        await renew_memberships(timestamp=0)
+    assert _emails(owner_db, "membership_renewing") == 1
+    body = owner_db.value("SELECT body_text FROM notifications WHERE event = 'membership_renewing'")
+    assert "ZAR 450.00" in body and "saved card" in body
+    # Set to end instead: nothing to announce for the next period.
+    owner_db.rows("DELETE FROM notifications WHERE event = 'membership_renewing'")
+    owner_db.rows(
+        "UPDATE subscriptions SET cancel_at_period_end = true WHERE id = %s", subscription["id"]
+    )
+    await renew_memberships(timestamp=0)
+    assert _emails(owner_db, "membership_renewing") == 0

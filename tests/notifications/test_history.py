@@ -128,9 +128,7 @@ async def test_a_studio_writes_its_own_words(
     assert [(t["event"], t["kind"]) for t in listed.json()] == [("booking_confirmed", "email")]
     deleted = await studio.client.delete(url, headers=studio.owner["headers"])
     assert deleted.status_code == 204
-    assert_error(
-        await studio.client.delete(url, headers=studio.owner["headers"]), 404, "NOT_FOUND"
-    )
+    assert_error(await studio.client.delete(url, headers=studio.owner["headers"]), 404, "NOT_FOUND")
 
 
 async def test_a_refused_booking_tells_nobody_and_a_retried_job_sends_once(
@@ -156,12 +154,13 @@ async def test_a_refused_booking_tells_nobody_and_a_retried_job_sends_once(
         booking_id=booking_id, event="booking_confirmed", tenant_id=studio.tenant["id"]
     )
     await run_jobs()
-    assert owner_db.value(
-        "SELECT count(*) FROM notifications WHERE event = 'booking_confirmed'"
-    ) == 1
-    assert owner_db.value(
-        "SELECT count(*) FROM notifications WHERE user_id = %s", late["user"]["id"]
-    ) == 1  # only the sign-up code
+    assert (
+        owner_db.value("SELECT count(*) FROM notifications WHERE event = 'booking_confirmed'") == 1
+    )
+    assert (
+        owner_db.value("SELECT count(*) FROM notifications WHERE user_id = %s", late["user"]["id"])
+        == 1
+    )  # only the sign-up code
 
 
 async def test_the_events_catalogue_lists_whatsapp_parameters(studio: NoticeStudio) -> None:

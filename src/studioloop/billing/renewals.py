@@ -17,6 +17,7 @@ paused membership is not renewed while the pause runs (its period was extended).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,7 @@ from studioloop.billing import service
 from studioloop.billing.models import MembershipPlan, Subscription
 from studioloop.config import Settings
 from studioloop.core.logging import get_logger
+from studioloop.notifications import service as notifications
 from studioloop.payments import (
     exceptions as payment_errors,
     payouts,
@@ -37,6 +39,8 @@ from studioloop.tenants import service as tenants_service
 logger = get_logger(__name__)
 # After a failed renewal: retry one, three and five days later, then suspend.
 RETRY_DELAYS = (timedelta(days=1), timedelta(days=3), timedelta(days=5))
+# Members hear this long before a renewal what it will cost.
+RENEWAL_NOTICE = timedelta(days=3)
 BATCH = 100
 
 
@@ -181,3 +185,45 @@ async def _failed(
         plan=plan.name,
         retry=subscription.next_attempt_at.strftime("%d %b %Y"),
     )
+
+
+async def announce_upcoming(
+    session: AsyncSession, now: datetime | None = None, ahead: timedelta = RENEWAL_NOTICE
+) -> int:
+    """Tell members whose membership renews within `ahead` what will happen and for how
+    much, once per period, so a charge never comes as a surprise."""
+    now = now or _now()
+    upcoming = list(
+        await session.scalars(
+            select(Subscription).where(
+                Subscription.status == "active",
+                Subscription.cancel_at_period_end.is_(False),
+                Subscription.current_period_end > now,
+                Subscription.current_period_end <= now + ahead,
+            )
+        )
+    )
+    keyed = {
+        f"membership_renewing:{s.id}:{s.current_period_end.date().isoformat()}": s
+        for s in upcoming
+        if s.current_period_end is not None
+    }
+    sent = await notifications.already_sent(session, list(keyed))
+    for key, subscription in keyed.items():
+        if key in sent:
+            continue
+        plan = await service.get_plan(session, subscription.next_plan_id or subscription.plan_id)
+        tenant = await tenants_service.get_tenant(session, subscription.tenant_id)
+        assert subscription.current_period_end is not None
+        renews_on = subscription.current_period_end.astimezone(ZoneInfo(tenant.timezone))
+        await service.tell(
+            session,
+            subscription,
+            "membership_renewing",
+            dedup_key=key,
+            plan=plan.name,
+            renews_on=renews_on.strftime("%d %b %Y"),
+            amount=payments.format_money(plan.price, tenant.currency),
+            saved_card=bool(subscription.payment_method_ref),
+        )
+    return len(keyed) - len(sent)

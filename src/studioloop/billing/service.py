@@ -418,6 +418,7 @@ async def tell(
     subscription: Subscription,
     template: str,
     attachments: Sequence[notifications.Attachment] = (),
+    dedup_key: str | None = None,
     **context: Any,
 ) -> None:
     user = await session.get(User, subscription.user_id)
@@ -429,4 +430,5 @@ async def tell(
             user_id=user.id,
             context={"first_name": user.first_name, **context},
             attachments=attachments,
+            dedup_key=dedup_key,
         )

@@ -17,7 +17,9 @@ logger = get_logger(__name__)
 
 
 async def _renew(session: AsyncSession, tenant_id: uuid.UUID, settings: dict[str, Any]) -> int:
-    return await renewals.renew_due(session, get_settings())
+    renewed = await renewals.renew_due(session, get_settings())
+    await renewals.announce_upcoming(session)
+    return renewed
 
 
 @job_app.periodic(cron="*/15 * * * *", periodic_id="renew_memberships")

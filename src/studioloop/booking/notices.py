@@ -10,15 +10,19 @@ second hears only about the cancellation.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User
 from studioloop.booking.models import Booking
 from studioloop.jobs.defer import defer_in_transaction
 from studioloop.notifications import service as notifications
-from studioloop.scheduling import capacity
+from studioloop.scheduling import capacity, hooks
 from studioloop.scheduling.capacity import OccurrenceFacts
+from studioloop.scheduling.models import ClassSchedule
 
 # The booking status each announcement is about; the job stays quiet when it has changed.
 ANNOUNCED_STATUS = {
@@ -36,6 +40,7 @@ async def tell(
     facts: OccurrenceFacts,
     *,
     dedup_key: str | None = None,
+    not_after: datetime | None = None,
     **extra: object,
 ) -> None:
     """Tell a member about one of their bookings (on the channel they prefer)."""
@@ -48,6 +53,7 @@ async def tell(
         tenant_id=facts.tenant_id,
         user_id=user_id,
         dedup_key=dedup_key,
+        not_after=not_after,
         link="/my/bookings",
         context={
             "first_name": user.first_name,
@@ -83,7 +89,7 @@ async def announce(session: AsyncSession, booking_id: uuid.UUID, event: str) -> 
     if event == "checkin_confirmed" and booking.check_in_time is None:
         return False
     facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
-    extra: dict[str, object] = {}
+    extra: dict[str, Any] = {}
     if event == "waitlist_joined":
         from studioloop.booking.service import waitlist_position  # service imports this module
 
@@ -92,3 +98,27 @@ async def announce(session: AsyncSession, booking_id: uuid.UUID, event: str) -> 
         extra["late"] = booking.late_cancellation
     await tell(session, booking.user_id, event, facts, dedup_key=f"{event}:{booking.id}", **extra)
     return True
+
+
+@hooks.on_teacher_changed
+async def _tell_booked_members(
+    session: AsyncSession, occurrence: ClassSchedule, previous: uuid.UUID | None
+) -> None:
+    """Someone else teaches the class now: the people booked in hear who."""
+    teacher_id = occurrence.substitute_instructor_id or occurrence.instructor_id
+    teacher = await session.get(User, teacher_id) if teacher_id else None
+    name = f"{teacher.first_name} {teacher.last_name}".strip() if teacher else "another instructor"
+    facts = await capacity.occurrence_facts(session, occurrence.id)
+    booked = await session.scalars(
+        select(Booking.user_id).where(
+            Booking.class_schedule_id == occurrence.id, Booking.status == "confirmed"
+        )
+    )
+    for user_id in list(booked):
+        await tell(
+            session,
+            user_id,
+            "instructor_changed",
+            facts,
+            instructor_name=name,
+        )

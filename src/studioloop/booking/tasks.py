@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.booking import checkin, holds, notices
+from studioloop.booking import checkin, holds, notices, reminders
 from studioloop.config import get_settings
 from studioloop.core.logging import get_logger
+from studioloop.db import raw
 from studioloop.db.engine import get_database
 from studioloop.db.tenancy import set_tenant_context
 from studioloop.jobs.app import DEFAULT_RETRY, job_app
@@ -77,3 +78,26 @@ async def announce_booking(booking_id: str, event: str, tenant_id: str) -> bool:
         written = await notices.announce(session, uuid.UUID(booking_id), event)
         await session.commit()
     return written
+
+
+async def _remind(session: AsyncSession, tenant_id: uuid.UUID, settings: dict[str, Any]) -> int:
+    timezone = await raw.fetch_one(
+        session, "SELECT timezone FROM tenants WHERE id = %s", (tenant_id,)
+    )
+    return await reminders.send_due(session, tenant_id, settings, timezone.timezone)
+
+
+@job_app.periodic(cron="*/5 * * * *", periodic_id="send_class_reminders")
+@job_app.task(
+    name="send_class_reminders",
+    queue="notifications",
+    retry=DEFAULT_RETRY,
+    queueing_lock="send_class_reminders",
+    pass_context=False,
+)
+async def send_class_reminders(timestamp: int) -> int:
+    """Every 5 minutes; safe to run twice (each reminder has its dedup key)."""
+    sent = await for_each_tenant(_remind)
+    if sent:
+        logger.info("class reminders sent", reminders=sent)
+    return sent

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.core.logging import get_logger
-from studioloop.credits import service
+from studioloop.credits import expiry_notices, service
 from studioloop.jobs.app import DEFAULT_RETRY, job_app
 from studioloop.jobs.per_tenant import for_each_tenant
 
@@ -16,7 +16,9 @@ logger = get_logger(__name__)
 
 
 async def _expire(session: AsyncSession, tenant_id: uuid.UUID, settings: dict[str, Any]) -> int:
-    return await service.expire_due(session)
+    expired = await service.expire_due(session)
+    await expiry_notices.warn_expiring(session, tenant_id)
+    return expired
 
 
 @job_app.periodic(cron="5 * * * *", periodic_id="expire_credits")
@@ -29,7 +31,8 @@ async def _expire(session: AsyncSession, tenant_id: uuid.UUID, settings: dict[st
 )
 async def expire_credits(timestamp: int) -> int:
     """Hourly; debits lazily expire an account's lapsed lots too, so nothing is ever spent
-    late, and this job makes the ledger show it without waiting for a debit."""
+    late, and this job makes the ledger show it without waiting for a debit. It also warns
+    members a week ahead."""
     expired = await for_each_tenant(_expire, active_only=False)
     logger.info("credits expired", credits=expired)
     return expired

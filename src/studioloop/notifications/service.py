@@ -336,6 +336,17 @@ async def opted_out(session: AsyncSession, person: Person) -> set[tuple[str, str
     return {(channel, address) for channel, address in rows}
 
 
+async def already_sent(session: AsyncSession, dedup_keys: Sequence[str]) -> set[str]:
+    """Which of these events have been notified already: periodic jobs check before they
+    build a message, so running every few minutes costs one query, not a render each."""
+    if not dedup_keys:
+        return set()
+    rows = await session.scalars(
+        select(Notification.dedup_key).where(Notification.dedup_key.in_(list(dedup_keys)))
+    )
+    return {key for key in rows if key is not None}
+
+
 async def recent_messages(
     session: AsyncSession, *, to: str | None = None, limit: int = 50
 ) -> list[Notification]:

@@ -6,6 +6,7 @@ cancelled; scheduling does not import booking.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,8 +14,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studioloop.scheduling.models import ClassSchedule
 
 OccurrenceCancelledHandler = Callable[[AsyncSession, ClassSchedule, str], Awaitable[None]]
+# handler(session, occurrence, previous teacher id): who teaches it changed (the
+# instructor, or a substitute set or removed).
+TeacherChangedHandler = Callable[[AsyncSession, ClassSchedule, uuid.UUID | None], Awaitable[None]]
 
 _cancel_handlers: list[OccurrenceCancelledHandler] = []
+_teacher_handlers: list[TeacherChangedHandler] = []
+
+
+def on_teacher_changed(handler: TeacherChangedHandler) -> TeacherChangedHandler:
+    if handler not in _teacher_handlers:
+        _teacher_handlers.append(handler)
+    return handler
+
+
+async def teacher_changed(
+    session: AsyncSession, occurrence: ClassSchedule, previous: uuid.UUID | None
+) -> None:
+    for handler in list(_teacher_handlers):
+        await handler(session, occurrence, previous)
 
 
 def on_occurrence_cancelled(handler: OccurrenceCancelledHandler) -> OccurrenceCancelledHandler:

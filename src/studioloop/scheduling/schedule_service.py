@@ -388,6 +388,7 @@ async def update_occurrence(
     if occurrence is None:
         raise exc.ScheduleNotFound()
     values = changes.model_dump(exclude_unset=True)
+    teacher_before = occurrence.substitute_instructor_id or occurrence.instructor_id
     for field in ("instructor_id", "substitute_instructor_id"):
         if field in values:
             await check_instructor(session, tenant.id, values[field], field)
@@ -410,6 +411,8 @@ async def update_occurrence(
     # Edited on its own now: later edits of the whole series leave this one alone.
     occurrence.detached = occurrence.series_id is not None
     await _flush_checked(session)
+    if (occurrence.substitute_instructor_id or occurrence.instructor_id) != teacher_before:
+        await hooks.teacher_changed(session, occurrence, teacher_before)
     return await get_occurrence(session, occurrence.id)
 
 
