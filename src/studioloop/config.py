@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # SMS through a Clickatell-style HTTP gateway (POST {base}/messages, API key header).
     sms_api_base: str = "https://platform.clickatell.com"
     sms_api_key: SecretStr | None = None
+    # Translations and platform wording of messages, found before the built-in templates
+    # (same layout: email/<event>.txt, text/<event>.txt, <locale>/email/...).
+    notification_templates_dir: Path | None = None
     # Web Push. Without VAPID_PRIVATE_KEY (PEM or base64url), a key pair is derived from
     # SECRET_KEY, so push works with no set-up and survives restarts.
     vapid_private_key: SecretStr | None = None

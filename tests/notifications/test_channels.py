@@ -289,3 +289,44 @@ async def test_push_subscriptions_are_validated_and_removable(
         json={"endpoint": browser.endpoint},
     )
     assert_error(again, 404, "NOT_FOUND")
+
+
+async def test_the_confirmation_email_carries_the_check_in_code(
+    studio: NoticeStudio, owner_db: Owner, run_jobs: RunJobs, smtp_settings
+) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    from tests.fakes.smtp import FakeSmtpServer
+
+    member = await studio.new_member(credits=2)
+    with FakeSmtpServer() as smtp:
+        smtp_settings(smtp.port)
+        occurrence = await studio.occurrence()
+        assert (await studio.book(member, occurrence["id"])).status_code == 201
+        await run_jobs()
+        [mail] = [m for m in smtp.messages if m["Subject"].startswith("Booked")]
+    [image] = [part for part in mail.walk() if part.get_filename() == "checkin-code.png"]
+    png = Image.open(BytesIO(image.get_payload(decode=True)))
+    assert png.format == "PNG" and png.size[0] >= 200
+    [plain] = [p for p in mail.walk() if p.get_content_type() == "text/plain"]
+    assert "attached" in plain.get_payload(decode=True).decode()
+
+
+async def test_checking_in_is_confirmed_to_the_member(
+    studio: NoticeStudio, owner_db: Owner, run_jobs: RunJobs
+) -> None:
+    member = await studio.new_member(credits=2)
+    occurrence = await studio.occurrence(hours_ahead=0.5)
+    booked = await studio.book(member, occurrence["id"])
+    assert booked.status_code == 201, booked.text
+    checked = await studio.client.post(
+        f"/api/v1/bookings/{booked.json()['id']}/checkin",
+        headers={**studio.instructor["headers"], "X-Tenant-ID": studio.slug},
+    )
+    assert checked.status_code == 200, checked.text
+    await run_jobs()
+    assert owner_db.rows(
+        "SELECT event, user_id::text FROM notifications WHERE event = 'checkin_confirmed'"
+    ) == [("checkin_confirmed", member["user"]["id"])]

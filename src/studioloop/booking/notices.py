@@ -9,10 +9,13 @@ second hears only about the cancellation.
 
 from __future__ import annotations
 
+import io
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import segno
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +44,7 @@ async def tell(
     *,
     dedup_key: str | None = None,
     not_after: datetime | None = None,
+    attachments: Sequence[notifications.Attachment] = (),
     **extra: object,
 ) -> None:
     """Tell a member about one of their bookings (on the channel they prefer)."""
@@ -54,6 +58,7 @@ async def tell(
         user_id=user_id,
         dedup_key=dedup_key,
         not_after=not_after,
+        attachments=attachments,
         link="/my/bookings",
         context={
             "first_name": user.first_name,
@@ -63,6 +68,16 @@ async def tell(
             "credits": facts.credits_required,
             **extra,
         },
+    )
+
+
+def checkin_code_image(code: str) -> notifications.Attachment:
+    """The booking's signed check-in code as a PNG, for the confirmation email: a member
+    can show it at the door from their inbox, with no signal and no app."""
+    buffer = io.BytesIO()
+    segno.make(code, error="m").save(buffer, kind="png", scale=8, border=4)
+    return notifications.Attachment(
+        "checkin-code.png", "image/png", buffer.getvalue(), required=False
     )
 
 
@@ -96,7 +111,18 @@ async def announce(session: AsyncSession, booking_id: uuid.UUID, event: str) -> 
         extra["position"] = await waitlist_position(session, booking) or 1
     if event == "booking_cancelled":
         extra["late"] = booking.late_cancellation
-    await tell(session, booking.user_id, event, facts, dedup_key=f"{event}:{booking.id}", **extra)
+    attachments = []
+    if event == "booking_confirmed" and booking.qr_code:
+        attachments.append(checkin_code_image(booking.qr_code))
+    await tell(
+        session,
+        booking.user_id,
+        event,
+        facts,
+        dedup_key=f"{event}:{booking.id}",
+        attachments=attachments,
+        **extra,
+    )
     return True
 
 

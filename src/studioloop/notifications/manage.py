@@ -45,6 +45,18 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "code": "123456",
     "minutes": 15,
     "link": "https://example.com",
+    "period_end": "01 Jan 2027",
+    "checkout_url": "https://example.com/pay",
+    "retry": "Tue 01 Dec",
+    "reason": "the class was full",
+    "saved_card": True,
+    "days": 7,
+    "role": "member",
+    "role_phrase": "a member",
+    "inviter_name": "Thabo",
+    "payment_id": "0b8e",
+    "expires": None,
+    "hours": 2,
 }
 
 

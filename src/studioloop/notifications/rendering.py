@@ -2,13 +2,16 @@
 
 Built-in templates live in `templates/email/<event>.{txt,html}` (email) and
 `templates/text/<event>.txt` (the short form for SMS and push, kept under 160 characters).
-A translation is a copy under `templates/<locale>/...`; a missing one falls back to English.
-A studio's own wording (`notification_templates`) wins over both; it is rendered in
-Jinja2's sandbox because studio staff wrote it.
+A translation is a copy under `<locale>/...` (the member's `preferences.locale`); a missing
+one falls back to English. An operator can add translations or change the platform's
+wording without touching the code: files in NOTIFICATION_TEMPLATES_DIR, laid out the same
+way, are found first. A studio's own wording (`notification_templates`) wins over all of
+these; it is rendered in Jinja2's sandbox because studio staff wrote it.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,17 +19,24 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
+from studioloop.config import get_settings
 from studioloop.notifications.events import get_event
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SMS_LIMIT = 160
 
-_files = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    keep_trailing_newline=True,
-)
+
+@functools.lru_cache(maxsize=4)
+def _environment(extra_dir: str | None) -> Environment:
+    search = [extra_dir, str(TEMPLATES)] if extra_dir else [str(TEMPLATES)]
+    return Environment(
+        loader=FileSystemLoader(search),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
 # Studio-written templates: no attribute access to internals, and missing variables render
 # empty rather than failing a booking because of a typo in a studio's wording.
 _sandbox = SandboxedEnvironment(autoescape=False)
@@ -53,7 +63,8 @@ def _file(kind: str, event: str, extension: str, locale: str) -> Any:
     names = [f"{kind}/{event}.{extension}"]
     if locale and locale != "en":
         names.insert(0, f"{locale}/{kind}/{event}.{extension}")
-    return _files.select_template(names)
+    extra = get_settings().notification_templates_dir
+    return _environment(str(extra) if extra else None).select_template(names)
 
 
 def render_email(

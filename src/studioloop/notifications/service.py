@@ -41,6 +41,9 @@ class Attachment:
     filename: str
     content_type: str  # e.g. application/pdf
     content: bytes
+    # A document the message exists for (a receipt) sends it by email, the one channel
+    # here that carries files; an extra (a booking's QR code) goes along only if it is email.
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,10 @@ async def notify(
         return None
     refused = await opted_out(session, person)
     plan = plan_channels(
-        event, prefs, lambda c: usable(c, person, refused), has_document=bool(attachments)
+        event,
+        prefs,
+        lambda c: usable(c, person, refused),
+        has_document=any(a.required for a in attachments),
     )
     if not plan:
         return None
@@ -125,7 +131,8 @@ async def notify(
     if row_id is None:
         return None  # already reported
     assert isinstance(row_id, uuid.UUID)
-    for attachment in attachments:
+    # Kept only where an email may carry them (this channel, or a fallback to email).
+    for attachment in attachments if "email" in plan else ():
         session.add(
             EmailAttachment(
                 email_id=row_id,
