@@ -165,7 +165,7 @@ async def test_security_and_account_messages_carry_no_unsubscribe_link(
 
 
 async def test_announcements_reach_only_members_who_opted_in(
-    studio: NoticeStudio, owner_db: Owner
+    studio: NoticeStudio, owner_db: Owner, run_jobs: RunJobs
 ) -> None:
     keen = await studio.new_member()
     await studio.preferences(keen, marketing=True)
@@ -177,6 +177,7 @@ async def test_announcements_reach_only_members_who_opted_in(
     )
     assert sent.status_code == 202, sent.text
     assert sent.json()["recipients"] == 1
+    await run_jobs()
     assert owner_db.rows(
         "SELECT user_id::text, subject FROM notifications WHERE event = 'studio_announcement'"
     ) == [(keen["user"]["id"], "December timetable")]

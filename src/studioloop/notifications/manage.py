@@ -8,17 +8,19 @@ from datetime import datetime
 from typing import Any
 
 from jinja2 import TemplateError
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User, UserTenantRole
 from studioloop.db.tenancy import set_user_context
+from studioloop.jobs.defer import defer_in_transaction
 from studioloop.notifications import preferences, rendering, schemas, service
 from studioloop.notifications.events import EVENTS, get_event
 from studioloop.notifications.exceptions import TemplateInvalid, UnknownEvent
 from studioloop.notifications.models import (
     Notification,
+    NotificationPreference,
     NotificationTemplate,
     PushSubscription,
 )
@@ -224,23 +226,60 @@ async def delete_template(
     return result.first() is not None
 
 
-async def announce(
-    session: AsyncSession, tenant_id: uuid.UUID, studio_name: str, body: schemas.AnnouncementIn
-) -> schemas.AnnouncementOut:
-    """Send a studio announcement to its members who opted in to marketing messages
-    (`notify` leaves out everyone else)."""
-    announcement_id = uuid.uuid4()
-    members = await session.execute(
+def _opted_in_members(tenant_id: uuid.UUID) -> Select[uuid.UUID, str]:
+    return (
         select(User.id, User.first_name)
         .join(UserTenantRole, UserTenantRole.user_id == User.id)
+        .join(
+            NotificationPreference,
+            (NotificationPreference.user_id == User.id)
+            & (NotificationPreference.tenant_id == tenant_id),
+        )
         .where(
             UserTenantRole.tenant_id == tenant_id,
-            UserTenantRole.role == "member",
             UserTenantRole.status == "active",
+            User.status == "active",
+            NotificationPreference.marketing.is_(True),
         )
     )
+
+
+async def announce(
+    session: AsyncSession, tenant_id: uuid.UUID, body: schemas.AnnouncementIn
+) -> schemas.AnnouncementOut:
+    """Queue a studio announcement for its members who opted in to marketing messages
+    (marketing is off until a member opts in). A job writes the messages: a studio with
+    thousands of members must not hold the request open."""
+    from studioloop.notifications.tasks import send_announcement  # tasks import this module
+
+    announcement_id = uuid.uuid4()
+    recipients = await session.scalar(
+        select(func.count()).select_from(_opted_in_members(tenant_id).subquery())
+    )
+    await defer_in_transaction(
+        session,
+        send_announcement,
+        announcement_id=str(announcement_id),
+        tenant_id=str(tenant_id),
+        title=body.title,
+        message=body.message,
+    )
+    return schemas.AnnouncementOut(id=announcement_id, recipients=int(recipients or 0))
+
+
+async def send_announcement(
+    session: AsyncSession,
+    announcement_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    title: str,
+    message: str,
+) -> int:
+    """The job's work. Safe to run twice: each member's message has its dedup key."""
+    studio = await service.studio_for(session, tenant_id)
+    if studio is None:
+        return 0
     sent = 0
-    for user_id, first_name in members:
+    for user_id, first_name in await session.execute(_opted_in_members(tenant_id)):
         written = await service.notify(
             session,
             "studio_announcement",
@@ -249,10 +288,10 @@ async def announce(
             dedup_key=f"studio_announcement:{announcement_id}:{user_id}",
             context={
                 "first_name": first_name,
-                "studio_name": studio_name,
-                "title": body.title,
-                "message": body.message,
+                "studio_name": studio.name,
+                "title": title,
+                "message": message,
             },
         )
         sent += written is not None
-    return schemas.AnnouncementOut(id=announcement_id, recipients=sent)
+    return sent

@@ -170,10 +170,9 @@ async def delete_template(
 async def post_announcement(
     body: schemas.AnnouncementIn, tenant: CurrentTenant, _admin: Admin, session: DbSession
 ) -> schemas.AnnouncementOut:
-    """Send news to the studio's members who opted in to marketing messages (admins)."""
-    studio = await service.studio_for(session, tenant.id)
-    assert studio is not None
-    return await manage.announce(session, tenant.id, studio.name, body)
+    """Send news to the studio's members who opted in to marketing messages (admins); the
+    messages are written by a job, and `recipients` says how many there will be."""
+    return await manage.announce(session, tenant.id, body)
 
 
 for prefix in ("/tenants/{slug}", ""):

@@ -46,6 +46,21 @@ async def deliver_notification(notification_id: str, tenant_id: str | None = Non
         raise error  # procrastinate retries with backoff
 
 
+@job_app.task(
+    name="send_announcement", queue="notifications", retry=DEFAULT_RETRY, pass_context=False
+)
+async def send_announcement(announcement_id: str, tenant_id: str, title: str, message: str) -> int:
+    from studioloop.notifications import manage  # manage defers this task
+
+    async with get_database().sessionmaker() as session:
+        await set_tenant_context(session, uuid.UUID(tenant_id))
+        sent = await manage.send_announcement(
+            session, uuid.UUID(announcement_id), uuid.UUID(tenant_id), title, message
+        )
+        await session.commit()
+    return sent
+
+
 @job_app.task(name="deliver_email", queue="email", retry=DEFAULT_RETRY, pass_context=False)
 async def deliver_email(email_id: str) -> None:
     """Jobs queued before notifications had channels (all platform email) still go out."""
