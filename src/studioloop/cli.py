@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from studioloop.config import Settings
 
 
-def _settings(data_dir: Path | None = None) -> Settings:
+def _settings(
+    data_dir: Path | None = None, host: str | None = None, port: int | None = None
+) -> Settings:
     """Read settings once, after command-line overrides are placed in the environment."""
     if data_dir is not None:
         os.environ["DATA_DIR"] = str(data_dir)
@@ -28,6 +30,13 @@ def _settings(data_dir: Path | None = None) -> Settings:
     get_settings.cache_clear()
     try:
         settings = get_settings()
+        if port is not None and "base_url" not in settings.model_fields_set:
+            # No BASE_URL anywhere: links in messages (unsubscribe, payment pages) must
+            # reach this very server, on the port it was given.
+            shown = "127.0.0.1" if host in (None, "0.0.0.0", "::") else host  # noqa: S104
+            os.environ["BASE_URL"] = f"http://{shown}:{port}"
+            get_settings.cache_clear()
+            settings = get_settings()
     except InsecureSettingsError as error:
         raise click.ClickException(str(error)) from error
     from studioloop.core.logging import configure_logging
@@ -85,7 +94,7 @@ def main() -> None:
 @click.option("--demo/--no-demo", default=False, help="Load the demo studios and logins first.")
 def serve(host: str, port: int, data_dir: Path | None, demo: bool) -> None:
     """All in one: API, pages and a job worker; embedded PostgreSQL unless DATABASE_URL is set."""
-    settings = _settings(data_dir)
+    settings = _settings(data_dir, host, port)
     from studioloop.db.urls import owner_database_url
 
     owner_url = owner_database_url(settings)
@@ -108,7 +117,7 @@ def serve(host: str, port: int, data_dir: Path | None, demo: bool) -> None:
 )
 def api(host: str, port: int, data_dir: Path | None, workers: int) -> None:
     """API, pages and WebSockets only (run several behind a load balancer, or --workers)."""
-    settings = _settings(data_dir)
+    settings = _settings(data_dir, host, port)
     if settings.uses_embedded_database:
         if workers > 1:
             raise click.ClickException(

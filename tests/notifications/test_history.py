@@ -65,11 +65,16 @@ async def test_history_pages_with_a_cursor(studio: NoticeStudio, run_jobs: RunJo
     assert len(page["items"]) == 2 and page["next_cursor"]
     rest = await studio.client.get(
         f"{studio.base}/notifications",
-        params={"limit": 2, "before": page["next_cursor"]},
+        params={"limit": 2, "cursor": page["next_cursor"]},
         headers=member["headers"],
     )
     assert len(rest.json()["items"]) == 1
-    assert rest.json()["items"][0]["id"] not in {m["id"] for m in page["items"]}
+    assert rest.json()["next_cursor"] is None
+    assert not {m["id"] for m in rest.json()["items"]} & {m["id"] for m in page["items"]}
+    bad = await studio.client.get(
+        f"{studio.base}/notifications", params={"cursor": "nope"}, headers=member["headers"]
+    )
+    assert_error(bad, 422, "VALIDATION_ERROR")
 
 
 async def test_row_level_security_keeps_platform_and_other_studios_messages_apart(
@@ -110,6 +115,8 @@ async def test_a_studio_writes_its_own_words(
 
     for bad in (
         {"body_text": "{{ first_name "},
+        {"body_text": "See you at {{ clas_name }}"},  # misspelt
+        {"body_text": "Your code: {{ code }}"},  # another message's variable
         {"body_text": "{{ ''.__class__.__mro__ }}"},  # the sandbox refuses internals
     ):
         refused = await studio.client.put(url, headers=studio.owner["headers"], json=bad)
@@ -173,3 +180,6 @@ async def test_the_events_catalogue_lists_whatsapp_parameters(studio: NoticeStud
         "studio_name",
     ]
     assert events["class_cancelled"]["critical"] is True
+    assert {"first_name", "class_name", "start", "studio_name"} <= set(
+        events["class_reminder"]["variables"]
+    )

@@ -8,11 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from jinja2 import TemplateError
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User, UserTenantRole
+from studioloop.core.errors import field_error
+from studioloop.core.pagination import cursor_uuid, decode_cursor, encode_cursor
 from studioloop.db.tenancy import set_user_context
 from studioloop.jobs.defer import defer_in_transaction
 from studioloop.notifications import preferences, rendering, schemas, service
@@ -100,20 +102,40 @@ async def history(
     *,
     user_id: uuid.UUID,
     tenant_id: uuid.UUID | None,
-    before: datetime | None,
+    cursor: str | None,
     limit: int,
-) -> list[Notification]:
-    """Messages to one person, newest first. Without a studio: theirs from every studio
-    (row-level security lets a member read their own rows, and only those)."""
+) -> tuple[list[Notification], str | None]:
+    """Messages to one person, newest first, and the cursor of the next page. Without a
+    studio: theirs from every studio (row-level security lets a member read their own
+    rows, and only those)."""
     if tenant_id is None:
         await set_user_context(session, user_id)
     query = select(Notification).where(Notification.user_id == user_id)
     if tenant_id is not None:
         query = query.where(Notification.tenant_id == tenant_id)
-    if before is not None:
-        query = query.where(Notification.created_at < before)
-    rows = await session.scalars(query.order_by(Notification.created_at.desc()).limit(limit))
-    return list(rows)
+    if cursor:
+        raw_created, raw_id = decode_cursor(cursor, 2)
+        try:
+            created = datetime.fromisoformat(str(raw_created))
+        except ValueError:
+            raise field_error("cursor", "The cursor is not valid.", location="query") from None
+        last_id = cursor_uuid(raw_id)
+        query = query.where(
+            or_(
+                Notification.created_at < created,
+                and_(Notification.created_at == created, Notification.id < last_id),
+            )
+        )
+    rows = list(
+        await session.scalars(
+            query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit + 1)
+        )
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor([last.created_at.isoformat(), last.id])
+    return rows[:limit], next_cursor
 
 
 async def subscribe_push(
@@ -196,16 +218,13 @@ async def save_template(
 def _check_renders(event: str, kind: str, body: schemas.TemplateIn) -> None:
     override = rendering.Override(body.subject, body.body_text, body.body_html)
     try:
-        if kind == "email":
-            rendering.render_email(event, SAMPLE_CONTEXT, override=override)
-        else:
-            text = rendering.render_text(event, SAMPLE_CONTEXT, override=override)
-            if len(text) > 2 * rendering.SMS_LIMIT:
-                raise TemplateInvalid(
-                    "A text message should stay short: this one would be "
-                    f"{len(text)} characters (aim for {rendering.SMS_LIMIT}).",
-                    details={"length": len(text)},
-                )
+        text = rendering.check_override(event, kind, override, SAMPLE_CONTEXT)
+        if kind == "text" and len(text) > 2 * rendering.SMS_LIMIT:
+            raise TemplateInvalid(
+                "A text message should stay short: this one would be "
+                f"{len(text)} characters (aim for {rendering.SMS_LIMIT}).",
+                details={"length": len(text)},
+            )
     except TemplateError as error:
         raise TemplateInvalid(str(error), details={"error": str(error)}) from error
 

@@ -12,11 +12,20 @@ these; it is rendered in Jinja2's sandbox because studio staff wrote it.
 from __future__ import annotations
 
 import functools
+import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    UndefinedError,
+    meta,
+    select_autoescape,
+)
 from jinja2.sandbox import SandboxedEnvironment
 
 from studioloop.config import get_settings
@@ -37,10 +46,12 @@ def _environment(extra_dir: str | None) -> Environment:
     )
 
 
-# Studio-written templates: no attribute access to internals, and missing variables render
-# empty rather than failing a booking because of a typo in a studio's wording.
+# Studio-written templates: no attribute access to internals. A misspelt variable is refused
+# when the template is saved (`check_override`); should one slip through anyway it renders
+# empty rather than failing a booking.
 _sandbox = SandboxedEnvironment(autoescape=False)
 _sandbox_html = SandboxedEnvironment(autoescape=True)
+_strict = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 
 
 @dataclass(frozen=True)
@@ -102,3 +113,34 @@ def render_text(
 def whatsapp_parameters(event: str, context: dict[str, Any]) -> list[str]:
     """The approved template's body parameters, in order. WhatsApp refuses empty ones."""
     return [str(context.get(key, "")) or "-" for key in get_event(event).whatsapp_params]
+
+
+@functools.lru_cache(maxsize=64)
+def variables(event: str) -> tuple[str, ...]:
+    """The names an event's built-in templates use: what a studio's wording may use."""
+    environment = _environment(None)
+    names: set[str] = set()
+    for name in (f"email/{event}.txt", f"email/{event}.html", f"text/{event}.txt"):
+        try:
+            source = environment.loader.get_source(environment, name)[0]  # type: ignore[union-attr]
+        except TemplateNotFound:
+            continue
+        names |= meta.find_undeclared_variables(environment.parse(source))
+    names |= {name for _, name, _, _ in string.Formatter().parse(get_event(event).subject) if name}
+    return tuple(sorted(names))
+
+
+def check_override(event: str, kind: str, override: Override, context: dict[str, Any]) -> str:
+    """Render a studio's wording strictly (an unknown variable is an error); returns the
+    short text for `text` templates."""
+    for source in (override.subject, override.body_text, override.body_html):
+        if source:
+            offered = set(variables(event))
+            unknown = meta.find_undeclared_variables(_strict.parse(source)) - offered
+            if unknown:
+                raise UndefinedError(
+                    f"unknown variable(s): {', '.join(sorted(unknown))}; "
+                    f"this message offers: {', '.join(variables(event))}"
+                )
+            _strict.from_string(source).render(**context)
+    return render_text(event, context, override=override) if kind == "text" else ""

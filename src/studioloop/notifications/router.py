@@ -17,7 +17,7 @@ from studioloop.core.errors import NotFound
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from studioloop.db.session import DbSession
-from studioloop.notifications import manage, schemas, service
+from studioloop.notifications import manage, rendering, schemas, service
 from studioloop.notifications.channels import push
 from studioloop.notifications.events import EVENTS
 from studioloop.notifications.models import Notification
@@ -44,28 +44,26 @@ async def put_preferences(
     return await manage.update_preferences(session, tenant.id, user, body)
 
 
-def _page(rows: list[Notification], limit: int) -> Page[schemas.NotificationOut]:
+def _page(found: tuple[list[Notification], str | None]) -> Page[schemas.NotificationOut]:
+    rows, next_cursor = found
     items = [schemas.NotificationOut.model_validate(r) for r in rows]
-    cursor = items[-1].created_at.isoformat() if len(items) == limit else None
-    return Page(items=items, next_cursor=cursor)
+    return Page(items=items, next_cursor=next_cursor)
 
 
 async def my_notifications(
     user: CurrentUser,
     session: DbSession,
     tenant: OptionalTenant,
-    before: datetime | None = Query(default=None, description="next_cursor of the last page"),
+    cursor: str | None = Query(default=None, max_length=500, description="next_cursor"),
     limit: int = Query(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
 ) -> Page[schemas.NotificationOut]:
     """Messages sent to you, newest first: from this studio, or (with no studio) all."""
-    rows = await manage.history(
-        session,
-        user_id=user.id,
-        tenant_id=tenant.id if tenant else None,
-        before=before,
-        limit=limit,
+    tenant_id = tenant.id if tenant else None
+    return _page(
+        await manage.history(
+            session, user_id=user.id, tenant_id=tenant_id, cursor=cursor, limit=limit
+        )
     )
-    return _page(rows, limit)
 
 
 async def member_notifications(
@@ -73,14 +71,15 @@ async def member_notifications(
     tenant: CurrentTenant,
     _staff: Staff,
     session: DbSession,
-    before: datetime | None = Query(default=None),
+    cursor: str | None = Query(default=None, max_length=500, description="next_cursor"),
     limit: int = Query(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
 ) -> Page[schemas.NotificationOut]:
     """Every message this studio sent to a member, with its delivery state (staff)."""
-    rows = await manage.history(
-        session, user_id=user_id, tenant_id=tenant.id, before=before, limit=limit
+    return _page(
+        await manage.history(
+            session, user_id=user_id, tenant_id=tenant.id, cursor=cursor, limit=limit
+        )
     )
-    return _page(rows, limit)
 
 
 @router.get("/notifications/push/public-key", response_model=schemas.PublicKeyOut)
@@ -125,6 +124,7 @@ async def list_events() -> list[schemas.EventOut]:
             category=e.category,
             critical=e.critical,
             whatsapp_params=list(e.whatsapp_params),
+            variables=list(rendering.variables(e.name)),
         )
         for e in EVENTS.values()
     ]

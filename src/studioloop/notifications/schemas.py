@@ -162,6 +162,7 @@ class EventOut(BaseModel):
     category: str
     critical: bool
     whatsapp_params: list[str]
+    variables: list[str] = Field(description="What a studio's own wording may use")
 
 
 class AnnouncementIn(Strict):
