@@ -32,9 +32,13 @@ from studioloop.db.urls import libpq_conninfo
 from studioloop.jobs.app import connected_job_app
 from studioloop.ops import router as ops_router
 from studioloop.tenants.cache import TenantCache, listen_for_changes
+from studioloop.web.account_pages import router as account_pages_router
 from studioloop.web.admin import router as admin_pages_router
+from studioloop.web.member_pages import router as member_pages_router
+from studioloop.web.pwa import router as pwa_router
 from studioloop.web.routes import router as web_router
 from studioloop.web.sandbox import router as sandbox_router
+from studioloop.web.studio_pages import router as studio_pages_router
 from studioloop.web.unsubscribe import router as unsubscribe_router
 
 logger = get_logger(__name__)
@@ -109,6 +113,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(sandbox_router)
     app.include_router(admin_pages_router)
     app.include_router(unsubscribe_router)
+    app.include_router(account_pages_router)
+    app.include_router(studio_pages_router)
+    app.include_router(member_pages_router)
+    app.include_router(pwa_router)
     # Swagger UI 5 (OpenAPI 3.1) served from the fastapi-offline wheel: no CDN.
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

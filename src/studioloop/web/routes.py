@@ -48,7 +48,7 @@ def render(
     return response
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     # Only same-site paths: never let a link send a person off to another site after login.
     if target and target.startswith("/") and not target.startswith("//"):
         return target
@@ -63,8 +63,9 @@ async def home(request: Request, session: DbSession) -> Response:
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request, next: str | None = None) -> Response:
-    return render(request, "login.html", {"next": _safe_next(next), "email": "", "errors": {}})
+async def login_page(request: Request, next: str | None = None, reset: int = 0) -> Response:
+    context = {"next": safe_next(next), "email": "", "errors": {}, "reset": bool(reset)}
+    return render(request, "login.html", context)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -90,13 +91,13 @@ async def login_submit(
         except (InvalidCredentials, EmailNotVerified, AccountDisabled) as error:
             errors["form"] = error.message
         else:
-            response = RedirectResponse(_safe_next(next), status_code=303)
+            response = RedirectResponse(safe_next(next), status_code=303)
             start_web_session(response, settings, user)
             return response
     return render(
         request,
         "login.html",
-        {"next": _safe_next(next), "email": email, "errors": errors},
+        {"next": safe_next(next), "email": email, "errors": errors},
         status_code=400,
     )
 

@@ -1,0 +1,290 @@
+"""A member's own pages: bookings with their check-in codes, cancelling with the
+consequence spelled out first, credits and packs, and how the studio may reach them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, time, timedelta
+from typing import Annotated, Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import segno
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+
+from studioloop.accounts import service as accounts
+from studioloop.accounts.models import User
+from studioloop.booking import service as booking_service
+from studioloop.booking.exceptions import BookingNotFound
+from studioloop.booking.models import Booking
+from studioloop.booking.schemas import BookingOut
+from studioloop.credits import service as credits
+from studioloop.db.session import DbSession
+from studioloop.db.tenancy import set_tenant_context, set_user_context
+from studioloop.notifications import manage as notification_settings
+from studioloop.notifications.schemas import PreferencesUpdate
+from studioloop.payments import service as payments
+from studioloop.scheduling import capacity
+from studioloop.tenants import service as tenants_service
+from studioloop.tenants.dependencies import CurrentTenant
+from studioloop.web.csrf import CSRF_FIELD, check_csrf
+from studioloop.web.forms import attempt, parse
+from studioloop.web.routes import render
+from studioloop.web.session import web_user
+from studioloop.web.studio_pages import studio_context
+
+router = APIRouter(include_in_schema=False)
+Csrf = Annotated[str | None, Form(alias=CSRF_FIELD)]
+REMINDER_CHOICES = (48, 24, 12, 2, 1)
+
+
+async def _member(request: Request, session: DbSession) -> tuple[User | None, Response | None]:
+    user = await web_user(request, session)
+    if user is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return None, RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    return user, None
+
+
+def qr_svg(code: str) -> Markup:
+    """The check-in code as inline SVG: no extra request, so it is there offline too."""
+    return Markup(segno.make(code, error="m").svg_inline(scale=6, border=2))  # noqa: S704
+
+
+async def _my_bookings(session: DbSession, user: User) -> list[tuple[BookingOut, Any]]:
+    found: list[tuple[BookingOut, Any]] = []
+    since = datetime.now(UTC) - timedelta(hours=12)
+    for role in (await accounts.profile(session, user)).tenant_roles:
+        await set_tenant_context(session, role.tenant_id)
+        for booking in await booking_service.list_bookings(
+            session, user.id, status=None, start_from=since, start_to=None, limit=50
+        ):
+            if booking.status != "cancelled":
+                found.append((booking, role))
+    return sorted(found, key=lambda pair: pair[0].start_time)
+
+
+@router.get("/my/bookings", response_class=HTMLResponse)
+async def my_bookings(request: Request, session: DbSession) -> Response:
+    user, refused = await _member(request, session)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    bookings = await _my_bookings(session, user)
+    zones = {
+        role.tenant_id: (await tenants_service.get_tenant(session, role.tenant_id)).timezone
+        for _, role in bookings
+    }
+    entries = [
+        {
+            "booking": booking,
+            "studio": role,
+            "when": booking.start_time.astimezone(UTC).isoformat(),
+            "local": booking.start_time.astimezone(ZoneInfo(zones[role.tenant_id])).strftime(
+                "%a %d %b %H:%M"
+            ),
+            "qr": qr_svg(booking.qr_code) if booking.qr_code else None,
+        }
+        for booking, role in bookings
+    ]
+    return render(request, "my/bookings.html", {"user": user, "entries": entries})
+
+
+async def _own_booking(session: DbSession, user: User, booking_id: uuid.UUID) -> Booking:
+    await set_user_context(session, user.id)
+    booking = await booking_service.get_booking(session, booking_id)
+    if booking.user_id != user.id:
+        raise BookingNotFound()
+    await set_tenant_context(session, booking.tenant_id)
+    return booking
+
+
+@router.get("/my/bookings/{booking_id}", response_class=HTMLResponse)
+async def my_booking(
+    request: Request, session: DbSession, booking_id: uuid.UUID, new: int = 0
+) -> Response:
+    user, refused = await _member(request, session)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    booking = await _own_booking(session, user, booking_id)
+    out = await booking_service.booking_out(session, booking)
+    facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
+    context = {
+        "user": user,
+        "booking": out,
+        "facts": facts,
+        "studio": await tenants_service.get_tenant(session, booking.tenant_id),
+        "qr": qr_svg(out.qr_code) if out.qr_code else None,
+        "new": bool(new),
+    }
+    return render(request, "my/booking.html", context)
+
+
+def _consequence(booking: Booking, facts: capacity.OccurrenceFacts) -> str:
+    """What cancelling now costs, in the member's words (the service decides the same way)."""
+    if booking.status == "waitlisted":
+        return "You leave the waitlist. Nothing is charged."
+    if booking.status == "held":
+        return "The seat held for your payment is released. Nothing was charged."
+    late = datetime.now(UTC) > facts.start_time - facts.cancellation_window
+    plural = booking.credits_used != 1
+    credits_word = f"{booking.credits_used} credit{'s' if plural else ''}"
+    come_back = "come back" if plural else "comes back"
+    if not late:
+        if booking.credits_used:
+            return f"You are inside the cancellation window: your {credits_word} {come_back}."
+        return "You are inside the cancellation window: anything you paid is refunded."
+    hours = int(facts.cancellation_window.total_seconds() // 3600)
+    if facts.tenant_settings.get("late_cancel_policy", "forfeit") == "forfeit":
+        return (
+            f"This is less than {hours} hours before the class, so under the studio's policy "
+            f"your {credits_word} will not come back."
+        )
+    return f"This is less than {hours} hours before the class; your {credits_word} {come_back}."
+
+
+@router.get("/my/bookings/{booking_id}/cancel", response_class=HTMLResponse)
+async def cancel_page(request: Request, session: DbSession, booking_id: uuid.UUID) -> Response:
+    user, refused = await _member(request, session)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    booking = await _own_booking(session, user, booking_id)
+    facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
+    context = {
+        "user": user,
+        "booking": booking,
+        "facts": facts,
+        "consequence": _consequence(booking, facts),
+        "error": None,
+    }
+    return render(request, "my/cancel.html", context)
+
+
+@router.post("/my/bookings/{booking_id}/cancel", response_class=HTMLResponse)
+async def cancel_submit(
+    request: Request, session: DbSession, booking_id: uuid.UUID, csrf: Csrf = None
+) -> Response:
+    check_csrf(request, csrf)
+    user, refused = await _member(request, session)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    booking = await _own_booking(session, user, booking_id)
+    actor = booking_service.Actor(user=user, is_staff=False)
+    settings = request.app.state.settings
+    done, problem = await attempt(
+        session, lambda: booking_service.cancel(session, settings, booking_id, actor, None)
+    )
+    if problem is not None or done is None:
+        facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
+        context = {
+            "user": user,
+            "booking": booking,
+            "facts": facts,
+            "consequence": _consequence(booking, facts),
+            "error": problem.message if problem else "The booking could not be cancelled.",
+        }
+        return render(request, "my/cancel.html", context, status_code=409)
+    return RedirectResponse(f"/my/bookings?cancelled={booking_id}", status_code=303)
+
+
+@router.get("/s/{slug}/credits", response_class=HTMLResponse)
+async def credits_page(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
+    user, refused = await _member(request, session)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    account, lots, history = await credits.statement(session, tenant.id, user.id)
+    packages = [p for p in await credits.list_packages(session) if p.is_active]
+    context = {
+        **await studio_context(session, tenant),
+        "user": user,
+        "balance": account.balance if account else 0,
+        "lots": lots,
+        "history": history,
+        "packages": [(p, payments.format_money(p.price, tenant.currency)) for p in packages],
+    }
+    return render(request, "studio/credits.html", context)
+
+
+@router.post("/s/{slug}/credits/buy")
+async def buy_pack(
+    request: Request,
+    tenant: CurrentTenant,
+    session: DbSession,
+    package_id: Annotated[uuid.UUID, Form()],
+    csrf: Csrf = None,
+) -> Response:
+    check_csrf(request, csrf)
+    user, refused = await _member(request, session)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    settings = request.app.state.settings
+    _, checkout_url = await payments.start_credit_purchase(
+        session, settings, tenant, user, package_id, str(request.base_url).rstrip("/")
+    )
+    return RedirectResponse(checkout_url, status_code=303)
+
+
+@router.get("/s/{slug}/notifications", response_class=HTMLResponse)
+async def notifications_page(
+    request: Request, tenant: CurrentTenant, session: DbSession, saved: int = 0
+) -> Response:
+    user, refused = await _member(request, session)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    prefs = await notification_settings.preferences_view(session, tenant.id, user)
+    context = {
+        **await studio_context(session, tenant),
+        "user": user,
+        "prefs": prefs,
+        "choices": REMINDER_CHOICES,
+        "errors": {},
+        "saved": bool(saved),
+    }
+    return render(request, "studio/notifications.html", context)
+
+
+@router.post("/s/{slug}/notifications", response_class=HTMLResponse)
+async def notifications_submit(
+    request: Request, tenant: CurrentTenant, session: DbSession
+) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get(CSRF_FIELD) or ""))
+    user, refused = await _member(request, session)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    prefs = await notification_settings.preferences_view(session, tenant.id, user)
+    first = str(form.get("first_channel") or "")
+    order = [first, *(c for c in prefs.studio_channels if c != first)] if first else []
+    quiet = bool(form.get("quiet"))
+    data: dict[str, Any] = {
+        "booking_updates": bool(form.get("booking_updates")),
+        "reminders": bool(form.get("reminders")),
+        "marketing": bool(form.get("marketing")),
+        "reminder_hours": [int(str(h)) for h in form.getlist("reminder_hours") if str(h).isdigit()],
+        "quiet_hours_start": _clock(form.get("quiet_hours_start")) if quiet else None,
+        "quiet_hours_end": _clock(form.get("quiet_hours_end")) if quiet else None,
+    }
+    if order:
+        data["channels"] = order
+    update, errors = parse(PreferencesUpdate, data)
+    if update is not None:
+        await notification_settings.update_preferences(session, tenant.id, user, update)
+        return RedirectResponse(f"/s/{tenant.slug}/notifications?saved=1", status_code=303)
+    context = {
+        **await studio_context(session, tenant),
+        "user": user,
+        "prefs": prefs,
+        "choices": REMINDER_CHOICES,
+        "errors": errors,
+        "saved": False,
+    }
+    return render(request, "studio/notifications.html", context, status_code=400)
+
+
+def _clock(value: object) -> time | str | None:
+    text = str(value or "").strip()
+    try:
+        return time.fromisoformat(text) if text else None
+    except ValueError:
+        return text  # the schema reports it as not a time

@@ -1,0 +1,55 @@
+// StudioLoop pages work without this file; it adds the installable app's extras:
+// the service worker (bookings and their check-in codes offline), an offline banner,
+// and live spot counts on timetables.
+"use strict";
+
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("/sw.js").catch(() => {});
+}
+
+function showConnection() {
+  const banner = document.getElementById("offline-banner");
+  if (banner) banner.hidden = navigator.onLine;
+}
+window.addEventListener("offline", showConnection);
+window.addEventListener("online", () => {
+  showConnection();
+  // Back online: a page shown from the device's copy is refreshed with the real one.
+  if (document.documentElement.dataset.fromCache === "1") location.reload();
+});
+document.addEventListener("DOMContentLoaded", () => {
+  showConnection();
+  // Signing out forgets the bookings kept on this device.
+  document.querySelectorAll('form[action="/logout"]').forEach((form) =>
+    form.addEventListener("submit", () => {
+      if (navigator.serviceWorker && navigator.serviceWorker.controller) {
+        navigator.serviceWorker.controller.postMessage({ type: "forget" });
+      }
+    })
+  );
+  refreshSpots();
+  setInterval(refreshSpots, 30000);
+});
+
+function spotsText(item) {
+  if (item.status === "cancelled") return "Cancelled";
+  if (item.available_spots <= 0) return "Full · waitlist open";
+  return item.available_spots + (item.available_spots === 1 ? " spot left" : " spots left");
+}
+
+async function refreshSpots() {
+  const holder = document.querySelector("[data-spots-url]");
+  if (!holder || !navigator.onLine) return;
+  try {
+    const response = await fetch(holder.dataset.spotsUrl, { headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    const page = await response.json();
+    for (const item of page.items || [page]) {
+      document.querySelectorAll('[data-occurrence="' + item.id + '"]').forEach((el) => {
+        el.textContent = spotsText(item);
+      });
+    }
+  } catch (error) {
+    /* offline or the server is busy: keep what is shown */
+  }
+}

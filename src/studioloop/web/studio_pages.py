@@ -1,0 +1,234 @@
+"""A studio's public pages (home, weekly timetable, class) and booking a class from them.
+
+They are branded with the studio's logo and colour, work without JavaScript, and call the
+domain services directly. The studio comes from the path (`/s/{slug}`), which also puts
+its row-level security context on the request's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from studioloop.accounts.service import grant_role, membership_of
+from studioloop.booking import service as booking_service
+from studioloop.booking.holds import SeatHold
+from studioloop.booking.models import ACTIVE_STATUSES, Booking
+from studioloop.db.session import DbSession
+from studioloop.payments import class_payments
+from studioloop.payments.service import format_money
+from studioloop.scheduling import schedule_service
+from studioloop.scheduling.models import ClassTemplate
+from studioloop.scheduling.schedule_service import OccurrenceFilter
+from studioloop.scheduling.schemas import OccurrenceOut
+from studioloop.tenants import service as tenants_service
+from studioloop.tenants.cache import TenantRef
+from studioloop.tenants.dependencies import CurrentTenant
+from studioloop.web.csrf import CSRF_FIELD, check_csrf
+from studioloop.web.forms import attempt, brand_colour
+from studioloop.web.routes import render
+from studioloop.web.session import web_user
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """An occurrence as a member reads it, on the studio's wall clock."""
+
+    item: OccurrenceOut
+    day: str  # "Mon 30 Nov"
+    time: str  # "06:30"
+    ends: str
+    spots: str
+    bookable: bool
+    price: str
+
+
+def slot(item: OccurrenceOut) -> Slot:
+    local = datetime.fromisoformat(item.local_start)
+    ends = item.end_time.astimezone(local.tzinfo)
+    if item.status == "cancelled":
+        spots = "Cancelled"
+    elif item.available_spots <= 0:
+        spots = "Full · waitlist open"
+    else:
+        spots = f"{item.available_spots} spot{'s' if item.available_spots != 1 else ''} left"
+    cls = item.cls
+    price = f"{cls.credits_required} credit{'s' if cls.credits_required != 1 else ''}"
+    if cls.credits_required == 0 and cls.price is None:
+        price = "Free"
+    elif cls.price is not None:
+        price += f" or {format_money(cls.price, cls.currency)}"
+    bookable = item.status == "scheduled" and item.start_time > datetime.now(UTC)
+    return Slot(
+        item,
+        local.strftime("%a %d %b"),
+        local.strftime("%H:%M"),
+        ends.strftime("%H:%M"),
+        spots,
+        bookable,
+        price,
+    )
+
+
+async def studio_context(session: DbSession, tenant: TenantRef) -> dict[str, Any]:
+    row = await tenants_service.get_tenant(session, tenant.id)
+    return {
+        "studio": row,
+        "logo_url": f"/api/v1/tenants/{row.slug}/logo" if row.logo_key else None,
+        "brand": brand_colour(row.settings or {}),
+    }
+
+
+@router.get("/s/{slug}", response_class=HTMLResponse)
+async def studio_home(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
+    now = datetime.now(UTC)
+    items, _ = await schedule_service.list_occurrences(
+        session,
+        OccurrenceFilter(now, now + timedelta(days=7), include_cancelled=False),
+        limit=8,
+        cursor=None,
+    )
+    context = {
+        **await studio_context(session, tenant),
+        "user": await web_user(request, session),
+        "slots": [slot(i) for i in items],
+    }
+    return render(request, "studio/home.html", context)
+
+
+@router.get("/s/{slug}/timetable", response_class=HTMLResponse)
+async def timetable(
+    request: Request,
+    tenant: CurrentTenant,
+    session: DbSession,
+    week: date | None = Query(default=None, description="any day of the week to show"),
+    type: str | None = Query(default=None, max_length=60),
+) -> Response:
+    zone = ZoneInfo(tenant.timezone)
+    today = datetime.now(zone).date()
+    monday = (week or today) - timedelta(days=(week or today).weekday())
+    start = datetime.combine(monday, time(0), tzinfo=zone)
+    items, _ = await schedule_service.list_occurrences(
+        session,
+        OccurrenceFilter(start, start + timedelta(days=7), class_type=type or None),
+        limit=500,
+        cursor=None,
+    )
+    days: dict[str, list[Slot]] = {}
+    for offset in range(7):
+        days[(monday + timedelta(days=offset)).strftime("%a %d %b")] = []
+    for found in items:
+        shown = slot(found)
+        days.setdefault(shown.day, []).append(shown)
+    types = sorted(
+        set(
+            await session.scalars(
+                select(ClassTemplate.class_type).where(ClassTemplate.is_active.is_(True))
+            )
+        )
+    )
+    context = {
+        **await studio_context(session, tenant),
+        "user": await web_user(request, session),
+        "days": days,
+        "types": types,
+        "chosen_type": type or "",
+        "monday": monday,
+        "previous_week": (monday - timedelta(days=7)).isoformat(),
+        "next_week": (monday + timedelta(days=7)).isoformat(),
+        "this_week": monday <= today < monday + timedelta(days=7),
+        "week_from": start.isoformat(),
+        "week_to": (start + timedelta(days=7)).isoformat(),
+    }
+    return render(request, "studio/timetable.html", context)
+
+
+async def _class_page(
+    request: Request,
+    tenant: TenantRef,
+    session: DbSession,
+    occurrence_id: uuid.UUID,
+    *,
+    problem: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    occurrence = await schedule_service.get_occurrence(session, occurrence_id)
+    user = await web_user(request, session)
+    mine = None
+    if user is not None:
+        mine = await session.scalar(
+            select(Booking).where(
+                Booking.user_id == user.id,
+                Booking.class_schedule_id == occurrence_id,
+                Booking.status.in_(ACTIVE_STATUSES),
+            )
+        )
+    context = {
+        **await studio_context(session, tenant),
+        "user": user,
+        "slot": slot(occurrence),
+        "mine": mine,
+        "problem": problem,
+    }
+    return render(request, "studio/class.html", context, status_code=status_code)
+
+
+@router.get("/s/{slug}/classes/{occurrence_id}", response_class=HTMLResponse)
+async def class_page(
+    request: Request, tenant: CurrentTenant, session: DbSession, occurrence_id: uuid.UUID
+) -> Response:
+    return await _class_page(request, tenant, session, occurrence_id)
+
+
+@router.post("/s/{slug}/classes/{occurrence_id}/book", response_class=HTMLResponse)
+async def book_class(
+    request: Request,
+    tenant: CurrentTenant,
+    session: DbSession,
+    occurrence_id: uuid.UUID,
+    csrf: Annotated[str | None, Form(alias=CSRF_FIELD)] = None,
+    join_waitlist: Annotated[str | None, Form()] = None,
+) -> Response:
+    check_csrf(request, csrf)
+    user = await web_user(request, session)
+    here = f"/s/{tenant.slug}/classes/{occurrence_id}"
+    if user is None:
+        return RedirectResponse(f"/login?next={quote(here)}", status_code=303)
+    if await membership_of(session, tenant.id, user.id) is None:
+        # Booking makes you one of the studio's members (its staff see you, your bookings
+        # are listed with the studio's).
+        await grant_role(session, tenant.id, user.id, "member", actor_user_id=user.id)
+    settings = request.app.state.settings
+    outcome, refused = await attempt(
+        session,
+        lambda: booking_service.book(
+            session,
+            settings,
+            user,
+            occurrence_id,
+            join_waitlist=bool(join_waitlist),
+            credits_to_use=None,
+        ),
+    )
+    if refused is not None:
+        problem = {"code": refused.code, "message": refused.message, "details": refused.details}
+        return await _class_page(
+            request, tenant, session, occurrence_id, problem=problem, status_code=409
+        )
+    if isinstance(outcome, SeatHold):
+        payment = await class_payments.checkout_for_hold(
+            session, settings, outcome, str(request.base_url).rstrip("/")
+        )
+        return RedirectResponse(payment.checkout_url or here, status_code=303)
+    assert outcome is not None
+    return RedirectResponse(f"/my/bookings/{outcome.id}?new=1", status_code=303)
