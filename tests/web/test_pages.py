@@ -37,7 +37,7 @@ async def test_home_lists_studios(api: Api, dev_client) -> None:
     page = await dev_client.get("/")
     assert page.status_code == 200
     assert "Loop Yoga" in page.text and "Cape Town" in page.text
-    assert 'href="/login"' in page.text
+    assert 'href="/login' in page.text
 
 
 async def test_sign_in_sets_a_safe_session_cookie(api: Api, dev_client) -> None:

@@ -1,0 +1,163 @@
+"""The member's pages over HTTP: forms refuse what they must, change nothing when they
+do, and never show one member's booking to another."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from studioloop.app import create_app
+from tests.booking.conftest import BookingStudio
+from tests.conftest import Api, Owner
+from tests.web.test_pages import CSRF, _login
+
+
+@pytest.fixture
+async def web(database, settings):
+    app = create_app(settings.model_copy(update={"environment": "development"}))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def studio(api: Api) -> BookingStudio:
+    return await BookingStudio(api, "loop-yoga").setup()
+
+
+async def _signed_in(web: httpx.AsyncClient, person: dict[str, Any]) -> str:
+    response = await _login(web, person["email"], "secret123")
+    assert response.status_code == 303
+    page = await web.get("/my/bookings")
+    return CSRF.search(page.text).group(1)
+
+
+async def test_pages_need_a_signed_in_member(web: httpx.AsyncClient, studio: BookingStudio) -> None:
+    for path in ("/my/bookings", "/s/loop-yoga/credits", "/s/loop-yoga/notifications"):
+        response = await web.get(path)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login?next=")
+    public = await web.get("/s/loop-yoga/timetable")
+    assert public.status_code == 200 and "Timetable" in public.text
+    missing = await web.get("/s/nowhere", headers={"accept": "text/html"})
+    assert missing.status_code == 404
+
+
+async def test_booking_from_the_class_page(
+    web: httpx.AsyncClient, studio: BookingStudio, owner_db: Owner
+) -> None:
+    member = await studio.new_member(credits=3)
+    occurrence = await studio.occurrence(name="Morning Yoga")
+    token = await _signed_in(web, member)
+    url = f"/s/loop-yoga/classes/{occurrence['id']}/book"
+
+    refused = await web.post(url, data={}, headers={"accept": "text/html"})
+    assert refused.status_code == 403  # no CSRF token
+    assert owner_db.value("SELECT count(*) FROM bookings") == 0
+
+    booked = await web.post(url, data={"csrf_token": token})
+    assert booked.status_code == 303
+    assert re.match(r"^/my/bookings/[0-9a-f-]+\?new=1$", booked.headers["location"])
+    page = await web.get(booked.headers["location"])
+    assert "You're booked" in page.text and "<svg" in page.text
+
+    again = await web.post(url, data={"csrf_token": token})
+    assert again.status_code == 409 and "already" in again.text.lower()
+    assert owner_db.value("SELECT count(*) FROM bookings") == 1
+    assert (
+        owner_db.value(
+            "SELECT balance FROM credit_accounts WHERE user_id = %s", member["user"]["id"]
+        )
+        == 2
+    )
+
+
+async def test_a_full_class_offers_the_waitlist_and_changes_nothing_else(
+    web: httpx.AsyncClient, studio: BookingStudio, owner_db: Owner
+) -> None:
+    first = await studio.new_member(credits=2)
+    late = await studio.new_member(credits=2)
+    occurrence = await studio.occurrence(capacity=1)
+    assert (await studio.book(first, occurrence["id"])).status_code == 201
+    token = await _signed_in(web, late)
+    page = await web.get(f"/s/loop-yoga/classes/{occurrence['id']}")
+    assert "Join the waitlist" in page.text
+    joined = await web.post(
+        f"/s/loop-yoga/classes/{occurrence['id']}/book",
+        data={"csrf_token": token, "join_waitlist": "1"},
+    )
+    assert joined.status_code == 303
+    mine = await web.get(joined.headers["location"])
+    assert "waitlist" in mine.text
+    assert (
+        owner_db.value("SELECT balance FROM credit_accounts WHERE user_id = %s", late["user"]["id"])
+        == 2
+    )
+
+
+async def test_nobody_sees_or_cancels_anothers_booking(
+    web: httpx.AsyncClient, studio: BookingStudio, owner_db: Owner
+) -> None:
+    owner_of_booking = await studio.new_member(credits=2)
+    occurrence = await studio.occurrence()
+    booked = await studio.book(owner_of_booking, occurrence["id"])
+    booking_id = booked.json()["id"]
+    other = await studio.new_member()
+    token = await _signed_in(web, other)
+    html = {"accept": "text/html"}
+    assert (await web.get(f"/my/bookings/{booking_id}", headers=html)).status_code == 404
+    cancel = await web.post(
+        f"/my/bookings/{booking_id}/cancel", data={"csrf_token": token}, headers=html
+    )
+    assert cancel.status_code == 404
+    assert owner_db.value("SELECT status FROM bookings") == "confirmed"
+
+
+async def test_saving_notification_settings_from_the_form(
+    web: httpx.AsyncClient, studio: BookingStudio
+) -> None:
+    member = await studio.new_member()
+    token = await _signed_in(web, member)
+    bad = await web.post(
+        "/s/loop-yoga/notifications",
+        data={
+            "csrf_token": token,
+            "quiet": "1",
+            "quiet_hours_start": "22:00",
+            "quiet_hours_end": "22:00",
+        },
+    )
+    assert bad.status_code == 400 and "quiet hours" in bad.text
+    saved = await web.post(
+        "/s/loop-yoga/notifications",
+        data={
+            "csrf_token": token,
+            "first_channel": "email",
+            "reminders": "1",
+            "reminder_hours": ["12", "1"],
+            "marketing": "1",
+        },
+    )
+    assert saved.status_code == 303
+    prefs = await studio.client.get(
+        f"{studio.base}/notifications/preferences", headers=member["headers"]
+    )
+    body = prefs.json()
+    assert body["channels"][0] == "email"
+    assert body["reminder_hours"] == [12, 1]
+    assert (body["booking_updates"], body["marketing"]) == (False, True)
+
+
+async def test_pages_stay_small(web: httpx.AsyncClient, studio: BookingStudio) -> None:
+    """Each page with its CSS and JS under 100 KB (a member on a slow network)."""
+    css = await web.get("/static/css/app.css")
+    js = await web.get("/static/js/app.js")
+    for occurrence_hours in (30, 54, 78):
+        await studio.occurrence(hours_ahead=occurrence_hours)
+    for path in ("/s/loop-yoga", "/s/loop-yoga/timetable", "/signup"):
+        page = await web.get(path)
+        assert len(page.content) + len(css.content) + len(js.content) < 100_000, path
