@@ -38,6 +38,7 @@ from studioloop.web.member_pages import router as member_pages_router
 from studioloop.web.pwa import router as pwa_router
 from studioloop.web.routes import router as web_router
 from studioloop.web.sandbox import router as sandbox_router
+from studioloop.web.staff_pages import router as staff_pages_router
 from studioloop.web.studio_pages import router as studio_pages_router
 from studioloop.web.unsubscribe import router as unsubscribe_router
 
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(studio_pages_router)
     app.include_router(member_pages_router)
     app.include_router(pwa_router)
+    app.include_router(staff_pages_router)
     # Swagger UI 5 (OpenAPI 3.1) served from the fastapi-offline wheel: no CDN.
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -5,12 +5,13 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from studioloop.accounts.dependencies import CurrentUser, require_role
 from studioloop.accounts.exceptions import InsufficientRole
 from studioloop.accounts.service import Membership, membership_of
 from studioloop.booking import checkin
+from studioloop.booking.schemas import BatchIn
 from studioloop.config import Settings
 from studioloop.core.errors import field_error
 from studioloop.core.openapi import API_PREFIX, errors
@@ -21,7 +22,6 @@ from studioloop.tenants.dependencies import CurrentTenant, OptionalTenant
 router = APIRouter(prefix=API_PREFIX, tags=["check-in"])
 Instructor = Annotated[Membership, Depends(require_role("instructor"))]
 ERRORS = errors(400, 401, 403, 404, 409, 422)
-MAX_BATCH = 500
 
 
 class CodeIn(BaseModel):
@@ -35,21 +35,6 @@ class CheckinOut(BaseModel):
     booking_id: uuid.UUID
     occurrence_id: uuid.UUID
     check_in_time: datetime
-
-
-class ScanIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    nonce: str = Field(min_length=8, max_length=100, description="Unique per scan, by device")
-    code: str = Field(min_length=1, max_length=1000)
-    scanned_at: AwareDatetime
-
-
-class BatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    device_id: str = Field(min_length=1, max_length=100)
-    scans: list[ScanIn] = Field(max_length=MAX_BATCH)
 
 
 def _settings(request: Request) -> Settings:

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 BookingStatus = Literal[
     "confirmed", "waitlisted", "held", "cancelled", "completed", "no_show", "expired"
@@ -64,3 +64,21 @@ class RosterEntry(BaseModel):
     status: BookingStatus
     waitlist_position: int | None
     check_in_time: datetime | None
+
+
+MAX_BATCH = 500
+
+
+class ScanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    nonce: str = Field(min_length=8, max_length=100, description="Unique per scan, by device")
+    code: str = Field(min_length=1, max_length=1000)
+    scanned_at: AwareDatetime
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str = Field(min_length=1, max_length=100)
+    scans: list[ScanIn] = Field(max_length=MAX_BATCH)

@@ -98,10 +98,13 @@ async def studio_home(request: Request, tenant: CurrentTenant, session: DbSessio
         limit=8,
         cursor=None,
     )
+    user = await web_user(request, session)
+    membership = await membership_of(session, tenant.id, user.id) if user else None
     context = {
         **await studio_context(session, tenant),
-        "user": await web_user(request, session),
+        "user": user,
         "slots": [slot(i) for i in items],
+        "is_staff": bool(membership and membership.allows("instructor")),
     }
     return render(request, "studio/home.html", context)
 
