@@ -1,0 +1,86 @@
+"""The owner's and admins' pages: the dashboard, and the members' message history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from studioloop.accounts.models import User
+from studioloop.accounts.service import membership_of
+from studioloop.analytics import service as analytics
+from studioloop.db.session import DbSession
+from studioloop.notifications import manage as notification_history
+from studioloop.payments.service import format_money
+from studioloop.tenants.cache import TenantRef
+from studioloop.tenants.dependencies import CurrentTenant
+from studioloop.web.charts import bar_chart
+from studioloop.web.routes import render
+from studioloop.web.session import web_user
+from studioloop.web.studio_pages import studio_context
+
+router = APIRouter(include_in_schema=False)
+
+
+async def admin_of(
+    request: Request, session: DbSession, tenant: TenantRef, minimum: str = "admin"
+) -> tuple[User | None, Response | None]:
+    user = await web_user(request, session)
+    if user is None:
+        return None, RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    membership = await membership_of(session, tenant.id, user.id)
+    if membership is None or not membership.allows(minimum):
+        return None, render(request, "staff/forbidden.html", {"user": user}, status_code=403)
+    return user, None
+
+
+@router.get("/s/{slug}/admin", response_class=HTMLResponse)
+async def dashboard(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
+    user, refused = await admin_of(request, session, tenant)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    figures = await analytics.dashboard(session, tenant.id, tenant.timezone, datetime.now(UTC))
+    places = bar_chart(
+        "Places booked in the next 7 days",
+        [(day.strftime("%a"), booked, str(booked)) for day, booked, _ in figures.daily],
+        maximum=max((capacity for _, _, capacity in figures.daily), default=0),
+    )
+    revenue = bar_chart(
+        f"Revenue per week, {tenant.currency}",
+        [(week.strftime("%d %b"), net, str(net // 100)) for week, net in figures.revenue],
+    )
+    context = {
+        **await studio_context(session, tenant),
+        "user": user,
+        "figures": figures,
+        "places_chart": places,
+        "revenue_chart": revenue,
+        "week_revenue": format_money(figures.revenue[-1][1], tenant.currency),
+    }
+    return render(request, "owner/dashboard.html", context)
+
+
+@router.get("/s/{slug}/admin/members/{user_id}/messages", response_class=HTMLResponse)
+async def member_messages(
+    request: Request, tenant: CurrentTenant, session: DbSession, user_id: uuid.UUID
+) -> Response:
+    """Every message the studio sent to a member, with how it went (staff)."""
+    user, refused = await admin_of(request, session, tenant, minimum="instructor")
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    member = await session.get(User, user_id)
+    if member is None or await membership_of(session, tenant.id, user_id) is None:
+        return render(request, "staff/forbidden.html", {"user": user}, status_code=404)
+    messages, _ = await notification_history.history(
+        session, user_id=user_id, tenant_id=tenant.id, cursor=None, limit=100
+    )
+    context = {
+        **await studio_context(session, tenant),
+        "user": user,
+        "member": member,
+        "messages": messages,
+    }
+    return render(request, "owner/messages.html", context)
