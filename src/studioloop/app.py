@@ -41,6 +41,7 @@ from studioloop.web.routes import router as web_router
 from studioloop.web.sandbox import router as sandbox_router
 from studioloop.web.staff_pages import router as staff_pages_router
 from studioloop.web.studio_pages import router as studio_pages_router
+from studioloop.web.timetable_admin import router as timetable_admin_router
 from studioloop.web.unsubscribe import router as unsubscribe_router
 
 logger = get_logger(__name__)
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(pwa_router)
     app.include_router(staff_pages_router)
     app.include_router(owner_pages_router)
+    app.include_router(timetable_admin_router)
     # Swagger UI 5 (OpenAPI 3.1) served from the fastapi-offline wheel: no CDN.
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -105,6 +105,7 @@ async def studio_home(request: Request, tenant: CurrentTenant, session: DbSessio
         "user": user,
         "slots": [slot(i) for i in items],
         "is_staff": bool(membership and membership.allows("instructor")),
+        "is_admin": bool(membership and membership.allows("admin")),
     }
     return render(request, "studio/home.html", context)
 

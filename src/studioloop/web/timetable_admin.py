@@ -1,0 +1,174 @@
+"""Admins set up classes and their weekly timetable from the web, without the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from studioloop.accounts.models import User
+from studioloop.db.session import DbSession
+from studioloop.scheduling import schedule_service, service as scheduling
+from studioloop.scheduling.schemas import ClassIn, ScheduleIn
+from studioloop.tenants.cache import TenantRef
+from studioloop.tenants.dependencies import CurrentTenant
+from studioloop.web.csrf import CSRF_FIELD, check_csrf
+from studioloop.web.forms import attempt, parse
+from studioloop.web.owner_pages import admin_of
+from studioloop.web.routes import render
+from studioloop.web.studio_pages import studio_context
+
+router = APIRouter(include_in_schema=False)
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+async def _page(
+    request: Request,
+    session: DbSession,
+    tenant: TenantRef,
+    user: User,
+    *,
+    class_form: dict[str, Any] | None = None,
+    series_form: dict[str, Any] | None = None,
+    errors: dict[str, dict[str, str]] | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    classes = await scheduling.list_classes(session, tenant, include_inactive=True, class_type=None)
+    today = datetime.now(ZoneInfo(tenant.timezone)).date()
+    context = {
+        **await studio_context(session, tenant),
+        "user": user,
+        "classes": classes,
+        "weekdays": list(enumerate(WEEKDAYS)),
+        "class_form": class_form
+        or {"duration_minutes": "60", "max_capacity": "12", "credits_required": "1"},
+        "series_form": series_form or {"starts_on": today.isoformat(), "local_start_time": "06:30"},
+        "errors": errors or {"class": {}, "series": {}},
+        "notice": notice,
+    }
+    return render(request, "owner/classes.html", context, status_code=status_code)
+
+
+@router.get("/s/{slug}/admin/classes", response_class=HTMLResponse)
+async def classes_page(
+    request: Request, tenant: CurrentTenant, session: DbSession, created: int = 0
+) -> Response:
+    user, refused = await admin_of(request, session, tenant)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    notice = "The class is added. Now give it weekly times." if created else None
+    return await _page(request, session, tenant, user, notice=notice)
+
+
+@router.post("/s/{slug}/admin/classes", response_class=HTMLResponse)
+async def create_class(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get(CSRF_FIELD) or ""))
+    user, refused = await admin_of(request, session, tenant)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    fields = {
+        k: str(form.get(k) or "").strip()
+        for k in (
+            "name",
+            "class_type",
+            "duration_minutes",
+            "max_capacity",
+            "credits_required",
+            "price",
+            "difficulty_level",
+            "description",
+        )
+    }
+    data = {k: v for k, v in fields.items() if v != ""}
+    if "price" in data:
+        data["price"] = _cents(data["price"])
+    parsed, errors = parse(ClassIn, data)
+    if parsed is not None:
+        created, problem = await attempt(
+            session, lambda: scheduling.create_class(session, tenant.id, parsed)
+        )
+        if problem is None and created is not None:
+            return RedirectResponse(f"/s/{tenant.slug}/admin/classes?created=1", status_code=303)
+        errors["form"] = problem.message if problem else "The class could not be added."
+    return await _page(
+        request,
+        session,
+        tenant,
+        user,
+        class_form=fields,
+        errors={"class": errors, "series": {}},
+        status_code=400,
+    )
+
+
+@router.post("/s/{slug}/admin/schedules", response_class=HTMLResponse)
+async def create_series(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get(CSRF_FIELD) or ""))
+    user, refused = await admin_of(request, session, tenant)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    fields = {
+        k: str(form.get(k) or "").strip()
+        for k in (
+            "class_id",
+            "local_start_time",
+            "starts_on",
+            "until",
+        )
+    }
+    weekdays = [int(str(d)) for d in form.getlist("weekdays") if str(d).isdigit()]
+    data: dict[str, Any] = {
+        "class_id": fields["class_id"] or None,
+        "local_start_time": fields["local_start_time"] or None,
+        "recurrence": {
+            "weekdays": weekdays,
+            "starts_on": fields["starts_on"] or None,
+            "until": fields["until"] or None,
+            "count": None if fields["until"] else 52,
+        },
+    }
+    parsed, errors = parse(ScheduleIn, data)
+    if parsed is not None:
+        horizon = request.app.state.settings.schedule_horizon_weeks
+        created, problem = await attempt(
+            session,
+            lambda: schedule_service.create_schedule(
+                session, tenant, parsed, horizon_weeks=horizon
+            ),
+        )
+        if problem is None and created is not None:
+            # The week of the first new class, so the admin sees what was added.
+            zone = ZoneInfo(tenant.timezone)
+            first = (
+                created.occurrences[0].start_time.astimezone(zone).date()
+                if created.occurrences
+                else datetime.now(zone).date()
+            )
+            return RedirectResponse(
+                f"/s/{tenant.slug}/timetable?week={first.isoformat()}", status_code=303
+            )
+        errors["form"] = problem.message if problem else "The times could not be added."
+    fields["weekdays"] = ",".join(str(d) for d in weekdays)
+    return await _page(
+        request,
+        session,
+        tenant,
+        user,
+        series_form=fields,
+        errors={"class": {}, "series": errors},
+        status_code=400,
+    )
+
+
+def _cents(text: str) -> str:
+    """A price typed as 120 or 120.50 into minor units, exactly (no float)."""
+    whole, _, fraction = text.replace(",", ".").partition(".")
+    if not whole.isdigit() or (fraction and (not fraction.isdigit() or len(fraction) > 2)):
+        return text  # the schema reports it
+    return str(int(whole) * 100 + int((fraction + "00")[:2]))
