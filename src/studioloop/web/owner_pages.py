@@ -50,7 +50,7 @@ async def dashboard(request: Request, tenant: CurrentTenant, session: DbSession)
     )
     revenue = bar_chart(
         f"Revenue per week, {tenant.currency}",
-        [(week.strftime("%d %b"), net, str(net // 100)) for week, net in figures.revenue],
+        [(week.strftime("%d/%m"), net, str(net // 100)) for week, net in figures.revenue],
     )
     context = {
         **await studio_context(session, tenant),
