@@ -35,10 +35,13 @@ from studioloop.tenants.cache import TenantCache, listen_for_changes
 from studioloop.web.account_pages import router as account_pages_router
 from studioloop.web.admin import router as admin_pages_router
 from studioloop.web.member_pages import router as member_pages_router
+from studioloop.web.members_admin import router as members_admin_router
 from studioloop.web.owner_pages import router as owner_pages_router
+from studioloop.web.pricing_pages import router as pricing_pages_router
 from studioloop.web.pwa import router as pwa_router
 from studioloop.web.routes import router as web_router
 from studioloop.web.sandbox import router as sandbox_router
+from studioloop.web.settings_pages import router as settings_pages_router
 from studioloop.web.staff_pages import router as staff_pages_router
 from studioloop.web.studio_pages import router as studio_pages_router
 from studioloop.web.timetable_admin import router as timetable_admin_router
@@ -123,6 +126,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(staff_pages_router)
     app.include_router(owner_pages_router)
     app.include_router(timetable_admin_router)
+    app.include_router(members_admin_router)
+    app.include_router(pricing_pages_router)
+    app.include_router(settings_pages_router)
     # Swagger UI 5 (OpenAPI 3.1) served from the fastapi-offline wheel: no CDN.
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -86,7 +86,7 @@ async def create_class(request: Request, tenant: CurrentTenant, session: DbSessi
     }
     data = {k: v for k, v in fields.items() if v != ""}
     if "price" in data:
-        data["price"] = _cents(data["price"])
+        data["price"] = cents(data["price"])
     parsed, errors = parse(ClassIn, data)
     if parsed is not None:
         created, problem = await attempt(
@@ -166,7 +166,7 @@ async def create_series(request: Request, tenant: CurrentTenant, session: DbSess
     )
 
 
-def _cents(text: str) -> str:
+def cents(text: str) -> str:
     """A price typed as 120 or 120.50 into minor units, exactly (no float)."""
     whole, _, fraction = text.replace(",", ".").partition(".")
     if not whole.isdigit() or (fraction and (not fraction.isdigit() or len(fraction) > 2)):

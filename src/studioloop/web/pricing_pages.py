@@ -1,0 +1,162 @@
+"""Prices: admins set up credit packs and membership plans; members join a membership."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from studioloop.accounts.models import User
+from studioloop.billing import service as billing
+from studioloop.billing.schemas import PlanIn
+from studioloop.credits import service as credits
+from studioloop.credits.models import CreditPackage
+from studioloop.credits.schemas import PackageIn
+from studioloop.db.session import DbSession
+from studioloop.payments.service import format_money
+from studioloop.tenants.cache import TenantRef
+from studioloop.tenants.dependencies import CurrentTenant
+from studioloop.web.csrf import CSRF_FIELD, check_csrf
+from studioloop.web.forms import attempt, parse
+from studioloop.web.owner_pages import admin_of
+from studioloop.web.routes import render
+from studioloop.web.session import web_user
+from studioloop.web.studio_pages import studio_context
+from studioloop.web.timetable_admin import cents
+
+router = APIRouter(include_in_schema=False)
+
+
+async def _pricing_page(
+    request: Request,
+    session: DbSession,
+    tenant: TenantRef,
+    user: User,
+    *,
+    errors: dict[str, dict[str, str]] | None = None,
+    forms: dict[str, dict[str, str]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    packs = await credits.list_packages(session)
+    plans = await billing.list_plans(session, include_inactive=True)
+    context = {
+        **await studio_context(session, tenant),
+        "user": user,
+        "packs": [(p, format_money(p.price, tenant.currency)) for p in packs],
+        "plans": [(p, format_money(p.price, tenant.currency)) for p in plans],
+        "errors": errors or {"pack": {}, "plan": {}},
+        "forms": forms or {"pack": {}, "plan": {"interval": "month"}},
+    }
+    return render(request, "owner/pricing.html", context, status_code=status_code)
+
+
+@router.get("/s/{slug}/admin/pricing", response_class=HTMLResponse)
+async def pricing_page(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
+    user, refused = await admin_of(request, session, tenant)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    return await _pricing_page(request, session, tenant, user)
+
+
+async def _form(request: Request, names: tuple[str, ...]) -> dict[str, str]:
+    form = await request.form()
+    check_csrf(request, str(form.get(CSRF_FIELD) or ""))
+    return {name: str(form.get(name) or "").strip() for name in names}
+
+
+@router.post("/s/{slug}/admin/pricing/packs", response_class=HTMLResponse)
+async def create_pack(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
+    fields = await _form(request, ("name", "credits", "price", "validity_days"))
+    user, refused = await admin_of(request, session, tenant)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    data: dict[str, Any] = {k: v for k, v in fields.items() if v}
+    if "price" in data:
+        data["price"] = cents(data["price"])
+    parsed, errors = parse(PackageIn, data)
+    if parsed is not None:
+        row = CreditPackage(tenant_id=tenant.id, **parsed.model_dump())
+        _saved, problem = await attempt(session, lambda: credits.save_package(session, row))
+        if problem is None:
+            return RedirectResponse(f"/s/{tenant.slug}/admin/pricing", status_code=303)
+        errors["form"] = problem.message
+    return await _pricing_page(
+        request,
+        session,
+        tenant,
+        user,
+        errors={"pack": errors, "plan": {}},
+        forms={"pack": fields, "plan": {}},
+        status_code=400,
+    )
+
+
+@router.post("/s/{slug}/admin/pricing/plans", response_class=HTMLResponse)
+async def create_plan(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
+    fields = await _form(request, ("name", "price", "interval", "credits_per_period", "unlimited"))
+    user, refused = await admin_of(request, session, tenant)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    data: dict[str, Any] = {k: v for k, v in fields.items() if v and k != "unlimited"}
+    data["unlimited"] = bool(fields["unlimited"])
+    if "price" in data:
+        data["price"] = cents(data["price"])
+    parsed, errors = parse(PlanIn, data)
+    if parsed is not None:
+        _plan, problem = await attempt(
+            session, lambda: billing.create_plan(session, tenant.id, parsed)
+        )
+        if problem is None:
+            return RedirectResponse(f"/s/{tenant.slug}/admin/pricing", status_code=303)
+        errors["name" if problem.code == "PLAN_NAME_TAKEN" else "form"] = problem.message
+    return await _pricing_page(
+        request,
+        session,
+        tenant,
+        user,
+        errors={"pack": {}, "plan": errors},
+        forms={"pack": {}, "plan": fields},
+        status_code=400,
+    )
+
+
+@router.get("/s/{slug}/memberships", response_class=HTMLResponse)
+async def memberships_page(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
+    plans = await billing.list_plans(session, include_inactive=False)
+    context = {
+        **await studio_context(session, tenant),
+        "user": await web_user(request, session),
+        "plans": [(p, format_money(p.price, tenant.currency)) for p in plans],
+        "error": None,
+    }
+    return render(request, "studio/memberships.html", context)
+
+
+@router.post("/s/{slug}/memberships/{plan_id}")
+async def join_membership(
+    request: Request, tenant: CurrentTenant, session: DbSession, plan_id: uuid.UUID
+) -> Response:
+    await _form(request, ())
+    user = await web_user(request, session)
+    if user is None:
+        target = f"/s/{tenant.slug}/memberships"
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    settings = request.app.state.settings
+    base = str(request.base_url).rstrip("/")
+    started, problem = await attempt(
+        session, lambda: billing.start(session, settings, tenant, user, plan_id, base)
+    )
+    if problem is not None or started is None:
+        plans = await billing.list_plans(session, include_inactive=False)
+        context = {
+            **await studio_context(session, tenant),
+            "user": user,
+            "plans": [(p, format_money(p.price, tenant.currency)) for p in plans],
+            "error": problem.message if problem else "The membership could not be started.",
+        }
+        return render(request, "studio/memberships.html", context, status_code=409)
+    _subscription, payment = started
+    return RedirectResponse(payment.checkout_url or f"/s/{tenant.slug}", status_code=303)

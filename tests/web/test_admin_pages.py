@@ -1,0 +1,174 @@
+"""Admins run the studio from the web: people, prices, settings and branding."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from studioloop.app import create_app
+from tests.booking.conftest import BookingStudio
+from tests.conftest import Api, Owner
+from tests.web.test_pages import CSRF, _login
+
+
+@pytest.fixture
+async def web(database, settings):
+    app = create_app(settings.model_copy(update={"environment": "development"}))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def studio(api: Api) -> BookingStudio:
+    return await BookingStudio(api, "loop-yoga").setup()
+
+
+async def _as(web: httpx.AsyncClient, person: dict[str, Any], page: str) -> str:
+    assert (await _login(web, person["email"], "secret123")).status_code == 303
+    return CSRF.search((await web.get(page)).text).group(1)
+
+
+async def test_people_search_invite_and_role(
+    web: httpx.AsyncClient, studio: BookingStudio, owner_db: Owner
+) -> None:
+    token = await _as(web, studio.owner, "/s/loop-yoga/admin/members")
+    found = await web.get("/s/loop-yoga/admin/members", params={"q": "Sipho"})
+    assert "Sipho" in found.text and "Member User" not in found.text
+    bad = await web.post(
+        "/s/loop-yoga/admin/members/invite",
+        data={"csrf_token": token, "email": "not-an-email", "first_name": "A", "last_name": "B"},
+    )
+    assert bad.status_code == 400 and 'id="email-error"' in bad.text
+    sent = await web.post(
+        "/s/loop-yoga/admin/members/invite",
+        data={
+            "csrf_token": token,
+            "email": "lerato@example.com",
+            "first_name": "Lerato",
+            "last_name": "Dube",
+            "role": "instructor",
+        },
+    )
+    assert sent.status_code == 303
+    assert (
+        owner_db.value(
+            "SELECT count(*) FROM notifications WHERE event = 'invitation' "
+            "AND recipient = 'lerato@example.com'"
+        )
+        == 1
+    )
+    member_id = studio.member["user"]["id"]
+    changed = await web.post(
+        f"/s/loop-yoga/admin/members/{member_id}", data={"csrf_token": token, "role": "instructor"}
+    )
+    assert changed.status_code == 303
+    assert (
+        owner_db.value("SELECT role FROM user_tenant_roles WHERE user_id = %s", member_id)
+        == "instructor"
+    )
+
+
+async def test_members_cannot_reach_admin_pages(
+    web: httpx.AsyncClient, studio: BookingStudio
+) -> None:
+    await _as(web, studio.member, "/my/bookings")
+    for path in (
+        "/s/loop-yoga/admin/members",
+        "/s/loop-yoga/admin/pricing",
+        "/s/loop-yoga/admin/settings",
+    ):
+        assert (await web.get(path)).status_code == 403
+
+
+async def test_prices_are_set_up_and_a_member_joins_a_membership(
+    web: httpx.AsyncClient, studio: BookingStudio, owner_db: Owner
+) -> None:
+    token = await _as(web, studio.owner, "/s/loop-yoga/admin/pricing")
+    pack = await web.post(
+        "/s/loop-yoga/admin/pricing/packs",
+        data={"csrf_token": token, "name": "Five pack", "credits": "5", "price": "249.99"},
+    )
+    assert pack.status_code == 303
+    assert owner_db.value("SELECT price FROM credit_packages WHERE name = 'Five pack'") == 24999
+    bad_plan = await web.post(
+        "/s/loop-yoga/admin/pricing/plans",
+        data={"csrf_token": token, "name": "X", "price": "abc", "interval": "month"},
+    )
+    assert bad_plan.status_code == 400 and 'id="name-error"' in bad_plan.text
+    plan = await web.post(
+        "/s/loop-yoga/admin/pricing/plans",
+        data={
+            "csrf_token": token,
+            "name": "Unlimited",
+            "price": "650",
+            "interval": "month",
+            "unlimited": "1",
+        },
+    )
+    assert plan.status_code == 303
+    plan_id = owner_db.value("SELECT id FROM membership_plans WHERE name = 'Unlimited'")
+
+    await web.post("/logout", data={"csrf_token": token})
+    member_token = await _as(web, studio.member, "/s/loop-yoga/memberships")
+    page = await web.get("/s/loop-yoga/memberships")
+    assert "Join Unlimited" in page.text and "ZAR 650.00" in page.text
+    joined = await web.post(
+        f"/s/loop-yoga/memberships/{plan_id}", data={"csrf_token": member_token}
+    )
+    assert joined.status_code == 303 and "/checkout/" in joined.headers["location"]
+    assert owner_db.value("SELECT status FROM subscriptions") == "incomplete"
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 32), "#ff6600").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def test_settings_and_branding(
+    web: httpx.AsyncClient, studio: BookingStudio, owner_db: Owner
+) -> None:
+    token = await _as(web, studio.owner, "/s/loop-yoga/admin/settings")
+    form = {
+        "csrf_token": token,
+        "name": "Loop Yoga Sea Point",
+        "brand_color": "#7c3aed",
+        "cancellation_window_hours": "6",
+        "late_cancel_policy": "refund",
+        "reminder_hours": ["24"],
+        "channel_email": "1",
+        "channel_whatsapp": "1",
+    }
+    bad = await web.post("/s/loop-yoga/admin/settings", data={**form, "brand_color": "purple"})
+    assert bad.status_code == 400 and 'id="brand_color-error"' in bad.text
+    saved = await web.post("/s/loop-yoga/admin/settings", data=form)
+    assert saved.status_code == 303
+    settings = owner_db.value("SELECT settings FROM tenants WHERE slug = 'loop-yoga'")
+    assert settings["brand_color"] == "#7c3aed" and settings["reminder_hours"] == [24]
+    assert settings["notification_channels"] == ["whatsapp", "email"]
+    public = await web.get("/s/loop-yoga")
+    assert "--brand: #7c3aed" in public.text and "Loop Yoga Sea Point" in public.text
+
+    not_image = await web.post(
+        "/s/loop-yoga/admin/settings/logo",
+        data={"csrf_token": token},
+        files={"logo": ("logo.png", b"not a picture", "image/png")},
+    )
+    assert not_image.status_code == 400
+    uploaded = await web.post(
+        "/s/loop-yoga/admin/settings/logo",
+        data={"csrf_token": token},
+        files={"logo": ("logo.png", _png(), "image/png")},
+    )
+    assert uploaded.status_code == 303
+    assert owner_db.value("SELECT logo_key FROM tenants WHERE slug = 'loop-yoga'")
+    assert re.search(
+        r'<img src="/api/v1/tenants/loop-yoga/logo"', (await web.get("/s/loop-yoga")).text
+    )
