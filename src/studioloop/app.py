@@ -37,6 +37,7 @@ from studioloop.web.admin import router as admin_pages_router
 from studioloop.web.member_pages import router as member_pages_router
 from studioloop.web.members_admin import router as members_admin_router
 from studioloop.web.owner_pages import router as owner_pages_router
+from studioloop.web.platform_pages import router as platform_pages_router
 from studioloop.web.pricing_pages import router as pricing_pages_router
 from studioloop.web.pwa import router as pwa_router
 from studioloop.web.routes import router as web_router
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(members_admin_router)
     app.include_router(pricing_pages_router)
     app.include_router(settings_pages_router)
+    app.include_router(platform_pages_router)
     # Swagger UI 5 (OpenAPI 3.1) served from the fastapi-offline wheel: no CDN.
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

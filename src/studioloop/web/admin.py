@@ -18,7 +18,7 @@ from studioloop.web.session import web_user
 router = APIRouter(include_in_schema=False)
 
 
-async def _operator(request: Request, session: DbSession) -> tuple[User | None, Response | None]:
+async def operator(request: Request, session: DbSession) -> tuple[User | None, Response | None]:
     """(the platform operator, None), or (None, the page to answer with instead)."""
     user = await web_user(request, session)
     if user is None:
@@ -31,7 +31,7 @@ async def _operator(request: Request, session: DbSession) -> tuple[User | None, 
 @router.get("/admin/jobs", response_class=HTMLResponse)
 async def jobs_page(request: Request, session: DbSession, retried: int | None = None) -> Response:
     """Queue depth, failed jobs and a button to run one again."""
-    user, refused = await _operator(request, session)
+    user, refused = await operator(request, session)
     if refused is not None:
         return refused
     async with admin.job_manager() as manager:
@@ -49,7 +49,7 @@ async def retry_job(
     csrf_token_field: Annotated[str | None, Form(alias=CSRF_FIELD)] = None,
 ) -> Response:
     check_csrf(request, csrf_token_field)
-    _, refused = await _operator(request, session)
+    _, refused = await operator(request, session)
     if refused is not None:
         return refused
     async with admin.job_manager() as manager:
