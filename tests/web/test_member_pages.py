@@ -161,3 +161,31 @@ async def test_pages_stay_small(web: httpx.AsyncClient, studio: BookingStudio) -
     for path in ("/s/loop-yoga", "/s/loop-yoga/timetable", "/signup"):
         page = await web.get(path)
         assert len(page.content) + len(css.content) + len(js.content) < 100_000, path
+
+
+async def test_the_profile_page_saves_a_phone_for_whatsapp(
+    web: httpx.AsyncClient, studio: BookingStudio, owner_db: Owner
+) -> None:
+    member = await studio.new_member()
+    await _signed_in(web, member)
+    page = await web.get("/my/profile")
+    token = CSRF.search(page.text).group(1)
+    bad = await web.post(
+        "/my/profile",
+        data={"csrf_token": token, "first_name": "Naledi", "last_name": "M", "phone": "call me"},
+    )
+    assert bad.status_code == 400 and 'id="phone-error"' in bad.text
+    saved = await web.post(
+        "/my/profile",
+        data={
+            "csrf_token": token,
+            "first_name": "Naledi",
+            "last_name": "M",
+            "phone": "+27 82 555 0101",
+        },
+    )
+    assert saved.status_code == 303
+    assert owner_db.rows(
+        "SELECT first_name, phone, preferences->>'locale' FROM users WHERE id = %s",
+        member["user"]["id"],
+    ) == [("Naledi", "+27 82 555 0101", "en")]

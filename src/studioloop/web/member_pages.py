@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from studioloop.accounts import service as accounts
 from studioloop.accounts.models import User
+from studioloop.accounts.schemas import ProfileUpdate
 from studioloop.booking import service as booking_service
 from studioloop.booking.exceptions import BookingNotFound
 from studioloop.booking.models import Booking
@@ -288,3 +289,50 @@ def _clock(value: object) -> time | str | None:
         return time.fromisoformat(text) if text else None
     except ValueError:
         return text  # the schema reports it as not a time
+
+
+LANGUAGES = {"en": "English"}
+
+
+def _profile_context(user: User, errors: dict[str, str], saved: bool) -> dict[str, Any]:
+    return {
+        "user": user,
+        "errors": errors,
+        "saved": saved,
+        "languages": LANGUAGES,
+        "locale": (user.preferences or {}).get("locale", "en"),
+    }
+
+
+@router.get("/my/profile", response_class=HTMLResponse)
+async def profile_page(request: Request, session: DbSession, saved: int = 0) -> Response:
+    user, refused = await _member(request, session)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    return render(request, "my/profile.html", _profile_context(user, {}, bool(saved)))
+
+
+@router.post("/my/profile", response_class=HTMLResponse)
+async def profile_submit(request: Request, session: DbSession) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get(CSRF_FIELD) or ""))
+    user, refused = await _member(request, session)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    locale = str(form.get("locale") or "en")
+    data = {
+        "first_name": str(form.get("first_name") or "").strip(),
+        "last_name": str(form.get("last_name") or "").strip(),
+        "phone": str(form.get("phone") or "").strip() or None,
+        "preferences": {
+            **(user.preferences or {}),
+            "locale": locale if locale in LANGUAGES else "en",
+        },
+    }
+    update, errors = parse(ProfileUpdate, data)
+    if update is None:
+        context = _profile_context(user, errors, False)
+        context["form"] = data
+        return render(request, "my/profile.html", context, status_code=400)
+    await accounts.update_profile(session, user, update)
+    return RedirectResponse("/my/profile?saved=1", status_code=303)
