@@ -92,6 +92,12 @@ def shot():
     def take(page: Any, name: str) -> Path:
         path = SCREENSHOTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
+        if os.environ.get("SCREENSHOTS_DIR"):
+            # Committed copies: 128 colours are plenty for a page and keep the repo small.
+            from PIL import Image
+
+            with Image.open(path) as image:
+                image.convert("RGB").quantize(colors=128).save(path, optimize=True)
         return path
 
     return take

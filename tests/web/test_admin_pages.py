@@ -172,3 +172,27 @@ async def test_settings_and_branding(
     assert re.search(
         r'<img src="/api/v1/tenants/loop-yoga/logo"', (await web.get("/s/loop-yoga")).text
     )
+
+
+async def test_an_admin_cancels_a_class_from_its_page(
+    web: httpx.AsyncClient, studio: BookingStudio, owner_db: Owner
+) -> None:
+    member = await studio.new_member(credits=2)
+    occurrence = await studio.occurrence()
+    assert (await studio.book(member, occurrence["id"])).status_code == 201
+    token = await _as(web, studio.owner, f"/s/loop-yoga/classes/{occurrence['id']}")
+    page = await web.get(f"/s/loop-yoga/classes/{occurrence['id']}")
+    assert "Cancel this class" in page.text
+    done = await web.post(
+        f"/s/loop-yoga/admin/occurrences/{occurrence['id']}/cancel",
+        data={"csrf_token": token, "reason": "Burst pipe"},
+    )
+    assert done.status_code == 303 and done.headers["location"].endswith("?cancelled=1")
+    assert owner_db.value("SELECT status FROM class_schedules") == "cancelled"
+    assert (
+        owner_db.value(
+            "SELECT balance FROM credit_accounts WHERE user_id = %s", member["user"]["id"]
+        )
+        == 2
+    )
+    assert owner_db.value("SELECT count(*) FROM notifications WHERE event = 'class_cancelled'") == 1

@@ -177,12 +177,14 @@ async def _class_page(
                 Booking.status.in_(ACTIVE_STATUSES),
             )
         )
+    membership = await membership_of(session, tenant.id, user.id) if user else None
     context = {
         **await studio_context(session, tenant),
         "user": user,
         "slot": slot(occurrence),
         "mine": mine,
         "problem": problem,
+        "is_admin": bool(membership and membership.allows("admin")),
     }
     return render(request, "studio/class.html", context, status_code=status_code)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -172,3 +173,23 @@ def cents(text: str) -> str:
     if not whole.isdigit() or (fraction and (not fraction.isdigit() or len(fraction) > 2)):
         return text  # the schema reports it
     return str(int(whole) * 100 + int((fraction + "00")[:2]))
+
+
+@router.post("/s/{slug}/admin/occurrences/{occurrence_id}/cancel", response_class=HTMLResponse)
+async def cancel_occurrence(
+    request: Request, tenant: CurrentTenant, session: DbSession, occurrence_id: uuid.UUID
+) -> Response:
+    """Cancel one class: everyone booked gets their credits back and is told at once."""
+    form = await request.form()
+    check_csrf(request, str(form.get(CSRF_FIELD) or ""))
+    user, refused = await admin_of(request, session, tenant)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    reason = str(form.get("reason") or "").strip()[:500] or "Cancelled by the studio"
+    _done, problem = await attempt(
+        session, lambda: schedule_service.cancel_occurrence(session, occurrence_id, reason)
+    )
+    target = f"/s/{tenant.slug}/classes/{occurrence_id}"
+    if problem is not None:
+        return RedirectResponse(f"{target}?problem={problem.code}", status_code=303)
+    return RedirectResponse(f"{target}?cancelled=1", status_code=303)
