@@ -196,3 +196,31 @@ async def test_an_admin_cancels_a_class_from_its_page(
         == 2
     )
     assert owner_db.value("SELECT count(*) FROM notifications WHERE event = 'class_cancelled'") == 1
+
+
+async def test_an_admin_edits_a_class(
+    web: httpx.AsyncClient, studio: BookingStudio, owner_db: Owner
+) -> None:
+    made = await studio.make_class(name="Slow Flow", room_id=None, location_id=None)
+    token = await _as(web, studio.owner, f"/s/loop-yoga/admin/classes/{made['id']}")
+    page = await web.get(f"/s/loop-yoga/admin/classes/{made['id']}")
+    assert 'value="Slow Flow"' in page.text
+    form = {
+        "csrf_token": token,
+        "name": "Slow Flow",
+        "class_type": "yoga",
+        "duration_minutes": "75",
+        "max_capacity": "10",
+        "credits_required": "2",
+        "price": "95",
+    }
+    bad = await web.post(
+        f"/s/loop-yoga/admin/classes/{made['id']}", data={**form, "duration_minutes": "1"}
+    )
+    assert bad.status_code == 400 and 'id="duration_minutes-error"' in bad.text
+    saved = await web.post(f"/s/loop-yoga/admin/classes/{made['id']}", data=form)
+    assert saved.status_code == 303
+    assert owner_db.rows(
+        "SELECT duration_minutes, credits_required, price, is_active FROM classes WHERE id = %s",
+        made["id"],
+    ) == [(75, 2, 9500, False)]

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from studioloop.accounts.models import User
 from studioloop.db.session import DbSession
 from studioloop.scheduling import schedule_service, service as scheduling
-from studioloop.scheduling.schemas import ClassIn, ScheduleIn
+from studioloop.scheduling.schemas import ClassIn, ClassUpdate, ScheduleIn
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
 from studioloop.web.csrf import CSRF_FIELD, check_csrf
@@ -193,3 +193,64 @@ async def cancel_occurrence(
     if problem is not None:
         return RedirectResponse(f"{target}?problem={problem.code}", status_code=303)
     return RedirectResponse(f"{target}?cancelled=1", status_code=303)
+
+
+async def _edit_page(
+    request: Request,
+    session: DbSession,
+    tenant: TenantRef,
+    user: User,
+    class_id: uuid.UUID,
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    row = await scheduling.get_class(session, class_id, include_inactive=True)
+    context = {
+        **await studio_context(session, tenant),
+        "user": user,
+        "cls": row,
+        "price": "" if row.price is None else f"{row.price // 100}.{row.price % 100:02d}",
+        "errors": errors or {},
+    }
+    return render(request, "owner/class_edit.html", context, status_code=status_code)
+
+
+@router.get("/s/{slug}/admin/classes/{class_id}", response_class=HTMLResponse)
+async def edit_class_page(
+    request: Request, tenant: CurrentTenant, session: DbSession, class_id: uuid.UUID
+) -> Response:
+    user, refused = await admin_of(request, session, tenant)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    return await _edit_page(request, session, tenant, user, class_id)
+
+
+@router.post("/s/{slug}/admin/classes/{class_id}", response_class=HTMLResponse)
+async def edit_class(
+    request: Request, tenant: CurrentTenant, session: DbSession, class_id: uuid.UUID
+) -> Response:
+    """Change a class. Occurrences already on the timetable keep their own capacity."""
+    form = await request.form()
+    check_csrf(request, str(form.get(CSRF_FIELD) or ""))
+    user, refused = await admin_of(request, session, tenant)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    data: dict[str, Any] = {
+        k: str(form.get(k) or "").strip()
+        for k in ("name", "class_type", "duration_minutes", "max_capacity", "credits_required")
+    }
+    price = str(form.get("price") or "").strip()
+    data["price"] = cents(price) if price else None
+    data["is_active"] = bool(form.get("is_active"))
+    parsed, errors = parse(ClassUpdate, data)
+    if parsed is not None:
+        _row, problem = await attempt(
+            session, lambda: scheduling.update_class(session, tenant.id, class_id, parsed)
+        )
+        if problem is None:
+            return RedirectResponse(f"/s/{tenant.slug}/admin/classes", status_code=303)
+        errors["form"] = problem.message
+    return await _edit_page(
+        request, session, tenant, user, class_id, errors=errors, status_code=400
+    )
