@@ -9,6 +9,7 @@ from studioloop.billing.router import router as billing_router
 from studioloop.booking.calendar_router import router as calendar_router
 from studioloop.booking.checkin_router import router as checkin_router
 from studioloop.booking.router import router as booking_router
+from studioloop.chat.router import router as chat_router, websocket_router
 from studioloop.core.openapi import API_PREFIX
 from studioloop.core.ratelimit import enforce_global_limit
 from studioloop.credits.router import router as credits_router
@@ -36,9 +37,11 @@ limited_router.include_router(payments_router)
 limited_router.include_router(checkin_router)
 limited_router.include_router(calendar_router)
 limited_router.include_router(jobs_router)
+limited_router.include_router(chat_router)
 
 api_router = APIRouter()
 api_router.include_router(limited_router)
 # Signed by the provider, not rate-limited per address (see payments/router.py).
 api_router.include_router(webhook_router)
 api_router.include_router(messaging_webhook_router)
+api_router.include_router(websocket_router)

@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from studioloop import __version__
 from studioloop.api import API_PREFIX, api_router
+from studioloop.chat import fanout as chat_fanout
 from studioloop.config import Settings, get_settings
 from studioloop.core.error_handlers import install_error_handlers
 from studioloop.core.logging import configure_logging, get_logger
@@ -72,7 +73,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             db_engine.set_database(database)
             owns_database = True
         conninfo = libpq_conninfo(database.owner_url)
-        tasks = [asyncio.create_task(listen_for_changes(conninfo, app.state.tenant_cache))]
+        tasks = [
+            asyncio.create_task(listen_for_changes(conninfo, app.state.tenant_cache)),
+            asyncio.create_task(chat_fanout.listen(conninfo, app.state.chat_hub)),
+        ]
         async with contextlib.AsyncExitStack() as stack:
             if run_worker:
                 jobs = await stack.enter_async_context(connected_job_app(conninfo))
@@ -112,6 +116,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings)
     app.state.tenant_cache = TenantCache(settings.tenant_cache_ttl_seconds)
+    app.state.chat_hub = chat_fanout.ChatHub()
 
     install_error_handlers(app)
     app.include_router(ops_router)

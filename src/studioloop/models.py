@@ -6,6 +6,7 @@ Lives outside `db/` because `db` imports no domain; migrations and tests import 
 from studioloop.accounts import models as accounts_models
 from studioloop.billing import models as billing_models
 from studioloop.booking import models as booking_models
+from studioloop.chat import models as chat_models
 from studioloop.credits import models as credits_models
 from studioloop.db import idempotency as idempotency_models
 from studioloop.db.base import Base
@@ -19,6 +20,7 @@ __all__ = [
     "accounts_models",
     "billing_models",
     "booking_models",
+    "chat_models",
     "credits_models",
     "idempotency_models",
     "notifications_models",

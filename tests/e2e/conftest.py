@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.fakes.smtp import free_port
+from tests.servers import api_process
 
 CHROMIUM = shutil.which("chromium")
 # SCREENSHOTS_DIR=docs/screenshots refreshes the committed ones (docs/development.md).
@@ -53,36 +49,8 @@ def browser_type_launch_args() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def live_server(owner_url: str) -> Iterator[str]:
     """`studioloop api` in its own process, on the test database, in development mode."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": owner_url,
-        "ENVIRONMENT": "development",
-        "LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "studioloop.cli", "api", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read() if process.stderr else ''}")
-    else:
-        process.kill()
-        raise RuntimeError("server did not start in 60 s")
-    yield base
-    process.terminate()
-    process.wait(timeout=20)
+    with api_process(owner_url) as base:
+        yield base
 
 
 @pytest.fixture

@@ -144,6 +144,13 @@ EVENTS: dict[str, Event] = {
             ("first_name", "credits", "studio_name", "expires_on"),
         ),
         Event(
+            "support_request",
+            "account",
+            "New support request: {subject}",
+            False,
+            ("from_name", "subject"),
+        ),
+        Event(
             "studio_announcement",
             "marketing",
             "{title}",

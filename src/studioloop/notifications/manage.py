@@ -61,6 +61,9 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "payment_id": "0b8e",
     "expires": None,
     "hours": 2,
+    "from_name": "Thabo",
+    "subject": "Is there parking?",
+    "room_id": "0b8e",
 }
 
 

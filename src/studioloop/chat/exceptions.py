@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from studioloop.core.errors import AppError, NotFound, RateLimited, Unauthorized, ValidationFailed
+
+
+class RoomNotFound(NotFound):
+    code = "ROOM_NOT_FOUND"
+    message = "There is no such conversation, or it is not yours."
+
+
+class ChatTokenInvalid(Unauthorized):
+    code = "CHAT_TOKEN_INVALID"
+    message = "The chat token is missing, expired or not valid here; ask for a new one."
+
+
+class MessageTooLong(ValidationFailed):
+    code = "MESSAGE_TOO_LONG"
+    message = "A message can be at most 4,000 characters."
+
+
+class SendingTooFast(RateLimited):
+    code = "SENDING_TOO_FAST"
+    message = "Too many messages in a minute; wait a moment."
+
+
+class StaffOnly(AppError):
+    status_code = 403
+    code = "STAFF_ONLY"
+    message = "Only the studio's staff can do this."

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class GuestTokenIn(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    email: EmailStr
+
+
+class GuestTokenOut(BaseModel):
+    token: str
+    guest_id: uuid.UUID
+    expires_in_days: int
+
+
+class RoomIn(Strict):
+    kind: Literal["support", "direct"] = "support"
+    subject: str = Field(min_length=1, max_length=200)
+    message: str | None = Field(default=None, max_length=4000, description="The first message")
+    about_kind: Literal["member", "booking", "payment"] | None = None
+    about_id: uuid.UUID | None = None
+
+
+class RoomUpdate(Strict):
+    status: Literal["open", "pending", "closed"] | None = None
+    assignee_user_id: uuid.UUID | None = None
+
+
+class RoomOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: str
+    status: str
+    subject: str
+    opened_by_user_id: uuid.UUID | None
+    opened_by_guest_id: uuid.UUID | None
+    assignee_user_id: uuid.UUID | None
+    about_kind: str | None
+    about_id: uuid.UUID | None
+    last_message_at: datetime | None
+    created_at: datetime
+    unread: int = 0
+
+
+class MessageIn(Strict):
+    body: str = Field(min_length=1, max_length=4000)
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    seq: int
+    room_id: uuid.UUID
+    sender_name: str
+    is_staff: bool
+    sender_user_id: uuid.UUID | None
+    sender_guest_id: uuid.UUID | None
+    body: str = Field(description="Plain text; escape it before showing it as HTML")
+    created_at: datetime
+
+
+class MessagePage(BaseModel):
+    items: list[MessageOut]
+    next_cursor: int | None = Field(description="Pass as `before` for older messages")

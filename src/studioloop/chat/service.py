@@ -1,0 +1,241 @@
+"""Rooms and messages. Every change is stored first, then announced to the other api
+processes (`fanout`), inside the same transaction: a message nobody stored is never shown,
+and one that was stored is always announced."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioloop.accounts.models import User, UserTenantRole
+from studioloop.chat import exceptions as exc, fanout
+from studioloop.chat.identity import Participant
+from studioloop.chat.models import ChatGuest, ChatMessage, ChatReadMarker, ChatRoom
+from studioloop.notifications import service as notifications
+
+MAX_MESSAGE_CHARS = 4000
+MESSAGES_PER_MINUTE = 30
+
+
+async def new_guest(
+    session: AsyncSession, tenant_id: uuid.UUID, name: str, email: str
+) -> ChatGuest:
+    guest = ChatGuest(tenant_id=tenant_id, name=name, email=email.strip().lower())
+    session.add(guest)
+    await session.flush()
+    return guest
+
+
+async def open_room(
+    session: AsyncSession,
+    who: Participant,
+    *,
+    kind: str,
+    subject: str,
+    about_kind: str | None = None,
+    about_id: uuid.UUID | None = None,
+) -> ChatRoom:
+    """A new conversation; the studio's admins are emailed about a support request."""
+    room = ChatRoom(
+        tenant_id=who.tenant_id,
+        kind=kind,
+        subject=subject,
+        opened_by_user_id=who.id if who.kind == "user" else None,
+        opened_by_guest_id=who.id if who.kind == "guest" else None,
+        about_kind=about_kind,
+        about_id=about_id,
+    )
+    session.add(room)
+    await session.flush()
+    if kind == "support":
+        await _tell_admins(session, who, room)
+    await fanout.publish(session, who.tenant_id, room.id, {"k": "room", "status": room.status})
+    return room
+
+
+async def _tell_admins(session: AsyncSession, who: Participant, room: ChatRoom) -> None:
+    admins = await session.execute(
+        select(User.id, User.first_name)
+        .join(UserTenantRole, UserTenantRole.user_id == User.id)
+        .where(
+            UserTenantRole.tenant_id == room.tenant_id,
+            UserTenantRole.role.in_(("owner", "admin")),
+            UserTenantRole.status == "active",
+        )
+    )
+    for admin_id, first_name in list(admins):
+        await notifications.notify(
+            session,
+            "support_request",
+            tenant_id=room.tenant_id,
+            user_id=admin_id,
+            dedup_key=f"support_request:{room.id}:{admin_id}",
+            link="/inbox",
+            context={
+                "first_name": first_name,
+                "from_name": who.name,
+                "subject": room.subject,
+                "room_id": str(room.id),
+            },
+        )
+
+
+async def room_for(session: AsyncSession, who: Participant, room_id: uuid.UUID) -> ChatRoom:
+    """The room, if this participant may see it: staff see every room of their studio;
+    guests and members only the ones they opened."""
+    room = await session.get(ChatRoom, room_id)
+    if room is None or room.tenant_id != who.tenant_id:
+        raise exc.RoomNotFound()
+    if who.is_staff:
+        return room
+    mine = room.opened_by_guest_id if who.kind == "guest" else room.opened_by_user_id
+    if mine != who.id:
+        raise exc.RoomNotFound()
+    return room
+
+
+async def list_rooms(
+    session: AsyncSession, who: Participant, *, status: str | None, limit: int = 50
+) -> list[tuple[ChatRoom, int]]:
+    """Rooms newest activity first, each with how many messages this reader has not read."""
+    marker = (
+        select(ChatReadMarker.last_read_seq)
+        .where(ChatReadMarker.room_id == ChatRoom.id, ChatReadMarker.reader == who.reader)
+        .scalar_subquery()
+    )
+    unread = (
+        select(func.count())
+        .select_from(ChatMessage)
+        .where(
+            ChatMessage.room_id == ChatRoom.id,
+            ChatMessage.seq > func.coalesce(marker, 0),
+        )
+        .scalar_subquery()
+    )
+    query = select(ChatRoom, unread)
+    if not who.is_staff:
+        column = ChatRoom.opened_by_guest_id if who.kind == "guest" else ChatRoom.opened_by_user_id
+        query = query.where(column == who.id)
+    if status:
+        query = query.where(ChatRoom.status == status)
+    rows = await session.execute(
+        query.order_by(
+            ChatRoom.last_message_at.desc().nulls_last(), ChatRoom.created_at.desc()
+        ).limit(limit)
+    )
+    return [(room, int(count)) for room, count in rows]
+
+
+async def post(session: AsyncSession, who: Participant, room: ChatRoom, body: str) -> ChatMessage:
+    body = body.strip()
+    if not body:
+        raise exc.MessageTooLong("A message needs some text.", code="MESSAGE_EMPTY")
+    if len(body) > MAX_MESSAGE_CHARS:
+        raise exc.MessageTooLong(details={"max_chars": MAX_MESSAGE_CHARS})
+    sender = ChatMessage.sender_guest_id if who.kind == "guest" else ChatMessage.sender_user_id
+    recent = await session.scalar(
+        select(func.count())
+        .select_from(ChatMessage)
+        .where(sender == who.id, ChatMessage.created_at > datetime.now(UTC) - timedelta(minutes=1))
+    )
+    if (recent or 0) >= MESSAGES_PER_MINUTE:
+        raise exc.SendingTooFast(details={"per_minute": MESSAGES_PER_MINUTE})
+    message = ChatMessage(
+        tenant_id=room.tenant_id,
+        room_id=room.id,
+        sender_user_id=who.id if who.kind == "user" else None,
+        sender_guest_id=who.id if who.kind == "guest" else None,
+        sender_name=who.name,
+        is_staff=who.is_staff,
+        body=body,
+    )
+    session.add(message)
+    room.last_message_at = datetime.now(UTC)
+    if room.status == "closed" and not who.is_staff:
+        room.status = "open"  # a guest writing again reopens the ticket
+    await session.flush()
+    await session.refresh(message)
+    await mark_read(session, who, room, message.seq)
+    await fanout.publish(session, room.tenant_id, room.id, {"k": "message", "s": message.seq})
+    return message
+
+
+async def messages(
+    session: AsyncSession,
+    room: ChatRoom,
+    *,
+    after: int = 0,
+    before: int | None = None,
+    limit: int = 50,
+) -> list[ChatMessage]:
+    """Messages after `after` (a reconnecting client's last seen seq), oldest first; or
+    with `before`, the page of older ones just before it."""
+    query = select(ChatMessage).where(ChatMessage.room_id == room.id)
+    if before is not None:
+        older = await session.scalars(
+            query.where(ChatMessage.seq < before).order_by(ChatMessage.seq.desc()).limit(limit)
+        )
+        return list(reversed(list(older)))
+    rows = await session.scalars(
+        query.where(ChatMessage.seq > after).order_by(ChatMessage.seq).limit(limit)
+    )
+    return list(rows)
+
+
+async def mark_read(session: AsyncSession, who: Participant, room: ChatRoom, seq: int) -> None:
+    await session.execute(
+        insert(ChatReadMarker)
+        .values(tenant_id=room.tenant_id, room_id=room.id, reader=who.reader, last_read_seq=seq)
+        .on_conflict_do_update(
+            index_elements=["room_id", "reader"],
+            set_={"last_read_seq": func.greatest(ChatReadMarker.last_read_seq, seq)},
+        )
+    )
+    await fanout.publish(
+        session,
+        room.tenant_id,
+        room.id,
+        {"k": "read", "who": who.name, "reader": who.reader, "s": seq},
+    )
+
+
+async def update_room(
+    session: AsyncSession,
+    who: Participant,
+    room: ChatRoom,
+    changes: dict[str, Any],
+) -> ChatRoom:
+    if not who.is_staff:
+        raise exc.StaffOnly()
+    if "assignee_user_id" in changes and changes["assignee_user_id"] is not None:
+        staff = await session.scalar(
+            select(UserTenantRole.role).where(
+                and_(
+                    UserTenantRole.tenant_id == room.tenant_id,
+                    UserTenantRole.user_id == changes["assignee_user_id"],
+                    UserTenantRole.role.in_(("owner", "admin", "instructor")),
+                )
+            )
+        )
+        if staff is None:
+            raise exc.StaffOnly("The assignee must be one of the studio's staff.", code="NOT_STAFF")
+    for name, value in changes.items():
+        setattr(room, name, value)
+    await session.flush()
+    await session.refresh(room)
+    await fanout.publish(session, room.tenant_id, room.id, {"k": "room", "status": room.status})
+    return room
+
+
+async def typing(session: AsyncSession, who: Participant, room: ChatRoom) -> None:
+    await fanout.publish(session, room.tenant_id, room.id, {"k": "typing", "who": who.name})
+
+
+async def unread_total(session: AsyncSession, who: Participant) -> int:
+    rows = await list_rooms(session, who, status=None, limit=500)
+    return sum(count for _, count in rows)

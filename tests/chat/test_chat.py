@@ -1,0 +1,129 @@
+"""Support chat over HTTP: guests, rooms, the staff inbox, who sees what, and limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from studioloop.config import get_settings
+from tests.chat.conftest import ChatStudio
+from tests.conftest import Owner, assert_error
+
+
+async def test_a_guest_asks_and_the_studio_answers(studio: ChatStudio, owner_db: Owner) -> None:
+    guest = await studio.guest()
+    opened = await studio.open(guest, "Is there parking?", message="Hi! Is there parking nearby?")
+    assert opened.status_code == 201, opened.text
+    room = opened.json()
+    assert (room["kind"], room["status"]) == ("support", "open")
+    # The owner (the studio's admin) is told about the new request.
+    assert (
+        owner_db.value("SELECT subject FROM notifications WHERE event = 'support_request'")
+        == "New support request: Is there parking?"
+    )
+
+    inbox = await studio.client.get(
+        f"{studio.base}/chat/rooms", headers=studio.instructor["headers"]
+    )
+    assert [(r["id"], r["unread"]) for r in inbox.json()] == [(room["id"], 1)]
+    reply = await studio.say(studio.instructor, room["id"], "Yes, behind the building <b>free</b>.")
+    assert reply.status_code == 201 and reply.json()["is_staff"] is True
+
+    history = await studio.client.get(
+        f"{studio.base}/chat/rooms/{room['id']}/messages", headers=guest["headers"]
+    )
+    bodies = [m["body"] for m in history.json()["items"]]
+    assert bodies == ["Hi! Is there parking nearby?", "Yes, behind the building <b>free</b>."]
+    after = await studio.client.get(
+        f"{studio.base}/chat/rooms/{room['id']}/messages",
+        params={"after": history.json()["items"][0]["seq"]},
+        headers=guest["headers"],
+    )
+    assert [m["body"] for m in after.json()["items"]] == [bodies[1]]
+    mine = await studio.client.get(f"{studio.base}/chat/rooms", headers=guest["headers"])
+    assert [r["unread"] for r in mine.json()] == [1]  # the reply
+
+
+async def test_nobody_else_gets_into_a_guests_room(studio: ChatStudio) -> None:
+    guest = await studio.guest()
+    room = (await studio.open(guest)).json()
+    other = await studio.guest("Zodwa", "zodwa@example.com")
+    for response in (
+        await studio.client.get(
+            f"{studio.base}/chat/rooms/{room['id']}/messages", headers=other["headers"]
+        ),
+        await studio.say(other, room["id"], "let me in"),
+        await studio.say(studio.member, room["id"], "me too"),
+    ):
+        assert_error(response, 404, "ROOM_NOT_FOUND")
+    assert (
+        await studio.client.get(f"{studio.base}/chat/rooms", headers=other["headers"])
+    ).json() == []
+    # A guest token is for its own studio only.
+    elsewhere = await studio.client.get(
+        "/api/v1/chat/rooms", headers={**guest["headers"], "X-Tenant-ID": "other-studio"}
+    )
+    assert elsewhere.status_code == 200 and [r["id"] for r in elsewhere.json()] == [room["id"]]
+
+
+async def test_expired_and_forged_tokens_are_refused(studio: ChatStudio) -> None:
+    guest = await studio.guest()
+    claims = jwt.decode(guest["token"], options={"verify_signature": False})
+    claims["exp"] = int((datetime.now(UTC) - timedelta(minutes=1)).timestamp())
+    secret = get_settings().secret_key.get_secret_value()
+    expired = jwt.encode(claims, secret, algorithm="HS256")
+    forged = jwt.encode({**claims, "exp": claims["exp"] + 3600}, "not-the-key", algorithm="HS256")
+    for token in (expired, forged, "nonsense", ""):
+        response = await studio.client.get(
+            f"{studio.base}/chat/rooms", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 401
+
+
+async def test_staff_manage_tickets_and_a_guest_reopens_one(studio: ChatStudio) -> None:
+    guest = await studio.guest()
+    room = (
+        await studio.open(guest, about_kind="member", about_id=studio.member["user"]["id"])
+    ).json()
+    assert room["about_kind"] == "member"
+    url = f"{studio.base}/chat/rooms/{room['id']}"
+    refused = await studio.client.patch(url, headers=guest["headers"], json={"status": "closed"})
+    assert_error(refused, 403, "STAFF_ONLY")
+    not_staff = await studio.client.patch(
+        url, headers=studio.owner["headers"], json={"assignee_user_id": studio.member["user"]["id"]}
+    )
+    assert_error(not_staff, 403, "NOT_STAFF")
+    closed = await studio.client.patch(
+        url,
+        headers=studio.owner["headers"],
+        json={"status": "closed", "assignee_user_id": studio.instructor["user"]["id"]},
+    )
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    only_closed = await studio.client.get(
+        f"{studio.base}/chat/rooms", params={"status": "closed"}, headers=studio.owner["headers"]
+    )
+    assert [r["id"] for r in only_closed.json()] == [room["id"]]
+    await studio.say(guest, room["id"], "One more question")
+    again = await studio.client.get(f"{studio.base}/chat/rooms", headers=studio.owner["headers"])
+    assert again.json()[0]["status"] == "open"
+
+
+async def test_message_limits(studio: ChatStudio, owner_db: Owner) -> None:
+    guest = await studio.guest()
+    room = (await studio.open(guest)).json()
+    assert_error(await studio.say(guest, room["id"], "x" * 4001), 422, "VALIDATION_ERROR")
+    assert_error(await studio.say(guest, room["id"], "   "), 422, "VALIDATION_ERROR")
+    for n in range(30):
+        assert (await studio.say(guest, room["id"], f"message {n}")).status_code == 201
+    assert_error(await studio.say(guest, room["id"], "one too many"), 429, "SENDING_TOO_FAST")
+    assert owner_db.value("SELECT count(*) FROM chat_messages") == 30
+
+
+async def test_guest_tokens_need_a_studio_and_valid_details(studio: ChatStudio) -> None:
+    no_studio = await studio.client.post(
+        "/api/v1/guest/token", json={"name": "A", "email": "a@example.com"}
+    )
+    assert_error(no_studio, 400, "TENANT_REQUIRED")
+    bad = await studio.client.post(f"{studio.base}/guest/token", json={"name": "", "email": "x"})
+    assert_error(bad, 422, "VALIDATION_ERROR")

@@ -1,0 +1,119 @@
+"""Live chat across api processes: a message sent to one process reaches a client
+connected to another (PostgreSQL LISTEN/NOTIFY), with typing, read receipts, and what a
+reconnecting client missed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+from tests.conftest import Owner
+from tests.e2e.test_sandbox_checkout import _person, _studio
+from tests.servers import api_process
+
+
+async def _next(socket: ClientConnection, kind: str) -> dict[str, Any]:
+    """The next event of this kind (others, such as read receipts, are skipped)."""
+    async with asyncio.timeout(10):
+        while True:
+            event = json.loads(await socket.recv())
+            if event["type"] == kind:
+                return event
+
+
+def _ws(base: str, room_id: str, token: str, **params: str) -> str:
+    query = "&".join(f"{k}={v}" for k, v in {"token": token, **params}.items())
+    return f"{base.replace('http', 'ws')}/api/v1/chat/rooms/{room_id}/websocket?{query}"
+
+
+async def test_messages_cross_processes_with_typing_receipts_and_catch_up(
+    owner_url: str, owner_db: Owner
+) -> None:
+    with api_process(owner_url) as one, api_process(owner_url) as two:
+        api, owner = _studio(one, owner_db)
+        owner_token = owner["Authorization"].removeprefix("Bearer ")
+        http = httpx.AsyncClient()
+        guest = await http.post(
+            f"{api}/guest/token", json={"name": "Thabo", "email": "t@example.com"}
+        )
+        assert guest.status_code == 201, guest.text
+        guest_token = guest.json()["token"]
+        room = (
+            await http.post(
+                f"{api}/chat/rooms",
+                headers={"Authorization": f"Bearer {guest_token}"},
+                json={"subject": "Towels?"},
+            )
+        ).json()
+
+        async with (
+            connect(_ws(two, room["id"], owner_token, tenant="loop-yoga")) as staff,
+            connect(_ws(one, room["id"], guest_token)) as visitor,
+        ):
+            await visitor.send(json.dumps({"type": "message", "body": "Do you rent towels?"}))
+            received = await _next(staff, "message")
+            assert received["message"]["body"] == "Do you rent towels?"
+            assert received["message"]["is_staff"] is False
+
+            await staff.send(json.dumps({"type": "typing"}))
+            assert (await _next(visitor, "typing"))["who"] == "Thandi Test"
+            await staff.send(json.dumps({"type": "message", "body": "Yes, R10 <script>"}))
+            answer = await _next(visitor, "message")
+            while answer["message"]["is_staff"] is False:  # its own message, echoed first
+                answer = await _next(visitor, "message")
+            assert answer["message"]["body"] == "Yes, R10 <script>"  # text; the page escapes
+            await visitor.send(json.dumps({"type": "read", "seq": answer["message"]["seq"]}))
+            receipt = await _next(staff, "read")
+            assert receipt["who"] == "Thabo" and receipt["seq"] == answer["message"]["seq"]
+            last_seen = answer["message"]["seq"]
+
+        # The visitor is away while the studio writes twice; back (on the other process),
+        # they get both first.
+        for text in ("Also: lockers are free.", "See you soon!"):
+            said = await http.post(
+                f"{api}/chat/rooms/{room['id']}/messages",
+                headers=owner,
+                json={"body": text},
+            )
+            assert said.status_code == 201
+        async with connect(_ws(two, room["id"], guest_token, after=str(last_seen))) as back:
+            missed = [(await _next(back, "message"))["message"]["body"] for _ in range(2)]
+            assert missed == ["Also: lockers are free.", "See you soon!"]
+        await http.aclose()
+
+
+async def test_a_socket_needs_a_valid_token_for_that_room(owner_url: str, owner_db: Owner) -> None:
+    with api_process(owner_url) as server:
+        api, _owner = _studio(server, owner_db)
+        async with httpx.AsyncClient() as http:
+            tokens = [
+                (
+                    await http.post(
+                        f"{api}/guest/token", json={"name": name, "email": f"{name}@example.com"}
+                    )
+                ).json()["token"]
+                for name in ("ana", "ben")
+            ]
+            room = (
+                await http.post(
+                    f"{api}/chat/rooms",
+                    headers={"Authorization": f"Bearer {tokens[0]}"},
+                    json={"subject": "Mine"},
+                )
+            ).json()
+        member = _person(server, owner_db, "member@example.com", "Mia")
+        for token, params in (
+            (tokens[1], {}),  # another guest
+            ("expired-or-forged", {}),
+            (member["Authorization"].removeprefix("Bearer "), {"tenant": "loop-yoga"}),
+        ):
+            with pytest.raises(Exception) as refused:  # noqa: PT011 - closed or refused
+                async with connect(_ws(server, room["id"], token, **params)) as socket:
+                    await socket.recv()
+            assert isinstance(refused.value, InvalidStatus) or "440" in str(refused.value)
