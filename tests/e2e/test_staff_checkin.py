@@ -69,16 +69,23 @@ def test_staff_check_a_member_in_by_typing_the_code(
     _sign_in_as_owner(page, live_server)
     expect(page.get_by_text("0 of 1 checked in")).to_be_visible()
     page.get_by_label("Check-in code").fill(code)
-    page.get_by_role("button", name="Check in").click()
+    page.get_by_role("button", name="Check in", exact=True).click()
     expect(page.locator("#scan-result")).to_have_text("Ayanda Test is checked in.")
     expect(page.get_by_text("1 of 1 checked in")).to_be_visible()
     shot(page, "staff-checkin-phone")
     page.get_by_label("Check-in code").fill(code)
-    page.get_by_role("button", name="Check in").click()
+    page.get_by_role("button", name="Check in", exact=True).click()
     expect(page.locator("#scan-result")).to_contain_text("already checked in")
     page.get_by_label("Check-in code").fill("SL1.forged.code")
-    page.get_by_role("button", name="Check in").click()
+    page.get_by_role("button", name="Check in", exact=True).click()
     expect(page.locator("#scan-result")).to_contain_text("not a valid")
+
+    # Someone without their phone: a tap on their name on the roster.
+    _booked_code(live_server, api, owner, owner_db, "zola@example.com", occurrence_id)
+    page.reload()
+    page.get_by_role("button", name="Check in Zola").click()
+    expect(page.locator("#scan-result")).to_have_text("Zola Test is checked in.")
+    expect(page.get_by_text("2 of 2 checked in")).to_be_visible()
 
 
 def test_offline_scans_are_verified_on_the_device_and_synced_later(
@@ -91,10 +98,10 @@ def test_offline_scans_are_verified_on_the_device_and_synced_later(
 
     context.set_offline(True)
     page.get_by_label("Check-in code").fill(code[:-6] + "AAAAAA")  # tampered signature
-    page.get_by_role("button", name="Check in").click()
+    page.get_by_role("button", name="Check in", exact=True).click()
     expect(page.locator("#scan-result")).to_have_text("This code is not genuine.")
     page.get_by_label("Check-in code").fill(code)
-    page.get_by_role("button", name="Check in").click()
+    page.get_by_role("button", name="Check in", exact=True).click()
     expect(page.locator("#scan-result")).to_contain_text("checked in (offline; will sync)")
     expect(page.locator("#queue-state")).to_have_text("1 scan(s) waiting to be sent.")
     shot(page, "staff-checkin-offline")

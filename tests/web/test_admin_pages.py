@@ -101,7 +101,8 @@ async def test_prices_are_set_up_and_a_member_joins_a_membership(
         "/s/loop-yoga/admin/pricing/plans",
         data={"csrf_token": token, "name": "X", "price": "abc", "interval": "month"},
     )
-    assert bad_plan.status_code == 400 and 'id="name-error"' in bad_plan.text
+    assert bad_plan.status_code == 400 and 'id="plan_name-error"' in bad_plan.text
+    assert 'id="plan_price-error"' in bad_plan.text and "such as 120" in bad_plan.text
     plan = await web.post(
         "/s/loop-yoga/admin/pricing/plans",
         data={
@@ -154,7 +155,10 @@ async def test_settings_and_branding(
     assert settings["brand_color"] == "#7c3aed" and settings["reminder_hours"] == [24]
     assert settings["notification_channels"] == ["whatsapp", "email"]
     public = await web.get("/s/loop-yoga")
-    assert "--brand: #7c3aed" in public.text and "Loop Yoga Sea Point" in public.text
+    assert "Loop Yoga Sea Point" in public.text
+    assert '<link rel="stylesheet" href="/s/loop-yoga/brand.css' in public.text
+    brand = await web.get("/s/loop-yoga/brand.css")
+    assert "--brand: #7c3aed" in brand.text and "--on-brand: #ffffff" in brand.text
 
     not_image = await web.post(
         "/s/loop-yoga/admin/settings/logo",

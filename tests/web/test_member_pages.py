@@ -189,3 +189,47 @@ async def test_the_profile_page_saves_a_phone_for_whatsapp(
         "SELECT first_name, phone, preferences->>'locale' FROM users WHERE id = %s",
         member["user"]["id"],
     ) == [("Naledi", "+27 82 555 0101", "en")]
+
+
+async def test_a_priced_class_without_credits_says_pay_and_holds_the_seat(
+    web: httpx.AsyncClient, studio: BookingStudio, owner_db: Owner
+) -> None:
+    member = await studio.new_member(credits=0)
+    occurrence = await studio.occurrence(name="Reformer", price=28000, credits_required=2)
+    token = await _signed_in(web, member)
+    page = await web.get(f"/s/loop-yoga/classes/{occurrence['id']}")
+    assert "Pay ZAR 280.00 and book" in page.text and "Buy credits instead" in page.text
+    booked = await web.post(
+        f"/s/loop-yoga/classes/{occurrence['id']}/book", data={"csrf_token": token}
+    )
+    assert booked.status_code == 303 and "/checkout/" in booked.headers["location"]
+    mine = await web.get("/my/bookings")
+    assert "Your seat is held" in mine.text and booked.headers["location"] in mine.text
+    assert owner_db.value("SELECT status FROM bookings") == "held"
+
+
+async def test_codes_scale_to_the_screen_and_past_classes_say_so(
+    web: httpx.AsyncClient, studio: BookingStudio, owner_db: Owner
+) -> None:
+    member = await studio.new_member(credits=1)
+    occurrence = await studio.occurrence()
+    booking = await studio.book(member, occurrence["id"])
+    await _signed_in(web, member)
+    page = await web.get(f"/my/bookings/{booking.json()['id']}")
+    svg = page.text[page.text.index("<svg") : page.text.index(">", page.text.index("<svg"))]
+    assert "viewBox" in svg and "width=" not in svg  # scales with its box, never cropped
+    owner_db.rows(
+        "UPDATE class_schedules SET start_time = now() - interval '3 hours', "
+        "end_time = now() - interval '2 hours'"
+    )
+    timetable = await web.get("/s/loop-yoga/timetable")
+    assert "Finished" in timetable.text and "waitlist open" not in timetable.text
+
+
+def test_text_on_a_studio_colour_stays_readable() -> None:
+    from studioloop.web.forms import readable_on
+
+    assert readable_on("#0f766e") == "#ffffff"  # our teal: white
+    assert readable_on("#facc15") == "#111827"  # yellow: dark text
+    assert readable_on("#ffffff") == "#111827"
+    assert readable_on("#000000") == "#ffffff"

@@ -37,6 +37,29 @@ async def attempt(
     return result, None
 
 
+# The schema's messages are written for API clients; a person at a form gets these.
+PLAIN_WORDS = {
+    "missing": "Fill this in.",
+    "int_parsing": "Enter a whole number.",
+    "int_type": "Enter a whole number.",
+    "time_parsing": "Enter a time such as 06:30.",
+    "date_from_datetime_parsing": "Enter a date.",
+    "uuid_parsing": "Choose one from the list.",
+    "enum": "Choose one from the list.",
+    "literal_error": "Choose one from the list.",
+}
+
+
+def _in_words(problem: Any) -> str:
+    kind = problem.get("type", "")
+    if kind == "string_too_short" and (problem.get("ctx") or {}).get("min_length") == 1:
+        return "Fill this in."
+    if kind in PLAIN_WORDS:
+        return PLAIN_WORDS[kind]
+    message = str(problem["msg"]).removeprefix("Value error, ").rstrip(".")
+    return message[:1].upper() + message[1:] + "."
+
+
 def parse(model: type[M], data: dict[str, Any]) -> tuple[M | None, dict[str, str]]:
     """Validate form fields with the API's own schema; errors keyed by field, in words."""
     try:
@@ -45,9 +68,18 @@ def parse(model: type[M], data: dict[str, Any]) -> tuple[M | None, dict[str, str
         errors: dict[str, str] = {}
         for problem in error.errors():
             field = str(problem["loc"][0]) if problem["loc"] else "form"
-            message = str(problem["msg"]).removeprefix("Value error, ")
-            errors.setdefault(field, message[:1].upper() + message[1:] + ".")
+            errors.setdefault(field, _in_words(problem))
         return None, errors
+
+
+def readable_on(colour: str) -> str:
+    """White or near-black text, whichever reads better on `colour` (WCAG relative
+    luminance): a studio that picks yellow still gets legible buttons."""
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    # Contrast with white is (1.05)/(L+0.05); with #111827 (L≈0.0118) it is (L+0.05)/0.0618.
+    return "#ffffff" if 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.0618 else "#111827"
 
 
 def brand_colour(settings: dict[str, Any]) -> str | None:

@@ -13,6 +13,7 @@ import segno
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
+from sqlalchemy import select
 
 from studioloop.accounts import service as accounts
 from studioloop.accounts.models import User
@@ -27,6 +28,7 @@ from studioloop.db.tenancy import set_tenant_context, set_user_context
 from studioloop.notifications import manage as notification_settings
 from studioloop.notifications.schemas import PreferencesUpdate
 from studioloop.payments import service as payments
+from studioloop.payments.models import Payment
 from studioloop.scheduling import capacity
 from studioloop.tenants import service as tenants_service
 from studioloop.tenants.dependencies import CurrentTenant
@@ -51,20 +53,29 @@ async def _member(request: Request, session: DbSession) -> tuple[User | None, Re
 
 def qr_svg(code: str) -> Markup:
     """The check-in code as inline SVG: no extra request, so it is there offline too."""
-    return Markup(segno.make(code, error="m").svg_inline(scale=6, border=2))  # noqa: S704
+    return Markup(segno.make(code, error="m").svg_inline(scale=6, border=2, omitsize=True))  # noqa: S704
 
 
-async def _my_bookings(session: DbSession, user: User) -> list[tuple[BookingOut, Any]]:
-    found: list[tuple[BookingOut, Any]] = []
+async def _my_bookings(session: DbSession, user: User) -> list[tuple[BookingOut, Any, str | None]]:
+    """Upcoming bookings at every studio: (booking, studio, where to pay a held seat)."""
+    found: list[tuple[BookingOut, Any, str | None]] = []
     since = datetime.now(UTC) - timedelta(hours=12)
     for role in (await accounts.profile(session, user)).tenant_roles:
         await set_tenant_context(session, role.tenant_id)
         for booking in await booking_service.list_bookings(
             session, user.id, status=None, start_from=since, start_to=None, limit=50
         ):
-            if booking.status != "cancelled":
-                found.append((booking, role))
-    return sorted(found, key=lambda pair: pair[0].start_time)
+            if booking.status == "cancelled":
+                continue
+            pay_url = None
+            if booking.status == "held":
+                pay_url = await session.scalar(
+                    select(Payment.checkout_url).where(
+                        Payment.booking_id == booking.id, Payment.status == "pending"
+                    )
+                )
+            found.append((booking, role, pay_url))
+    return sorted(found, key=lambda entry: entry[0].start_time)
 
 
 @router.get("/my/bookings", response_class=HTMLResponse)
@@ -75,7 +86,7 @@ async def my_bookings(request: Request, session: DbSession) -> Response:
     bookings = await _my_bookings(session, user)
     zones = {
         role.tenant_id: (await tenants_service.get_tenant(session, role.tenant_id)).timezone
-        for _, role in bookings
+        for _, role, _ in bookings
     }
     entries = [
         {
@@ -86,8 +97,9 @@ async def my_bookings(request: Request, session: DbSession) -> Response:
                 "%a %d %b %H:%M"
             ),
             "qr": qr_svg(booking.qr_code) if booking.qr_code else None,
+            "pay_url": pay_url,
         }
-        for booking, role in bookings
+        for booking, role, pay_url in bookings
     ]
     return render(request, "my/bookings.html", {"user": user, "entries": entries})
 
@@ -134,8 +146,8 @@ def _consequence(booking: Booking, facts: capacity.OccurrenceFacts) -> str:
     come_back = "come back" if plural else "comes back"
     if not late:
         if booking.credits_used:
-            return f"You are inside the cancellation window: your {credits_word} {come_back}."
-        return "You are inside the cancellation window: anything you paid is refunded."
+            return f"You are cancelling in good time: your {credits_word} {come_back}."
+        return "You are cancelling in good time: anything you paid is refunded."
     hours = int(facts.cancellation_window.total_seconds() // 3600)
     if facts.tenant_settings.get("late_cancel_policy", "forfeit") == "forfeit":
         return (

@@ -25,7 +25,7 @@ from studioloop.web.owner_pages import admin_of
 from studioloop.web.routes import render
 from studioloop.web.session import web_user
 from studioloop.web.studio_pages import studio_context
-from studioloop.web.timetable_admin import cents
+from studioloop.web.timetable_admin import AMOUNT_HINT, cents
 
 router = APIRouter(include_in_schema=False)
 
@@ -74,9 +74,11 @@ async def create_pack(request: Request, tenant: CurrentTenant, session: DbSessio
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     data: dict[str, Any] = {k: v for k, v in fields.items() if v}
-    if "price" in data:
-        data["price"] = cents(data["price"])
+    price = cents(data["price"]) if "price" in data else None
+    data["price"] = price
     parsed, errors = parse(PackageIn, data)
+    if fields["price"] and price is None:
+        errors["price"], parsed = AMOUNT_HINT, None
     if parsed is not None:
         row = CreditPackage(tenant_id=tenant.id, **parsed.model_dump())
         _saved, problem = await attempt(session, lambda: credits.save_package(session, row))
@@ -102,9 +104,11 @@ async def create_plan(request: Request, tenant: CurrentTenant, session: DbSessio
         return refused or Response(status_code=401)
     data: dict[str, Any] = {k: v for k, v in fields.items() if v and k != "unlimited"}
     data["unlimited"] = bool(fields["unlimited"])
-    if "price" in data:
-        data["price"] = cents(data["price"])
+    price = cents(data["price"]) if "price" in data else None
+    data["price"] = price
     parsed, errors = parse(PlanIn, data)
+    if fields["price"] and price is None:
+        errors["price"], parsed = AMOUNT_HINT, None
     if parsed is not None:
         _plan, problem = await attempt(
             session, lambda: billing.create_plan(session, tenant.id, parsed)

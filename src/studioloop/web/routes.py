@@ -32,6 +32,25 @@ from studioloop.web.session import end_web_session, start_web_session, web_user
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+ACRONYMS = {"hiit": "HIIT", "trx": "TRX", "emom": "EMOM", "amrap": "AMRAP"}
+
+
+def kind_label(value: str) -> str:
+    """A class type as people write it: "power-yoga" -> "Power yoga", "hiit" -> "HIIT"."""
+    words = str(value).replace("-", " ").replace("_", " ").split()
+    shown = [ACRONYMS.get(w.lower(), w.lower()) for w in words]
+    if shown and shown[0].islower():
+        shown[0] = shown[0].capitalize()
+    return " ".join(shown)
+
+
+def counted(number: int, noun: str) -> str:
+    """ "1 credit", "2 credits"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+templates.env.filters["kind"] = kind_label
+templates.env.filters["counted"] = counted
 
 
 def render(

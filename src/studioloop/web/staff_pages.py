@@ -5,6 +5,7 @@ studio's public key and queues the scans, which go up through the batch endpoint
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -89,8 +90,10 @@ async def checkin_submit(
     tenant: CurrentTenant,
     session: DbSession,
     code: Annotated[str, Form(max_length=2000)] = "",
+    booking_id: Annotated[uuid.UUID | None, Form()] = None,
     csrf: Annotated[str | None, Form(alias=CSRF_FIELD)] = None,
 ) -> Response:
+    """Check in by the scanned or typed code, or (a tap on the roster) by the booking."""
     check_csrf(request, csrf)
     user, refused = await _staff(request, session, tenant)
     if refused is not None or user is None:
@@ -98,13 +101,16 @@ async def checkin_submit(
     settings = request.app.state.settings
 
     async def scan() -> checkin.CheckinResult:
+        if booking_id is not None:
+            return await checkin.check_in(session, booking_id)
         decoded = checkin.read_code(settings, code.strip(), tenant.id)
         return await checkin.check_in(session, decoded.booking_id)
 
     done, problem = await attempt(session, scan)
     if problem is not None or done is None:
-        result = {"ok": False, "message": problem.message if problem else "Not checked in."}
-        return await _page(request, session, tenant, user, result, status_code=409)
+        return await _page(
+            request, session, tenant, user, _refusal(problem, tenant), status_code=409
+        )
     name = await _name_of(session, done.booking_id)
     zone = ZoneInfo(tenant.timezone)
     if done.result == "already_checked_in":
@@ -113,6 +119,15 @@ async def checkin_submit(
     else:
         message = f"{name} is checked in."
     return await _page(request, session, tenant, user, {"ok": True, "message": message})
+
+
+def _refusal(problem: Any, tenant: TenantRef) -> dict[str, Any]:
+    message = problem.message if problem else "Not checked in."
+    opens = (problem.details or {}).get("opens_at") if problem else None
+    if isinstance(opens, str):
+        at = datetime.fromisoformat(opens).astimezone(ZoneInfo(tenant.timezone))
+        message += f" It opens at {at.strftime('%H:%M')}."
+    return {"ok": False, "message": message}
 
 
 async def _name_of(session: DbSession, booking_id: Any) -> str:

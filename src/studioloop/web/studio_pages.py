@@ -18,14 +18,16 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from studioloop.accounts.models import User
 from studioloop.accounts.service import grant_role, membership_of
-from studioloop.booking import service as booking_service
+from studioloop.booking import entitlements, service as booking_service, waitlist
 from studioloop.booking.holds import SeatHold
 from studioloop.booking.models import ACTIVE_STATUSES, Booking
+from studioloop.credits import service as credits
 from studioloop.db.session import DbSession
 from studioloop.payments import class_payments
 from studioloop.payments.service import format_money
-from studioloop.scheduling import schedule_service
+from studioloop.scheduling import capacity, schedule_service
 from studioloop.scheduling.models import ClassTemplate
 from studioloop.scheduling.schedule_service import OccurrenceFilter
 from studioloop.scheduling.schemas import OccurrenceOut
@@ -33,7 +35,7 @@ from studioloop.tenants import service as tenants_service
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
 from studioloop.web.csrf import CSRF_FIELD, check_csrf
-from studioloop.web.forms import attempt, brand_colour
+from studioloop.web.forms import attempt, brand_colour, readable_on
 from studioloop.web.routes import render
 from studioloop.web.session import web_user
 
@@ -56,8 +58,13 @@ class Slot:
 def slot(item: OccurrenceOut) -> Slot:
     local = datetime.fromisoformat(item.local_start)
     ends = item.end_time.astimezone(local.tzinfo)
+    now = datetime.now(UTC)
     if item.status == "cancelled":
         spots = "Cancelled"
+    elif item.end_time <= now:
+        spots = "Finished"
+    elif item.start_time <= now:
+        spots = "Under way"
     elif item.available_spots <= 0:
         spots = "Full · waitlist open"
     else:
@@ -68,7 +75,7 @@ def slot(item: OccurrenceOut) -> Slot:
         price = "Free"
     elif cls.price is not None:
         price += f" or {format_money(cls.price, cls.currency)}"
-    bookable = item.status == "scheduled" and item.start_time > datetime.now(UTC)
+    bookable = item.status == "scheduled" and item.start_time > now
     return Slot(
         item,
         local.strftime("%a %d %b"),
@@ -115,12 +122,16 @@ async def timetable(
     request: Request,
     tenant: CurrentTenant,
     session: DbSession,
-    week: date | None = Query(default=None, description="any day of the week to show"),
+    week: str | None = Query(default=None, max_length=10, description="a day of the week"),
     type: str | None = Query(default=None, max_length=60),
 ) -> Response:
     zone = ZoneInfo(tenant.timezone)
     today = datetime.now(zone).date()
-    monday = (week or today) - timedelta(days=(week or today).weekday())
+    try:
+        shown = date.fromisoformat(week) if week else today
+    except ValueError:
+        shown = today  # a mangled link shows this week rather than an error
+    monday = shown - timedelta(days=shown.weekday())
     start = datetime.combine(monday, time(0), tzinfo=zone)
     items, _ = await schedule_service.list_occurrences(
         session,
@@ -132,8 +143,8 @@ async def timetable(
     for offset in range(7):
         days[(monday + timedelta(days=offset)).strftime("%a %d %b")] = []
     for found in items:
-        shown = slot(found)
-        days.setdefault(shown.day, []).append(shown)
+        entry = slot(found)
+        days.setdefault(entry.day, []).append(entry)
     types = sorted(
         set(
             await session.scalars(
@@ -185,8 +196,33 @@ async def _class_page(
         "mine": mine,
         "problem": problem,
         "is_admin": bool(membership and membership.allows("admin")),
+        "offer": await _offer(session, tenant, occurrence, user) if user else None,
     }
     return render(request, "studio/class.html", context, status_code=status_code)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What booking costs this member, so the button says it before they press it."""
+
+    cost: int  # credits
+    balance: int
+    card_price: str | None  # paid by card when the credits are not there
+
+    @property
+    def covered(self) -> bool:
+        return self.cost <= self.balance
+
+
+async def _offer(
+    session: DbSession, tenant: TenantRef, occurrence: OccurrenceOut, user: User
+) -> Offer:
+    facts = await capacity.occurrence_facts(session, occurrence.id)
+    entitlement = await entitlements.entitlement_of(session, tenant.id, user.id)
+    cost = waitlist.cost_for(facts, entitlement)
+    balance = await credits.balance_of(session, tenant.id, user.id)
+    price = format_money(facts.price, facts.currency) if facts.price is not None else None
+    return Offer(cost, balance, price)
 
 
 @router.get("/s/{slug}/classes/{occurrence_id}", response_class=HTMLResponse)
@@ -238,3 +274,14 @@ async def book_class(
         return RedirectResponse(payment.checkout_url or here, status_code=303)
     assert outcome is not None
     return RedirectResponse(f"/my/bookings/{outcome.id}?new=1", status_code=303)
+
+
+@router.get("/s/{slug}/brand.css")
+async def brand_css(tenant: CurrentTenant, session: DbSession) -> Response:
+    """The studio's colour as a stylesheet (the pages' security policy allows no inline
+    styles), with text colour chosen to stay readable on it."""
+    row = await tenants_service.get_tenant(session, tenant.id)
+    colour = brand_colour(row.settings or {}) or "#0f766e"
+    on = readable_on(colour)
+    css = f":root {{ --brand: {colour}; --brand-dark: {colour}; --on-brand: {on}; }}\n"
+    return Response(css, media_type="text/css", headers={"Cache-Control": "public, max-age=300"})

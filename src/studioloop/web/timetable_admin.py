@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -85,10 +86,13 @@ async def create_class(request: Request, tenant: CurrentTenant, session: DbSessi
             "description",
         )
     }
-    data = {k: v for k, v in fields.items() if v != ""}
+    data: dict[str, Any] = {k: v for k, v in fields.items() if v != ""}
+    price = cents(data["price"]) if "price" in data else None
     if "price" in data:
-        data["price"] = cents(data["price"])
+        data["price"] = price
     parsed, errors = parse(ClassIn, data)
+    if "price" in data and price is None:
+        errors["price"], parsed = AMOUNT_HINT, None
     if parsed is not None:
         created, problem = await attempt(
             session, lambda: scheduling.create_class(session, tenant.id, parsed)
@@ -167,11 +171,18 @@ async def create_series(request: Request, tenant: CurrentTenant, session: DbSess
     )
 
 
-def cents(text: str) -> str:
-    """A price typed as 120 or 120.50 into minor units, exactly (no float)."""
-    whole, _, fraction = text.replace(",", ".").partition(".")
+AMOUNT_HINT = "Enter an amount such as 120 or 120.50."
+
+
+def cents(text: str) -> str | None:
+    """A price typed as 120, 120.50, R1 800 or 1,800.00 into minor units, exactly (no
+    float); None when it is not an amount."""
+    compact = re.sub(r"^(ZAR|R|\$|€|£)", "", "".join(text.split()), flags=re.IGNORECASE)
+    if compact.count(",") and compact.count("."):
+        compact = compact.replace(",", "")  # 1,800.00
+    whole, _, fraction = compact.replace(",", ".").partition(".")
     if not whole.isdigit() or (fraction and (not fraction.isdigit() or len(fraction) > 2)):
-        return text  # the schema reports it
+        return None
     return str(int(whole) * 100 + int((fraction + "00")[:2]))
 
 
@@ -240,10 +251,13 @@ async def edit_class(
         k: str(form.get(k) or "").strip()
         for k in ("name", "class_type", "duration_minutes", "max_capacity", "credits_required")
     }
-    price = str(form.get("price") or "").strip()
-    data["price"] = cents(price) if price else None
+    price_text = str(form.get("price") or "").strip()
+    price = cents(price_text) if price_text else None
+    data["price"] = price
     data["is_active"] = bool(form.get("is_active"))
     parsed, errors = parse(ClassUpdate, data)
+    if price_text and price is None:
+        errors["price"], parsed = AMOUNT_HINT, None
     if parsed is not None:
         _row, problem = await attempt(
             session, lambda: scheduling.update_class(session, tenant.id, class_id, parsed)
