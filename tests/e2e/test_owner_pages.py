@@ -31,10 +31,15 @@ def test_the_owner_creates_a_recurring_class_that_members_then_see(
     expect(page.locator("#name-error")).to_be_visible()
     page.get_by_label("Name").fill("Sunrise Flow")
     page.get_by_label("Type").fill("yoga")
+    page.get_by_label("Instructor").select_option(label="Thandi Test")
+    page.get_by_label("Level").select_option(label="Beginner")
     page.get_by_label("Card price").fill("120.50")
     page.get_by_role("button", name="Add class").click()
     expect(page.get_by_role("status")).to_contain_text("The class is added")
-    assert owner_db.value("SELECT price FROM classes WHERE name = 'Sunrise Flow'") == 12050
+    assert owner_db.rows(
+        "SELECT price, difficulty_level, instructor_id IS NOT NULL FROM classes "
+        "WHERE name = 'Sunrise Flow'"
+    ) == [(12050, "beginner", True)]
 
     next_week = (datetime.now(UTC) + timedelta(days=7)).date()
     page.get_by_label("Mon").check()

@@ -307,7 +307,10 @@ LANGUAGES = {"en": "English"}
 
 
 def _profile_context(user: User, errors: dict[str, str], saved: bool) -> dict[str, Any]:
+    from studioloop.notifications.channels import e164
+
     return {
+        "phone_reachable": bool(user.phone) and e164(user.phone) is not None,
         "user": user,
         "errors": errors,
         "saved": saved,

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from studioloop.accounts import service as accounts
 from studioloop.accounts.models import User
 from studioloop.db.session import DbSession
 from studioloop.scheduling import schedule_service, service as scheduling
@@ -25,6 +26,12 @@ from studioloop.web.studio_pages import studio_context
 
 router = APIRouter(include_in_schema=False)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+LEVELS = {
+    "all_levels": "All levels",
+    "beginner": "Beginner",
+    "intermediate": "Intermediate",
+    "advanced": "Advanced",
+}
 
 
 async def _page(
@@ -40,12 +47,22 @@ async def _page(
     status_code: int = 200,
 ) -> Response:
     classes = await scheduling.list_classes(session, tenant, include_inactive=True, class_type=None)
+    people = await accounts.list_members(
+        session, tenant.id, role=None, q=None, limit=200, offset_after=None
+    )
+    teachers = [
+        p
+        for p in people
+        if p.user_id and p.status == "active" and p.role in ("instructor", "admin", "owner")
+    ]
     today = datetime.now(ZoneInfo(tenant.timezone)).date()
     context = {
         **await studio_context(session, tenant),
         "user": user,
         "classes": classes,
         "weekdays": list(enumerate(WEEKDAYS)),
+        "teachers": teachers,
+        "levels": LEVELS,
         "class_form": class_form
         or {"duration_minutes": "60", "max_capacity": "12", "credits_required": "1"},
         "series_form": series_form or {"starts_on": today.isoformat(), "local_start_time": "06:30"},
@@ -84,6 +101,7 @@ async def create_class(request: Request, tenant: CurrentTenant, session: DbSessi
             "price",
             "difficulty_level",
             "description",
+            "instructor_id",
         )
     }
     data: dict[str, Any] = {k: v for k, v in fields.items() if v != ""}
