@@ -228,3 +228,37 @@ async def test_an_admin_edits_a_class(
         "SELECT duration_minutes, credits_required, price, is_active FROM classes WHERE id = %s",
         made["id"],
     ) == [(75, 2, 9500, False)]
+
+
+async def test_an_admin_moves_and_ends_a_weekly_class(
+    web: httpx.AsyncClient, studio: BookingStudio, owner_db: Owner
+) -> None:
+    from datetime import date, timedelta
+
+    made = await studio.make_class(name="Evening Flow", room_id=None, location_id=None)
+    start = date.today() + timedelta(days=1)
+    created = await studio.client.post(
+        f"{studio.base}/schedules",
+        headers=studio.owner["headers"],
+        json={
+            "class_id": made["id"],
+            "local_start_time": "18:00",
+            "recurrence": {"weekdays": [0, 2], "starts_on": start.isoformat(), "count": 8},
+        },
+    )
+    assert created.status_code == 201, created.text
+    series_id = owner_db.value("SELECT id FROM schedule_series")
+    token = await _as(web, studio.owner, "/s/loop-yoga/admin/classes")
+    page = await web.get("/s/loop-yoga/admin/classes")
+    assert "Evening Flow</strong>: Mon, Wed at 18:00" in page.text
+    bad = await web.post(
+        f"/s/loop-yoga/admin/series/{series_id}",
+        data={"csrf_token": token, "local_start_time": "19:00"},
+    )
+    assert bad.status_code == 400  # from when?
+    moved = await web.post(
+        f"/s/loop-yoga/admin/series/{series_id}",
+        data={"csrf_token": token, "apply_from": start.isoformat(), "local_start_time": "19:30"},
+    )
+    assert moved.status_code == 303
+    assert "Mon, Wed at 19:30" in (await web.get("/s/loop-yoga/admin/classes")).text

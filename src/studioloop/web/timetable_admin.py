@@ -10,12 +10,14 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from studioloop.accounts import service as accounts
 from studioloop.accounts.models import User
 from studioloop.db.session import DbSession
 from studioloop.scheduling import schedule_service, service as scheduling
-from studioloop.scheduling.schemas import ClassIn, ClassUpdate, ScheduleIn
+from studioloop.scheduling.models import ScheduleSeries
+from studioloop.scheduling.schemas import ClassIn, ClassUpdate, ScheduleIn, SeriesUpdate
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
 from studioloop.web.csrf import CSRF_FIELD, check_csrf
@@ -50,6 +52,14 @@ async def _page(
     people = await accounts.list_members(
         session, tenant.id, role=None, q=None, limit=200, offset_after=None
     )
+    series = list(
+        await session.scalars(
+            select(ScheduleSeries).order_by(
+                ScheduleSeries.class_id, ScheduleSeries.local_start_time
+            )
+        )
+    )
+    names = {c.id: c.name for c in classes}
     teachers = [
         p
         for p in people
@@ -62,11 +72,15 @@ async def _page(
         "classes": classes,
         "weekdays": list(enumerate(WEEKDAYS)),
         "teachers": teachers,
+        "series": [
+            (s, names.get(s.class_id, "?"), ", ".join(WEEKDAYS[d] for d in s.weekdays))
+            for s in series
+        ],
         "levels": LEVELS,
         "class_form": class_form
         or {"duration_minutes": "60", "max_capacity": "12", "credits_required": "1"},
         "series_form": series_form or {"starts_on": today.isoformat(), "local_start_time": "06:30"},
-        "errors": errors or {"class": {}, "series": {}},
+        "errors": {"class": {}, "series": {}, "change": {}, **(errors or {})},
         "notice": notice,
     }
     return render(request, "owner/classes.html", context, status_code=status_code)
@@ -74,12 +88,18 @@ async def _page(
 
 @router.get("/s/{slug}/admin/classes", response_class=HTMLResponse)
 async def classes_page(
-    request: Request, tenant: CurrentTenant, session: DbSession, created: int = 0
+    request: Request,
+    tenant: CurrentTenant,
+    session: DbSession,
+    created: int = 0,
+    changed: int = 0,
 ) -> Response:
     user, refused = await admin_of(request, session, tenant)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     notice = "The class is added. Now give it weekly times." if created else None
+    if changed:
+        notice = "The weekly times are changed."
     return await _page(request, session, tenant, user, notice=notice)
 
 
@@ -285,4 +305,42 @@ async def edit_class(
         errors["form"] = problem.message
     return await _edit_page(
         request, session, tenant, user, class_id, errors=errors, status_code=400
+    )
+
+
+@router.post("/s/{slug}/admin/series/{series_id}", response_class=HTMLResponse)
+async def change_series(
+    request: Request, tenant: CurrentTenant, session: DbSession, series_id: uuid.UUID
+) -> Response:
+    """Move a weekly class to another time, or end it, from a date on. Classes people are
+    booked into and that no longer happen are cancelled, with their credits given back."""
+    form = await request.form()
+    check_csrf(request, str(form.get(CSRF_FIELD) or ""))
+    user, refused = await admin_of(request, session, tenant)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    data: dict[str, Any] = {
+        k: str(form.get(k) or "").strip() or None
+        for k in ("apply_from", "local_start_time", "until")
+    }
+    data = {k: v for k, v in data.items() if v is not None}
+    parsed, errors = parse(SeriesUpdate, data)
+    if parsed is not None:
+        horizon = request.app.state.settings.schedule_horizon_weeks
+        _changed, problem = await attempt(
+            session,
+            lambda: schedule_service.update_series(
+                session, tenant, series_id, parsed, horizon_weeks=horizon
+            ),
+        )
+        if problem is None:
+            return RedirectResponse(f"/s/{tenant.slug}/admin/classes?changed=1", status_code=303)
+        errors["form"] = problem.message
+    return await _page(
+        request,
+        session,
+        tenant,
+        user,
+        errors={"class": {}, "series": {}, "change": errors},
+        status_code=400,
     )
