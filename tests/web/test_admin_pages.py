@@ -262,3 +262,17 @@ async def test_an_admin_moves_and_ends_a_weekly_class(
     )
     assert moved.status_code == 303
     assert "Mon, Wed at 19:30" in (await web.get("/s/loop-yoga/admin/classes")).text
+
+
+async def test_people_come_fifty_at_a_time(
+    web: httpx.AsyncClient, studio: BookingStudio, database, settings
+) -> None:
+    await studio.many_members(database, settings, 52, credits=0)
+    await _as(web, studio.owner, "/s/loop-yoga/admin/members")
+    first = await web.get("/s/loop-yoga/admin/members")
+    link = re.search(r'href="(/s/loop-yoga/admin/members\?q=&cursor=[^"]+)"', first.text)
+    assert link is not None
+    rest = await web.get(link.group(1).replace("&amp;", "&"))
+    shown = first.text.count("<tr>") + rest.text.count("<tr>") - 2  # minus the headers
+    assert shown == 52 + 3  # and the owner, instructor and member of the set-up
+    assert "Next 50 people" not in rest.text

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from studioloop.accounts import service as accounts
 from studioloop.accounts.models import User
 from studioloop.accounts.schemas import InviteRequest, MemberUpdate
+from studioloop.core.pagination import cursor_uuid, decode_cursor, encode_cursor
 from studioloop.credits import service as credits
 from studioloop.db.session import DbSession
 from studioloop.tenants.cache import TenantRef
@@ -23,6 +24,7 @@ from studioloop.web.studio_pages import studio_context
 
 router = APIRouter(include_in_schema=False)
 ROLES = ("member", "instructor", "admin", "owner")
+PAGE = 50
 
 
 async def _list_page(
@@ -32,18 +34,28 @@ async def _list_page(
     user: User,
     *,
     q: str = "",
+    cursor: str | None = None,
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     notice: str | None = None,
     status_code: int = 200,
 ) -> Response:
+    after = None
+    if cursor:
+        email, raw_id = decode_cursor(cursor, 2)
+        after = (str(email), cursor_uuid(raw_id))
     people = await accounts.list_members(
-        session, tenant.id, role=None, q=q or None, limit=100, offset_after=None
+        session, tenant.id, role=None, q=q or None, limit=PAGE + 1, offset_after=after
     )
+    more = None
+    if len(people) > PAGE:
+        people = people[:PAGE]
+        more = encode_cursor([people[-1].email, str(people[-1].membership_id)])
     context = {
         **await studio_context(session, tenant),
         "user": user,
         "people": people,
+        "more": more,
         "q": q,
         "roles": ROLES,
         "form": form or {"role": "member"},
@@ -60,12 +72,13 @@ async def members_page(
     session: DbSession,
     q: str = Query(default="", max_length=100),
     invited: str = Query(default="", max_length=320),
+    cursor: str | None = Query(default=None, max_length=500),
 ) -> Response:
     user, refused = await admin_of(request, session, tenant)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     notice = f"Invitation sent to {invited}." if invited else None
-    return await _list_page(request, session, tenant, user, q=q, notice=notice)
+    return await _list_page(request, session, tenant, user, q=q, cursor=cursor, notice=notice)
 
 
 @router.post("/s/{slug}/admin/members/invite", response_class=HTMLResponse)
