@@ -117,6 +117,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.state.rate_limiter = RateLimiter(settings)
     app.state.tenant_cache = TenantCache(settings.tenant_cache_ttl_seconds)
     app.state.chat_hub = chat_fanout.ChatHub()
+    chat_fanout.use_redis(settings.redis_url)
 
     install_error_handlers(app)
     app.include_router(ops_router)

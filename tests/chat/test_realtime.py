@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from typing import Any
 
 import httpx
 import pytest
+import redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from tests.conftest import Owner
 from tests.e2e.test_sandbox_checkout import _person, _studio
 from tests.servers import api_process
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 async def _next(socket: ClientConnection, kind: str) -> dict[str, Any]:
@@ -32,10 +36,34 @@ def _ws(base: str, room_id: str, token: str, **params: str) -> str:
     return f"{base.replace('http', 'ws')}/api/v1/chat/rooms/{room_id}/websocket?{query}"
 
 
+def _redis_available() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+BACKENDS = [
+    pytest.param({}, id="postgres"),
+    pytest.param(
+        {"REDIS_URL": REDIS_URL},
+        id="redis",
+        marks=pytest.mark.skipif(
+            not _redis_available() and not os.environ.get("CI"),
+            reason=f"no Redis at {REDIS_URL} (start redis-server; CI provides one)",
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("fanout", BACKENDS)
 async def test_messages_cross_processes_with_typing_receipts_and_catch_up(
-    owner_url: str, owner_db: Owner
+    owner_url: str, owner_db: Owner, fanout: dict[str, str]
 ) -> None:
-    with api_process(owner_url) as one, api_process(owner_url) as two:
+    if fanout:
+        # Rate limits count in Redis too: start from a clean slate.
+        redis.Redis.from_url(REDIS_URL).flushdb()
+    with api_process(owner_url, **fanout) as one, api_process(owner_url, **fanout) as two:
         api, owner = _studio(one, owner_db)
         owner_token = owner["Authorization"].removeprefix("Bearer ")
         http = httpx.AsyncClient()
@@ -44,13 +72,13 @@ async def test_messages_cross_processes_with_typing_receipts_and_catch_up(
         )
         assert guest.status_code == 201, guest.text
         guest_token = guest.json()["token"]
-        room = (
-            await http.post(
-                f"{api}/chat/rooms",
-                headers={"Authorization": f"Bearer {guest_token}"},
-                json={"subject": "Towels?"},
-            )
-        ).json()
+        opened = await http.post(
+            f"{api}/chat/rooms",
+            headers={"Authorization": f"Bearer {guest_token}"},
+            json={"subject": "Towels?"},
+        )
+        assert opened.status_code == 201, opened.text
+        room = opened.json()
 
         async with (
             connect(_ws(two, room["id"], owner_token, tenant="loop-yoga")) as staff,

@@ -1,11 +1,16 @@
 """Getting chat events to every api process.
 
-An event is published with PostgreSQL's NOTIFY inside the transaction that stored the
-change, so it is delivered exactly when that transaction commits (never for a rolled-back
-one). Each process keeps one LISTEN connection and hands events to the WebSockets it holds
-for that room (`ChatHub`). A message event carries only its sequence number (NOTIFY
-payloads are capped at 8 kB): each socket then reads, from the database, every message
-after the last one it sent, so a burst, a gap or a lost connection all end the same way.
+By default an event is published with PostgreSQL's NOTIFY inside the transaction that
+stored the change, so it is delivered exactly when that transaction commits (never for a
+rolled-back one), and each process keeps one LISTEN connection. With REDIS_URL set, events
+go through Redis pub/sub instead (it carries far more traffic than NOTIFY's single queue),
+published right after the commit.
+
+Each process hands events to the WebSockets it holds for that room (`ChatHub`). A message
+event carries only its sequence number (NOTIFY payloads are capped at 8 kB): each socket
+then reads, from the database, every message after the last one it sent, so a burst, a gap,
+a lost connection or a Redis message that never came all end the same way: at the next
+event, or at reconnection, the socket catches up.
 """
 
 from __future__ import annotations
@@ -18,23 +23,70 @@ from collections import defaultdict
 from typing import Any
 
 import psycopg
-from sqlalchemy import text
+import redis
+import redis.asyncio
+from sqlalchemy import event as sqlalchemy_event, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from studioloop.core.logging import get_logger
 
 logger = get_logger(__name__)
 CHANNEL = "studioloop_chat"
 QUEUE_SIZE = 500
+PENDING = "chat_events"
+_in_flight: set[asyncio.Task[None]] = set()
+
+
+_redis: Any = None  # redis.asyncio.Redis when REDIS_URL is set (see `use_redis`)
+
+
+def use_redis(url: str | None) -> None:
+    """Choose the fan-out for this process: Redis pub/sub with a URL, else PostgreSQL."""
+    global _redis
+    _redis = redis.asyncio.Redis.from_url(url) if url else None
 
 
 async def publish(
     session: AsyncSession, tenant_id: uuid.UUID, room_id: uuid.UUID, event: dict[str, Any]
 ) -> None:
     payload = json.dumps({"t": str(tenant_id), "r": str(room_id), **event})
-    await session.execute(
-        text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
-    )
+    if _redis is None:
+        await session.execute(
+            text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
+        )
+        return
+    session.info.setdefault(PENDING, []).append(payload)
+
+
+@sqlalchemy_event.listens_for(Session, "after_rollback")
+def _forget(sync_session: Session) -> None:
+    """A rolled-back transaction announces nothing."""
+    sync_session.info.pop(PENDING, None)
+
+
+@sqlalchemy_event.listens_for(Session, "after_commit")
+def _send_after_commit(sync_session: Session) -> None:
+    """Publish to Redis what this transaction announced, now that it is stored. (Every
+    session passes here; one without chat events returns at once.)"""
+    payloads = sync_session.info.pop(PENDING, None)
+    if not payloads:
+        return
+    client = _redis
+    if client is None:
+        return
+
+    async def send() -> None:
+        try:
+            for payload in payloads:
+                await client.publish(CHANNEL, payload)
+        except redis.RedisError as error:
+            # Sockets catch up at the next event or reconnection (see the module's note).
+            logger.warning("chat event not published to redis", error=str(error))
+
+    task = asyncio.get_running_loop().create_task(send())
+    _in_flight.add(task)
+    task.add_done_callback(_in_flight.discard)
 
 
 class ChatHub:
@@ -72,21 +124,45 @@ class ChatHub:
             self.deliver(room_id, {"type": "resync"})
 
 
+def _hand_over(hub: ChatHub, payload: str | bytes) -> None:
+    event = json.loads(payload)
+    room_id = uuid.UUID(event["r"])
+    if hub.has(room_id):
+        hub.deliver(room_id, event)
+
+
 async def listen(conninfo: str, hub: ChatHub) -> None:
     """Run until cancelled: pass every chat event for a room with sockets here to them."""
+    if _redis is not None:
+        await _listen_redis(hub)
+        return
     while True:
         try:
             async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
                 await conn.execute(f"LISTEN {CHANNEL}")
                 hub.resync_all()  # anything published while we were not listening
                 async for notice in conn.notifies():
-                    event = json.loads(notice.payload)
-                    room_id = uuid.UUID(event["r"])
-                    if hub.has(room_id):
-                        hub.deliver(room_id, event)
+                    _hand_over(hub, notice.payload)
         except asyncio.CancelledError:
             raise
         except (psycopg.Error, ValueError, KeyError) as error:
             logger.warning("chat listener lost its connection", error=str(error))
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(1)
+
+
+async def _listen_redis(hub: ChatHub) -> None:
+    while True:
+        try:
+            async with _redis.pubsub() as pubsub:
+                await pubsub.subscribe(CHANNEL)
+                hub.resync_all()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        _hand_over(hub, message["data"])
+        except asyncio.CancelledError:
+            raise
+        except (redis.RedisError, ValueError, KeyError) as error:
+            logger.warning("chat listener lost redis", error=str(error))
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.sleep(1)
