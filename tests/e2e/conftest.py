@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,13 @@ def shot():
         return path
 
     return take
+
+
+def wait_until(page: Any, expression: str, timeout: float = 15) -> None:
+    """Poll a JavaScript expression until it is true. (Playwright's `wait_for_function`
+    polls through `eval`, which the pages' Content Security Policy forbids.)"""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        time.sleep(0.1)

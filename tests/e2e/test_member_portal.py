@@ -12,6 +12,7 @@ import httpx
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.conftest import Owner
+from tests.e2e.conftest import wait_until
 from tests.e2e.test_sandbox_checkout import _person, _studio
 
 PASSWORD = "yoga2024"
@@ -167,7 +168,7 @@ def test_the_code_is_there_offline(
     page.get_by_label("Password").fill("member123")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="My bookings")).to_be_visible()
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller")
+    wait_until(page, "!!(navigator.serviceWorker && navigator.serviceWorker.controller)")
     page.reload()  # now through the service worker, which keeps a copy
     expect(page.get_by_role("img", name=re.compile("Check-in code"))).to_be_visible()
 

@@ -10,6 +10,7 @@ import httpx
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.conftest import Owner
+from tests.e2e.conftest import wait_until
 from tests.e2e.test_member_portal import _give_credits
 from tests.e2e.test_sandbox_checkout import _person, _studio
 
@@ -94,7 +95,7 @@ def test_offline_scans_are_verified_on_the_device_and_synced_later(
     api, owner, occurrence_id = _class_starting_soon(live_server, owner_db)
     code = _booked_code(live_server, api, owner, owner_db, "bongani@example.com", occurrence_id)
     _sign_in_as_owner(page, live_server)
-    page.wait_for_function("localStorage.getItem('sl-roster-loop-yoga') !== null")
+    wait_until(page, "localStorage.getItem('sl-roster-loop-yoga') !== null")
 
     context.set_offline(True)
     page.get_by_label("Check-in code").fill(code[:-6] + "AAAAAA")  # tampered signature
