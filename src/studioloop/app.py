@@ -35,6 +35,7 @@ from studioloop.ops import router as ops_router
 from studioloop.tenants.cache import TenantCache, listen_for_changes
 from studioloop.web.account_pages import router as account_pages_router
 from studioloop.web.admin import router as admin_pages_router
+from studioloop.web.inbox_pages import router as inbox_pages_router
 from studioloop.web.member_pages import router as member_pages_router
 from studioloop.web.members_admin import router as members_admin_router
 from studioloop.web.owner_pages import router as owner_pages_router
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(pricing_pages_router)
     app.include_router(settings_pages_router)
     app.include_router(platform_pages_router)
+    app.include_router(inbox_pages_router)
     # Swagger UI 5 (OpenAPI 3.1) served from the fastapi-offline wheel: no CDN.
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -17,6 +17,7 @@ from studioloop.chat import exceptions as exc, fanout
 from studioloop.chat.identity import Participant
 from studioloop.chat.models import ChatGuest, ChatMessage, ChatReadMarker, ChatRoom
 from studioloop.notifications import service as notifications
+from studioloop.tenants.models import Tenant
 
 MAX_MESSAGE_CHARS = 4000
 MESSAGES_PER_MINUTE = 30
@@ -68,6 +69,7 @@ async def _tell_admins(session: AsyncSession, who: Participant, room: ChatRoom) 
             UserTenantRole.status == "active",
         )
     )
+    slug = await session.scalar(select(Tenant.slug).where(Tenant.id == room.tenant_id))
     for admin_id, first_name in list(admins):
         await notifications.notify(
             session,
@@ -75,7 +77,7 @@ async def _tell_admins(session: AsyncSession, who: Participant, room: ChatRoom) 
             tenant_id=room.tenant_id,
             user_id=admin_id,
             dedup_key=f"support_request:{room.id}:{admin_id}",
-            link="/inbox",
+            link=f"/s/{slug}/staff/inbox?room={room.id}",
             context={
                 "first_name": first_name,
                 "from_name": who.name,
