@@ -4,10 +4,11 @@ without JavaScript; with it, the open conversation updates live over the chat We
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from studioloop.accounts.models import User
 from studioloop.chat import service as chat
@@ -23,6 +24,7 @@ from studioloop.web.routes import render
 from studioloop.web.studio_pages import studio_context
 
 router = APIRouter(include_in_schema=False)
+STATIC = Path(__file__).resolve().parent / "static"
 SOCKET_TOKEN_SECONDS = 3600
 
 
@@ -117,3 +119,30 @@ async def reply(
             status_code=409,
         )
     return RedirectResponse(f"/s/{tenant.slug}/staff/inbox?room={room_id}", status_code=303)
+
+
+# The chat frame is meant to be embedded in studios' own websites: any page may frame it.
+WIDGET_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors *; base-uri 'self'; form-action 'self'"
+)
+
+
+@router.get("/s/{slug}/chat", response_class=HTMLResponse)
+async def widget_frame(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
+    """What the website widget (`/widget/chat.js`) shows in its frame."""
+    response = render(request, "widget_chat.html", await studio_context(session, tenant))
+    response.headers["content-security-policy"] = WIDGET_CSP
+    # Browsers obey frame-ancestors over X-Frame-Options; this only stops the default DENY.
+    response.headers["x-frame-options"] = "ALLOWALL"
+    return response
+
+
+@router.get("/widget/chat.js")
+async def widget_script() -> Response:
+    """The one-tag embed (served from /widget so it may be cached and loaded anywhere)."""
+    return FileResponse(
+        STATIC / "widget" / "chat.js",
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"},
+    )
