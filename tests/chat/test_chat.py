@@ -127,3 +127,54 @@ async def test_guest_tokens_need_a_studio_and_valid_details(studio: ChatStudio) 
     assert_error(no_studio, 400, "TENANT_REQUIRED")
     bad = await studio.client.post(f"{studio.base}/guest/token", json={"name": "", "email": "x"})
     assert_error(bad, 422, "VALIDATION_ERROR")
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 20), "#0f766e").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def test_attachments_are_checked_stored_and_only_for_the_room(
+    studio: ChatStudio, owner_db: Owner
+) -> None:
+    guest = await studio.guest()
+    room = (await studio.open(guest)).json()
+    url = f"{studio.base}/chat/rooms/{room['id']}/attachments"
+    sent = await studio.client.post(
+        url, headers=guest["headers"], files={"file": ("parking.png", _png(), "image/png")}
+    )
+    assert sent.status_code == 201, sent.text
+    message = sent.json()
+    assert (message["attachment_name"], message["attachment_type"]) == ("parking.png", "image/png")
+    download = await studio.client.get(
+        f"/api/v1/tenants/loop-yoga{message['attachment_url'].removeprefix('/api/v1')}",
+        headers=studio.owner["headers"],
+    )
+    assert download.status_code == 200 and download.content == _png()
+    assert download.headers["content-type"] == "image/png"
+    assert download.headers["content-disposition"].startswith("inline")
+
+    disguised = await studio.client.post(
+        url,
+        headers=guest["headers"],
+        files={"file": ("notes.pdf", b"<html><script>alert(1)</script>", "application/pdf")},
+    )
+    assert_error(disguised, 422, "ATTACHMENT_TYPE")
+    huge = await studio.client.post(
+        url,
+        headers=guest["headers"],
+        files={"file": ("big.pdf", b"%PDF-" + b"0" * 950_000, "application/pdf")},
+    )
+    assert_error(huge, 422, "ATTACHMENT_TOO_LARGE")
+    other = await studio.guest("Zodwa", "zodwa@example.com")
+    stolen = await studio.client.get(
+        f"{studio.base}/chat/rooms/{room['id']}/attachments/{message['id']}",
+        headers=other["headers"],
+    )
+    assert_error(stolen, 404, "ROOM_NOT_FOUND")
+    assert owner_db.value("SELECT count(*) FROM chat_messages") == 1

@@ -23,6 +23,12 @@ class SendingTooFast(RateLimited):
     message = "Too many messages in a minute; wait a moment."
 
 
+class AttachmentRefused(AppError):
+    status_code = 422
+    code = "ATTACHMENT_TYPE"
+    message = "Only images (PNG, JPEG, WebP) and PDF files can be sent."
+
+
 class StaffOnly(AppError):
     status_code = 403
     code = "STAFF_ONLY"

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     String,
     Text,
     func,
@@ -102,6 +103,11 @@ class ChatMessage(UUIDPrimaryKey, Base):
     sender_name: Mapped[str] = mapped_column(String(200))
     is_staff: Mapped[bool] = mapped_column(server_default=text("false"))
     body: Mapped[str] = mapped_column(Text)
+    # A file sent with the message (an image or a PDF), kept in storage under this key.
+    attachment_key: Mapped[str | None] = mapped_column(String(300))
+    attachment_name: Mapped[str | None] = mapped_column(String(200))
+    attachment_type: Mapped[str | None] = mapped_column(String(100))
+    attachment_size: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import uuid
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Query, Request, Response, WebSocket, WebSocketDisconnect, status
 from fastapi.encoders import jsonable_encoder
+from starlette.datastructures import UploadFile
 
 from studioloop.chat import service
 from studioloop.chat.dependencies import ChatParticipant, participant_for
@@ -24,7 +26,7 @@ from studioloop.chat.schemas import (
     RoomOut,
     RoomUpdate,
 )
-from studioloop.core.errors import AppError
+from studioloop.core.errors import AppError, field_error
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.ratelimit import SensitiveRateLimit
 from studioloop.db.engine import get_database
@@ -118,7 +120,65 @@ async def send_message(
     return MessageOut.model_validate(await service.post(session, who, room, body.body))
 
 
+async def send_attachment(
+    room_id: uuid.UUID, request: Request, who: ChatParticipant, session: DbSession
+) -> MessageOut:
+    """Send a file (form field `file`): an image (PNG, JPEG, WebP) or a PDF, up to 900 kB."""
+    form = await request.form(max_files=1, max_fields=2)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise field_error("file", "attach one file in the form field `file`")
+    data = await upload.read(service.MAX_ATTACHMENT_BYTES + 1)
+    room = await service.room_for(session, who, room_id)
+    message = await service.attach(
+        session, request.app.state.settings, who, room, upload.filename or "file", data
+    )
+    return MessageOut.model_validate(message)
+
+
+async def get_attachment(
+    room_id: uuid.UUID,
+    message_id: uuid.UUID,
+    request: Request,
+    who: ChatParticipant,
+    session: DbSession,
+) -> Response:
+    room = await service.room_for(session, who, room_id)
+    message, data = await service.attachment(session, request.app.state.settings, room, message_id)
+    return attachment_response(message, data)
+
+
+def attachment_response(message: Any, data: bytes) -> Response:
+    """The file as a download; images may show inline. Never sniffed as HTML (nosniff is
+    set for every response)."""
+    disposition = "inline" if str(message.attachment_type).startswith("image/") else "attachment"
+    name = quote(message.attachment_name or "file")
+    return Response(
+        data,
+        media_type=message.attachment_type,
+        headers={
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{name}",
+            "Cache-Control": "private, max-age=3600",
+        },
+    )
+
+
 for prefix in ("/tenants/{slug}", ""):
+    router.add_api_route(
+        f"{prefix}/chat/rooms/{{room_id}}/attachments",
+        send_attachment,
+        methods=["POST"],
+        response_model=MessageOut,
+        status_code=status.HTTP_201_CREATED,
+        responses=errors(401, 404, 413, 422, 429),
+    )
+    router.add_api_route(
+        f"{prefix}/chat/rooms/{{room_id}}/attachments/{{message_id}}",
+        get_attachment,
+        methods=["GET"],
+        response_class=Response,
+        responses=errors(401, 404),
+    )
     router.add_api_route(
         f"{prefix}/guest/token",
         guest_token_for,

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, computed_field
 
 
 class Strict(BaseModel):
@@ -67,7 +67,18 @@ class MessageOut(BaseModel):
     sender_user_id: uuid.UUID | None
     sender_guest_id: uuid.UUID | None
     body: str = Field(description="Plain text; escape it before showing it as HTML")
+    attachment_name: str | None = None
+    attachment_type: str | None = None
+    attachment_size: int | None = None
     created_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def attachment_url(self) -> str | None:
+        """Download with the same token (GET, Authorization header)."""
+        if self.attachment_name is None:
+            return None
+        return f"/api/v1/chat/rooms/{self.room_id}/attachments/{self.id}"
 
 
 class MessagePage(BaseModel):

@@ -16,7 +16,9 @@ from studioloop.accounts.models import User, UserTenantRole
 from studioloop.chat import exceptions as exc, fanout
 from studioloop.chat.identity import Participant
 from studioloop.chat.models import ChatGuest, ChatMessage, ChatReadMarker, ChatRoom
+from studioloop.config import Settings
 from studioloop.notifications import service as notifications
+from studioloop.storage.service import get_storage
 from studioloop.tenants.models import Tenant
 
 MAX_MESSAGE_CHARS = 4000
@@ -133,7 +135,13 @@ async def list_rooms(
     return [(room, int(count)) for room, count in rows]
 
 
-async def post(session: AsyncSession, who: Participant, room: ChatRoom, body: str) -> ChatMessage:
+async def post(
+    session: AsyncSession,
+    who: Participant,
+    room: ChatRoom,
+    body: str,
+    attachment: dict[str, Any] | None = None,
+) -> ChatMessage:
     body = body.strip()
     if not body:
         raise exc.MessageTooLong("A message needs some text.", code="MESSAGE_EMPTY")
@@ -155,6 +163,7 @@ async def post(session: AsyncSession, who: Participant, room: ChatRoom, body: st
         sender_name=who.name,
         is_staff=who.is_staff,
         body=body,
+        **(attachment or {}),
     )
     session.add(message)
     room.last_message_at = datetime.now(UTC)
@@ -241,3 +250,70 @@ async def typing(session: AsyncSession, who: Participant, room: ChatRoom) -> Non
 async def unread_total(session: AsyncSession, who: Participant) -> int:
     rows = await list_rooms(session, who, status=None, limit=500)
     return sum(count for _, count in rows)
+
+
+# What may be attached, recognised by the file's first bytes rather than its name or the
+# browser's word for it.
+ATTACHMENT_KINDS = (
+    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+    (b"%PDF-", "application/pdf", "pdf"),
+)
+MAX_ATTACHMENT_BYTES = 900 * 1024  # under the 1 MB request limit, with room for the form
+
+
+def _kind_of(data: bytes) -> tuple[str, str] | None:
+    for magic, content_type, extension in ATTACHMENT_KINDS:
+        if data.startswith(magic):
+            return content_type, extension
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp", "webp"
+    return None
+
+
+async def attach(
+    session: AsyncSession,
+    settings: Settings,
+    who: Participant,
+    room: ChatRoom,
+    filename: str,
+    data: bytes,
+) -> ChatMessage:
+    """A message carrying a file: an image (PNG, JPEG, WebP) or a PDF, under 900 kB."""
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        raise exc.AttachmentRefused(
+            "Files can be at most 900 kB.",
+            code="ATTACHMENT_TOO_LARGE",
+            details={"max_bytes": MAX_ATTACHMENT_BYTES},
+        )
+    kind = _kind_of(data)
+    if kind is None:
+        raise exc.AttachmentRefused(details={"allowed": ["png", "jpeg", "webp", "pdf"]})
+    content_type, extension = kind
+    name = "".join(c for c in filename if c.isprintable() and c not in '/\\"')[:120] or "file"
+    key = f"chat/{room.tenant_id}/{room.id}/{uuid.uuid4()}.{extension}"
+    await get_storage(settings).put(key, data, content_type)
+    return await post(
+        session,
+        who,
+        room,
+        name,
+        attachment={
+            "attachment_key": key,
+            "attachment_name": name,
+            "attachment_type": content_type,
+            "attachment_size": len(data),
+        },
+    )
+
+
+async def attachment(
+    session: AsyncSession, settings: Settings, room: ChatRoom, message_id: uuid.UUID
+) -> tuple[ChatMessage, bytes]:
+    message = await session.get(ChatMessage, message_id)
+    if message is None or message.room_id != room.id or message.attachment_key is None:
+        raise exc.RoomNotFound("There is no such file in this conversation.", code="FILE_NOT_FOUND")
+    data = await get_storage(settings).get(message.attachment_key)
+    if data is None:
+        raise exc.RoomNotFound("The file is no longer stored.", code="FILE_NOT_FOUND")
+    return message, data

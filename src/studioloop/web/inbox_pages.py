@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from studioloop.accounts.models import User
 from studioloop.chat import service as chat
 from studioloop.chat.identity import Participant
+from studioloop.chat.router import attachment_response
 from studioloop.core import security
 from studioloop.db.session import DbSession
 from studioloop.tenants.cache import TenantRef
@@ -119,6 +120,23 @@ async def reply(
             status_code=409,
         )
     return RedirectResponse(f"/s/{tenant.slug}/staff/inbox?room={room_id}", status_code=303)
+
+
+@router.get("/s/{slug}/staff/inbox/{room_id}/files/{message_id}")
+async def attachment_file(
+    request: Request,
+    tenant: CurrentTenant,
+    session: DbSession,
+    room_id: uuid.UUID,
+    message_id: uuid.UUID,
+) -> Response:
+    """A file a member or visitor sent, for the staff reading the conversation."""
+    user, refused = await admin_of(request, session, tenant, minimum="instructor")
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    room = await chat.room_for(session, _as_staff(user, tenant), room_id)
+    message, data = await chat.attachment(session, request.app.state.settings, room, message_id)
+    return attachment_response(message, data)
 
 
 # The chat frame is meant to be embedded in studios' own websites: any page may frame it.

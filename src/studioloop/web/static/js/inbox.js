@@ -19,7 +19,13 @@
     const meta = document.createElement("span");
     meta.className = "muted small";
     meta.textContent = message.sender_name + " · " + new Date(message.created_at).toTimeString().slice(0, 5);
-    item.append(meta, document.createElement("br"), document.createTextNode(message.body));
+    let content = document.createTextNode(message.body);
+    if (message.attachment_name) {
+      content = document.createElement("a");
+      content.href = "/s/" + box.dataset.studio + "/staff/inbox/" + box.dataset.room + "/files/" + message.id;
+      content.textContent = "📎 " + message.attachment_name;
+    }
+    item.append(meta, document.createElement("br"), content);
     list.append(item);
     typing.textContent = "";
   }
