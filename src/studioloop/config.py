@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     rate_limit_sensitive: str = "10/minute;30/hour"
 
     max_request_body_bytes: int = 1_048_576
+    # Chat messages one sender may send in a minute (abuse limit; the benchmark lifts it).
+    chat_messages_per_minute: int = Field(30, ge=1)
     tenant_cache_ttl_seconds: int = 300
     worker_concurrency: int = 4
     # Recurring classes exist as rows this many weeks ahead (a daily job extends them).

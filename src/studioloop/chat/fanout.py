@@ -25,7 +25,7 @@ from typing import Any
 import psycopg
 import redis
 import redis.asyncio
-from sqlalchemy import event as sqlalchemy_event, text
+from sqlalchemy import event as sqlalchemy_event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -124,11 +124,34 @@ class ChatHub:
             self.deliver(room_id, {"type": "resync"})
 
 
-def _hand_over(hub: ChatHub, payload: str | bytes) -> None:
+async def _hand_over(hub: ChatHub, payload: str | bytes) -> None:
     event = json.loads(payload)
     room_id = uuid.UUID(event["r"])
-    if hub.has(room_id):
-        hub.deliver(room_id, event)
+    if not hub.has(room_id):
+        return
+    if event.get("k") == "message":
+        # Read once here for every socket of this process in the room; a socket that finds
+        # a gap before it reads the rest itself.
+        event["message"] = await _read_message(uuid.UUID(event["t"]), room_id, int(event["s"]))
+    hub.deliver(room_id, event)
+
+
+async def _read_message(
+    tenant_id: uuid.UUID, room_id: uuid.UUID, seq: int
+) -> dict[str, Any] | None:
+    from studioloop.chat.models import ChatMessage  # fanout is imported by the models' users
+    from studioloop.chat.schemas import MessageOut
+    from studioloop.db.engine import get_database
+    from studioloop.db.tenancy import set_tenant_context
+
+    async with get_database().sessionmaker() as session:
+        await set_tenant_context(session, tenant_id)
+        message = await session.scalar(
+            select(ChatMessage).where(ChatMessage.room_id == room_id, ChatMessage.seq == seq)
+        )
+        if message is None:
+            return None
+        return MessageOut.model_validate(message).model_dump(mode="json")
 
 
 async def listen(conninfo: str, hub: ChatHub) -> None:
@@ -142,7 +165,7 @@ async def listen(conninfo: str, hub: ChatHub) -> None:
                 await conn.execute(f"LISTEN {CHANNEL}")
                 hub.resync_all()  # anything published while we were not listening
                 async for notice in conn.notifies():
-                    _hand_over(hub, notice.payload)
+                    await _hand_over(hub, notice.payload)
         except asyncio.CancelledError:
             raise
         except (psycopg.Error, ValueError, KeyError) as error:
@@ -159,7 +182,7 @@ async def _listen_redis(hub: ChatHub) -> None:
                 hub.resync_all()
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
-                        _hand_over(hub, message["data"])
+                        await _hand_over(hub, message["data"])
         except asyncio.CancelledError:
             raise
         except (redis.RedisError, ValueError, KeyError) as error:

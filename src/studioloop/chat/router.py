@@ -316,10 +316,13 @@ async def _forward(
     sent: dict[str, int],
 ) -> None:
     kind = event.get("k") or event.get("type")
-    if kind in ("message", "resync"):
-        if kind == "message" and int(event.get("s", 0)) <= sent["seq"]:
-            return
-        await _send_missed(websocket, who, room_id, sent)
+    if kind == "message" and int(event.get("s", 0)) <= sent["seq"]:
+        return
+    if kind == "message" and event.get("message") and int(event.get("p", -1)) == sent["seq"]:
+        await websocket.send_json({"type": "message", "message": event["message"]})
+        sent["seq"] = int(event["s"])
+    elif kind in ("message", "resync"):
+        await _send_missed(websocket, who, room_id, sent)  # a gap: read what is missing
     elif kind == "typing" and event.get("who") != who.name:
         await websocket.send_json({"type": "typing", "who": event.get("who")})
     elif kind == "read" and event.get("reader") != who.reader:  # others' receipts only

@@ -16,13 +16,12 @@ from studioloop.accounts.models import User, UserTenantRole
 from studioloop.chat import exceptions as exc, fanout
 from studioloop.chat.identity import Participant
 from studioloop.chat.models import ChatGuest, ChatMessage, ChatReadMarker, ChatRoom
-from studioloop.config import Settings
+from studioloop.config import Settings, get_settings
 from studioloop.notifications import service as notifications
 from studioloop.storage.service import get_storage
 from studioloop.tenants.models import Tenant
 
 MAX_MESSAGE_CHARS = 4000
-MESSAGES_PER_MINUTE = 30
 
 
 async def new_guest(
@@ -153,8 +152,16 @@ async def post(
         .select_from(ChatMessage)
         .where(sender == who.id, ChatMessage.created_at > datetime.now(UTC) - timedelta(minutes=1))
     )
-    if (recent or 0) >= MESSAGES_PER_MINUTE:
-        raise exc.SendingTooFast(details={"per_minute": MESSAGES_PER_MINUTE})
+    per_minute = get_settings().chat_messages_per_minute
+    if (recent or 0) >= per_minute:
+        raise exc.SendingTooFast(details={"per_minute": per_minute})
+    # One message at a time per room, until commit: the room's messages then commit in
+    # the order of their sequence numbers, and each event can name the message before it,
+    # so a socket knows whether it has everything up to there (see router._forward).
+    await session.execute(select(ChatRoom.id).where(ChatRoom.id == room.id).with_for_update())
+    previous = await session.scalar(
+        select(func.coalesce(func.max(ChatMessage.seq), 0)).where(ChatMessage.room_id == room.id)
+    )
     message = ChatMessage(
         tenant_id=room.tenant_id,
         room_id=room.id,
@@ -172,7 +179,9 @@ async def post(
     await session.flush()
     await session.refresh(message)
     await mark_read(session, who, room, message.seq)
-    await fanout.publish(session, room.tenant_id, room.id, {"k": "message", "s": message.seq})
+    await fanout.publish(
+        session, room.tenant_id, room.id, {"k": "message", "s": message.seq, "p": previous}
+    )
     return message
 
 
