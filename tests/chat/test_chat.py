@@ -81,12 +81,30 @@ async def test_expired_and_forged_tokens_are_refused(studio: ChatStudio) -> None
         assert response.status_code == 401
 
 
+async def test_tickets_are_about_records_of_their_own(studio: ChatStudio) -> None:
+    member = await studio.new_member(credits=1)
+    occurrence = await studio.occurrence()
+    booking = (await studio.book(member, occurrence["id"])).json()
+    mine = await studio.open(member, "My booking", about_kind="booking", about_id=booking["id"])
+    assert mine.status_code == 201 and mine.json()["about_id"] == booking["id"]
+    someone_elses = await studio.open(
+        studio.member, "Not mine", about_kind="booking", about_id=booking["id"]
+    )
+    assert_error(someone_elses, 422, "ABOUT_INVALID")
+    guest = await studio.guest()
+    linked = await studio.open(guest, about_kind="member", about_id=member["user"]["id"])
+    assert_error(linked, 422, "ABOUT_INVALID")
+    staff_link = await studio.open(
+        studio.owner, "Member question", about_kind="member", about_id=member["user"]["id"]
+    )
+    assert staff_link.status_code == 201
+    half = await studio.open(studio.owner, "Half", about_kind="payment")
+    assert_error(half, 422, "ABOUT_INVALID")
+
+
 async def test_staff_manage_tickets_and_a_guest_reopens_one(studio: ChatStudio) -> None:
     guest = await studio.guest()
-    room = (
-        await studio.open(guest, about_kind="member", about_id=studio.member["user"]["id"])
-    ).json()
-    assert room["about_kind"] == "member"
+    room = (await studio.open(guest)).json()
     url = f"{studio.base}/chat/rooms/{room['id']}"
     refused = await studio.client.patch(url, headers=guest["headers"], json={"status": "closed"})
     assert_error(refused, 403, "STAFF_ONLY")

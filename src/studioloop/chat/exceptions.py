@@ -29,6 +29,12 @@ class AttachmentRefused(AppError):
     message = "Only images (PNG, JPEG, WebP) and PDF files can be sent."
 
 
+class AboutInvalid(AppError):
+    status_code = 422
+    code = "ABOUT_INVALID"
+    message = "The ticket can only be about a member, booking or payment of yours here."
+
+
 class StaffOnly(AppError):
     status_code = 403
     code = "STAFF_ONLY"

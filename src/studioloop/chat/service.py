@@ -13,11 +13,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User, UserTenantRole
+from studioloop.booking.models import Booking
 from studioloop.chat import exceptions as exc, fanout
 from studioloop.chat.identity import Participant
 from studioloop.chat.models import ChatGuest, ChatMessage, ChatReadMarker, ChatRoom
 from studioloop.config import Settings, get_settings
 from studioloop.notifications import service as notifications
+from studioloop.payments.models import Payment
 from studioloop.storage.service import get_storage
 from studioloop.tenants.models import Tenant
 
@@ -43,6 +45,10 @@ async def open_room(
     about_id: uuid.UUID | None = None,
 ) -> ChatRoom:
     """A new conversation; the studio's admins are emailed about a support request."""
+    if (about_kind is None) != (about_id is None):
+        raise exc.AboutInvalid("Give both about_kind and about_id, or neither.")
+    if about_kind is not None and about_id is not None:
+        await _check_about(session, who, about_kind, about_id)
     room = ChatRoom(
         tenant_id=who.tenant_id,
         kind=kind,
@@ -58,6 +64,27 @@ async def open_room(
         await _tell_admins(session, who, room)
     await fanout.publish(session, who.tenant_id, room.id, {"k": "room", "status": room.status})
     return room
+
+
+async def _check_about(
+    session: AsyncSession, who: Participant, kind: str, about_id: uuid.UUID
+) -> None:
+    """What a ticket is about must be this studio's (row-level security sees to that) and,
+    unless staff link it, the member's own; guests link nothing."""
+    if who.kind == "guest":
+        raise exc.AboutInvalid("Guests cannot link a ticket to a record.")
+    if kind == "member":
+        owner = await session.scalar(
+            select(UserTenantRole.user_id).where(
+                UserTenantRole.tenant_id == who.tenant_id, UserTenantRole.user_id == about_id
+            )
+        )
+    elif kind == "booking":
+        owner = await session.scalar(select(Booking.user_id).where(Booking.id == about_id))
+    else:
+        owner = await session.scalar(select(Payment.user_id).where(Payment.id == about_id))
+    if owner is None or (not who.is_staff and owner != who.id):
+        raise exc.AboutInvalid(details={"about_kind": kind, "about_id": str(about_id)})
 
 
 async def _tell_admins(session: AsyncSession, who: Participant, room: ChatRoom) -> None:
