@@ -84,6 +84,8 @@ async def test_messages_cross_processes_with_typing_receipts_and_catch_up(
             connect(_ws(two, room["id"], owner_token, tenant="loop-yoga")) as staff,
             connect(_ws(one, room["id"], guest_token)) as visitor,
         ):
+            await visitor.send("not json")  # a broken client gets told, and stays connected
+            assert (await _next(visitor, "error"))["code"] == "BAD_FRAME"
             await visitor.send(json.dumps({"type": "message", "body": "Do you rent towels?"}))
             received = await _next(staff, "message")
             assert received["message"]["body"] == "Do you rent towels?"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from typing import Any
 from urllib.parse import quote
@@ -341,8 +342,15 @@ async def _forward(
 async def _read_client(websocket: WebSocket, who: Participant, room_id: uuid.UUID) -> None:
     """What the client sends: each message stored in its own transaction."""
     while True:
-        frame = await websocket.receive_json()
+        text = await websocket.receive_text()
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            frame = None
         if not isinstance(frame, dict):
+            await websocket.send_json(
+                {"type": "error", "code": "BAD_FRAME", "message": "Send JSON objects."}
+            )
             continue
         session, room = await _in_room(who, room_id)
         async with session:
