@@ -29,6 +29,20 @@ async def test_a_guest_asks_and_the_studio_answers(studio: ChatStudio, owner_db:
     assert [(r["id"], r["unread"]) for r in inbox.json()] == [(room["id"], 1)]
     reply = await studio.say(studio.instructor, room["id"], "Yes, behind the building <b>free</b>.")
     assert reply.status_code == 201 and reply.json()["is_staff"] is True
+    # The guest may have closed the page: they get the answer by email, once an hour.
+    assert owner_db.rows(
+        "SELECT recipient, subject FROM notifications WHERE event = 'support_reply'"
+    ) == [("thabo@example.com", "Loop Yoga answered: Is there parking?")]
+    assert "behind the building" in owner_db.value(
+        "SELECT body_text FROM notifications WHERE event = 'support_reply'"
+    )
+    # The guest may have closed the page: they get the answer by email, once an hour.
+    assert owner_db.rows(
+        "SELECT recipient, subject FROM notifications WHERE event = 'support_reply'"
+    ) == [("thabo@example.com", "Loop Yoga answered: Is there parking?")]
+    assert "behind the building" in owner_db.value(
+        "SELECT body_text FROM notifications WHERE event = 'support_reply'"
+    )
 
     history = await studio.client.get(
         f"{studio.base}/chat/rooms/{room['id']}/messages", headers=guest["headers"]
@@ -43,6 +57,8 @@ async def test_a_guest_asks_and_the_studio_answers(studio: ChatStudio, owner_db:
     assert [m["body"] for m in after.json()["items"]] == [bodies[1]]
     mine = await studio.client.get(f"{studio.base}/chat/rooms", headers=guest["headers"])
     assert [r["unread"] for r in mine.json()] == [1]  # the reply
+    await studio.say(studio.instructor, room["id"], "And it is free after 6.")
+    assert owner_db.value("SELECT count(*) FROM notifications WHERE event = 'support_reply'") == 1
 
 
 async def test_nobody_else_gets_into_a_guests_room(studio: ChatStudio) -> None:

@@ -209,7 +209,41 @@ async def post(
     await fanout.publish(
         session, room.tenant_id, room.id, {"k": "message", "s": message.seq, "p": previous}
     )
+    if who.is_staff:
+        await _tell_opener(session, room, message)
     return message
+
+
+async def _tell_opener(session: AsyncSession, room: ChatRoom, message: ChatMessage) -> None:
+    """The studio answered: the person who asked hears by email (or their channel), at
+    most once an hour per conversation, in case they closed the page."""
+    studio = await session.scalar(select(Tenant.name).where(Tenant.id == room.tenant_id))
+    hour = message.created_at.strftime("%Y%m%d%H")
+    context = {"studio_name": studio, "subject": room.subject, "reply": message.body}
+    if room.opened_by_guest_id is not None:
+        guest = await session.get(ChatGuest, room.opened_by_guest_id)
+        if guest is None:
+            return
+        await notifications.notify(
+            session,
+            "support_reply",
+            tenant_id=room.tenant_id,
+            email=guest.email,
+            dedup_key=f"support_reply:{room.id}:{hour}",
+            context={**context, "first_name": guest.name},
+        )
+    elif room.opened_by_user_id is not None:
+        opener = await session.get(User, room.opened_by_user_id)
+        if opener is None or opener.id == message.sender_user_id:
+            return
+        await notifications.notify(
+            session,
+            "support_reply",
+            tenant_id=room.tenant_id,
+            user_id=opener.id,
+            dedup_key=f"support_reply:{room.id}:{hour}",
+            context={**context, "first_name": opener.first_name},
+        )
 
 
 async def messages(

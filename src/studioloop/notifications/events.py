@@ -151,6 +151,13 @@ EVENTS: dict[str, Event] = {
             ("from_name", "subject"),
         ),
         Event(
+            "support_reply",
+            "account",
+            "{studio_name} answered: {subject}",
+            False,
+            ("first_name", "studio_name", "subject"),
+        ),
+        Event(
             "studio_announcement",
             "marketing",
             "{title}",

@@ -64,6 +64,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "from_name": "Thabo",
     "subject": "Is there parking?",
     "room_id": "0b8e",
+    "reply": "Yes, behind the building.",
 }
 
 
