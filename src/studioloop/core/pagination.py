@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from studioloop.core.errors import field_error
 
@@ -43,3 +47,34 @@ def cursor_uuid(value: object) -> uuid.UUID:
         return uuid.UUID(str(value))
     except ValueError as exc:
         raise field_error("cursor", "The cursor is not valid.", location="query") from exc
+
+
+async def newest_first(
+    session: AsyncSession,
+    query: Select[Any],
+    created: InstrumentedAttribute[datetime],
+    ident: InstrumentedAttribute[uuid.UUID],
+    *,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Any], str | None]:
+    """One page of `query`'s rows newest first (by `created`, then `ident`), and the cursor
+    of the next page: keyset pagination, so a page costs the same however deep it is."""
+    if cursor:
+        raw_created, raw_id = decode_cursor(cursor, 2)
+        try:
+            after = datetime.fromisoformat(str(raw_created))
+        except ValueError:
+            raise field_error("cursor", "The cursor is not valid.", location="query") from None
+        last_id = cursor_uuid(raw_id)
+        query = query.where(or_(created < after, and_(created == after, ident < last_id)))
+    rows = list(
+        await session.scalars(query.order_by(created.desc(), ident.desc()).limit(limit + 1))
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(
+            [getattr(last, created.key).isoformat(), getattr(last, ident.key)]
+        )
+    return rows[:limit], next_cursor

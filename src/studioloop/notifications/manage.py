@@ -8,13 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from jinja2 import TemplateError
-from sqlalchemy import Select, and_, delete, func, or_, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User, UserTenantRole
-from studioloop.core.errors import field_error
-from studioloop.core.pagination import cursor_uuid, decode_cursor, encode_cursor
+from studioloop.core.pagination import newest_first
 from studioloop.db.tenancy import set_user_context
 from studioloop.jobs.defer import defer_in_transaction
 from studioloop.notifications import preferences, rendering, schemas, service
@@ -117,29 +116,9 @@ async def history(
     query = select(Notification).where(Notification.user_id == user_id)
     if tenant_id is not None:
         query = query.where(Notification.tenant_id == tenant_id)
-    if cursor:
-        raw_created, raw_id = decode_cursor(cursor, 2)
-        try:
-            created = datetime.fromisoformat(str(raw_created))
-        except ValueError:
-            raise field_error("cursor", "The cursor is not valid.", location="query") from None
-        last_id = cursor_uuid(raw_id)
-        query = query.where(
-            or_(
-                Notification.created_at < created,
-                and_(Notification.created_at == created, Notification.id < last_id),
-            )
-        )
-    rows = list(
-        await session.scalars(
-            query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit + 1)
-        )
+    return await newest_first(
+        session, query, Notification.created_at, Notification.id, cursor=cursor, limit=limit
     )
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([last.created_at.isoformat(), last.id])
-    return rows[:limit], next_cursor
 
 
 async def subscribe_push(

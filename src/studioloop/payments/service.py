@@ -14,14 +14,13 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User
 from studioloop.config import Settings
-from studioloop.core.errors import field_error
-from studioloop.core.pagination import cursor_uuid, decode_cursor, encode_cursor
+from studioloop.core.pagination import newest_first
 from studioloop.credits import service as credits
 from studioloop.credits.exceptions import PackageNotFound
 from studioloop.db.tenancy import set_tenant_context
@@ -166,29 +165,9 @@ async def list_payments(
         query = query.where(Payment.user_id == user_id)
     if status is not None:
         query = query.where(Payment.status == status)
-    if cursor:
-        raw_created, raw_id = decode_cursor(cursor, 2)
-        try:
-            created = datetime.fromisoformat(str(raw_created))
-        except ValueError:
-            raise field_error("cursor", "The cursor is not valid.", location="query") from None
-        last_id = cursor_uuid(raw_id)
-        query = query.where(
-            or_(
-                Payment.created_at < created,
-                and_(Payment.created_at == created, Payment.id < last_id),
-            )
-        )
-    rows = list(
-        await session.scalars(
-            query.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit + 1)
-        )
+    return await newest_first(
+        session, query, Payment.created_at, Payment.id, cursor=cursor, limit=limit
     )
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([last.created_at.isoformat(), last.id])
-    return rows[:limit], next_cursor
 
 
 # --- webhooks ------------------------------------------------------------------------------
