@@ -16,9 +16,8 @@ from studioloop.credits import service as credits
 from studioloop.db.session import DbSession
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
-from studioloop.web.csrf import CSRF_FIELD, check_csrf
 from studioloop.web.forms import attempt, parse
-from studioloop.web.owner_pages import admin_of
+from studioloop.web.owner_pages import admin_form, admin_of
 from studioloop.web.routes import render
 from studioloop.web.studio_pages import studio_context
 
@@ -83,9 +82,7 @@ async def members_page(
 
 @router.post("/s/{slug}/admin/members/invite", response_class=HTMLResponse)
 async def invite(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get(CSRF_FIELD) or ""))
-    user, refused = await admin_of(request, session, tenant)
+    form, user, refused = await admin_form(request, session, tenant)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     fields = {
@@ -160,9 +157,7 @@ async def member_page(
 async def update_member(
     request: Request, tenant: CurrentTenant, session: DbSession, member_id: uuid.UUID
 ) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get(CSRF_FIELD) or ""))
-    user, refused = await admin_of(request, session, tenant)
+    form, user, refused = await admin_form(request, session, tenant)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     data = {k: str(form.get(k)) for k in ("role", "status") if form.get(k)}

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from studioloop.accounts.models import User
 from studioloop.accounts.service import membership_of
@@ -18,6 +19,7 @@ from studioloop.payments.service import format_money
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
 from studioloop.web.charts import bar_chart
+from studioloop.web.csrf import CSRF_FIELD, check_csrf
 from studioloop.web.routes import render
 from studioloop.web.session import web_user
 from studioloop.web.studio_pages import studio_context
@@ -35,6 +37,17 @@ async def admin_of(
     if membership is None or not membership.allows(minimum):
         return None, render(request, "staff/forbidden.html", {"user": user}, status_code=403)
     return user, None
+
+
+async def admin_form(
+    request: Request, session: DbSession, tenant: TenantRef
+) -> tuple[FormData, User | None, Response | None]:
+    """A form posted to an admin page: its fields, once the CSRF token and the admin are
+    checked (user, or the page to answer with instead)."""
+    form = await request.form()
+    check_csrf(request, str(form.get(CSRF_FIELD) or ""))
+    user, refused = await admin_of(request, session, tenant)
+    return form, user, refused
 
 
 @router.get("/s/{slug}/admin", response_class=HTMLResponse)

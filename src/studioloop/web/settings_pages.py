@@ -18,7 +18,7 @@ from studioloop.tenants.dependencies import CurrentTenant
 from studioloop.tenants.schemas import TenantUpdate
 from studioloop.web.csrf import CSRF_FIELD, check_csrf
 from studioloop.web.forms import attempt, parse
-from studioloop.web.owner_pages import admin_of
+from studioloop.web.owner_pages import admin_form, admin_of
 from studioloop.web.routes import render
 from studioloop.web.studio_pages import studio_context
 
@@ -66,9 +66,7 @@ async def settings_page(
 
 @router.post("/s/{slug}/admin/settings", response_class=HTMLResponse)
 async def save_settings(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get(CSRF_FIELD) or ""))
-    user, refused = await admin_of(request, session, tenant)
+    form, user, refused = await admin_form(request, session, tenant)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     errors: dict[str, str] = {}

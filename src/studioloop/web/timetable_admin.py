@@ -20,9 +20,8 @@ from studioloop.scheduling.models import ScheduleSeries
 from studioloop.scheduling.schemas import ClassIn, ClassUpdate, ScheduleIn, SeriesUpdate
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
-from studioloop.web.csrf import CSRF_FIELD, check_csrf
 from studioloop.web.forms import attempt, parse
-from studioloop.web.owner_pages import admin_of
+from studioloop.web.owner_pages import admin_form, admin_of
 from studioloop.web.routes import render
 from studioloop.web.studio_pages import studio_context
 
@@ -105,9 +104,7 @@ async def classes_page(
 
 @router.post("/s/{slug}/admin/classes", response_class=HTMLResponse)
 async def create_class(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get(CSRF_FIELD) or ""))
-    user, refused = await admin_of(request, session, tenant)
+    form, user, refused = await admin_form(request, session, tenant)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     fields = {
@@ -151,9 +148,7 @@ async def create_class(request: Request, tenant: CurrentTenant, session: DbSessi
 
 @router.post("/s/{slug}/admin/schedules", response_class=HTMLResponse)
 async def create_series(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get(CSRF_FIELD) or ""))
-    user, refused = await admin_of(request, session, tenant)
+    form, user, refused = await admin_form(request, session, tenant)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     fields = {
@@ -229,9 +224,7 @@ async def cancel_occurrence(
     request: Request, tenant: CurrentTenant, session: DbSession, occurrence_id: uuid.UUID
 ) -> Response:
     """Cancel one class: everyone booked gets their credits back and is told at once."""
-    form = await request.form()
-    check_csrf(request, str(form.get(CSRF_FIELD) or ""))
-    user, refused = await admin_of(request, session, tenant)
+    form, user, refused = await admin_form(request, session, tenant)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     reason = str(form.get("reason") or "").strip()[:500] or "Cancelled by the studio"
@@ -280,9 +273,7 @@ async def edit_class(
     request: Request, tenant: CurrentTenant, session: DbSession, class_id: uuid.UUID
 ) -> Response:
     """Change a class. Occurrences already on the timetable keep their own capacity."""
-    form = await request.form()
-    check_csrf(request, str(form.get(CSRF_FIELD) or ""))
-    user, refused = await admin_of(request, session, tenant)
+    form, user, refused = await admin_form(request, session, tenant)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     data: dict[str, Any] = {
@@ -314,9 +305,7 @@ async def change_series(
 ) -> Response:
     """Move a weekly class to another time, or end it, from a date on. Classes people are
     booked into and that no longer happen are cancelled, with their credits given back."""
-    form = await request.form()
-    check_csrf(request, str(form.get(CSRF_FIELD) or ""))
-    user, refused = await admin_of(request, session, tenant)
+    form, user, refused = await admin_form(request, session, tenant)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     data: dict[str, Any] = {
