@@ -14,6 +14,7 @@ from studioloop.core.openapi import API_PREFIX
 from studioloop.core.ratelimit import enforce_global_limit
 from studioloop.credits.router import router as credits_router
 from studioloop.jobs.router import router as jobs_router
+from studioloop.marketplace.router import router as marketplace_router
 from studioloop.notifications.router import router as notifications_router
 from studioloop.notifications.webhooks import webhook_router as messaging_webhook_router
 from studioloop.payments.router import router as payments_router, webhook_router
@@ -38,6 +39,7 @@ limited_router.include_router(checkin_router)
 limited_router.include_router(calendar_router)
 limited_router.include_router(jobs_router)
 limited_router.include_router(chat_router)
+limited_router.include_router(marketplace_router)
 
 api_router = APIRouter()
 api_router.include_router(limited_router)

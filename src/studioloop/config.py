@@ -91,6 +91,16 @@ class Settings(BaseSettings):
     yoco_api_base: str = "https://payments.yoco.com"
     # The platform's fee on Stripe payments to connected studios, in basis points (1% = 100).
     platform_fee_basis_points: int = Field(default=0, ge=0, le=10_000)
+    # The marketplace: what one universal credit pays a studio (minor units of its
+    # currency) and the platform's commission on it, unless the studio's terms say
+    # otherwise (docs/marketplace.md).
+    marketplace_payout_rate: int = Field(default=5_000, gt=0)
+    marketplace_commission_basis_points: int = Field(default=1_500, ge=0, le=9_999)
+    # A Nominatim-compatible geocoder (e.g. https://nominatim.openstreetmap.org) to fill in
+    # the coordinates of locations saved with an address only. Off when unset: nothing
+    # needs the internet.
+    geocoder_url: str | None = None
+    geocoder_user_agent: str = "StudioLoop"
 
     # Auth.
     access_token_ttl_seconds: int = 15 * 60

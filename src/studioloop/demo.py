@@ -20,6 +20,7 @@ from studioloop.accounts.models import User
 from studioloop.billing.models import MembershipPlan
 from studioloop.config import Settings
 from studioloop.core import security
+from studioloop.credits import universal
 from studioloop.credits.models import CreditPackage
 from studioloop.db.tenancy import set_tenant_context
 from studioloop.scheduling import schedule_service, service as scheduling_service
@@ -155,7 +156,7 @@ async def load_demo(session: AsyncSession, settings: Settings) -> list[DemoLogin
             platform_owner=operator,
         )
 
-    await person(*OPERATOR, operator=True)
+    operator = await person(*OPERATOR, operator=True)
     owner = await person(*OWNER)
     instructors = [await person(*row) for row in INSTRUCTORS]
     members = [
@@ -185,12 +186,27 @@ async def load_demo(session: AsyncSession, settings: Settings) -> list[DemoLogin
     for tenant in tenants.values():
         await _packages(session, tenant)
         await _plans(session, tenant)
+    await _universal_credits(session, operator, members[0])
     return [
         DemoLogin(OPERATOR[0], "platform operator (sees /dev/outbox)"),
         DemoLogin(OWNER[0], "owner of loop-yoga and jozi-hiit"),
         DemoLogin(INSTRUCTORS[0][0], "instructor (also instructor2..5@example.com)"),
         DemoLogin("member@example.com", f"member (also member2..{MEMBER_COUNT}@example.com)"),
     ]
+
+
+async def _universal_credits(session: AsyncSession, operator: User, member: User) -> None:
+    """The first demo member gets marketplace credits to book any studio with (once)."""
+    account, _, _ = await universal.universal_statement(session, member.id, limit=1)
+    if account is None:
+        await universal.adjust_universal(
+            session,
+            member.id,
+            6,
+            reason="Marketplace welcome credits",
+            actor_user_id=operator.id,
+            valid_days=60,
+        )
 
 
 # (name, credits, price in cents, validity in days): what the demo studios sell.
@@ -257,6 +273,7 @@ async def _timetable(
     for name, street, suburb, lat, lng, room_specs in LOCATIONS:
         location = await scheduling_service.create_location(
             session,
+            horizon,
             tenant.id,
             LocationIn(
                 name=name,

@@ -10,6 +10,7 @@ from studioloop.chat import models as chat_models
 from studioloop.credits import models as credits_models
 from studioloop.db import idempotency as idempotency_models
 from studioloop.db.base import Base
+from studioloop.marketplace import models as marketplace_models
 from studioloop.notifications import models as notifications_models
 from studioloop.payments import models as payments_models
 from studioloop.scheduling import models as scheduling_models
@@ -23,6 +24,7 @@ __all__ = [
     "chat_models",
     "credits_models",
     "idempotency_models",
+    "marketplace_models",
     "notifications_models",
     "payments_models",
     "scheduling_models",

@@ -120,3 +120,52 @@ async def book_seat(
         ),
     )
     return None if row is None else row.created_at
+
+
+# A marketplace seat: the same guard and seat pool as above, plus the class's cap on how
+# many of its seats the marketplace may fill, checked and counted in the same UPDATE.
+_INSERT_WITH_MARKETPLACE_SEAT = """
+WITH seat AS (
+    UPDATE class_schedules o
+       SET booked_count = o.booked_count + 1, marketplace_booked = o.marketplace_booked + 1,
+           updated_at = now()
+      FROM classes c
+     WHERE o.id = %s AND c.id = o.class_id AND o.booked_count < o.capacity
+       AND o.status = 'scheduled'
+       AND (c.marketplace_seats IS NULL OR o.marketplace_booked < c.marketplace_seats)
+    RETURNING o.id, o.tenant_id
+)
+INSERT INTO bookings (id, tenant_id, user_id, class_schedule_id, status, booking_type,
+                      credits_used, marketplace_fee, qr_code, qr_expires_at)
+SELECT %s, seat.tenant_id, %s, seat.id, 'confirmed', 'marketplace', %s, %s, %s, %s FROM seat
+RETURNING created_at
+"""
+
+
+async def book_marketplace_seat(
+    session: AsyncSession,
+    *,
+    booking_id: uuid.UUID,
+    user_id: uuid.UUID,
+    occurrence_id: uuid.UUID,
+    credits_used: int,
+    marketplace_fee: int,
+    qr_code: str,
+    qr_expires_at: datetime,
+) -> datetime | None:
+    """Take a marketplace seat and insert its confirmed booking; None when the class is
+    full or its marketplace seats are taken (nothing changed)."""
+    row = await raw.fetch_one(
+        session,
+        _INSERT_WITH_MARKETPLACE_SEAT,
+        (
+            occurrence_id,
+            booking_id,
+            user_id,
+            credits_used,
+            marketplace_fee,
+            qr_code,
+            qr_expires_at,
+        ),
+    )
+    return None if row is None else row.created_at

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -31,6 +31,7 @@ from studioloop.booking import (
     notices,
     qr,
     repository,
+    rules,
     waitlist,
 )
 from studioloop.booking.holds import SeatHold
@@ -38,7 +39,7 @@ from studioloop.booking.models import ACTIVE_STATUSES, Booking
 from studioloop.booking.schemas import BookingOut
 from studioloop.config import Settings
 from studioloop.core.errors import field_error
-from studioloop.credits import service as credits
+from studioloop.credits import service as credits, universal
 from studioloop.credits.exceptions import InsufficientCredits
 from studioloop.scheduling import capacity, hooks
 from studioloop.scheduling.capacity import OccurrenceFacts
@@ -73,7 +74,7 @@ async def book(
     the guarded seat UPDATE with the booking row, so the hot class row stays locked only
     from there to the commit."""
     facts = await capacity.occurrence_facts(session, occurrence_id)
-    _check_open(facts)
+    rules.check_open(facts)
     state = await repository.member_state(
         session, facts.tenant_id, facts.id, user.id, facts.start_time, facts.end_time
     )
@@ -94,7 +95,7 @@ async def book(
         await accounts_service.join_tenant(session, facts.tenant_id, user)
     elif state.membership_status != "active":
         raise exc.MembershipInactive()
-    await _check_limits(session, facts, user.id)
+    await rules.check_limits(session, facts, user.id)
     entitlement = await entitlements.entitlement_of(session, facts.tenant_id, user.id)
     if facts.requires_membership and not entitlement.has_membership:
         raise exc.MembershipRequired()
@@ -213,59 +214,6 @@ async def _take_seat_with_credits(
         end_time=facts.end_time,
         created_at=created_at,
     )
-
-
-def _check_open(facts: OccurrenceFacts) -> None:
-    now = _now()
-    if facts.status == "cancelled":
-        raise exc.ClassCancelled()
-    if now >= facts.start_time or facts.status != "scheduled":
-        raise exc.BookingWindowClosed()
-    opens_at = facts.start_time - facts.booking_window
-    if now < opens_at:
-        raise exc.BookingNotOpen(details={"opens_at": opens_at.isoformat()})
-
-
-async def _check_limits(session: AsyncSession, facts: OccurrenceFacts, user_id: uuid.UUID) -> None:
-    """Fairness caps from the studio's settings (none by default)."""
-    rules = facts.tenant_settings
-    max_future = rules.get("max_future_bookings")
-    if isinstance(max_future, int) and max_future > 0:
-        held = await session.scalar(
-            select(func.count())
-            .select_from(Booking)
-            .join(ClassSchedule, ClassSchedule.id == Booking.class_schedule_id)
-            .where(
-                Booking.user_id == user_id,
-                Booking.status.in_(ACTIVE_STATUSES),
-                ClassSchedule.start_time > _now(),
-            )
-        )
-        if (held or 0) >= max_future:
-            raise exc.BookingLimitReached(details={"max_future_bookings": max_future})
-    per_day = rules.get("max_daily_bookings_per_class_type")
-    if isinstance(per_day, int) and per_day > 0:
-        day_start = facts.start_time.replace(hour=0, minute=0, second=0, microsecond=0)
-        same_day = await session.scalar(
-            select(func.count())
-            .select_from(Booking)
-            .join(ClassSchedule, ClassSchedule.id == Booking.class_schedule_id)
-            .join(ClassTemplate, ClassTemplate.id == ClassSchedule.class_id)
-            .where(
-                Booking.user_id == user_id,
-                Booking.status.in_(ACTIVE_STATUSES),
-                ClassTemplate.class_type == facts.class_type,
-                ClassSchedule.start_time >= day_start,
-                ClassSchedule.start_time < day_start + timedelta(days=1),
-            )
-        )
-        if (same_day or 0) >= per_day:
-            raise exc.BookingLimitReached(
-                details={
-                    "max_daily_bookings_per_class_type": per_day,
-                    "class_type": facts.class_type,
-                }
-            )
 
 
 def _price_details(facts: OccurrenceFacts) -> dict[str, Any]:
@@ -434,18 +382,30 @@ async def cancel(
     )
     refunded = 0
     if not forfeit:
-        refunded = await credits.refund_booking(
-            session, booking.tenant_id, booking.user_id, booking.id, reason="Booking cancelled"
-        )
+        refunded = await _refund_credits(session, booking, "Booking cancelled")
     booking.status = "cancelled"
     booking.late_cancellation = late and not by_studio
     booking.qr_code = None
     await session.flush()
-    await capacity.release_seat(session, facts.id)
+    await capacity.release_seat(
+        session, facts.id, marketplace=booking.booking_type == "marketplace"
+    )
     await booking_hooks.booking_cancelled(session, booking, refund_due=not forfeit)
     await notices.tell_later(session, booking, "booking_cancelled", facts.tenant_id)
     await waitlist.promote(session, settings, facts)
     return await booking_out(session, booking, refunded=refunded)
+
+
+async def _refund_credits(session: AsyncSession, booking: Booking, reason: str) -> int:
+    """Give back what a booking was paid with: the studio's credits, or the member's
+    universal credits for a marketplace booking."""
+    if booking.booking_type == "marketplace":
+        return await universal.refund_universal_booking(
+            session, booking.user_id, booking.id, reason=reason, studio_id=booking.tenant_id
+        )
+    return await credits.refund_booking(
+        session, booking.tenant_id, booking.user_id, booking.id, reason=reason
+    )
 
 
 @hooks.on_occurrence_cancelled
@@ -465,13 +425,7 @@ async def _cancel_all_bookings(
         if booking.status != "waitlisted":
             await booking_hooks.booking_cancelled(session, booking, refund_due=True)
         if booking.status == "confirmed":
-            await credits.refund_booking(
-                session,
-                booking.tenant_id,
-                booking.user_id,
-                booking.id,
-                reason="Class cancelled by the studio",
-            )
+            await _refund_credits(session, booking, "Class cancelled by the studio")
         booking.status = "cancelled"
         booking.cancelled_at = _now()
         booking.cancellation_reason = reason

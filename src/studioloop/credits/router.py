@@ -10,7 +10,7 @@ from studioloop.accounts.service import Membership, membership_of
 from studioloop.core.errors import NotFound
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.patching import apply_changes
-from studioloop.credits import schemas, service
+from studioloop.credits import schemas, service, universal
 from studioloop.credits.models import CreditAccount, CreditLot, CreditPackage, CreditTransaction
 from studioloop.db.session import DbSession
 from studioloop.tenants.cache import TenantRef
@@ -120,7 +120,7 @@ async def get_universal_credits(
     operator sees anyone's. `tenant_id` is null."""
     if user_id != user.id and not user.is_platform_owner:
         raise NotFound("No credits to show for this person.")
-    return _credits_out(user_id, None, *await service.universal_statement(session, user_id))
+    return _credits_out(user_id, None, *await universal.universal_statement(session, user_id))
 
 
 async def adjust_universal_credits(
@@ -128,7 +128,7 @@ async def adjust_universal_credits(
 ) -> schemas.CreditsOut:
     """Add or remove universal credits with a reason (platform operator only); written to
     the ledger as an adjustment."""
-    await service.adjust_universal(
+    await universal.adjust_universal(
         session,
         user_id,
         body.amount,
@@ -136,7 +136,7 @@ async def adjust_universal_credits(
         actor_user_id=operator.id,
         valid_days=body.valid_days,
     )
-    return _credits_out(user_id, None, *await service.universal_statement(session, user_id))
+    return _credits_out(user_id, None, *await universal.universal_statement(session, user_id))
 
 
 ERRORS = errors(400, 401, 403, 404, 422)

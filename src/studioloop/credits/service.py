@@ -17,11 +17,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.accounts import service as accounts_service
 from studioloop.credits import exceptions as exc
 from studioloop.credits.models import CreditAccount, CreditLot, CreditPackage, CreditTransaction
 from studioloop.db import raw
-from studioloop.tenants import service as tenants_service
 
 
 def _now() -> datetime:
@@ -441,40 +439,3 @@ async def get_package(session: AsyncSession, package_id: uuid.UUID) -> CreditPac
     if package is None:
         raise exc.PackageNotFound()
     return package
-
-
-# --- the universal (marketplace) account -------------------------------------------------
-# One per member, usable at any studio through the marketplace. It lives under the
-# platform's own tenant, so it has the same lots, expiry, append-only ledger and row-level
-# security as a studio account; only the way in differs.
-
-
-async def universal_statement(
-    session: AsyncSession, user_id: uuid.UUID, *, limit: int = 50
-) -> tuple[CreditAccount | None, list[CreditLot], list[CreditTransaction]]:
-    tenant_id = await tenants_service.enter_platform_tenant(session)
-    return await statement(session, tenant_id, user_id, limit=limit)
-
-
-async def adjust_universal(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    amount: int,
-    *,
-    reason: str,
-    actor_user_id: uuid.UUID,
-    valid_days: int | None = None,
-) -> int:
-    """A platform operator's correction of a member's universal credits."""
-    if not await accounts_service.user_exists(session, user_id):
-        raise exc.CreditAccountHolderNotFound()
-    tenant_id = await tenants_service.enter_platform_tenant(session)
-    return await adjust(
-        session,
-        tenant_id,
-        user_id,
-        amount,
-        reason=reason,
-        actor_user_id=actor_user_id,
-        valid_days=valid_days,
-    )

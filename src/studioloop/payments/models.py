@@ -223,7 +223,19 @@ class ProviderCredential(UUIDPrimaryKey, Timestamps, Base):
     is_test: Mapped[bool] = mapped_column(Boolean)
 
 
-PAYOUT_ENTRY_TYPES = ("payment", "fee", "refund", "fee_refund", "transfer")
+# marketplace / commission: a marketplace booking's universal credits at the studio's payout
+# rate, and the platform's commission on them; the *_refund twins reverse them.
+PAYOUT_ENTRY_TYPES = (
+    "payment",
+    "fee",
+    "refund",
+    "fee_refund",
+    "transfer",
+    "marketplace",
+    "commission",
+    "marketplace_refund",
+    "commission_refund",
+)
 
 
 class PayoutAccount(Base):
@@ -252,18 +264,26 @@ class PayoutEntry(UUIDPrimaryKey, Base):
         CheckConstraint(f"entry_type IN {one_of(PAYOUT_ENTRY_TYPES)}", name="entry_type"),
         CheckConstraint("amount <> 0", name="amount_not_zero"),
         Index("ix_payout_entries_tenant", "tenant_id", "created_at"),
+        Index(
+            "ix_payout_entries_booking",
+            "booking_id",
+            postgresql_where=text("booking_id IS NOT NULL"),
+        ),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
     )
-    entry_type: Mapped[str] = mapped_column(String(16))
+    entry_type: Mapped[str] = mapped_column(String(24))
     amount: Mapped[int] = mapped_column(Integer)
     balance_after: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     payment_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("payments.id", ondelete="SET NULL")
     )
+    # The marketplace booking it settles (no foreign key: bookings may be erased, the
+    # ledger may not).
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     reference: Mapped[str | None] = mapped_column(String(255))  # a transfer's id
     description: Mapped[str] = mapped_column(String(255))
     # The order entries were made in (several share one transaction's now()).

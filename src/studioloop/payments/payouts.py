@@ -16,10 +16,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from studioloop.booking import hooks as booking_hooks
+from studioloop.booking.models import Booking
 from studioloop.config import Settings
 from studioloop.payments import exceptions as exc
 from studioloop.payments.models import Payment, PayoutAccount, PayoutEntry
@@ -61,6 +63,7 @@ async def _append(
     movements: list[Movement],
     *,
     payment_id: uuid.UUID | None = None,
+    booking_id: uuid.UUID | None = None,
     reference: str | None = None,
 ) -> None:
     for movement in movements:
@@ -75,6 +78,7 @@ async def _append(
                 balance_after=account.balance,
                 currency=account.currency,
                 payment_id=payment_id,
+                booking_id=booking_id,
                 reference=reference,
                 description=movement.description[:255],
             )
@@ -118,6 +122,62 @@ async def record_refund(
             Movement("fee_refund", fee_back, "Platform fee on the refund"),
         ],
         payment_id=payment.id,
+    )
+
+
+async def settle_marketplace_booking(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    currency: str,
+    booking_id: uuid.UUID,
+    *,
+    gross: int,
+    commission: int,
+    description: str,
+) -> None:
+    """A marketplace booking at this studio: it is owed the credits' worth, less the
+    platform's commission (both entries name the booking)."""
+    account = await _locked_account(session, tenant_id, currency)
+    await _append(
+        session,
+        account,
+        [
+            Movement("marketplace", gross, description),
+            Movement("commission", -commission, "Marketplace commission"),
+        ],
+        booking_id=booking_id,
+    )
+
+
+@booking_hooks.on_booking_cancelled
+async def _reverse_marketplace_settlement(
+    session: AsyncSession, booking: Booking, refund_due: bool
+) -> None:
+    """A marketplace booking cancelled with its credits given back: the studio is no
+    longer owed them, nor the platform its commission. (A forfeited late cancellation
+    keeps both.) Reversed from what was recorded, once."""
+    if booking.booking_type != "marketplace" or not refund_due:
+        return
+    rows = await session.execute(
+        select(PayoutEntry.entry_type, func.sum(PayoutEntry.amount))
+        .where(PayoutEntry.booking_id == booking.id)
+        .group_by(PayoutEntry.entry_type)
+    )
+    totals = {entry_type: int(total) for entry_type, total in rows}
+    still_owed = totals.get("marketplace", 0) + totals.get("marketplace_refund", 0)
+    commission_kept = totals.get("commission", 0) + totals.get("commission_refund", 0)
+    if still_owed == 0 and commission_kept == 0:
+        return
+    currency = (await tenants_service.get_tenant(session, booking.tenant_id)).currency
+    account = await _locked_account(session, booking.tenant_id, currency)
+    await _append(
+        session,
+        account,
+        [
+            Movement("marketplace_refund", -still_owed, "Marketplace booking cancelled"),
+            Movement("commission_refund", -commission_kept, "Marketplace commission returned"),
+        ],
+        booking_id=booking.id,
     )
 
 

@@ -141,11 +141,17 @@ async def take_seat(session: AsyncSession, occurrence_id: uuid.UUID) -> bool:
     return taken is not None
 
 
-async def release_seat(session: AsyncSession, occurrence_id: uuid.UUID) -> None:
+async def release_seat(
+    session: AsyncSession, occurrence_id: uuid.UUID, *, marketplace: bool = False
+) -> None:
+    """Give a seat back (a marketplace booking's also frees one of the marketplace's)."""
+    values: dict[str, Any] = {"booked_count": ClassSchedule.booked_count - 1}
+    if marketplace:
+        values["marketplace_booked"] = text("greatest(marketplace_booked - 1, 0)")
     await session.execute(
         update(ClassSchedule)
         .where(ClassSchedule.id == occurrence_id, ClassSchedule.booked_count > 0)
-        .values(booked_count=ClassSchedule.booked_count - 1)
+        .values(**values)
     )
 
 
@@ -162,5 +168,5 @@ async def clear_counts(session: AsyncSession, occurrence_id: uuid.UUID) -> None:
     await session.execute(
         update(ClassSchedule)
         .where(ClassSchedule.id == occurrence_id)
-        .values(booked_count=0, waitlist_count=0)
+        .values(booked_count=0, waitlist_count=0, marketplace_booked=0)
     )

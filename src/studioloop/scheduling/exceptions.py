@@ -1,4 +1,4 @@
-from studioloop.core.errors import Conflict, NotFound
+from studioloop.core.errors import BadRequest, Conflict, NotFound
 
 
 class LocationNotFound(NotFound):
@@ -54,3 +54,13 @@ class AlreadyCancelled(Conflict):
 class NameTaken(Conflict):
     code = "NAME_TAKEN"
     message = "Something with this name already exists here."
+
+
+class GeocodingUnavailable(BadRequest):
+    code = "GEOCODING_UNAVAILABLE"
+    message = "Places cannot be looked up by name here; share your location instead."
+
+
+class PlaceNotFound(NotFound):
+    code = "PLACE_NOT_FOUND"
+    message = "No place by that name was found."

@@ -41,6 +41,14 @@ class Location(UUIDPrimaryKey, Timestamps, Base):
         UniqueConstraint("tenant_id", "name"),
         CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude"),
         CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude"),
+        # The marketplace's geographic prefilter: a bounding box is two btree ranges here
+        # (faster on this data than a GiST earthdistance index; docs/benchmarks.md).
+        Index(
+            "ix_locations_coordinates",
+            "latitude",
+            "longitude",
+            postgresql_where=text("latitude IS NOT NULL AND is_active"),
+        ),
     )
 
     tenant_id: Mapped[uuid.UUID] = _tenant_fk()
@@ -86,6 +94,16 @@ class ClassTemplate(UUIDPrimaryKey, Timestamps, Base):
             "cancellation_window_hours IS NULL OR cancellation_window_hours BETWEEN 0 AND 720",
             name="cancellation_window",
         ),
+        CheckConstraint(
+            "marketplace_seats IS NULL OR marketplace_seats >= 0", name="marketplace_seats"
+        ),
+        # Typo-tolerant marketplace search on class names (pg_trgm).
+        Index(
+            "ix_classes_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
     )
 
     tenant_id: Mapped[uuid.UUID] = _tenant_fk()
@@ -115,6 +133,11 @@ class ClassTemplate(UUIDPrimaryKey, Timestamps, Base):
     )
     booking_window_hours: Mapped[int | None] = mapped_column(Integer)
     cancellation_window_hours: Mapped[int | None] = mapped_column(Integer)
+    # Not listed publicly (private sessions, a corporate group): never on the marketplace.
+    is_private: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # How many seats of each occurrence the marketplace may fill: NULL = any free seat,
+    # 0 = not offered there. The seats are the class's own (one pool, never oversold).
+    marketplace_seats: Mapped[int | None] = mapped_column(Integer)
 
 
 class ScheduleSeries(UUIDPrimaryKey, Timestamps, Base):
@@ -164,6 +187,17 @@ class ClassSchedule(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint("capacity > 0", name="capacity_positive"),
         CheckConstraint("booked_count >= 0 AND booked_count <= capacity", name="booked_count"),
         CheckConstraint("waitlist_count >= 0", name="waitlist_count"),
+        CheckConstraint(
+            "marketplace_booked >= 0 AND marketplace_booked <= booked_count",
+            name="marketplace_booked",
+        ),
+        # Marketplace search: a location's upcoming classes.
+        Index(
+            "ix_class_schedules_location_start",
+            "location_id",
+            "start_time",
+            postgresql_where=text("status = 'scheduled'"),
+        ),
         CheckConstraint(f"status IN {OCCURRENCE_STATUSES}", name="status"),
         # The database, not the application, keeps an instructor from teaching two classes
         # at once and a room from hosting two (a race between two admins cannot beat it).
@@ -210,6 +244,9 @@ class ClassSchedule(UUIDPrimaryKey, Timestamps, Base):
     capacity: Mapped[int] = mapped_column(Integer)
     booked_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     waitlist_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # Of booked_count, the seats taken through the marketplace (capped by the class's
+    # marketplace_seats in the same guarded UPDATE that takes the seat).
+    marketplace_booked: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     status: Mapped[str] = mapped_column(String(16), server_default=text("'scheduled'"))
     cancellation_reason: Mapped[str | None] = mapped_column(Text)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

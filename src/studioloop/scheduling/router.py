@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from studioloop.accounts.dependencies import OptionalUser, require_role
 from studioloop.accounts.service import Membership, membership_of
 from studioloop.core.errors import field_error
+from studioloop.core.http import app_settings
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.pagination import Page
 from studioloop.db.session import DbSession
@@ -55,9 +56,16 @@ async def list_locations(
     responses=ADMIN_ERRORS,
 )
 async def create_location(
-    body: schemas.LocationIn, tenant: CurrentTenant, _admin: Admin, session: DbSession
+    body: schemas.LocationIn,
+    request: Request,
+    tenant: CurrentTenant,
+    _admin: Admin,
+    session: DbSession,
 ) -> schemas.LocationOut:
-    location = await service.create_location(session, tenant.id, body)
+    """A place the studio teaches. Give its coordinates (the marketplace finds classes
+    by distance), or only its address when the operator has set up a geocoder
+    (GEOCODER_URL): the coordinates are then looked up."""
+    location = await service.create_location(session, app_settings(request), tenant.id, body)
     return schemas.LocationOut.model_validate(location)
 
 
@@ -67,11 +75,12 @@ async def create_location(
 async def update_location(
     location_id: uuid.UUID,
     body: schemas.LocationUpdate,
+    request: Request,
     tenant: CurrentTenant,
     _admin: Admin,
     session: DbSession,
 ) -> schemas.LocationOut:
-    location = await service.update_location(session, location_id, body)
+    location = await service.update_location(session, app_settings(request), location_id, body)
     return schemas.LocationOut.model_validate(location)
 
 

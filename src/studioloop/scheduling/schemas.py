@@ -112,6 +112,14 @@ class ClassIn(Strict):
     room_id: uuid.UUID | None = None
     booking_window_hours: int | None = Field(default=None, ge=0, le=8760)
     cancellation_window_hours: int | None = Field(default=None, ge=0, le=720)
+    is_private: bool = Field(default=False, description="Unlisted: never on the marketplace")
+    marketplace_seats: int | None = Field(
+        default=None,
+        ge=0,
+        le=10000,
+        description="Seats per occurrence the marketplace may fill (null: any free seat, "
+        "0: not on the marketplace)",
+    )
 
     _type = field_validator("class_type")(_class_type)
 
@@ -133,6 +141,8 @@ class ClassUpdate(Strict):
     room_id: uuid.UUID | None = None
     booking_window_hours: int | None = Field(default=None, ge=0, le=8760)
     cancellation_window_hours: int | None = Field(default=None, ge=0, le=720)
+    is_private: bool | None = None
+    marketplace_seats: int | None = Field(default=None, ge=0, le=10000)
 
     _type = field_validator("class_type")(_class_type)
 
@@ -158,6 +168,8 @@ class ClassOut(BaseModel):
     room_id: uuid.UUID | None
     booking_window_hours: int | None
     cancellation_window_hours: int | None
+    is_private: bool
+    marketplace_seats: int | None
     created_at: datetime
     updated_at: datetime
 

@@ -15,9 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts import service as accounts_service
+from studioloop.config import Settings
 from studioloop.core.errors import field_error
 from studioloop.core.patching import apply_changes
-from studioloop.scheduling import exceptions as exc
+from studioloop.scheduling import exceptions as exc, geocoding
 from studioloop.scheduling.models import ClassSchedule, ClassTemplate, Location, Room
 from studioloop.scheduling.schemas import (
     ClassIn,
@@ -87,21 +88,27 @@ async def list_locations(session: AsyncSession, *, include_inactive: bool) -> li
 
 
 async def create_location(
-    session: AsyncSession, tenant_id: uuid.UUID, data: LocationIn
+    session: AsyncSession, settings: Settings, tenant_id: uuid.UUID, data: LocationIn
 ) -> Location:
+    address = data.address.model_dump(exclude_none=True)
+    latitude, longitude = data.latitude, data.longitude
+    if latitude is None:
+        found = await geocoding.coordinates_for_address(settings, address)
+        if found:
+            latitude, longitude = found
     location = Location(
         tenant_id=tenant_id,
         name=data.name,
-        address=data.address.model_dump(exclude_none=True),
-        latitude=data.latitude,
-        longitude=data.longitude,
+        address=address,
+        latitude=latitude,
+        longitude=longitude,
     )
     await _flush_unique(session, location)
     return location
 
 
 async def update_location(
-    session: AsyncSession, location_id: uuid.UUID, changes: LocationUpdate
+    session: AsyncSession, settings: Settings, location_id: uuid.UUID, changes: LocationUpdate
 ) -> Location:
     location = await session.get(Location, location_id)
     if location is None:
@@ -115,6 +122,11 @@ async def update_location(
         setattr(location, name, value)
     if (location.latitude is None) != (location.longitude is None):
         raise field_error("latitude", "give both latitude and longitude, or neither")
+    if changes.address is not None and "latitude" not in values:
+        # A new address without new coordinates: the old ones may be miles off.
+        found = await geocoding.coordinates_for_address(settings, location.address)
+        if found:
+            location.latitude, location.longitude = found
     await _flush_unique(session, location)
     return location
 
@@ -177,6 +189,7 @@ CLASS_NULLABLE = frozenset(
         "room_id",
         "booking_window_hours",
         "cancellation_window_hours",
+        "marketplace_seats",
     }
 )
 

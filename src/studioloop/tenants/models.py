@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, String, text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -35,6 +35,13 @@ class Tenant(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint(f"kind IN {(*TENANT_KINDS, PLATFORM_KIND)}", name="kind"),
         CheckConstraint("slug ~ '^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$'", name="slug_format"),
         CheckConstraint("custom_domain = lower(custom_domain)", name="custom_domain_lower"),
+        # Typo-tolerant marketplace search on studio names (pg_trgm).
+        Index(
+            "ix_tenants_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(255))

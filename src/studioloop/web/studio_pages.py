@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from sqlalchemy import select
 
 from studioloop.accounts.models import User
@@ -38,6 +39,7 @@ from studioloop.web.csrf import CSRF_FIELD, check_csrf
 from studioloop.web.forms import attempt, brand_colour, readable_on
 from studioloop.web.routes import render
 from studioloop.web.session import web_user
+from studioloop.web.structured_data import class_event, json_ld, place
 
 router = APIRouter(include_in_schema=False)
 
@@ -87,6 +89,37 @@ def slot(item: OccurrenceOut) -> Slot:
     )
 
 
+def slot_events(request: Request, studio: Any, slots: list[Slot]) -> Markup:
+    """schema.org Events for the classes on a studio's page (JSON-LD, for search engines)."""
+    base_url = str(request.base_url).rstrip("/")
+    studio_url = f"{base_url}/s/{studio.slug}"
+    address = studio.address or {}
+    return json_ld(
+        [
+            class_event(
+                name=s.item.cls.name,
+                description=None,
+                start=s.item.start_time,
+                end=s.item.end_time,
+                url=f"{studio_url}/classes/{s.item.id}",
+                location=place(
+                    s.item.location.name if s.item.location else studio.name,
+                    address,
+                    None,
+                    None,
+                ),
+                organizer_name=studio.name,
+                organizer_url=studio_url,
+                price=s.item.cls.price,
+                currency=s.item.cls.currency,
+                spots=s.item.available_spots,
+                cancelled=s.item.status == "cancelled",
+            )
+            for s in slots
+        ]
+    )
+
+
 async def studio_context(session: DbSession, tenant: TenantRef) -> dict[str, Any]:
     row = await tenants_service.get_tenant(session, tenant.id)
     return {
@@ -107,10 +140,13 @@ async def studio_home(request: Request, tenant: CurrentTenant, session: DbSessio
     )
     user = await web_user(request, session)
     membership = await membership_of(session, tenant.id, user.id) if user else None
+    shown = await studio_context(session, tenant)
+    slots = [slot(i) for i in items]
     context = {
-        **await studio_context(session, tenant),
+        **shown,
         "user": user,
-        "slots": [slot(i) for i in items],
+        "slots": slots,
+        "events": slot_events(request, shown["studio"], slots),
         "is_staff": bool(membership and membership.allows("instructor")),
         "is_admin": bool(membership and membership.allows("admin")),
     }
@@ -152,9 +188,12 @@ async def timetable(
             )
         )
     )
+    page = await studio_context(session, tenant)
+    upcoming = [s for day in days.values() for s in day if s.bookable]
     context = {
-        **await studio_context(session, tenant),
+        **page,
         "user": await web_user(request, session),
+        "events": slot_events(request, page["studio"], upcoming),
         "days": days,
         "types": types,
         "chosen_type": type or "",

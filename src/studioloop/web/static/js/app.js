@@ -29,7 +29,38 @@ document.addEventListener("DOMContentLoaded", () => {
   );
   refreshSpots();
   setInterval(refreshSpots, 30000);
+  offerLocation();
 });
+
+// The marketplace search: fill in the coordinates from the browser and search. The form
+// works without it (by place name, where the operator has a geocoder).
+function offerLocation() {
+  const button = document.querySelector("[data-locate]");
+  if (!button || !navigator.geolocation) return;
+  const form = button.closest("form");
+  const status = document.getElementById("locate-status");
+  button.hidden = false;
+  button.addEventListener("click", () => {
+    status.textContent = "Finding where you are…";
+    navigator.geolocation.getCurrentPosition(
+      (position) => {
+        form.querySelector("#lat").value = position.coords.latitude.toFixed(5);
+        form.querySelector("#lng").value = position.coords.longitude.toFixed(5);
+        form.querySelector("#near").value = "";
+        form.submit();
+      },
+      () => {
+        status.textContent = "Your location is not available; type a place instead.";
+      },
+      { timeout: 10000, maximumAge: 600000 }
+    );
+  });
+  // Typing a place replaces a location shared before.
+  form.querySelector("#near").addEventListener("input", () => {
+    form.querySelector("#lat").value = "";
+    form.querySelector("#lng").value = "";
+  });
+}
 
 function spotsText(item) {
   if (item.status === "cancelled") return "Cancelled";

@@ -1,0 +1,183 @@
+"""The marketplace's rules: what a studio offers there and at what price, booking with
+universal credits, a studio's terms, and its statement of what it is owed."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioloop.accounts.models import User
+from studioloop.booking import marketplace_booking
+from studioloop.config import Settings
+from studioloop.db import raw
+from studioloop.marketplace import exceptions as exc, pricing
+from studioloop.marketplace.models import MarketplaceTerms
+from studioloop.marketplace.pricing import Terms
+from studioloop.marketplace.schemas import (
+    MarketplaceBookingOut,
+    StudioSummary,
+    TermsIn,
+    TermsOut,
+)
+from studioloop.payments import payouts
+from studioloop.scheduling import capacity
+from studioloop.tenants import service as tenants_service
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One occurrence as the marketplace sells it."""
+
+    studio: StudioSummary
+    currency: str
+    terms: Terms
+    credits: int
+    seats_left: int | None  # of the marketplace's share; None: any free seat
+
+
+# Whether the studio sells this class on the marketplace, on what terms: one statement.
+_OFFER = """
+SELECT t.id, t.slug, t.name, t.currency, t.marketplace_enabled, t.status, t.kind,
+       c.is_active, c.is_private, c.marketplace_seats, o.marketplace_booked,
+       m.payout_rate, m.commission_basis_points, m.floor_price
+  FROM class_schedules o
+  JOIN classes c ON c.id = o.class_id
+  JOIN tenants t ON t.id = o.tenant_id
+  LEFT JOIN marketplace_terms m ON m.tenant_id = o.tenant_id
+ WHERE o.id = %s
+"""
+
+
+def terms_from(
+    settings: Settings,
+    payout_rate: int | None,
+    commission_basis_points: int | None,
+    floor_price: int | None,
+) -> Terms:
+    """A studio's terms, the platform's defaults where it has none of its own."""
+    return Terms(
+        payout_rate=payout_rate or settings.marketplace_payout_rate,
+        commission_basis_points=(
+            settings.marketplace_commission_basis_points
+            if commission_basis_points is None
+            else commission_basis_points
+        ),
+        floor_price=floor_price or 0,
+    )
+
+
+async def offer_for(
+    session: AsyncSession, settings: Settings, occurrence_id: uuid.UUID, credits_required: int
+) -> Offer:
+    """The occurrence as the marketplace sells it, or NOT_ON_MARKETPLACE."""
+    row = await raw.fetch_one(session, _OFFER, (occurrence_id,))
+    if (
+        row is None
+        or not row.marketplace_enabled
+        or row.status not in ("active", "trial")
+        or row.kind == "platform"
+        or not row.is_active
+        or row.is_private
+        or row.marketplace_seats == 0
+    ):
+        raise exc.NotOnMarketplace()
+    terms = terms_from(settings, row.payout_rate, row.commission_basis_points, row.floor_price)
+    seats_left = (
+        None if row.marketplace_seats is None else row.marketplace_seats - row.marketplace_booked
+    )
+    return Offer(
+        studio=StudioSummary(id=row.id, slug=row.slug, name=row.name),
+        currency=row.currency,
+        terms=terms,
+        credits=pricing.credits_for(credits_required, terms),
+        seats_left=seats_left,
+    )
+
+
+async def book(
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    occurrence_id: uuid.UUID,
+    *,
+    credits_to_use: int | None,
+) -> MarketplaceBookingOut:
+    """Book a class at any studio on the marketplace with universal credits; the studio
+    is owed the credits' worth less the commission, recorded with the booking."""
+    await capacity.enter_tenant_of(session, occurrence_id)
+    facts = await capacity.occurrence_facts(session, occurrence_id)
+    offer = await offer_for(session, settings, occurrence_id, facts.credits_required)
+    settlement = pricing.settle(offer.credits, offer.terms)
+
+    async def settle(booking_id: uuid.UUID) -> None:
+        if settlement.gross:
+            await payouts.settle_marketplace_booking(
+                session,
+                facts.tenant_id,
+                offer.currency,
+                booking_id,
+                gross=settlement.gross,
+                commission=settlement.commission,
+                description=f"Marketplace: {facts.class_name}, {facts.local_start}",
+            )
+
+    booking = await marketplace_booking.book_with_universal_credits(
+        session,
+        settings,
+        user,
+        facts,
+        credits=offer.credits,
+        credits_to_use=credits_to_use,
+        marketplace_fee=settlement.commission,
+        marketplace_seats_left=offer.seats_left,
+        before_seat=settle,
+    )
+    return MarketplaceBookingOut(**booking.model_dump(), studio=offer.studio)
+
+
+# --- a studio's terms --------------------------------------------------------------------
+
+
+async def terms_of(session: AsyncSession, settings: Settings, tenant_id: uuid.UUID) -> TermsOut:
+    tenant = await tenants_service.get_tenant(session, tenant_id)
+    row = await session.get(MarketplaceTerms, tenant_id)
+    terms = (
+        terms_from(settings, row.payout_rate, row.commission_basis_points, row.floor_price)
+        if row is not None
+        else terms_from(settings, None, None, None)
+    )
+    return TermsOut(
+        payout_rate=terms.payout_rate,
+        commission_basis_points=terms.commission_basis_points,
+        floor_price=terms.floor_price,
+        currency=tenant.currency,
+        marketplace_enabled=tenant.marketplace_enabled,
+    )
+
+
+async def change_terms(
+    session: AsyncSession,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    changes: TermsIn,
+    *,
+    by_operator: bool,
+) -> TermsOut:
+    """A studio's admins change its floor price; the platform operator may also change
+    its payout rate and commission (an explicit null: back to the platform default)."""
+    given = changes.model_dump(exclude_unset=True)
+    if not by_operator and ({"payout_rate", "commission_basis_points"} & given.keys()):
+        raise exc.CommissionTermsForbidden()
+    if "floor_price" in given and given["floor_price"] is None:
+        given["floor_price"] = 0
+    if given:
+        await session.execute(
+            insert(MarketplaceTerms)
+            .values(tenant_id=tenant_id, **given)
+            .on_conflict_do_update(index_elements=["tenant_id"], set_=given)
+        )
+        session.expire_all()
+    return await terms_of(session, settings, tenant_id)
