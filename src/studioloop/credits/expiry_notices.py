@@ -11,12 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.db import raw
 from studioloop.notifications import service as notifications
+from studioloop.tenants.models import PLATFORM_KIND
 
 WARN_AHEAD = timedelta(days=7)
 
 _EXPIRING = """
 SELECT l.id, l.remaining, l.expires_at, a.user_id, u.first_name,
-       t.name AS studio_name, t.timezone
+       t.name AS studio_name, t.timezone, t.slug, t.kind
   FROM credit_lots l
   JOIN credit_accounts a ON a.id = l.account_id
   JOIN users u ON u.id = a.user_id
@@ -46,7 +47,8 @@ async def warn_expiring(
             user_id=lot.user_id,
             dedup_key=key,
             not_after=lot.expires_at,
-            link="/my/credits",
+            # Universal credits are shown with the marketplace; a studio's on its page.
+            link="/marketplace" if lot.kind == PLATFORM_KIND else f"/s/{lot.slug}/credits",
             context={
                 "first_name": lot.first_name,
                 "credits": lot.remaining,
