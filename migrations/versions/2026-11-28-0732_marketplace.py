@@ -84,7 +84,9 @@ BEGIN
                              / (coalesce(m.payout_rate, $19)
                                 * (10000 - coalesce(m.commission_basis_points, $20)))))::integer
                  AS credits,
-               CASE WHEN c.price IS NULL THEN NULL
+               CASE WHEN c.price IS NULL
+                      OR coalesce(t.settings ->> ''payment_provider'', ''sandbox'') = ''yoco''
+                    THEN NULL
                     ELSE greatest(c.price, coalesce(m.floor_price, 0)) END AS price,
                t.currency::text AS currency, t.timezone::text AS timezone
           FROM class_schedules o

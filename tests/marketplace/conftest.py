@@ -5,14 +5,14 @@ from typing import Any
 
 import pytest
 
-from tests.booking.conftest import BookingStudio
 from tests.conftest import Api, Owner
+from tests.payments.conftest import ShopStudio
 
 SEARCH = "/api/v1/marketplace/search"
 BOOK = "/api/v1/marketplace/bookings"
 
 
-class MarketStudio(BookingStudio):
+class MarketStudio(ShopStudio):
     """A studio on the marketplace, with its location where the test puts it."""
 
     async def place(self, lat: float, lng: float, name: str = "Marketplace studio") -> str:

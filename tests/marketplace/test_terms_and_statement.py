@@ -128,7 +128,7 @@ async def test_floor_price_sets_the_credit_price_and_the_statement_adds_up(
     rows = list(csv.reader(io.StringIO(exported.text)))
     assert rows[0][-3:] == ["gross_ZAR", "commission_ZAR", "net_ZAR"]
     assert rows[1][2] == "'=HYPERLINK(1)"  # never a formula in a spreadsheet
-    assert rows[1][-3:] == ["129.63", "16.21", "113.42"]
+    assert rows[1][-5:] == ["credits", "3", "129.63", "16.21", "113.42"]
     assert rows[-1][0] == "total" and rows[-1][-1] == "113.42"
 
     # Last month's statement is empty; members and other studios see none of it.

@@ -263,6 +263,8 @@ async def close_finished(
             elif booking.status == "held":  # never paid for
                 booking.status = "expired"
                 occurrence.booked_count -= 1
+                if booking.booking_type == "marketplace":
+                    occurrence.marketplace_booked -= 1
             elif booking.check_in_time is not None:
                 booking.status = "completed"
                 counts["completed"] += 1

@@ -53,6 +53,9 @@ class SeatHold:
     expires_at: datetime
     tenant_settings: dict[str, Any] = field(default_factory=dict)
     packages: list[dict[str, Any]] = field(default_factory=list)
+    # The platform's fee on the payment when it is not the usual one (a marketplace
+    # booking pays the marketplace commission instead).
+    platform_fee: int | None = None
 
     def details(self) -> dict[str, Any]:
         return {
@@ -159,7 +162,7 @@ async def _expire(session: AsyncSession, settings: Settings, booking: Booking) -
     booking.status = "expired"
     await session.flush()
     facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
-    await capacity.release_seat(session, facts.id)
+    await capacity.release_seat(session, facts.id, marketplace=_marketplace(booking))
     if facts.status == "scheduled" and _now() < facts.start_time:
         await waitlist.promote(session, settings, facts)
 
@@ -205,7 +208,7 @@ async def confirm_paid(
     )
     if state.booked is not None or state.clash is not None:
         return "the member has booked this or another class at that time since"
-    if not await capacity.take_seat(session, facts.id):
+    if not await capacity.take_seat(session, facts.id, marketplace=_marketplace(booking)):
         return "the class filled up after the seat hold expired"
     await _confirm(session, settings, booking, facts)
     return None
@@ -236,6 +239,11 @@ async def cancel_refunded(session: AsyncSession, settings: Settings, booking_id:
     booking.cancellation_reason = "Payment refunded"
     booking.qr_code = None
     await session.flush()
-    await capacity.release_seat(session, facts.id)
+    await capacity.release_seat(session, facts.id, marketplace=_marketplace(booking))
     await waitlist.promote(session, settings, facts)
     return True
+
+
+def _marketplace(booking: Booking) -> bool:
+    """Booked through the marketplace: its seat is one of the marketplace's too."""
+    return booking.booking_type == "marketplace"

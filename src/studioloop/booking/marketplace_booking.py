@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts import service as accounts_service
 from studioloop.accounts.models import User
-from studioloop.booking import exceptions as exc, notices, qr, repository, rules
+from studioloop.booking import exceptions as exc, holds, notices, qr, repository, rules
+from studioloop.booking.holds import SeatHold
 from studioloop.booking.schemas import BookingOut
 from studioloop.config import Settings
 from studioloop.core.errors import field_error
@@ -29,18 +31,15 @@ from studioloop.scheduling.capacity import OccurrenceFacts
 BeforeSeat = Callable[[uuid.UUID], Awaitable[None]]
 
 
-async def book_with_universal_credits(
+async def _check(
     session: AsyncSession,
-    settings: Settings,
     user: User,
     facts: OccurrenceFacts,
-    *,
-    credits: int,
-    credits_to_use: int | None,
-    marketplace_fee: int,
     marketplace_seats_left: int | None,
-    before_seat: BeforeSeat,
-) -> BookingOut:
+) -> None:
+    """The booking rules, in the order a direct booking checks them; the member joins the
+    studio (as a direct booking makes them) so it knows who is coming and they find the
+    booking among their own."""
     rules.check_open(facts)
     if facts.requires_membership:
         raise exc.MembershipRequired()
@@ -59,15 +58,28 @@ async def book_with_universal_credits(
             "The places this studio offers on the marketplace are taken for this class.",
             details={"marketplace_seats_left": 0},
         )
-    if credits_to_use is not None and credits_to_use != credits:
-        raise field_error("credits_to_use", f"this class costs {credits} universal credit(s)")
     if state.membership_status is None:
-        # Like a direct booking: the studio knows who is coming, and the member finds
-        # the booking among their own.
         await accounts_service.join_tenant(session, facts.tenant_id, user)
     elif state.membership_status != "active":
         raise exc.MembershipInactive()
     await rules.check_limits(session, facts, user.id)
+
+
+async def book_with_universal_credits(
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    facts: OccurrenceFacts,
+    *,
+    credits: int,
+    credits_to_use: int | None,
+    marketplace_fee: int,
+    marketplace_seats_left: int | None,
+    before_seat: BeforeSeat,
+) -> BookingOut:
+    if credits_to_use is not None and credits_to_use != credits:
+        raise field_error("credits_to_use", f"this class costs {credits} universal credit(s)")
+    await _check(session, user, facts, marketplace_seats_left)
 
     booking_id = uuid.uuid4()
     if credits:
@@ -120,4 +132,50 @@ async def book_with_universal_credits(
         start_time=facts.start_time,
         end_time=facts.end_time,
         created_at=created_at,
+    )
+
+
+async def hold_for_card(
+    session: AsyncSession,
+    user: User,
+    facts: OccurrenceFacts,
+    *,
+    price: int,
+    marketplace_fee: int,
+    marketplace_seats_left: int | None,
+) -> SeatHold:
+    """Hold a marketplace seat while the member pays its card price (the same hold as a
+    direct card booking: it lapses unpaid after the studio's seat-hold minutes)."""
+    await _check(session, user, facts, marketplace_seats_left)
+    booking_id = uuid.uuid4()
+    expires_at = datetime.now(UTC) + timedelta(minutes=holds.hold_minutes(facts.tenant_settings))
+    try:
+        created_at = await repository.book_marketplace_seat(
+            session,
+            booking_id=booking_id,
+            user_id=user.id,
+            occurrence_id=facts.id,
+            credits_used=0,
+            marketplace_fee=marketplace_fee,
+            qr_code=None,
+            qr_expires_at=None,
+            hold_expires_at=expires_at,
+        )
+    except psycopg.errors.UniqueViolation as error:
+        raise exc.AlreadyBooked() from error
+    if created_at is None:
+        raise exc.ClassFull(details={"capacity": facts.capacity})
+    return SeatHold(
+        booking_id=booking_id,
+        tenant_id=facts.tenant_id,
+        user_id=user.id,
+        occurrence_id=facts.id,
+        class_name=facts.class_name,
+        start_time=facts.start_time,
+        price=price,
+        currency=facts.currency,
+        credits_required=0,
+        expires_at=expires_at,
+        tenant_settings=facts.tenant_settings,
+        platform_fee=marketplace_fee,
     )

@@ -136,8 +136,8 @@ WITH seat AS (
     RETURNING o.id, o.tenant_id
 )
 INSERT INTO bookings (id, tenant_id, user_id, class_schedule_id, status, booking_type,
-                      credits_used, marketplace_fee, qr_code, qr_expires_at)
-SELECT %s, seat.tenant_id, %s, seat.id, 'confirmed', 'marketplace', %s, %s, %s, %s FROM seat
+                      credits_used, marketplace_fee, qr_code, qr_expires_at, hold_expires_at)
+SELECT %s, seat.tenant_id, %s, seat.id, %s, 'marketplace', %s, %s, %s, %s, %s FROM seat
 RETURNING created_at
 """
 
@@ -150,11 +150,14 @@ async def book_marketplace_seat(
     occurrence_id: uuid.UUID,
     credits_used: int,
     marketplace_fee: int,
-    qr_code: str,
-    qr_expires_at: datetime,
+    qr_code: str | None,
+    qr_expires_at: datetime | None,
+    hold_expires_at: datetime | None = None,
 ) -> datetime | None:
-    """Take a marketplace seat and insert its confirmed booking; None when the class is
-    full or its marketplace seats are taken (nothing changed)."""
+    """Take a marketplace seat and insert its booking: confirmed, or held until
+    `hold_expires_at` while the member pays by card. None when the class is full or its
+    marketplace seats are taken (nothing changed)."""
+    status = "held" if hold_expires_at is not None else "confirmed"
     row = await raw.fetch_one(
         session,
         _INSERT_WITH_MARKETPLACE_SEAT,
@@ -162,10 +165,12 @@ async def book_marketplace_seat(
             occurrence_id,
             booking_id,
             user_id,
+            status,
             credits_used,
             marketplace_fee,
             qr_code,
             qr_expires_at,
+            hold_expires_at,
         ),
     )
     return None if row is None else row.created_at

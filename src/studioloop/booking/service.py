@@ -367,7 +367,9 @@ async def cancel(
         # finds the booking cancelled and refunds it.
         booking.status = "cancelled"
         await session.flush()
-        await capacity.release_seat(session, facts.id)
+        await capacity.release_seat(
+            session, facts.id, marketplace=booking.booking_type == "marketplace"
+        )
         await booking_hooks.booking_cancelled(session, booking, refund_due=True)
         await notices.tell_later(session, booking, "booking_cancelled", facts.tenant_id)
         await waitlist.promote(session, settings, facts)

@@ -1,4 +1,4 @@
-from studioloop.core.errors import Forbidden, NotFound
+from studioloop.core.errors import Conflict, Forbidden, NotFound
 
 
 class NotOnMarketplace(NotFound):
@@ -8,3 +8,11 @@ class NotOnMarketplace(NotFound):
 
 class CommissionTermsForbidden(Forbidden):
     message = "Only the platform operator sets a studio's payout rate and commission."
+
+
+class CardNotAvailable(Conflict):
+    code = "CARD_NOT_AVAILABLE"
+    message = (
+        "This class can only be booked with universal credits on the marketplace "
+        "(it has no drop-in price, or its studio takes cards only on its own pages)."
+    )

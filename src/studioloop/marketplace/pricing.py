@@ -48,9 +48,21 @@ def settle(credits: int, terms: Terms) -> Settlement:
     return Settlement(credits=credits, gross=gross, commission=gross - net, net=net)
 
 
-def card_price(class_price: int | None, terms: Terms) -> int | None:
-    """A class's drop-in price on the marketplace (None: credits only), never under the
-    floor."""
-    if class_price is None:
+# Studios whose payment provider pays them directly, with no way for the platform to take
+# its commission from the payment (migration 0023's search says the same in SQL).
+NO_COMMISSION_PROVIDERS = frozenset({"yoco"})
+
+
+def card_price(class_price: int | None, terms: Terms, provider: str) -> int | None:
+    """A class's drop-in price on the marketplace, never under the floor; None: credits
+    only (the class has no price, or the commission could not be taken from a card)."""
+    if class_price is None or provider in NO_COMMISSION_PROVIDERS:
         return None
     return max(class_price, terms.floor_price)
+
+
+def settle_card(price: int, terms: Terms) -> Settlement:
+    """A marketplace seat paid by card: the same split of the price as of a credit's
+    worth (the studio's share rounded down, the commission the rest)."""
+    net = price * (BASIS_POINTS - terms.commission_basis_points) // BASIS_POINTS
+    return Settlement(credits=0, gross=price, commission=price - net, net=net)

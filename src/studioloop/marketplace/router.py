@@ -10,11 +10,16 @@ from studioloop.accounts import service as accounts_service
 from studioloop.accounts.dependencies import CurrentUser
 from studioloop.accounts.exceptions import InsufficientRole
 from studioloop.accounts.models import User
+from studioloop.booking.exceptions import PaymentRequired
+from studioloop.booking.holds import SeatHold
+from studioloop.booking.router import SEAT_HELD_MESSAGE
 from studioloop.core import http
+from studioloop.core.error_handlers import error_body
 from studioloop.core.http import IdempotencyKey, app_settings
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.db.session import DbSession
 from studioloop.marketplace import schemas, search, service, statement
+from studioloop.payments import class_payments
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
 
@@ -80,20 +85,40 @@ async def create_marketplace_booking(
     `marketplace`). 402 INSUFFICIENT_CREDITS when your universal credits fall short,
     409 CLASS_FULL when the class (or the places its studio gives the marketplace) is
     full, 404 NOT_ON_MARKETPLACE when its studio does not offer it there.
-    Cancel it with `DELETE /bookings/{id}`: the credits come back under the studio's
+
+    With `pay_with: card` the seat is held and the answer is 402 PAYMENT_REQUIRED with a
+    `checkout_url` (as for `POST /bookings`); paying confirms the booking. 409
+    CARD_NOT_AVAILABLE when the class is sold for credits only.
+    Cancel it with `DELETE /bookings/{id}`: credits or money come back under the studio's
     cancellation policy."""
     earlier = await http.replay(
         session, user.id, idempotency_key, "POST /marketplace/bookings", body
     )
     if earlier is not None:
         return earlier
+    settings = app_settings(request)
     booking = await service.book(
         session,
-        app_settings(request),
+        settings,
         user,
         body.class_schedule_id,
         credits_to_use=body.credits_to_use,
+        pay_with=body.pay_with,
     )
+    if isinstance(booking, SeatHold):
+        # A 402 whose hold and payment are kept: the request commits as a success would.
+        payment = await class_payments.checkout_for_hold(
+            session, settings, booking, str(request.base_url).rstrip("/")
+        )
+        details = {
+            **booking.details(),
+            "payment_id": str(payment.id),
+            "checkout_url": payment.checkout_url,
+        }
+        payload = error_body(PaymentRequired.code, SEAT_HELD_MESSAGE, details)
+        return await http.answer(
+            session, user.id, idempotency_key, status.HTTP_402_PAYMENT_REQUIRED, payload
+        )
     payload = jsonable_encoder(booking)
     return await http.answer(session, user.id, idempotency_key, status.HTTP_201_CREATED, payload)
 

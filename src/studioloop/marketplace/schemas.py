@@ -55,6 +55,9 @@ class MarketplaceBookingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     class_schedule_id: uuid.UUID
+    pay_with: Literal["credits", "card"] = Field(
+        default="credits", description="Universal credits, or the class's price by card"
+    )
     credits_to_use: int | None = Field(
         default=None, ge=0, le=1000, description="Optional: refused if the price differs"
     )
@@ -90,6 +93,7 @@ class StatementLine(BaseModel):
     start_time: datetime
     member_name: str
     status: str
+    paid_with: Literal["credits", "card"]
     credits: int
     gross: int
     commission: int

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User
 from studioloop.booking import marketplace_booking
+from studioloop.booking.holds import SeatHold
 from studioloop.config import Settings
 from studioloop.db import raw
 from studioloop.marketplace import exceptions as exc, pricing
@@ -35,13 +36,15 @@ class Offer:
     currency: str
     terms: Terms
     credits: int
+    card_price: int | None  # None: credits only
     seats_left: int | None  # of the marketplace's share; None: any free seat
 
 
 # Whether the studio sells this class on the marketplace, on what terms: one statement.
 _OFFER = """
 SELECT t.id, t.slug, t.name, t.currency, t.marketplace_enabled, t.status, t.kind,
-       c.is_active, c.is_private, c.marketplace_seats, o.marketplace_booked,
+       t.settings ->> 'payment_provider' AS payment_provider,
+       c.is_active, c.is_private, c.price, c.marketplace_seats, o.marketplace_booked,
        m.payout_rate, m.commission_basis_points, m.floor_price
   FROM class_schedules o
   JOIN classes c ON c.id = o.class_id
@@ -93,6 +96,7 @@ async def offer_for(
         currency=row.currency,
         terms=terms,
         credits=pricing.credits_for(credits_required, terms),
+        card_price=pricing.card_price(row.price, terms, row.payment_provider or "sandbox"),
         seats_left=seats_left,
     )
 
@@ -104,12 +108,27 @@ async def book(
     occurrence_id: uuid.UUID,
     *,
     credits_to_use: int | None,
-) -> MarketplaceBookingOut:
-    """Book a class at any studio on the marketplace with universal credits; the studio
-    is owed the credits' worth less the commission, recorded with the booking."""
+    pay_with: str = "credits",
+) -> MarketplaceBookingOut | SeatHold:
+    """Book a class at any studio on the marketplace: with universal credits (the studio
+    is owed their worth less the commission, recorded with the booking), or by card (the
+    seat is held while the member pays; the payment carries the commission as the
+    platform's fee)."""
     await capacity.enter_tenant_of(session, occurrence_id)
     facts = await capacity.occurrence_facts(session, occurrence_id)
     offer = await offer_for(session, settings, occurrence_id, facts.credits_required)
+    if pay_with == "card":
+        if offer.card_price is None:
+            raise exc.CardNotAvailable()
+        paid = pricing.settle_card(offer.card_price, offer.terms)
+        return await marketplace_booking.hold_for_card(
+            session,
+            user,
+            facts,
+            price=offer.card_price,
+            marketplace_fee=paid.commission,
+            marketplace_seats_left=offer.seats_left,
+        )
     settlement = pricing.settle(offer.credits, offer.terms)
 
     async def settle(booking_id: uuid.UUID) -> None:

@@ -1,5 +1,7 @@
 """A studio's marketplace statement: per booking, what the marketplace owes it for a
-period, from its payout ledger.
+period, from its payout ledger (bookings paid with universal credits, and those paid by
+card where the platform collected the money; a card paid straight into the studio's own
+Stripe account is in its Stripe balance instead).
 
 A statement lists the ledger entries made in the period, so a booking made in one month
 and cancelled in the next appears in both: once owed, once reversed. The totals are
@@ -23,22 +25,23 @@ from studioloop.tenants import service as tenants_service
 
 MAX_PERIOD_DAYS = 366
 
+# A booking's entries are named by it (universal credits), or by its card payment.
 _LINES = """
 SELECT b.id AS booking_id, b.created_at AS booked_at, c.name AS class_name, o.start_time,
        u.first_name, u.last_name, b.status, b.credits_used,
-       coalesce(sum(e.amount) FILTER (WHERE e.entry_type IN ('marketplace',
-                                                             'marketplace_refund')), 0)
-         AS gross,
-       -coalesce(sum(e.amount) FILTER (WHERE e.entry_type IN ('commission',
-                                                              'commission_refund')), 0)
-         AS commission
+       bool_or(p.id IS NOT NULL) AS by_card,
+       coalesce(sum(e.amount) FILTER (WHERE e.entry_type IN
+                ('marketplace', 'marketplace_refund', 'payment', 'refund')), 0) AS gross,
+       -coalesce(sum(e.amount) FILTER (WHERE e.entry_type IN
+                 ('commission', 'commission_refund', 'fee', 'fee_refund')), 0) AS commission
   FROM payout_entries e
-  JOIN bookings b ON b.id = e.booking_id
+  LEFT JOIN payments p ON p.id = e.payment_id
+  JOIN bookings b ON b.id = coalesce(e.booking_id, p.booking_id)
   JOIN class_schedules o ON o.id = b.class_schedule_id
   JOIN classes c ON c.id = o.class_id
   JOIN users u ON u.id = b.user_id
  WHERE e.tenant_id = %s AND e.created_at >= %s AND e.created_at < %s
-   AND e.entry_type IN ('marketplace', 'marketplace_refund', 'commission', 'commission_refund')
+   AND b.booking_type = 'marketplace' AND e.entry_type <> 'transfer'
  GROUP BY b.id, c.name, o.start_time, u.first_name, u.last_name
  ORDER BY min(e.seq)
 """
@@ -68,6 +71,7 @@ async def statement(
             start_time=row.start_time,
             member_name=f"{row.first_name} {row.last_name}".strip(),
             status=row.status,
+            paid_with="card" if row.by_card else "credits",
             credits=row.credits_used,
             gross=row.gross,
             commission=row.commission,
@@ -113,6 +117,7 @@ def as_csv(found: StatementOut, timezone: str) -> str:
             "class_start",
             "member",
             "status",
+            "paid_with",
             "credits",
             f"gross_{found.currency}",
             f"commission_{found.currency}",
@@ -128,6 +133,7 @@ def as_csv(found: StatementOut, timezone: str) -> str:
                 line.start_time.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
                 _cell(line.member_name),
                 line.status,
+                line.paid_with,
                 line.credits,
                 _money(line.gross),
                 _money(line.commission),
@@ -137,6 +143,7 @@ def as_csv(found: StatementOut, timezone: str) -> str:
     writer.writerow(
         [
             "total",
+            "",
             "",
             "",
             "",

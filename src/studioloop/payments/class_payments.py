@@ -54,7 +54,9 @@ async def checkout_for_hold(
         amount=hold.price,
         currency=hold.currency,
     )
-    await service.open_checkout(session, settings, hold.tenant_settings, payment, base_url)
+    await service.open_checkout(
+        session, settings, hold.tenant_settings, payment, base_url, platform_fee=hold.platform_fee
+    )
     return payment
 
 

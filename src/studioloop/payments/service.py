@@ -96,17 +96,22 @@ async def open_checkout(
     *,
     save_method: bool = False,
     customer_email: str | None = None,
+    platform_fee: int | None = None,
 ) -> None:
     """Store a new payment (pending) with the studio's provider and open its checkout;
     the address to pay at is then `payment.checkout_url`. With `save_method` the card is
-    kept (where the provider can) for charges without the member."""
+    kept (where the provider can) for charges without the member. `platform_fee` replaces
+    the platform's usual fee (a marketplace booking's commission)."""
     provider = await providers.load(
         session, provider_for(tenant_settings), settings, tenant_settings
     )
     payment.provider = provider.name
     payment.platform_collected = provider.collects_for_platform
+    usual_fee = payouts.platform_fee(settings, payment.amount)
     payment.platform_fee = (
-        payouts.platform_fee(settings, payment.amount) if provider.charges_platform_fee else 0
+        (usual_fee if platform_fee is None else platform_fee)
+        if provider.charges_platform_fee
+        else 0
     )
     session.add(payment)
     await session.flush()

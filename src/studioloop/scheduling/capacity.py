@@ -129,15 +129,30 @@ async def enter_tenant_of(session: AsyncSession, occurrence_id: uuid.UUID) -> uu
     return tenant_id
 
 
-async def take_seat(session: AsyncSession, occurrence_id: uuid.UUID) -> bool:
-    """Take one seat if one is free; the single statement is the capacity guard."""
-    taken = await raw.fetch_one(
-        session,
-        "UPDATE class_schedules SET booked_count = booked_count + 1, updated_at = now() "
-        "WHERE id = %s AND booked_count < capacity AND status = 'scheduled' "
-        "RETURNING booked_count",
-        (occurrence_id,),
-    )
+async def take_seat(
+    session: AsyncSession, occurrence_id: uuid.UUID, *, marketplace: bool = False
+) -> bool:
+    """Take one seat if one is free; the single statement is the capacity guard (for the
+    marketplace, also within the class's marketplace seats)."""
+    if marketplace:
+        taken = await raw.fetch_one(
+            session,
+            "UPDATE class_schedules o SET booked_count = o.booked_count + 1, "
+            "marketplace_booked = o.marketplace_booked + 1, updated_at = now() "
+            "FROM classes c WHERE o.id = %s AND c.id = o.class_id "
+            "AND o.booked_count < o.capacity AND o.status = 'scheduled' "
+            "AND (c.marketplace_seats IS NULL OR o.marketplace_booked < c.marketplace_seats) "
+            "RETURNING o.booked_count",
+            (occurrence_id,),
+        )
+    else:
+        taken = await raw.fetch_one(
+            session,
+            "UPDATE class_schedules SET booked_count = booked_count + 1, updated_at = now() "
+            "WHERE id = %s AND booked_count < capacity AND status = 'scheduled' "
+            "RETURNING booked_count",
+            (occurrence_id,),
+        )
     return taken is not None
 
 

@@ -20,11 +20,13 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from studioloop.accounts.models import User
+from studioloop.booking.holds import SeatHold
 from studioloop.core.errors import AppError
 from studioloop.credits import universal
 from studioloop.db.session import DbSession
 from studioloop.marketplace import search, service as marketplace
 from studioloop.marketplace.schemas import ListingOut
+from studioloop.payments import class_payments
 from studioloop.payments.service import format_money
 from studioloop.scheduling import geocoding
 from studioloop.web.csrf import CSRF_FIELD, check_csrf
@@ -230,6 +232,7 @@ async def marketplace_book(
     request: Request,
     session: DbSession,
     occurrence_id: Annotated[uuid.UUID, Form()],
+    pay_with: Annotated[str, Form(max_length=10)] = "credits",
     back: Annotated[str, Form(max_length=1000)] = "/marketplace",
     csrf: Annotated[str | None, Form(alias=CSRF_FIELD)] = None,
 ) -> Response:
@@ -241,12 +244,24 @@ async def marketplace_book(
     settings = request.app.state.settings
     booking, refused = await attempt(
         session,
-        lambda: marketplace.book(session, settings, user, occurrence_id, credits_to_use=None),
+        lambda: marketplace.book(
+            session,
+            settings,
+            user,
+            occurrence_id,
+            credits_to_use=None,
+            pay_with="card" if pay_with == "card" else "credits",
+        ),
     )
     if refused is not None or booking is None:
         form = _form_from(back)
         status_code = refused.status_code if refused else 409
         return await _page(request, session, form, problem=refused, status_code=status_code)
+    if isinstance(booking, SeatHold):  # the seat is held: off to pay for it
+        payment = await class_payments.checkout_for_hold(
+            session, settings, booking, str(request.base_url).rstrip("/")
+        )
+        return RedirectResponse(payment.checkout_url or back, status_code=303)
     return RedirectResponse(f"/my/bookings/{booking.id}?new=1", status_code=303)
 
 
