@@ -36,6 +36,7 @@ from studioloop.tenants.cache import TenantCache, listen_for_changes
 from studioloop.web.account_pages import router as account_pages_router
 from studioloop.web.admin import router as admin_pages_router
 from studioloop.web.inbox_pages import router as inbox_pages_router
+from studioloop.web.marketplace_admin import router as marketplace_admin_router
 from studioloop.web.marketplace_pages import router as marketplace_pages_router
 from studioloop.web.member_pages import router as member_pages_router
 from studioloop.web.members_admin import router as members_admin_router
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(studio_pages_router)
     app.include_router(member_pages_router)
     app.include_router(marketplace_pages_router)
+    app.include_router(marketplace_admin_router)
     app.include_router(pwa_router)
     app.include_router(staff_pages_router)
     app.include_router(owner_pages_router)

@@ -135,3 +135,53 @@ def test_a_place_name_without_a_geocoder_says_what_to_do(
     page.get_by_role("button", name="Search").click()
     expect(page.locator("li.result")).to_contain_text("Sunset Flow")
     page.close()
+
+
+def test_the_studio_sets_its_floor_keeps_a_class_private_and_reads_its_statement(
+    live_server: str, owner_db: Owner, browser: Browser, shot
+) -> None:
+    occurrence = _listed_class(live_server, owner_db)
+    _explorer_with_universal_credits(live_server, owner_db, "zanele@example.com")
+    token = httpx.post(
+        f"{live_server}/api/v1/auth/login",
+        json={"email": "zanele@example.com", "password": PASSWORD},
+    ).json()["access_token"]
+    booked = httpx.post(
+        f"{live_server}/api/v1/marketplace/bookings",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"class_schedule_id": occurrence["id"]},
+    )
+    assert booked.status_code == 201, booked.text
+
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(f"{live_server}/login?next=/s/loop-yoga/admin/marketplace")
+    page.get_by_label("Email").fill("owner@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Marketplace", exact=True)).to_be_visible()
+    row = page.locator("tbody tr").filter(has_text="Sunset Flow")
+    expect(row).to_contain_text("Zanele")
+    expect(row).to_contain_text("2 credits")
+    expect(row).to_contain_text("ZAR 85.00")  # 2 x R50 less 15%
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download as CSV").click()
+    assert "Sunset Flow" in download.value.path().read_text()
+
+    page.get_by_label("Least we take home per marketplace seat (ZAR)").fill("abc")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#floor_price-error")).to_contain_text("such as 120")
+    page.get_by_label("Least we take home per marketplace seat (ZAR)").fill("120")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    shot(page, "marketplace-studio")
+    # R120 at R42.50 a credit after commission: 3 credits on the marketplace now.
+    found = httpx.get(f"{live_server}/api/v1/marketplace/search", params={"q": "sunset"}).json()
+    assert [item["credits"] for item in found["items"]] == [3]
+
+    page.get_by_role("link", name="Classes").click()
+    page.get_by_role("link", name="Sunset Flow").click()
+    page.get_by_label("Private: never listed on the marketplace").check()
+    page.get_by_role("button", name="Save").click()
+    found = httpx.get(f"{live_server}/api/v1/marketplace/search", params={"q": "sunset"}).json()
+    assert found["items"] == []
+    page.close()

@@ -284,6 +284,9 @@ async def edit_class(
     price = cents(price_text) if price_text else None
     data["price"] = price
     data["is_active"] = bool(form.get("is_active"))
+    data["is_private"] = bool(form.get("is_private"))
+    # Empty: the marketplace may fill any free seat (null clears an earlier cap).
+    data["marketplace_seats"] = str(form.get("marketplace_seats") or "").strip() or None
     parsed, errors = parse(ClassUpdate, data)
     if price_text and price is None:
         errors["price"], parsed = AMOUNT_HINT, None
