@@ -326,10 +326,12 @@ LOAD_STEPS: list[tuple[str, list[LiteralString]]] = [
                             + floor(o.u_day * %(days)s)::int + time '05:00'
                             + make_interval(mins => 30 * floor(o.u_slot * 31)::int))
                            AT TIME ZONE 'Africa/Johannesburg' AS first_time) f
-              -- Today's classes that already began move two weeks on: all are upcoming.
+              -- Today's classes that began already (or begin within the half hour) move on
+              -- to the same time 13 days later: every occurrence stays inside the window
+              -- of a search during the run, so the counts compared below do not drift.
               CROSS JOIN LATERAL (
-                    SELECT CASE WHEN f.first_time < now() + interval '10 minutes'
-                                THEN f.first_time + make_interval(days => %(days)s)
+                    SELECT CASE WHEN f.first_time < now() + interval '30 minutes'
+                                THEN f.first_time + make_interval(days => %(days)s - 1)
                                 ELSE f.first_time END AS start_time) t
             """,
         ],
@@ -743,6 +745,56 @@ SELECT * FROM (SELECT o.id, t.id, t.slug::text, t.name::text, c.id, c.name::text
        ELSE extract(epoch FROM r.start_time)::double precision END AS sort_key) k
  WHERE true AND r.distance_km <= $3
 """
+# A candidate, not what the function runs: the same search with the locations within the
+# radius sorted by distance first, so that (sorting by distance) PostgreSQL walks the
+# nearest locations' occurrences in order (Incremental Sort) and stops at the limit instead
+# of joining every occurrence within the radius to its class and studio before sorting.
+NEAREST_FROM = """
+SELECT * FROM (SELECT o.id, t.id, t.slug::text, t.name::text, c.id, c.name::text,
+       c.class_type::text, c.difficulty_level::text, c.description,
+       o.start_time, o.end_time, l.name::text, l.address, l.latitude, l.longitude,
+       l.distance_km,
+       greatest(0, least(o.capacity - o.booked_count,
+                         coalesce(c.marketplace_seats - o.marketplace_booked,
+                                  o.capacity - o.booked_count)))::integer AS spots,
+       greatest(c.credits_required,
+                ceil(coalesce(m.floor_price, 0)::numeric * 10000
+                     / (coalesce(m.payout_rate, $19)
+                        * (10000 - coalesce(m.commission_basis_points, $20)))))::integer
+         AS credits,
+       CASE WHEN c.price IS NULL THEN NULL
+            ELSE greatest(c.price, coalesce(m.floor_price, 0)) END AS price,
+       t.currency::text AS currency, t.timezone::text AS timezone
+  FROM (SELECT l.*, d.distance_km
+          FROM locations l
+         CROSS JOIN LATERAL (SELECT 2 * 6371.0088 * asin(least(1, sqrt(
+                  power(sin(radians(l.latitude - $1) / 2), 2) +
+                  cos(radians($1)) * cos(radians(l.latitude)) *
+                  power(sin(radians(l.longitude - $2) / 2), 2)))) AS distance_km) d
+         WHERE l.is_active AND l.latitude IS NOT NULL
+           AND l.latitude BETWEEN $4 AND $5 AND l.longitude BETWEEN $6 AND $7
+           AND d.distance_km <= $3
+         ORDER BY d.distance_km) l
+  JOIN class_schedules o ON o.location_id = l.id
+  JOIN classes c ON c.id = o.class_id
+  JOIN tenants t ON t.id = o.tenant_id
+  LEFT JOIN marketplace_terms m ON m.tenant_id = o.tenant_id
+ WHERE t.marketplace_enabled AND t.status IN ('active', 'trial')
+   AND t.kind <> 'platform'
+   AND o.status = 'scheduled' AND o.start_time > now()
+   AND o.start_time >= $11 AND o.start_time < $12
+   AND c.is_active AND NOT c.is_private AND NOT c.requires_membership
+   AND (c.marketplace_seats IS NULL OR c.marketplace_seats > 0)
+) r (occurrence_id, tenant_id, tenant_slug, tenant_name, class_id,
+     class_name, class_type, difficulty_level, description, start_time, end_time,
+     location_name, address, latitude, longitude, distance_km, spots, credits,
+     price, currency, timezone)
+ CROSS JOIN LATERAL (SELECT CASE $15
+       WHEN 'distance' THEN r.distance_km
+       WHEN 'price' THEN r.credits * 1e10 + extract(epoch FROM r.start_time)
+       ELSE extract(epoch FROM r.start_time)::double precision END AS sort_key) k
+ WHERE true AND r.distance_km <= $3
+"""
 RAW_TYPES = (
     "double precision, double precision, double precision, double precision, "
     "double precision, double precision, double precision, text, text, text, timestamptz, "
@@ -762,11 +814,16 @@ RAW_COUNT_PREPARE = (
     + RAW_FROM
     + ") x"
 )
+NEAREST_PREPARE = (
+    "PREPARE bench_nearest (" + RAW_TYPES + ") AS " + NEAREST_FROM
+    + " ORDER BY k.sort_key, r.occurrence_id LIMIT $18"
+)
 EXECUTE_RAW: LiteralString = (
     "EXECUTE bench_raw (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
     "%s, %s, %s)"
 )
 EXECUTE_COUNT: LiteralString = EXECUTE_RAW.replace("bench_raw", "bench_count")
+EXECUTE_NEAREST: LiteralString = EXECUTE_RAW.replace("bench_raw", "bench_nearest")
 
 
 async def owner_connection(conninfo: str) -> psycopg.AsyncConnection[Any]:
@@ -780,6 +837,7 @@ async def owner_connection(conninfo: str) -> psycopg.AsyncConnection[Any]:
     await conn.execute("SET plan_cache_mode = force_custom_plan")
     await conn.execute(RAW_PREPARE)
     await conn.execute(RAW_COUNT_PREPARE)
+    await conn.execute(NEAREST_PREPARE)
     return conn
 
 
