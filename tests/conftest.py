@@ -12,6 +12,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -113,10 +114,21 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
             for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
             if row[0] not in TABLES_TO_KEEP
         ]
-        if tables:
-            conn.execute(
-                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
-            )
+        if not tables:
+            return
+        statement = "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+        for attempt in range(5):
+            try:
+                conn.execute(statement)
+                return
+            except psycopg.errors.DeadlockDetected:
+                # A browser test's page may still be asking the live server for something
+                # (its service worker, a spot-count refresh) when the test ends: that
+                # request's locks and the TRUNCATE's can deadlock. PostgreSQL aborts one of
+                # the two; the TRUNCATE then simply runs again.
+                if attempt == 4:
+                    raise
+                time.sleep(0.2)
 
 
 @pytest.fixture

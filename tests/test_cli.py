@@ -71,13 +71,22 @@ def test_createsuperuser_and_demo(owner_url: str, owner_db: Owner) -> None:
     again = run("demo")  # loading twice adds nothing twice
     assert again.returncode == 0, again.stderr
     # Loop Yoga and Jozi HIIT: the owner, 5 instructors and 200 members each.
-    assert owner_db.value("SELECT count(*) FROM tenants") == 2
+    assert owner_db.value("SELECT count(*) FROM tenants WHERE kind <> 'platform'") == 2
     assert owner_db.value("SELECT count(*) FROM user_tenant_roles") == 2 * 206
     assert owner_db.value("SELECT count(DISTINCT class_type) FROM classes") == 12
     assert owner_db.value("SELECT count(*) FROM locations") == 3
     # 12 classes, twice a week, for 4 weeks, without a single clash.
     assert owner_db.value("SELECT count(*) FROM class_schedules") == 96
     assert owner_db.value("SELECT count(*) FROM credit_packages") == 6  # not twice
+    # The first member's universal (marketplace) credits, given once.
+    assert (
+        owner_db.value(
+            "SELECT balance FROM credit_accounts a JOIN users u ON u.id = a.user_id "
+            "JOIN tenants t ON t.id = a.tenant_id "
+            "WHERE u.email = 'member@example.com' AND t.kind = 'platform'"
+        )
+        == 6
+    )
 
 
 def test_api_workers_need_an_external_database(tmp_path) -> None:

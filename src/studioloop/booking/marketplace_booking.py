@@ -17,7 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts import service as accounts_service
 from studioloop.accounts.models import User
-from studioloop.booking import exceptions as exc, holds, notices, qr, repository, rules
+from studioloop.booking import (
+    exceptions as exc,
+    holds,
+    notices,
+    qr,
+    repository,
+    rules,
+    service as booking_service,
+)
 from studioloop.booking.holds import SeatHold
 from studioloop.booking.schemas import BookingOut
 from studioloop.config import Settings
@@ -113,25 +121,8 @@ async def book_with_universal_credits(
         # The class filled, or the marketplace's share of it did. Raised, so the request
         # rolls back: the credits and the settlement with it.
         raise exc.ClassFull(details={"capacity": facts.capacity})
-    return BookingOut(
-        id=booking_id,
-        tenant_id=facts.tenant_id,
-        user_id=user.id,
-        class_schedule_id=facts.id,
-        status="confirmed",
-        booking_type="marketplace",
-        credits_used=credits,
-        waitlist_position=None,
-        qr_code=code,
-        qr_expires_at=expires,
-        check_in_time=None,
-        cancellation_reason=None,
-        cancelled_at=None,
-        late_cancellation=False,
-        class_name=facts.class_name,
-        start_time=facts.start_time,
-        end_time=facts.end_time,
-        created_at=created_at,
+    return booking_service.confirmed_out(
+        facts, booking_id, user.id, credits, code, expires, created_at, "marketplace"
     )
 
 

@@ -60,21 +60,32 @@ async def create_booking(
         credits_to_use=body.credits_to_use,
     )
     if isinstance(outcome, SeatHold):
-        # A 402 whose hold and payment are kept: the request commits as a success would.
-        payment = await class_payments.checkout_for_hold(
-            session, settings, outcome, str(request.base_url).rstrip("/")
-        )
-        details = {
-            **outcome.details(),
-            "payment_id": str(payment.id),
-            "checkout_url": payment.checkout_url,
-        }
-        payload = error_body(PaymentRequired.code, SEAT_HELD_MESSAGE, details)
-        return await http.answer(
-            session, user.id, idempotency_key, status.HTTP_402_PAYMENT_REQUIRED, payload
-        )
+        return await answer_seat_held(request, session, outcome, user.id, idempotency_key)
     payload = jsonable_encoder(outcome)
     return await http.answer(session, user.id, idempotency_key, status.HTTP_201_CREATED, payload)
+
+
+async def answer_seat_held(
+    request: Request,
+    session: DbSession,
+    hold: SeatHold,
+    user_id: uuid.UUID,
+    idempotency_key: str | None,
+) -> Response:
+    """402 PAYMENT_REQUIRED with the checkout for a held seat. The hold and its payment are
+    kept: the request commits as a success would (and a retry gets the same answer)."""
+    payment = await class_payments.checkout_for_hold(
+        session, app_settings(request), hold, str(request.base_url).rstrip("/")
+    )
+    details = {
+        **hold.details(),
+        "payment_id": str(payment.id),
+        "checkout_url": payment.checkout_url,
+    }
+    payload = error_body(PaymentRequired.code, SEAT_HELD_MESSAGE, details)
+    return await http.answer(
+        session, user_id, idempotency_key, status.HTTP_402_PAYMENT_REQUIRED, payload
+    )
 
 
 async def list_bookings(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from sqlalchemy import and_, func, select
@@ -194,17 +194,31 @@ async def _take_seat_with_credits(
         raise exc.AlreadyBooked() from error
     if created_at is None:
         raise exc.ClassFull(details={"capacity": facts.capacity})
+    return confirmed_out(facts, booking_id, user_id, cost, code, expires, created_at)
+
+
+def confirmed_out(
+    facts: OccurrenceFacts,
+    booking_id: uuid.UUID,
+    user_id: uuid.UUID,
+    credits_used: int,
+    qr_code: str,
+    qr_expires_at: datetime,
+    created_at: datetime,
+    booking_type: Literal["direct", "marketplace"] = "direct",
+) -> BookingOut:
+    """A booking just confirmed, from what the booking statement knew (no re-read)."""
     return BookingOut(
         id=booking_id,
         tenant_id=facts.tenant_id,
         user_id=user_id,
         class_schedule_id=facts.id,
         status="confirmed",
-        booking_type="direct",
-        credits_used=cost,
+        booking_type=booking_type,
+        credits_used=credits_used,
         waitlist_position=None,
-        qr_code=code,
-        qr_expires_at=expires,
+        qr_code=qr_code,
+        qr_expires_at=qr_expires_at,
         check_in_time=None,
         cancellation_reason=None,
         cancelled_at=None,

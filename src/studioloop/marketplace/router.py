@@ -10,16 +10,13 @@ from studioloop.accounts import service as accounts_service
 from studioloop.accounts.dependencies import CurrentUser
 from studioloop.accounts.exceptions import InsufficientRole
 from studioloop.accounts.models import User
-from studioloop.booking.exceptions import PaymentRequired
 from studioloop.booking.holds import SeatHold
-from studioloop.booking.router import SEAT_HELD_MESSAGE
+from studioloop.booking.router import answer_seat_held
 from studioloop.core import http
-from studioloop.core.error_handlers import error_body
 from studioloop.core.http import IdempotencyKey, app_settings
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.db.session import DbSession
 from studioloop.marketplace import schemas, search, service, statement
-from studioloop.payments import class_payments
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
 
@@ -106,19 +103,7 @@ async def create_marketplace_booking(
         pay_with=body.pay_with,
     )
     if isinstance(booking, SeatHold):
-        # A 402 whose hold and payment are kept: the request commits as a success would.
-        payment = await class_payments.checkout_for_hold(
-            session, settings, booking, str(request.base_url).rstrip("/")
-        )
-        details = {
-            **booking.details(),
-            "payment_id": str(payment.id),
-            "checkout_url": payment.checkout_url,
-        }
-        payload = error_body(PaymentRequired.code, SEAT_HELD_MESSAGE, details)
-        return await http.answer(
-            session, user.id, idempotency_key, status.HTTP_402_PAYMENT_REQUIRED, payload
-        )
+        return await answer_seat_held(request, session, booking, user.id, idempotency_key)
     payload = jsonable_encoder(booking)
     return await http.answer(session, user.id, idempotency_key, status.HTTP_201_CREATED, payload)
 
