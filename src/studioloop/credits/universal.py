@@ -21,8 +21,10 @@ from studioloop.tenants.models import PLATFORM_TENANT_ID
 async def universal_statement(
     session: AsyncSession, user_id: uuid.UUID, *, limit: int = 50
 ) -> tuple[CreditAccount | None, list[CreditLot], list[CreditTransaction]]:
-    tenant_id = await tenants_service.enter_platform_tenant(session)
-    return await statement(session, tenant_id, user_id, limit=limit)
+    # Reading needs no platform tenant row (without one there is no account either), so
+    # this does not write one on every page view as adjusting does.
+    await set_tenant_context(session, PLATFORM_TENANT_ID)
+    return await statement(session, PLATFORM_TENANT_ID, user_id, limit=limit)
 
 
 async def adjust_universal(

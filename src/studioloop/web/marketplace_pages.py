@@ -107,7 +107,7 @@ def _event(item: ListingOut, base_url: str) -> dict[str, Any]:
 
 
 @dataclass
-class Query_:
+class SearchForm:
     """The search form as submitted (strings, as a person typed them)."""
 
     q: str = ""
@@ -145,7 +145,7 @@ async def _wallet(session: DbSession, user: User | None) -> dict[str, Any] | Non
 async def _page(
     request: Request,
     session: DbSession,
-    form: Query_,
+    form: SearchForm,
     *,
     cursor: str | None = None,
     problem: AppError | None = None,
@@ -223,7 +223,7 @@ async def marketplace_search(
     sort: Annotated[str, Query(max_length=20)] = "",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
-    form = Query_(q, near, lat, lng, radius, type, when, bool(spots), sort)
+    form = SearchForm(q, near, lat, lng, radius, type, when, bool(spots), sort)
     return await _page(request, session, form, cursor=cursor)
 
 
@@ -265,7 +265,7 @@ async def marketplace_book(
     return RedirectResponse(f"/my/bookings/{booking.id}?new=1", status_code=303)
 
 
-def _form_from(link: str) -> Query_:
+def _form_from(link: str) -> SearchForm:
     """The search a booking was made from, to show it again with the refusal."""
     from urllib.parse import parse_qs, urlsplit
 
@@ -274,7 +274,7 @@ def _form_from(link: str) -> Query_:
         radius = int(values.get("radius", "10"))
     except ValueError:
         radius = 10
-    return Query_(
+    return SearchForm(
         q=values.get("q", "")[:100],
         near=values.get("near", "")[:200],
         lat=values.get("lat", "")[:20],
