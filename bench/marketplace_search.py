@@ -19,15 +19,26 @@ are), a radius of --radius-km, sort --sort and --limit results:
   function   SELECT * FROM marketplace_search(...) as the application role, psycopg,
              one connection per client, the same 20 arguments the API passes
   raw query  the statement the function builds for these filters, prepared by the
-             schema owner (custom plan every time, as the function's EXECUTE)
+             schema owner (custom plan every time, as the function's EXECUTE): the
+             locations within the radius nearest first, then their classes
+  join then sort (the shape before)
+             the function's first version, for comparison (with --sort distance only):
+             every class time within the radius joined, sorted, then the limit
 
 each first in a closed loop of --concurrency clients (--queries queries) and then one at
 a time (--serial queries). It prints p50/p95/p99 latency, queries/s, the mean number of
 results, the CPU used by the load generator, the server, PostgreSQL and the rest of the
 machine, how many occurrences matched within the radius before the limit, and
-EXPLAIN (ANALYZE, BUFFERS) of the raw query at the busiest point. The last line compares
-the API's p95 with the target (printed, not asserted). Exit status 1 if a request failed
-or the function and the raw query disagree. See docs/benchmarks.md.
+EXPLAIN (ANALYZE, BUFFERS) of the raw query and of the shape before at the busiest point.
+Both are checked to return the function's rows, in order. The
+last line compares the API's p95 with the target (printed, not asserted). Exit status 1
+if a request failed or the function and the raw query disagree. A full run takes about
+2.5 minutes (the load about 20 s); a quick one:
+
+    .venv/bin/python bench/marketplace_search.py --studios 500 --occurrences 20000 \
+        --queries 200 --serial 50
+
+See docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -62,6 +73,7 @@ from studioloop.marketplace.search import bounding_box
 
 API = "/api/v1"
 TARGET_API_P95_MS = 20.0
+NEAREST = "join then sort (the shape before)"
 DAYS_AHEAD = 14  # the search's default window (search.DEFAULT_DAYS_AHEAD)
 WARMUP_QUERIES = 100
 MATCH_SAMPLE = 300  # points whose matches within the radius are counted (no limit)
@@ -629,6 +641,11 @@ class Run:
     def rate(self) -> float:
         return len(self.latencies) / self.wall
 
+    def cpu_ms(self, part: str) -> float | None:
+        """CPU time of `part` per query answered, in ms."""
+        used = self.cpu.get(part)
+        return None if used is None else used * self.wall * 10 / max(1, len(self.latencies))
+
 
 # One search: takes the point's index, returns the number of results (or raises).
 Search = Callable[[int], Awaitable[int]]
@@ -701,9 +718,59 @@ SELECT * FROM marketplace_search(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
 """
 
 # What marketplace_search (migration 0023) builds and EXECUTEs for a search near a point
-# with no other filter and no cursor; kept in step by hand (the run checks that it returns
-# the same rows as the function).
+# with no other filter and no cursor: the locations within the radius nearest first, then
+# their classes. Kept in step by hand (the run checks that it returns the function's rows).
 RAW_FROM = """
+SELECT * FROM (SELECT o.id, t.id, t.slug::text, t.name::text, c.id, c.name::text,
+       c.class_type::text, c.difficulty_level::text, c.description,
+       o.start_time, o.end_time, l.name::text, l.address, l.latitude, l.longitude,
+       l.distance_km,
+       greatest(0, least(o.capacity - o.booked_count,
+                         coalesce(c.marketplace_seats - o.marketplace_booked,
+                                  o.capacity - o.booked_count)))::integer AS spots,
+       greatest(c.credits_required,
+                ceil(coalesce(m.floor_price, 0)::numeric * 10000
+                     / (coalesce(m.payout_rate, $19)
+                        * (10000 - coalesce(m.commission_basis_points, $20)))))::integer
+         AS credits,
+       CASE WHEN c.price IS NULL
+              OR coalesce(t.settings ->> 'payment_provider', 'sandbox') = 'yoco' THEN NULL
+            ELSE greatest(c.price, coalesce(m.floor_price, 0)) END AS price,
+       t.currency::text AS currency, t.timezone::text AS timezone
+  FROM (SELECT l.*, d.distance_km
+          FROM locations l
+         CROSS JOIN LATERAL (SELECT 2 * 6371.0088 * asin(least(1, sqrt(
+                  power(sin(radians(l.latitude - $1) / 2), 2) +
+                  cos(radians($1)) * cos(radians(l.latitude)) *
+                  power(sin(radians(l.longitude - $2) / 2), 2)))) AS distance_km) d
+         WHERE l.is_active AND l.latitude IS NOT NULL
+           AND l.latitude BETWEEN $4 AND $5 AND l.longitude BETWEEN $6 AND $7
+           AND d.distance_km <= $3
+         ORDER BY d.distance_km) l
+  JOIN class_schedules o ON o.location_id = l.id
+  JOIN classes c ON c.id = o.class_id
+  JOIN tenants t ON t.id = o.tenant_id
+  LEFT JOIN marketplace_terms m ON m.tenant_id = o.tenant_id
+ WHERE t.marketplace_enabled AND t.status IN ('active', 'trial')
+   AND t.kind <> 'platform'
+   AND o.status = 'scheduled' AND o.start_time > now()
+   AND o.start_time >= $11 AND o.start_time < $12
+   AND c.is_active AND NOT c.is_private AND NOT c.requires_membership
+   AND (c.marketplace_seats IS NULL OR c.marketplace_seats > 0)
+) r (occurrence_id, tenant_id, tenant_slug, tenant_name, class_id,
+     class_name, class_type, difficulty_level, description, start_time, end_time,
+     location_name, address, latitude, longitude, distance_km, spots, credits,
+     price, currency, timezone)
+ CROSS JOIN LATERAL (SELECT CASE $15
+       WHEN 'distance' THEN r.distance_km
+       WHEN 'price' THEN r.credits * 1e10 + extract(epoch FROM r.start_time)
+       ELSE extract(epoch FROM r.start_time)::double precision END AS sort_key) k
+ WHERE true
+"""
+# The shape the function had first, for comparison in the same run: every class time
+# within the radius joined to its class and studio, then sorted, then the limit. Near a
+# city centre that is ~10,000 rows for 20 shown.
+BEFORE_FROM = """
 SELECT * FROM (SELECT o.id, t.id, t.slug::text, t.name::text, c.id, c.name::text,
        c.class_type::text, c.difficulty_level::text, c.description,
        o.start_time, o.end_time, l.name::text, l.address, l.latitude, l.longitude,
@@ -745,56 +812,6 @@ SELECT * FROM (SELECT o.id, t.id, t.slug::text, t.name::text, c.id, c.name::text
        ELSE extract(epoch FROM r.start_time)::double precision END AS sort_key) k
  WHERE true AND r.distance_km <= $3
 """
-# A candidate, not what the function runs: the same search with the locations within the
-# radius sorted by distance first, so that (sorting by distance) PostgreSQL walks the
-# nearest locations' occurrences in order (Incremental Sort) and stops at the limit instead
-# of joining every occurrence within the radius to its class and studio before sorting.
-NEAREST_FROM = """
-SELECT * FROM (SELECT o.id, t.id, t.slug::text, t.name::text, c.id, c.name::text,
-       c.class_type::text, c.difficulty_level::text, c.description,
-       o.start_time, o.end_time, l.name::text, l.address, l.latitude, l.longitude,
-       l.distance_km,
-       greatest(0, least(o.capacity - o.booked_count,
-                         coalesce(c.marketplace_seats - o.marketplace_booked,
-                                  o.capacity - o.booked_count)))::integer AS spots,
-       greatest(c.credits_required,
-                ceil(coalesce(m.floor_price, 0)::numeric * 10000
-                     / (coalesce(m.payout_rate, $19)
-                        * (10000 - coalesce(m.commission_basis_points, $20)))))::integer
-         AS credits,
-       CASE WHEN c.price IS NULL THEN NULL
-            ELSE greatest(c.price, coalesce(m.floor_price, 0)) END AS price,
-       t.currency::text AS currency, t.timezone::text AS timezone
-  FROM (SELECT l.*, d.distance_km
-          FROM locations l
-         CROSS JOIN LATERAL (SELECT 2 * 6371.0088 * asin(least(1, sqrt(
-                  power(sin(radians(l.latitude - $1) / 2), 2) +
-                  cos(radians($1)) * cos(radians(l.latitude)) *
-                  power(sin(radians(l.longitude - $2) / 2), 2)))) AS distance_km) d
-         WHERE l.is_active AND l.latitude IS NOT NULL
-           AND l.latitude BETWEEN $4 AND $5 AND l.longitude BETWEEN $6 AND $7
-           AND d.distance_km <= $3
-         ORDER BY d.distance_km) l
-  JOIN class_schedules o ON o.location_id = l.id
-  JOIN classes c ON c.id = o.class_id
-  JOIN tenants t ON t.id = o.tenant_id
-  LEFT JOIN marketplace_terms m ON m.tenant_id = o.tenant_id
- WHERE t.marketplace_enabled AND t.status IN ('active', 'trial')
-   AND t.kind <> 'platform'
-   AND o.status = 'scheduled' AND o.start_time > now()
-   AND o.start_time >= $11 AND o.start_time < $12
-   AND c.is_active AND NOT c.is_private AND NOT c.requires_membership
-   AND (c.marketplace_seats IS NULL OR c.marketplace_seats > 0)
-) r (occurrence_id, tenant_id, tenant_slug, tenant_name, class_id,
-     class_name, class_type, difficulty_level, description, start_time, end_time,
-     location_name, address, latitude, longitude, distance_km, spots, credits,
-     price, currency, timezone)
- CROSS JOIN LATERAL (SELECT CASE $15
-       WHEN 'distance' THEN r.distance_km
-       WHEN 'price' THEN r.credits * 1e10 + extract(epoch FROM r.start_time)
-       ELSE extract(epoch FROM r.start_time)::double precision END AS sort_key) k
- WHERE true AND r.distance_km <= $3
-"""
 RAW_TYPES = (
     "double precision, double precision, double precision, double precision, "
     "double precision, double precision, double precision, text, text, text, timestamptz, "
@@ -811,11 +828,14 @@ RAW_COUNT_PREPARE = (
     "PREPARE bench_count ("  # noqa: S608 (static text)
     + RAW_TYPES
     + ") AS SELECT count(*) FROM ("
-    + RAW_FROM
+    + BEFORE_FROM
     + ") x"
 )
 NEAREST_PREPARE = (
-    "PREPARE bench_nearest (" + RAW_TYPES + ") AS " + NEAREST_FROM
+    "PREPARE bench_nearest ("
+    + RAW_TYPES
+    + ") AS "
+    + BEFORE_FROM
     + " ORDER BY k.sort_key, r.occurrence_id LIMIT $18"
 )
 EXECUTE_RAW: LiteralString = (
@@ -855,32 +875,40 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f}"
 
 
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
 def print_run(run: Run) -> None:
     cpu = " / ".join(_fmt(run.cpu.get(k)) for k in ("server", "postgres", "client", "other"))
     mean = statistics.fmean(run.results) if run.results else 0.0
     print(
-        f"  {run.name:<22} {len(run.latencies):5} q in {run.wall:6.2f} s  {run.rate:6.0f} q/s  "
+        f"  {run.name:<40} {len(run.latencies):5} q in {run.wall:6.2f} s {run.rate:5.0f} q/s  "
         f"p50 {run.pct(50):6.1f}  p95 {run.pct(95):6.1f}  p99 {run.pct(99):6.1f}  "
-        f"max {run.pct(100):6.1f} ms  results {mean:4.1f}  "
-        f"CPU % server/postgres/client/other {cpu}"
+        f"max {run.pct(100):6.1f} ms  results {mean:4.1f}"
+    )
+    print(
+        f"  {'':<40} CPU % server/postgres/client/other {cpu}; CPU ms per query: "
+        f"server {_ms(run.cpu_ms('server'))}, postgres {_ms(run.cpu_ms('postgres'))}"
     )
     if run.errors:
-        print(f"  {'':<22} {len(run.errors)} failed, e.g. {run.errors[0]}")
+        print(f"  {'':<40} {len(run.errors)} failed, e.g. {run.errors[0]}")
 
 
 def summary_table(runs: list[Run]) -> None:
     print()
     print(
         "| path | clients | queries | q/s | p50 ms | p95 ms | p99 ms | results/query "
-        "| CPU % server / postgres / client / other |"
+        "| CPU % server / postgres / client / other | CPU ms/query server / postgres |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for run in runs:
         cpu = " / ".join(_fmt(run.cpu.get(k)) for k in ("server", "postgres", "client", "other"))
         print(
             f"| {run.name} | {run.clients} | {len(run.latencies):,} | {run.rate:,.0f} "
             f"| {run.pct(50):.1f} | {run.pct(95):.1f} | {run.pct(99):.1f} "
-            f"| {statistics.fmean(run.results):.1f} | {cpu} |"
+            f"| {statistics.fmean(run.results):.1f} | {cpu} "
+            f"| {_ms(run.cpu_ms('server'))} / {_ms(run.cpu_ms('postgres'))} |"
         )
 
 
@@ -962,42 +990,68 @@ async def benchmark(
         if same < 0.99 * args.queries:  # a class starting meanwhile may drop out of one
             failures.append(f"API and function agree on the count of only {same} points")
 
-        # -- the raw query, as the owner
+        # -- the raw query, as the owner; and the shape before, for comparison
         owners = [await owner_connection(db.conninfo) for _ in range(args.concurrency)]
 
-        def raw_search(conn: psycopg.AsyncConnection[Any]) -> Search:
+        def sql_search(conn: psycopg.AsyncConnection[Any], statement: LiteralString) -> Search:
             async def search(i: int) -> int:
-                cursor = await conn.execute(EXECUTE_RAW, function_args(args, *points[i]))
+                cursor = await conn.execute(statement, function_args(args, *points[i]))
                 return min(int(args.limit), len(await cursor.fetchall()))
 
             return search
 
-        raws = [raw_search(c) for c in owners]
+        raws = [sql_search(c, EXECUTE_RAW) for c in owners]
         await closed_loop("raw warm-up", raws, WARMUP_QUERIES, meter, offset=args.queries)
         run = await closed_loop("raw query", raws, args.queries, meter)
         print_run(run)
         runs.append(run)
         failures += [f"raw query: {e}" for e in run.errors[:3]]
+        serial: list[tuple[str, Search]] = [
+            ("API", api[0]),
+            ("function", functions[0]),
+            ("raw query", raws[0]),
+        ]
+        if args.sort == "distance":
+            nearest = [sql_search(c, EXECUTE_NEAREST) for c in owners]
+            await closed_loop(
+                "nearest warm-up", nearest, WARMUP_QUERIES, meter, offset=args.queries
+            )
+            run = await closed_loop(NEAREST, nearest, args.queries, meter)
+            print_run(run)
+            runs.append(run)
+            serial.append((NEAREST, nearest[0]))
 
         # -- one at a time
         if args.serial:
             n = min(args.serial, args.queries)
-            for name, search in (("API", api[0]), ("function", functions[0]), ("raw", raws[0])):
+            for name, search in serial:
                 run = await closed_loop(f"{name}, one at a time", [search], n, meter)
                 print_run(run)
                 runs.append(run)
 
-        # -- the raw query returns what the function returns
-        checked = min(50, args.queries)
-        differ = 0
+        # -- the raw query (and the shape before) return what the function returns
+        checked = min(200, args.queries)
+        differ = {"raw query": 0, NEAREST: 0}
         for i in range(checked):
             values = function_args(args, *points[i])
-            f_rows = await (await apps[0].execute(FUNCTION_SQL, values)).fetchall()
-            r_rows = await (await owners[0].execute(EXECUTE_RAW, values)).fetchall()
-            differ += [r[0] for r in f_rows] != [r[0] for r in r_rows]
-        print(f"\nRaw query and function: same rows for {checked - differ} of {checked} points")
-        if differ:
-            failures.append(f"the raw query and the function differ at {differ} points")
+            expected = [
+                r[0] for r in await (await apps[0].execute(FUNCTION_SQL, values)).fetchall()
+            ]
+            for name, statement in (("raw query", EXECUTE_RAW), (NEAREST, EXECUTE_NEAREST)):
+                if name == NEAREST and args.sort != "distance":
+                    continue
+                got = await (await owners[0].execute(statement, values)).fetchall()
+                differ[name] += [r[0] for r in got] != expected
+        print()
+        for name, count in differ.items():
+            print(
+                f"{name} and the function: the same rows in the same order at "
+                f"{checked - count} of {checked} points"
+            )
+        if differ["raw query"]:
+            failures.append(
+                f"the raw query and the function differ at {differ['raw query']} points"
+            )
 
         # -- the work behind a page: what matched within the radius before the limit
         sample = min(MATCH_SAMPLE, args.queries)
@@ -1026,6 +1080,16 @@ async def benchmark(
         print(f"\nEXPLAIN (ANALYZE, BUFFERS) of the raw query at the centre of {centre.name}:")
         for line in plan:
             print(f"  {line[0]}")
+        if args.sort == "distance":
+            plan = await (
+                await owners[0].execute(
+                    "EXPLAIN (ANALYZE, BUFFERS) " + EXECUTE_NEAREST,
+                    function_args(args, centre.lat, centre.lng),
+                )
+            ).fetchall()
+            print(f"\nThe same for {NEAREST}:")
+            for line in plan:
+                print(f"  {line[0]}")
     finally:
         for client in clients:
             await client.aclose()

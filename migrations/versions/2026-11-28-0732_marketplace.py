@@ -66,44 +66,60 @@ RETURNS TABLE (
     sort_key double precision)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public AS $fn$
 DECLARE
-    geo boolean := p_lat IS NOT NULL;
-    distance text := CASE WHEN p_lat IS NOT NULL THEN __DISTANCE__ ELSE 'NULL::double precision' END;
+    places text;
+    sort_key text;
     sql text;
 BEGIN
     -- Typos such as "yoag" still find "Yoga" (a word-similarity of 0.3, not pg_trgm's 0.6).
     PERFORM set_config('pg_trgm.word_similarity_threshold', '0.3', true);
-    sql := 'SELECT * FROM (SELECT o.id, t.id, t.slug::text, t.name::text, c.id, c.name::text,
-               c.class_type::text, c.difficulty_level::text, c.description,
-               o.start_time, o.end_time, l.name::text, l.address, l.latitude, l.longitude, '
-        || distance || ' AS distance_km,
-               greatest(0, least(o.capacity - o.booked_count,
-                                 coalesce(c.marketplace_seats - o.marketplace_booked,
-                                          o.capacity - o.booked_count)))::integer AS spots,
-               greatest(c.credits_required,
-                        ceil(coalesce(m.floor_price, 0)::numeric * 10000
-                             / (coalesce(m.payout_rate, $19)
-                                * (10000 - coalesce(m.commission_basis_points, $20)))))::integer
-                 AS credits,
-               CASE WHEN c.price IS NULL
-                      OR coalesce(t.settings ->> ''payment_provider'', ''sandbox'') = ''yoco''
-                    THEN NULL
-                    ELSE greatest(c.price, coalesce(m.floor_price, 0)) END AS price,
-               t.currency::text AS currency, t.timezone::text AS timezone
-          FROM class_schedules o
-          JOIN classes c ON c.id = o.class_id
-          JOIN tenants t ON t.id = o.tenant_id
-          JOIN locations l ON l.id = o.location_id
-          LEFT JOIN marketplace_terms m ON m.tenant_id = o.tenant_id
-         WHERE t.marketplace_enabled AND t.status IN (''active'', ''trial'')
-           AND t.kind <> ''platform''
-           AND o.status = ''scheduled'' AND o.start_time > now()
-           AND o.start_time >= $11 AND o.start_time < $12
-           AND c.is_active AND NOT c.is_private AND NOT c.requires_membership
-           AND (c.marketplace_seats IS NULL OR c.marketplace_seats > 0)
-           AND l.is_active AND l.latitude IS NOT NULL';
-    IF geo THEN
-        sql := sql || ' AND l.latitude BETWEEN $4 AND $5 AND l.longitude BETWEEN $6 AND $7';
+    IF p_lat IS NOT NULL THEN
+        -- The locations in the box (two btree ranges), within the radius, nearest first:
+        -- sorting by distance, the plan then walks the nearest locations' classes in order
+        -- and stops at the limit, instead of joining every class time within the radius
+        -- to its class and studio before sorting (docs/benchmarks.md).
+        places := '(SELECT l.*, d.distance_km FROM locations l
+                     CROSS JOIN LATERAL (SELECT __DISTANCE__ AS distance_km) d
+                    WHERE l.is_active AND l.latitude IS NOT NULL
+                      AND l.latitude BETWEEN $4 AND $5 AND l.longitude BETWEEN $6 AND $7
+                      AND d.distance_km <= $3
+                    ORDER BY d.distance_km) l';
+    ELSE
+        places := '(SELECT l.*, NULL::double precision AS distance_km FROM locations l
+                    WHERE l.is_active AND l.latitude IS NOT NULL) l';
     END IF;
+    sort_key := CASE
+        WHEN p_sort = 'distance' AND p_lat IS NOT NULL THEN 'r.distance_km'
+        WHEN p_sort = 'price' THEN 'r.credits * 1e10 + extract(epoch FROM r.start_time)'
+        ELSE 'extract(epoch FROM r.start_time)::double precision' END;
+    sql := 'SELECT r.*, (' || sort_key || ')::double precision FROM (
+            SELECT o.id, t.id, t.slug::text, t.name::text, c.id, c.name::text,
+                   c.class_type::text, c.difficulty_level::text, c.description,
+                   o.start_time, o.end_time, l.name::text, l.address, l.latitude,
+                   l.longitude, l.distance_km,
+                   greatest(0, least(o.capacity - o.booked_count,
+                                     coalesce(c.marketplace_seats - o.marketplace_booked,
+                                              o.capacity - o.booked_count)))::integer,
+                   greatest(c.credits_required,
+                            ceil(coalesce(m.floor_price, 0)::numeric * 10000
+                                 / (coalesce(m.payout_rate, $19)
+                                    * (10000 - coalesce(m.commission_basis_points, $20)))
+                            ))::integer,
+                   CASE WHEN c.price IS NULL
+                          OR coalesce(t.settings ->> ''payment_provider'', ''sandbox'') = ''yoco''
+                        THEN NULL
+                        ELSE greatest(c.price, coalesce(m.floor_price, 0)) END,
+                   t.currency::text, t.timezone::text
+              FROM ' || places || '
+              JOIN class_schedules o ON o.location_id = l.id
+              JOIN classes c ON c.id = o.class_id
+              JOIN tenants t ON t.id = o.tenant_id
+              LEFT JOIN marketplace_terms m ON m.tenant_id = o.tenant_id
+             WHERE t.marketplace_enabled AND t.status IN (''active'', ''trial'')
+               AND t.kind <> ''platform''
+               AND o.status = ''scheduled'' AND o.start_time > now()
+               AND o.start_time >= $11 AND o.start_time < $12
+               AND c.is_active AND NOT c.is_private AND NOT c.requires_membership
+               AND (c.marketplace_seats IS NULL OR c.marketplace_seats > 0)';
     IF p_class_type IS NOT NULL THEN
         sql := sql || ' AND c.class_type = $8';
     END IF;
@@ -117,14 +133,7 @@ BEGIN
                class_name, class_type, difficulty_level, description, start_time, end_time,
                location_name, address, latitude, longitude, distance_km, spots, credits,
                price, currency, timezone)
-         CROSS JOIN LATERAL (SELECT CASE $15
-               WHEN ''distance'' THEN r.distance_km
-               WHEN ''price'' THEN r.credits * 1e10 + extract(epoch FROM r.start_time)
-               ELSE extract(epoch FROM r.start_time)::double precision END AS sort_key) k
          WHERE true';
-    IF geo THEN
-        sql := sql || ' AND r.distance_km <= $3';
-    END IF;
     IF p_has_spots THEN
         sql := sql || ' AND r.spots > 0';
     END IF;
@@ -132,16 +141,34 @@ BEGIN
         sql := sql || ' AND r.credits <= $14';
     END IF;
     IF p_after_id IS NOT NULL THEN
-        sql := sql || ' AND (k.sort_key, r.occurrence_id) > ($16, $17)';
+        sql := sql || ' AND ((' || sort_key || ')::double precision, r.occurrence_id)
+                            > ($16, $17)';
     END IF;
-    sql := sql || ' ORDER BY k.sort_key, r.occurrence_id LIMIT $18';
+    sql := sql || ' ORDER BY ' || sort_key || ', r.occurrence_id LIMIT $18';
     RETURN QUERY EXECUTE sql USING p_lat, p_lng, p_radius_km, p_min_lat, p_max_lat,
         p_min_lng, p_max_lng, p_class_type, p_difficulty, p_query, p_start_from,
         p_start_to, p_has_spots, p_max_credits, p_sort, p_after_key, p_after_id, p_limit,
         p_default_payout_rate, p_default_commission;
 END
 $fn$
-""".replace("__DISTANCE__", "'" + DISTANCE.replace("'", "''") + "'")
+""".replace("__DISTANCE__", DISTANCE.replace("'", "''"))
+
+
+# The tables the SECURITY DEFINER functions read (this one's, and 0020's operator totals).
+# Row-level security is FORCEd, so it binds their owner too, and a function running as the
+# owner would see no studio at all unless the owner is a superuser or BYPASSRLS (as the
+# embedded database's is, but a managed one's is usually not). The owner may read them:
+# it could lift row-level security from its own tables anyway. The application's role is
+# not the owner, so nothing changes for requests.
+DEFINER_READS = (
+    "class_schedules",
+    "classes",
+    "locations",
+    "marketplace_terms",
+    "user_tenant_roles",
+    "bookings",
+    "payments",
+)
 
 
 def upgrade() -> None:
@@ -248,6 +275,10 @@ def upgrade() -> None:
         postgresql_ops={"name": "gin_trgm_ops"},
     )
 
+    for table in DEFINER_READS:
+        op.execute(
+            f"CREATE POLICY schema_owner_reads ON {table} FOR SELECT TO CURRENT_USER USING (true)"
+        )
     op.execute(SEARCH_FUNCTION)
     role = get_settings().database_app_role
     op.execute(f"REVOKE ALL ON FUNCTION {SEARCH_SIGNATURE} FROM PUBLIC")
@@ -256,6 +287,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(f"DROP FUNCTION {SEARCH_SIGNATURE}")
+    for table in DEFINER_READS:
+        op.execute(f"DROP POLICY schema_owner_reads ON {table}")
     op.drop_index("ix_tenants_name_trgm", table_name="tenants")
     op.execute(
         "DELETE FROM payout_entries WHERE entry_type IN "
