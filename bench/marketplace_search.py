@@ -708,13 +708,14 @@ def function_args(args: argparse.Namespace, lat: float, lng: float) -> tuple[Any
         args.limit + 1,  # the API asks one more to know whether there is a next page
         PAYOUT_RATE,
         COMMISSION_BASIS_POINTS,
+        None,  # after_start
     )
 
 
 # The same statement as marketplace/search.py.
 FUNCTION_SQL = """
 SELECT * FROM marketplace_search(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-                                 %s, %s, %s, %s, %s)
+                                 %s, %s, %s, %s, %s, %s)
 """
 
 # What marketplace_search (migration 0023) builds and EXECUTEs for a search near a point
@@ -735,7 +736,10 @@ SELECT * FROM (SELECT o.id, t.id, t.slug::text, t.name::text, c.id, c.name::text
          AS credits,
        CASE WHEN c.price IS NULL
               OR coalesce(t.settings ->> 'payment_provider', 'sandbox') = 'yoco' THEN NULL
-            ELSE greatest(c.price, coalesce(m.floor_price, 0)) END AS price,
+            ELSE greatest(c.price,
+                          ceil(coalesce(m.floor_price, 0)::numeric * 10000
+                               / (10000 - coalesce(m.commission_basis_points, $20)))::integer)
+            END AS price,
        t.currency::text AS currency, t.timezone::text AS timezone
   FROM (SELECT l.*, d.distance_km
           FROM locations l
@@ -815,14 +819,15 @@ SELECT * FROM (SELECT o.id, t.id, t.slug::text, t.name::text, c.id, c.name::text
 RAW_TYPES = (
     "double precision, double precision, double precision, double precision, "
     "double precision, double precision, double precision, text, text, text, timestamptz, "
-    "timestamptz, boolean, integer, text, double precision, uuid, integer, integer, integer"
+    "timestamptz, boolean, integer, text, double precision, uuid, integer, integer, integer, "
+    "double precision"
 )
 RAW_PREPARE = (
     "PREPARE bench_raw ("
     + RAW_TYPES
     + ") AS "
     + RAW_FROM
-    + " ORDER BY k.sort_key, r.occurrence_id LIMIT $18"
+    + " ORDER BY k.sort_key, r.start_time, r.occurrence_id LIMIT $18"
 )
 RAW_COUNT_PREPARE = (
     "PREPARE bench_count ("  # noqa: S608 (static text)
@@ -836,11 +841,11 @@ NEAREST_PREPARE = (
     + RAW_TYPES
     + ") AS "
     + BEFORE_FROM
-    + " ORDER BY k.sort_key, r.occurrence_id LIMIT $18"
+    + " ORDER BY k.sort_key, r.start_time, r.occurrence_id LIMIT $18"
 )
 EXECUTE_RAW: LiteralString = (
     "EXECUTE bench_raw (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-    "%s, %s, %s)"
+    "%s, %s, %s, %s)"
 )
 EXECUTE_COUNT: LiteralString = EXECUTE_RAW.replace("bench_raw", "bench_count")
 EXECUTE_NEAREST: LiteralString = EXECUTE_RAW.replace("bench_raw", "bench_nearest")

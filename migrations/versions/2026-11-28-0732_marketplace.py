@@ -34,7 +34,7 @@ SEARCH_SIGNATURE = (
     "marketplace_search(double precision, double precision, double precision, "
     "double precision, double precision, double precision, double precision, text, text, "
     "text, timestamptz, timestamptz, boolean, integer, text, double precision, uuid, "
-    "integer, integer, integer)"
+    "integer, integer, integer, double precision)"
 )
 
 # Great-circle distance in km from ($1, $2) to the location (haversine; least(1, ...)
@@ -55,7 +55,8 @@ CREATE FUNCTION marketplace_search(
     p_start_from timestamptz, p_start_to timestamptz,
     p_has_spots boolean, p_max_credits integer, p_sort text,
     p_after_key double precision, p_after_id uuid, p_limit integer,
-    p_default_payout_rate integer, p_default_commission integer)
+    p_default_payout_rate integer, p_default_commission integer,
+    p_after_start double precision)
 RETURNS TABLE (
     occurrence_id uuid, tenant_id uuid, tenant_slug text, tenant_name text,
     class_id uuid, class_name text, class_type text, difficulty_level text,
@@ -70,8 +71,9 @@ DECLARE
     sort_key text;
     sql text;
 BEGIN
-    -- Typos such as "yoag" still find "Yoga" (a word-similarity of 0.3, not pg_trgm's 0.6).
-    PERFORM set_config('pg_trgm.word_similarity_threshold', '0.3', true);
+    -- Typos such as "yoag" still find "Yoga" (word similarity 0.4; pg_trgm's default is
+    -- 0.6), while "power" no longer finds "Reformer Pilates" (0.33).
+    PERFORM set_config('pg_trgm.word_similarity_threshold', '0.35', true);
     IF p_lat IS NOT NULL THEN
         -- The locations in the box (two btree ranges), within the radius, nearest first:
         -- sorting by distance, the plan then walks the nearest locations' classes in order
@@ -107,7 +109,10 @@ BEGIN
                    CASE WHEN c.price IS NULL
                           OR coalesce(t.settings ->> ''payment_provider'', ''sandbox'') = ''yoco''
                         THEN NULL
-                        ELSE greatest(c.price, coalesce(m.floor_price, 0)) END,
+                        ELSE greatest(c.price,
+                                      ceil(coalesce(m.floor_price, 0)::numeric * 10000
+                                           / (10000 - coalesce(m.commission_basis_points, $20))
+                                      )::integer) END,
                    t.currency::text, t.timezone::text
               FROM ' || places || '
               JOIN class_schedules o ON o.location_id = l.id
@@ -127,7 +132,8 @@ BEGIN
         sql := sql || ' AND c.difficulty_level = $9';
     END IF;
     IF p_query IS NOT NULL THEN
-        sql := sql || ' AND ($10 <% c.name OR $10 <% t.name OR $10 <% c.class_type)';
+        sql := sql || ' AND ($10 <% c.name OR $10 <% t.name OR $10 <% c.class_type
+                             OR $10 <% l.name)';
     END IF;
     sql := sql || ') r (occurrence_id, tenant_id, tenant_slug, tenant_name, class_id,
                class_name, class_type, difficulty_level, description, start_time, end_time,
@@ -140,15 +146,18 @@ BEGIN
     IF p_max_credits IS NOT NULL THEN
         sql := sql || ' AND r.credits <= $14';
     END IF;
+    -- Ties (classes at the same place) go soonest first, then by id: a total order, so
+    -- the cursor (key, start, id) pages through without gaps or repeats.
     IF p_after_id IS NOT NULL THEN
-        sql := sql || ' AND ((' || sort_key || ')::double precision, r.occurrence_id)
-                            > ($16, $17)';
+        sql := sql || ' AND ((' || sort_key || ')::double precision,
+                             extract(epoch FROM r.start_time)::double precision,
+                             r.occurrence_id) > ($16, $21, $17)';
     END IF;
-    sql := sql || ' ORDER BY ' || sort_key || ', r.occurrence_id LIMIT $18';
+    sql := sql || ' ORDER BY ' || sort_key || ', r.start_time, r.occurrence_id LIMIT $18';
     RETURN QUERY EXECUTE sql USING p_lat, p_lng, p_radius_km, p_min_lat, p_max_lat,
         p_min_lng, p_max_lng, p_class_type, p_difficulty, p_query, p_start_from,
         p_start_to, p_has_spots, p_max_credits, p_sort, p_after_key, p_after_id, p_limit,
-        p_default_payout_rate, p_default_commission;
+        p_default_payout_rate, p_default_commission, p_after_start;
 END
 $fn$
 """.replace("__DISTANCE__", DISTANCE.replace("'", "''"))

@@ -20,7 +20,7 @@ DATABASE = "studioloop_plain_owner"
 SEARCH = (
     "SELECT count(*) FROM marketplace_search(-33.9, 18.4, 10, -34, -33.8, 18.3, 18.5, NULL, "
     "NULL, NULL, now(), now() + interval '14 days', false, NULL, 'distance', NULL, NULL, 20, "
-    "5000, 1500)"
+    "5000, 1500, NULL)"
 )
 
 

@@ -116,3 +116,25 @@ async def test_card_is_refused_where_the_commission_cannot_be_taken(
     found = await api.client.get("/api/v1/marketplace/search", params={"q": "vinyasa"})
     assert {item["price"] for item in found.json()["items"]} == {None}
     assert owner_db.value("SELECT count(*) FROM bookings") == 0
+
+
+async def test_a_card_seat_pays_the_studio_at_least_its_floor(
+    market: MarketStudio, api: Api, owner_db: Owner
+) -> None:
+    floor = await api.client.patch(
+        f"{market.base}/marketplace/terms",
+        headers=market.owner["headers"],
+        json={"floor_price": 20_000},
+    )
+    assert floor.status_code == 200, floor.text
+    occurrence = await market.listing(price=PRICE)
+    # ceil(20000 / 0.85) = 23530: after 15% the studio keeps 20000.50, rounded down 20000.
+    found = await api.client.get("/api/v1/marketplace/search", params={"q": "vinyasa"})
+    assert [item["price"] for item in found.json()["items"]] == [23_530]
+    explorer = await api.signup(first_name="Explorer")
+    details = assert_error(await _card(api, explorer, occurrence["id"]), 402, "PAYMENT_REQUIRED")[
+        "details"
+    ]
+    assert details["price"] == 23_530
+    amount, fee = owner_db.rows("SELECT amount, platform_fee FROM payments")[0]
+    assert (amount, amount - fee) == (23_530, 20_000)

@@ -149,3 +149,26 @@ async def test_bad_searches_are_refused(api: Api) -> None:
         response = await api.client.get(SEARCH, params=params)
         error = assert_error(response, 422, "VALIDATION_ERROR")
         assert field in str(error["details"]), (params, error)
+
+
+async def test_classes_at_the_same_place_come_soonest_first_and_page_in_order(
+    market: MarketStudio, api: Api
+) -> None:
+    later = await market.listing(name="Late Flow", hours_ahead=50)
+    sooner = await market.listing(name="Early Flow", hours_ahead=26)
+    middle = await market.listing(name="Noon Flow", hours_ahead=38)
+    near = {"lat": -33.92, "lng": 18.42, "radius_km": 1}
+    assert _ids(await _search(api, **near)) == [sooner["id"], middle["id"], later["id"]]
+    seen, cursor = [], None
+    for _ in range(3):
+        page = await _search(api, **near, limit=1, **({"cursor": cursor} if cursor else {}))
+        seen += _ids(page)
+        cursor = page["next_cursor"]
+    assert seen == [sooner["id"], middle["id"], later["id"]]
+    assert cursor is None
+
+
+async def test_a_place_name_finds_the_classes_there(market: MarketStudio, api: Api) -> None:
+    there = await market.listing(await market.place(-33.915, 18.386, "Sea Point Pavilion"))
+    await market.listing(name="Elsewhere Flow")  # at the studio's main location
+    assert _ids(await _search(api, q="pavilon")) == [there["id"]]

@@ -41,6 +41,7 @@ from studioloop.config import Settings
 from studioloop.core.errors import field_error
 from studioloop.credits import service as credits, universal
 from studioloop.credits.exceptions import InsufficientCredits
+from studioloop.db.tenancy import set_user_context
 from studioloop.scheduling import capacity, hooks
 from studioloop.scheduling.capacity import OccurrenceFacts
 from studioloop.scheduling.models import ClassSchedule, ClassTemplate
@@ -325,6 +326,24 @@ async def get_booking(
     if booking is None:
         raise exc.BookingNotFound()
     return booking
+
+
+async def booked_among(
+    session: AsyncSession, user_id: uuid.UUID, occurrence_ids: list[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these class times, at any studio, the member already holds a place (or a
+    waitlist spot) in: their own bookings are visible to them across studios."""
+    if not occurrence_ids:
+        return set()
+    await set_user_context(session, user_id)
+    found = await session.scalars(
+        select(Booking.class_schedule_id).where(
+            Booking.user_id == user_id,
+            Booking.class_schedule_id.in_(occurrence_ids),
+            Booking.status.in_(ACTIVE_STATUSES),
+        )
+    )
+    return set(found)
 
 
 async def list_bookings(

@@ -54,11 +54,15 @@ NO_COMMISSION_PROVIDERS = frozenset({"yoco"})
 
 
 def card_price(class_price: int | None, terms: Terms, provider: str) -> int | None:
-    """A class's drop-in price on the marketplace, never under the floor; None: credits
-    only (the class has no price, or the commission could not be taken from a card)."""
+    """A class's drop-in price on the marketplace: its own, or more if that would leave
+    the studio less than its floor after the commission. None: credits only (the class
+    has no price, or the commission could not be taken from a card)."""
     if class_price is None or provider in NO_COMMISSION_PROVIDERS:
         return None
-    return max(class_price, terms.floor_price)
+    covering = -(
+        -terms.floor_price * BASIS_POINTS // (BASIS_POINTS - terms.commission_basis_points)
+    )
+    return max(class_price, covering)
 
 
 def settle_card(price: int, terms: Terms) -> Settlement:

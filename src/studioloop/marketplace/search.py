@@ -107,7 +107,7 @@ def _check(filters: Filters) -> None:
 
 _SEARCH = """
 SELECT * FROM marketplace_search(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-                                 %s, %s, %s, %s, %s)
+                                 %s, %s, %s, %s, %s, %s)
 """
 
 
@@ -127,12 +127,13 @@ async def search(
         else None
     )
     after_key: float | None = None
+    after_start: float | None = None
     after_id: uuid.UUID | None = None
     if cursor:
-        key, ident = decode_cursor(cursor, 2)
-        if not isinstance(key, int | float):
+        key, start, ident = decode_cursor(cursor, 3)
+        if not isinstance(key, int | float) or not isinstance(start, int | float):
             raise field_error("cursor", "The cursor is not valid.", location="query")
-        after_key, after_id = float(key), cursor_uuid(ident)
+        after_key, after_start, after_id = float(key), float(start), cursor_uuid(ident)
     query = (filters.q or "").strip() or None
     rows = await raw.fetch_all(
         session,
@@ -158,11 +159,19 @@ async def search(
             limit + 1,
             settings.marketplace_payout_rate,
             settings.marketplace_commission_basis_points,
+            after_start,
         ),
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = encode_cursor([rows[-1].sort_key, str(rows[-1].occurrence_id)]) if more else None
+    next_cursor = None
+    if more:
+        # The sort key, then the start (ties: soonest first), then the id: the order the
+        # function pages in.
+        last = rows[-1]
+        next_cursor = encode_cursor(
+            [last.sort_key, last.start_time.timestamp(), str(last.occurrence_id)]
+        )
     return SearchPage(items=[_listing(row) for row in rows], next_cursor=next_cursor)
 
 

@@ -83,7 +83,9 @@ async def statement(
         period_from=period_from,
         period_to=period_to,
         currency=tenant.currency,
-        bookings=len(lines),
+        # Bookings still owed for: one made and cancelled within the period is listed
+        # (a zero line) but not counted.
+        bookings=sum(1 for line in lines if line.gross > 0),
         credits=sum(line.credits for line in lines if line.gross > 0),
         gross=sum(line.gross for line in lines),
         commission=sum(line.commission for line in lines),

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from studioloop.accounts.models import User
+from studioloop.booking import service as booking_service
 from studioloop.booking.holds import SeatHold
 from studioloop.core.errors import AppError
 from studioloop.credits import universal
@@ -190,7 +191,15 @@ async def _page(
         page = await search.search(session, settings, filters, cursor=None, limit=PAGE_SIZE)
     assert page is not None
     base_url = str(request.base_url).rstrip("/")
+    booked = (
+        await booking_service.booked_among(
+            session, user.id, [item.class_schedule_id for item in page.items]
+        )
+        if user
+        else set()
+    )
     context = {
+        "booked": booked,
         "user": user,
         "form": form,
         "located": lat is not None,
