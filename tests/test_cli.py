@@ -73,10 +73,12 @@ def test_createsuperuser_and_demo(owner_url: str, owner_db: Owner) -> None:
     # Loop Yoga and Jozi HIIT: the owner, 5 instructors and 200 members each.
     assert owner_db.value("SELECT count(*) FROM tenants WHERE kind <> 'platform'") == 2
     assert owner_db.value("SELECT count(*) FROM user_tenant_roles") == 2 * 206
-    assert owner_db.value("SELECT count(DISTINCT class_type) FROM classes") == 12
-    assert owner_db.value("SELECT count(*) FROM locations") == 3
-    # 12 classes, twice a week, for 4 weeks, without a single clash.
-    assert owner_db.value("SELECT count(*) FROM class_schedules") == 96
+    # Loop Yoga's 12 class types, and boxing at Jozi HIIT.
+    assert owner_db.value("SELECT count(DISTINCT class_type) FROM classes") == 13
+    assert owner_db.value("SELECT count(*) FROM locations") == 4
+    # Loop Yoga: 12 classes twice a week for 4 weeks, without a single clash; Jozi HIIT:
+    # 4 classes on 8 weekdays in all, for 4 weeks.
+    assert owner_db.value("SELECT count(*) FROM class_schedules") == 96 + 32
     assert owner_db.value("SELECT count(*) FROM credit_packages") == 6  # not twice
     # The first member's universal (marketplace) credits, given once.
     assert (

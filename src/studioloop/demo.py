@@ -183,6 +183,7 @@ async def load_demo(session: AsyncSession, settings: Settings) -> list[DemoLogin
                 await accounts_service.grant_role(session, tenant.id, user.id, role)
 
     await _timetable(session, tenants["loop-yoga"], instructors, horizon=settings)
+    await _gym_timetable(session, tenants["jozi-hiit"], instructors, horizon=settings)
     for tenant in tenants.values():
         await _packages(session, tenant)
         await _plans(session, tenant)
@@ -318,6 +319,74 @@ async def _timetable(
                 local_start_time=SLOTS[index // 5],
                 recurrence=Recurrence(
                     weekdays=weekdays, starts_on=monday, until=monday + timedelta(weeks=4, days=-1)
+                ),
+            ),
+            horizon_weeks=horizon.schedule_horizon_weeks,
+        )
+
+
+# Jozi HIIT's one gym in Rosebank: (name, class_type, minutes, capacity, level, credits,
+# price in cents, local start, weekdays). A second studio, in another city, so the
+# marketplace has more than one studio to search.
+GYM = ("Rosebank", "44 Jan Smuts Avenue", "Rosebank", -26.1452, 28.0410)
+GYM_CLASSES = [
+    ("HIIT Express", "hiit", 30, 24, "advanced", 1, 9000, time(6, 0), [0, 2, 4]),
+    ("Boxing Conditioning", "boxing", 45, 16, "intermediate", 1, 11000, time(18, 0), [1, 3]),
+    ("Rhythm Spin", "spin", 45, 20, "all_levels", 1, 10000, time(17, 30), [0, 3]),
+    ("Mobility & Stretch", "mobility", 45, 18, "beginner", 1, 8000, time(9, 0), [5]),
+]
+
+
+async def _gym_timetable(
+    session: AsyncSession, tenant: Tenant, instructors: list[User], horizon: Settings
+) -> None:
+    await set_tenant_context(session, tenant.id)
+    if await session.scalar(select(func.count()).select_from(ClassTemplate)):
+        return  # loaded before
+    ref = TenantRef(
+        tenant.id, tenant.slug, tenant.name, tenant.status, tenant.timezone, tenant.currency
+    )
+    name, street, suburb, lat, lng = GYM
+    location = await scheduling_service.create_location(
+        session,
+        horizon,
+        tenant.id,
+        LocationIn(
+            name=name,
+            latitude=lat,
+            longitude=lng,
+            address=Address(street=street, city=suburb, province="Gauteng", country="ZA"),
+        ),
+    )
+    today = datetime.now(ZoneInfo(tenant.timezone)).date()
+    monday = today - timedelta(days=today.weekday())
+    for index, (title, kind, minutes, capacity, level, credits, price, start, days) in enumerate(
+        GYM_CLASSES
+    ):
+        template = await scheduling_service.create_class(
+            session,
+            tenant.id,
+            ClassIn(
+                name=title,
+                class_type=kind,
+                duration_minutes=minutes,
+                max_capacity=capacity,
+                difficulty_level=level,
+                credits_required=credits,
+                price=price,
+                instructor_id=instructors[index % len(instructors)].id,
+                location_id=location.id,
+                description=f"{title} at Jozi HIIT Club, Rosebank.",
+            ),
+        )
+        await schedule_service.create_schedule(
+            session,
+            ref,
+            ScheduleIn(
+                class_id=template.id,
+                local_start_time=start,
+                recurrence=Recurrence(
+                    weekdays=days, starts_on=monday, until=monday + timedelta(weeks=4, days=-1)
                 ),
             ),
             horizon_weeks=horizon.schedule_horizon_weeks,

@@ -62,7 +62,7 @@ async def search_classes(
     )
     page = await search.search(session, app_settings(request), filters, cursor=cursor, limit=limit)
     # Serialised here, once: returned as a model, FastAPI would validate every listing
-    # again against the response model (a measurable share of a search's time).
+    # again against the response model.
     return Response(page.model_dump_json(), media_type="application/json")
 
 

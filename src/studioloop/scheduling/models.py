@@ -42,7 +42,7 @@ class Location(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude"),
         CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude"),
         # The marketplace's geographic prefilter: a bounding box is two btree ranges here
-        # (faster on this data than a GiST earthdistance index; docs/benchmarks.md).
+        # (issue 9 measured a GiST earthdistance index slower on this machine).
         Index(
             "ix_locations_coordinates",
             "latitude",
