@@ -6,7 +6,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api, Owner
-from tests.payments.conftest import ShopStudio
+from tests.payments.conftest import (  # the fixtures, for the tests here
+    ShopStudio,
+    fake_stripe,
+    stripe_client,
+    stripe_settings,
+)
+
+__all__ = ["fake_stripe", "stripe_client", "stripe_settings"]
 
 SEARCH = "/api/v1/marketplace/search"
 BOOK = "/api/v1/marketplace/bookings"

@@ -113,11 +113,25 @@ class PayoutEntryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    entry_type: Literal["payment", "fee", "refund", "fee_refund", "transfer"]
+    entry_type: Literal[
+        "payment",
+        "fee",
+        "refund",
+        "fee_refund",
+        "transfer",
+        "marketplace",
+        "commission",
+        "marketplace_refund",
+        "commission_refund",
+    ] = Field(
+        description="`marketplace`/`commission`: a marketplace booking paid with universal "
+        "credits and the platform's commission on it (`*_refund`: reversed on cancellation)"
+    )
     amount: int = Field(description="Minor units; positive: owed to the studio")
     balance_after: int
     currency: str
     payment_id: uuid.UUID | None
+    booking_id: uuid.UUID | None = Field(description="The marketplace booking it settles")
     reference: str | None = Field(description="A transfer's id with the provider")
     description: str
     created_at: datetime
