@@ -98,6 +98,12 @@ async def my_bookings(request: Request, session: DbSession) -> Response:
             ),
             "qr": qr_svg(booking.qr_code) if booking.qr_code else None,
             "pay_url": pay_url,
+            # On the studio's clock, like the class time above it.
+            "held_until": booking.hold_expires_at.astimezone(
+                ZoneInfo(zones[role.tenant_id])
+            ).strftime("%H:%M")
+            if booking.hold_expires_at
+            else None,
         }
         for booking, role, pay_url in bookings
     ]
