@@ -53,7 +53,6 @@ import random
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -71,13 +70,23 @@ from psycopg import sql
 
 from studioloop.marketplace.search import bounding_box
 
+# What the booking benchmark already has: the database, the server's lifecycle, CPU meters.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from booking_rush import (
+    BenchDatabase,
+    CpuMeter,
+    free_port,
+    percentile,
+    stop_server,
+    wait_for_health,
+)
+
 API = "/api/v1"
 TARGET_API_P95_MS = 20.0
 NEAREST = "join then sort (the shape before)"
 DAYS_AHEAD = 14  # the search's default window (search.DEFAULT_DAYS_AHEAD)
 WARMUP_QUERIES = 100
 MATCH_SAMPLE = 300  # points whose matches within the radius are counted (no limit)
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 # The marketplace defaults the API passes (config: MARKETPLACE_PAYOUT_RATE,
 # MARKETPLACE_COMMISSION_BASIS_POINTS); the server runs with the defaults too.
 PAYOUT_RATE = 5_000
@@ -157,14 +166,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 # --- the database --------------------------------------------------------------------------
-
-
-@dataclass
-class BenchDatabase:
-    url: str  # SQLAlchemy URL of the owner (what DATABASE_URL gets)
-    conninfo: str  # the same for libpq / psycopg
-    postmaster_pid_file: Path | None  # embedded only: lets us account PostgreSQL's CPU
-    drop: Callable[[], None]
 
 
 def start_database(args: argparse.Namespace, workdir: Path) -> BenchDatabase:
@@ -464,12 +465,6 @@ def query_points(count: int, seed: int) -> list[tuple[float, float]]:
 # --- the StudioLoop server -----------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_server(
     url: str, workdir: Path, port: int, workers: int
 ) -> tuple[subprocess.Popen[bytes], Path]:
@@ -507,121 +502,10 @@ def start_server(
     return process, log_path
 
 
-def wait_for_health(process: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited early:\n{log_path.read_text()[-3000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise SystemExit(f"the server did not become healthy:\n{log_path.read_text()[-3000:]}")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 # --- CPU -----------------------------------------------------------------------------------
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-
-
-def _process_tree(pid: int) -> list[int]:
-    found = [pid]
-    for parent in found:
-        with contextlib.suppress(OSError):
-            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-            found.extend(int(child) for child in children)
-    return found
-
-
-def _machine_busy_seconds() -> float:
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields) - idle) / CLK_TCK
-
-
-def _postgres_pids(pid_file: Path | None) -> list[int]:
-    if pid_file is None:
-        return []
-    try:
-        postmaster = int(pid_file.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return []
-    pids = [postmaster]
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat[stat.rindex(")") + 2 :].split()[1]) == postmaster:
-            pids.append(int(entry.name))
-    return pids
-
-
-class CpuMeter:
-    """CPU used by this process (the load generator), the server, PostgreSQL, and by
-    everything else on the machine (`other`), in percent of one CPU."""
-
-    def __init__(self, server_pid: int | None, pid_file: Path | None) -> None:
-        self.server_pid = server_pid
-        self.pid_file = pid_file
-
-    def snapshot(self) -> dict[str, dict[int, float]]:
-        groups = {
-            "client": [os.getpid()],
-            "server": _process_tree(self.server_pid) if self.server_pid else [],
-            "postgres": _postgres_pids(self.pid_file),
-        }
-        taken = {
-            name: {pid: cpu for pid in pids if (cpu := _cpu_seconds(pid)) is not None}
-            for name, pids in groups.items()
-        }
-        taken["machine"] = {0: _machine_busy_seconds()}
-        return taken
-
-    @staticmethod
-    def percent(
-        before: dict[str, dict[int, float]], after: dict[str, dict[int, float]], wall: float
-    ) -> dict[str, float | None]:
-        used: dict[str, float | None] = {}
-        for name, now in after.items():
-            if not now:
-                used[name] = None
-                continue
-            spent = sum(cpu - before[name].get(pid, 0.0) for pid, cpu in now.items())
-            used[name] = 100 * spent / wall
-        machine = used.pop("machine")
-        ours = sum(v for v in used.values() if v is not None)
-        used["other"] = None if machine is None else max(0.0, machine - ours)
-        return used
-
-
 # --- measuring -----------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 @dataclass
