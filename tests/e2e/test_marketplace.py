@@ -178,8 +178,12 @@ def test_the_studio_sets_its_floor_keeps_a_class_private_and_reads_its_statement
 
     page.get_by_role("link", name="Classes").click()
     page.get_by_role("link", name="Sunset Flow").click()
+    expect(page.get_by_text("On the marketplace it costs 3 universal credits")).to_contain_text(
+        "floor price"
+    )
     page.get_by_label("Private: never listed on the marketplace").check()
     page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("The class is saved.")
     found = httpx.get(f"{live_server}/api/v1/marketplace/search", params={"q": "sunset"}).json()
     assert found["items"] == []
     page.close()

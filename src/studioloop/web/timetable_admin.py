@@ -15,6 +15,7 @@ from sqlalchemy import select
 from studioloop.accounts import service as accounts
 from studioloop.accounts.models import User
 from studioloop.db.session import DbSession
+from studioloop.marketplace import pricing, service as marketplace
 from studioloop.scheduling import schedule_service, service as scheduling
 from studioloop.scheduling.models import ScheduleSeries
 from studioloop.scheduling.schemas import ClassIn, ClassUpdate, ScheduleIn, SeriesUpdate
@@ -92,6 +93,7 @@ async def classes_page(
     session: DbSession,
     created: int = 0,
     changed: int = 0,
+    saved: int = 0,
 ) -> Response:
     user, refused = await admin_of(request, session, tenant)
     if refused is not None or user is None:
@@ -99,6 +101,8 @@ async def classes_page(
     notice = "The class is added. Now give it weekly times." if created else None
     if changed:
         notice = "The weekly times are changed."
+    if saved:
+        notice = "The class is saved."
     return await _page(request, session, tenant, user, notice=notice)
 
 
@@ -248,10 +252,16 @@ async def _edit_page(
     status_code: int = 200,
 ) -> Response:
     row = await scheduling.get_class(session, class_id, include_inactive=True)
+    terms = await marketplace.terms_of(session, request.app.state.settings, tenant.id)
     context = {
         **await studio_context(session, tenant),
         "user": user,
         "cls": row,
+        # What it costs on the marketplace, where a floor price can make it more.
+        "marketplace_credits": pricing.credits_for(
+            row.credits_required,
+            pricing.Terms(terms.payout_rate, terms.commission_basis_points, terms.floor_price),
+        ),
         "price": "" if row.price is None else f"{row.price // 100}.{row.price % 100:02d}",
         "errors": errors or {},
     }
@@ -295,7 +305,7 @@ async def edit_class(
             session, lambda: scheduling.update_class(session, tenant.id, class_id, parsed)
         )
         if problem is None:
-            return RedirectResponse(f"/s/{tenant.slug}/admin/classes", status_code=303)
+            return RedirectResponse(f"/s/{tenant.slug}/admin/classes?saved=1", status_code=303)
         errors["form"] = problem.message
     return await _edit_page(
         request, session, tenant, user, class_id, errors=errors, status_code=400
