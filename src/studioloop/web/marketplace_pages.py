@@ -225,14 +225,16 @@ async def marketplace_search(
     near: Annotated[str, Query(max_length=200)] = "",
     lat: Annotated[str, Query(max_length=20)] = "",
     lng: Annotated[str, Query(max_length=20)] = "",
-    radius: int = 10,
+    radius: Annotated[str, Query(max_length=5)] = "10",
     type: Annotated[str, Query(max_length=40)] = "",
     when: Annotated[str, Query(max_length=20)] = "week",
     spots: Annotated[str, Query(max_length=5)] = "",
     sort: Annotated[str, Query(max_length=20)] = "",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
-    form = SearchForm(q, near, lat, lng, radius, type, when, bool(spots), sort)
+    # A hand-edited address gets the default radius, not an error page.
+    km = int(radius) if radius.isdigit() else 10
+    form = SearchForm(q, near, lat, lng, km, type, when, bool(spots), sort)
     return await _page(request, session, form, cursor=cursor)
 
 
