@@ -1140,7 +1140,8 @@ async def benchmark(
     return 0
 
 
-def describe_environment(args: argparse.Namespace) -> None:
+def describe_machine() -> None:
+    """Which StudioLoop (source and commit) on which machine: the head of every report."""
     import studioloop
 
     source = Path(studioloop.__file__).resolve().parent
@@ -1160,6 +1161,10 @@ def describe_environment(args: argparse.Namespace) -> None:
                 break
     print(f"StudioLoop from {source} ({commit})")
     print(f"Machine: {os.cpu_count()} CPUs, {model}; Python {sys.version.split()[0]}")
+
+
+def describe_environment(args: argparse.Namespace) -> None:
+    describe_machine()
     print(
         f"Settings: clients {args.clients}, rush {args.attempts} attempts on {args.seats} "
         f"seats, throughput {args.throughput_attempts} bookings per run (bare SQL "

@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
-import contextlib
 import math
 import os
 import random
@@ -75,6 +74,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from booking_rush import (
     BenchDatabase,
     CpuMeter,
+    describe_machine,
     free_port,
     percentile,
     stop_server,
@@ -1009,25 +1009,7 @@ async def benchmark(
 
 
 def describe_environment(args: argparse.Namespace) -> None:
-    import studioloop
-
-    source = Path(studioloop.__file__).resolve().parent
-    commit = "unknown (not a git checkout)"
-    with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        commit = subprocess.run(  # noqa: S603
-            ["git", "-C", str(source), "describe", "--always", "--dirty"],  # noqa: S607
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    model = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    print(f"StudioLoop from {source} ({commit})")
-    print(f"Machine: {os.cpu_count()} CPUs, {model}; Python {sys.version.split()[0]}")
+    describe_machine()
     print(
         f"Settings: {args.studios:,} studios, {args.occurrences:,} occurrences; "
         f"{args.queries:,} searches at {args.concurrency} clients, {args.serial} one at a "
