@@ -61,6 +61,9 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lean_http import LeanConnection, close_all
+
 API = "/api/v1"
 PASSWORD = "bench-password-1"  # noqa: S105 (throw-away accounts in a throw-away database)
 BIG_CAPACITY = 10_000
@@ -68,7 +71,6 @@ WARMUP_BOOKINGS = 100
 SEED_CONCURRENCY = 16
 SAMPLE_EVERY_S = 0.025
 HEALTH_PROBE_EVERY_S = 0.1
-CONNECTIONS_PER_CLIENT = 8
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 TARGET_HOT_RATIO = 0.50
@@ -486,6 +488,7 @@ Job = tuple[dict[str, str], str]  # (member's auth header, class occurrence id)
 
 
 def http_client(base_url: str, connections: int) -> httpx.AsyncClient:
+    """For seeding only: the measured runs use the lean client below."""
     return httpx.AsyncClient(
         base_url=base_url,
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
@@ -494,46 +497,52 @@ def http_client(base_url: str, connections: int) -> httpx.AsyncClient:
 
 
 class Clients:
-    """`connections` HTTP connections as several small httpx clients, one connection per
-    worker, so no request ever queues inside httpx: its pool does work proportional to
-    queued requests x connections on every request, which made one big client the
-    bottleneck (and stalled this process's event loop for seconds) in a 500-request rush."""
+    """`connections` keep-alive HTTP connections of the lean load generator
+    (bench/lean_http.py), one per worker. Opened lazily by the first request of each
+    worker, so a rush pays for its new connections inside the measured time, as members
+    arriving at once would; `warm` opens them beforehand for the closed-loop runs."""
 
     def __init__(self, base_url: str, connections: int) -> None:
+        parts = urlsplit(base_url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.connections = connections
-        sizes = [CONNECTIONS_PER_CLIENT] * (connections // CONNECTIONS_PER_CLIENT)
-        if connections % CONNECTIONS_PER_CLIENT:
-            sizes.append(connections % CONNECTIONS_PER_CLIENT)
-        self.clients = [http_client(base_url, size) for size in sizes]
+        self.open: list[LeanConnection | None] = [None] * connections
 
-    def for_worker(self, worker: int) -> httpx.AsyncClient:
-        return self.clients[worker // CONNECTIONS_PER_CLIENT]
+    async def for_worker(self, worker: int) -> LeanConnection:
+        connection = self.open[worker]
+        if connection is None:
+            connection = self.open[worker] = await LeanConnection.open(self.host, self.port)
+        return connection
 
     async def warm(self) -> None:
-        await asyncio.gather(*(self.for_worker(w).get("/health") for w in range(self.connections)))
+        for worker in range(self.connections):
+            status, _ = await (await self.for_worker(worker)).request("GET", "/health", {})
+            assert status == 200, status
 
     async def close(self) -> None:
-        for client in self.clients:
-            await client.aclose()
+        close_all([c for c in self.open if c is not None])
+        self.open = [None] * self.connections
 
 
 TRANSPORT_ERROR = "transport error"
 
 
-async def _book(client: httpx.AsyncClient, job: Job) -> str:
+async def _book(clients: Clients, worker: int, job: Job) -> str:
+    body = json.dumps({"class_schedule_id": job[1]}).encode()
     try:
-        response = await client.post(
-            f"{API}/bookings", headers=job[0], json={"class_schedule_id": job[1]}
-        )
-    except httpx.TransportError as error:
-        # Counted and reported (and allowed for in the checks), not fatal.
+        connection = await clients.for_worker(worker)
+        status, answer = await connection.request("POST", f"{API}/bookings", job[0], body)
+    except OSError as error:
+        # Counted and reported (and allowed for in the checks), not fatal; the worker
+        # reconnects for its next booking.
+        clients.open[worker] = None
         return f"{TRANSPORT_ERROR} ({type(error).__name__})"
-    if response.status_code == 201:
+    if status == 201:
         return "confirmed"  # join_waitlist is not sent, so 201 always means a seat
     try:
-        return f"{response.status_code} {response.json()['error']['code']}"
+        return f"{status} {json.loads(answer)['error']['code']}"
     except (ValueError, KeyError, TypeError):
-        return f"{response.status_code}"
+        return f"{status}"
 
 
 async def load_http(
@@ -549,10 +558,9 @@ async def load_http(
     issued = time.perf_counter()
 
     async def worker(number: int) -> None:
-        client = clients.for_worker(number)
         for job in queue:
             start = issued if all_at_once else time.perf_counter()
-            outcome = await _book(client, job)
+            outcome = await _book(clients, number, job)
             latencies.append(time.perf_counter() - start)
             outcomes[outcome] += 1
 
