@@ -299,3 +299,43 @@ async def test_the_ledger_is_append_only(studio: BookingStudio, database) -> Non
         with pytest.raises(DBAPIError, match="permission denied"):
             await session.execute(text("DELETE FROM credit_transactions"))
     assert await studio.balance(member) == 2
+
+
+async def test_a_closed_account_cannot_book_with_its_old_token(
+    studio: BookingStudio, client, owner_db
+) -> None:
+    """The booking path checks the account in its own first statement (not through the
+    usual user dependency): a token issued before the account was banned still gets
+    401 and books nothing, with or without an Idempotency-Key, by id or under the studio."""
+    member = await studio.new_member(credits=3)
+    occurrence = await studio.occurrence()
+    body = {"class_schedule_id": occurrence["id"]}
+    owner_db.rows("UPDATE users SET status = 'banned' WHERE id = %s", member["user"]["id"])
+    keyed = {**member["headers"], "Idempotency-Key": "after-the-ban"}
+    for url, headers in [
+        ("/api/v1/bookings", member["headers"]),
+        (f"{studio.base}/bookings", member["headers"]),
+        ("/api/v1/bookings", keyed),
+    ]:
+        assert_error(await client.post(url, headers=headers, json=body), 401, "INVALID_TOKEN")
+    assert_error(await client.post("/api/v1/bookings", json=body), 401, "UNAUTHORIZED")
+    assert owner_db.value("SELECT count(*) FROM bookings") == 0
+    assert owner_db.value("SELECT count(*) FROM idempotency_keys") == 0
+    assert owner_db.value("SELECT sum(balance) FROM credit_accounts") == 3
+
+
+async def test_booking_a_class_of_another_studio_under_this_one_is_not_found(
+    studio: BookingStudio, api, client, owner_db
+) -> None:
+    from tests.booking.conftest import BookingStudio as Other
+
+    other = await Other(api, "other-yoga").setup()
+    theirs = await other.occurrence()
+    member = await studio.new_member(credits=3)
+    response = await client.post(
+        f"{studio.base}/bookings",
+        headers=member["headers"],
+        json={"class_schedule_id": theirs["id"]},
+    )
+    assert_error(response, 404, "SCHEDULE_NOT_FOUND")
+    assert owner_db.value("SELECT count(*) FROM bookings") == 0

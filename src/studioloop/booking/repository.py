@@ -13,6 +13,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.db import raw
+from studioloop.scheduling import exceptions as scheduling_exc
+from studioloop.scheduling.capacity import OccurrenceFacts, facts_from_row
 
 # Everything about the member the booking rules need, in one statement: their active
 # booking of this occurrence, a confirmed booking of theirs overlapping it in time, and
@@ -87,6 +89,30 @@ async def member_state(
         clash=row.clash,
         membership_status=row.membership_status,
     )
+
+
+async def booking_attempt(
+    session: AsyncSession, occurrence_id: uuid.UUID, user_id: uuid.UUID, *, find_studio: bool
+) -> tuple[OccurrenceFacts, MemberState] | None:
+    """The occurrence's facts and the member's state in one round trip (the SQL function
+    `booking_attempt`, migration 0024), which also puts the member in the transaction's
+    context; None when the member's account is not active. With `find_studio` the
+    occurrence's studio is put in context too; without, the request's studio must be in
+    context already and an occurrence of another studio is not found."""
+    row = await raw.fetch_one(
+        session, "SELECT * FROM booking_attempt(%s, %s, %s)", (occurrence_id, user_id, find_studio)
+    )
+    if row is None:
+        raise scheduling_exc.ScheduleNotFound()
+    if not row.user_active:
+        return None
+    state = MemberState(
+        booked=row.booked,
+        booked_status=row.booked_status,
+        clash=row.clash,
+        membership_status=row.membership_status,
+    )
+    return facts_from_row(row), state
 
 
 async def book_seat(

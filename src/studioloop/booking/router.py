@@ -8,7 +8,9 @@ import segno
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 
-from studioloop.accounts.dependencies import CurrentUser, require_role
+from studioloop.accounts import service as accounts_service
+from studioloop.accounts.dependencies import CurrentUser, TokenClaims, require_role
+from studioloop.accounts.exceptions import InvalidToken
 from studioloop.accounts.models import User
 from studioloop.accounts.service import Membership, membership_of
 from studioloop.booking import schemas, service
@@ -21,7 +23,6 @@ from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.db.session import DbSession
 from studioloop.db.tenancy import set_tenant_context
 from studioloop.payments import class_payments
-from studioloop.scheduling import capacity
 from studioloop.tenants.dependencies import CurrentTenant, OptionalTenant
 
 router = APIRouter(prefix=API_PREFIX, tags=["bookings"])
@@ -34,7 +35,7 @@ async def create_booking(
     body: schemas.BookingIn,
     request: Request,
     tenant: OptionalTenant,
-    user: CurrentUser,
+    caller: TokenClaims,
     session: DbSession,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -45,24 +46,29 @@ async def create_booking(
     `checkout_url`: the seat is held for the member (`booking_id`, until
     `hold_expires_at`) and the booking is confirmed when the payment succeeds. Asking
     again while the seat is held answers the same checkout."""
-    earlier = await http.replay(session, user.id, idempotency_key, "POST /bookings", body)
-    if earlier is not None:
-        return earlier
-    if tenant is None:
-        await capacity.enter_tenant_of(session, body.class_schedule_id)
+    # The account is checked by the booking's first statement (service.book); a replay
+    # answers before that, so it checks the account first itself.
+    user_id = caller.user_id
+    if idempotency_key:
+        if await accounts_service.get_active_user(session, user_id) is None:
+            raise InvalidToken()
+        earlier = await http.replay(session, user_id, idempotency_key, "POST /bookings", body)
+        if earlier is not None:
+            return earlier
     settings = app_settings(request)
     outcome = await service.book(
         session,
         settings,
-        user,
+        user_id,
         body.class_schedule_id,
         join_waitlist=body.join_waitlist,
         credits_to_use=body.credits_to_use,
+        find_studio=tenant is None,
     )
     if isinstance(outcome, SeatHold):
-        return await answer_seat_held(request, session, outcome, user.id, idempotency_key)
+        return await answer_seat_held(request, session, outcome, user_id, idempotency_key)
     payload = jsonable_encoder(outcome)
-    return await http.answer(session, user.id, idempotency_key, status.HTTP_201_CREATED, payload)
+    return await http.answer(session, user_id, idempotency_key, status.HTTP_201_CREATED, payload)
 
 
 async def answer_seat_held(

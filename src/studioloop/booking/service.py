@@ -21,7 +21,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.accounts import service as accounts_service
+from studioloop.accounts import exceptions as accounts_exc, service as accounts_service
 from studioloop.accounts.models import User
 from studioloop.booking import (
     entitlements,
@@ -63,26 +63,30 @@ class Actor:
 async def book(
     session: AsyncSession,
     settings: Settings,
-    user: User,
+    user_id: uuid.UUID,
     occurrence_id: uuid.UUID,
     *,
     join_waitlist: bool,
     credits_to_use: int | None,
+    find_studio: bool = False,
 ) -> BookingOut | SeatHold:
     """Book a seat, or join the waitlist, or (a priced class without the credits for it)
-    hold the seat for a card payment. The common case is five statements: the facts,
-    the member's bookings and membership, the credit lots (locked), the debit, and last
-    the guarded seat UPDATE with the booking row, so the hot class row stays locked only
-    from there to the commit."""
-    facts = await capacity.occurrence_facts(session, occurrence_id)
-    rules.check_open(facts)
-    state = await repository.member_state(
-        session, facts.tenant_id, facts.id, user.id, facts.start_time, facts.end_time
+    hold the seat for a card payment. The common case is five statements: the facts with
+    the member's bookings and membership, the membership plan, the credit lots (locked),
+    the debit, and last the guarded seat UPDATE with the booking row, so the hot class row
+    stays locked only from there to the commit. With `find_studio` (no studio named in
+    the request) the occurrence's studio is put in context by the first statement."""
+    attempt = await repository.booking_attempt(
+        session, occurrence_id, user_id, find_studio=find_studio
     )
+    if attempt is None:  # the account was closed or suspended since the token was issued
+        raise accounts_exc.InvalidToken()
+    facts, state = attempt
+    rules.check_open(facts)
     if state.booked is not None:
         if state.booked_status == "held":  # a retry: the same checkout again
             offers = await _offers(session, facts.credits_required)
-            return await holds.existing_hold(session, facts, state.booked, user.id, offers)
+            return await holds.existing_hold(session, facts, state.booked, user_id, offers)
         raise exc.AlreadyBooked(details={"booking_id": str(state.booked)})
     if state.clash is not None:
         raise exc.MemberScheduleConflict(details={"booking_id": str(state.clash)})
@@ -93,11 +97,13 @@ async def book(
         raise exc.ClassFull(details={"capacity": facts.capacity})
     if state.membership_status is None:
         # Booking at a studio makes you its member.
+        user = await session.get(User, user_id)
+        assert user is not None  # booking_attempt found the account active
         await accounts_service.join_tenant(session, facts.tenant_id, user)
     elif state.membership_status != "active":
         raise exc.MembershipInactive()
-    await rules.check_limits(session, facts, user.id)
-    entitlement = await entitlements.entitlement_of(session, facts.tenant_id, user.id)
+    await rules.check_limits(session, facts, user_id)
+    entitlement = await entitlements.entitlement_of(session, facts.tenant_id, user_id)
     if facts.requires_membership and not entitlement.has_membership:
         raise exc.MembershipRequired()
     cost = waitlist.cost_for(facts, entitlement)
@@ -106,27 +112,27 @@ async def book(
 
     booking_id = uuid.uuid4()
     if full_already:
-        return await _waitlisted(session, facts, booking_id, user.id)
+        return await _waitlisted(session, facts, booking_id, user_id)
     if cost == 0 and facts.price is not None and not entitlement.covers(facts.class_type):
-        return await _hold(session, facts, booking_id, user.id, [], join_waitlist)
+        return await _hold(session, facts, booking_id, user_id, [], join_waitlist)
     try:
         if not join_waitlist:
             # No savepoint: if the seat is gone after all, CLASS_FULL rolls the whole
             # request back, the debit with it.
             return await _take_seat_with_credits(
-                session, settings, facts, booking_id, user.id, cost
+                session, settings, facts, booking_id, user_id, cost
             )
         try:
             async with session.begin_nested():
                 return await _take_seat_with_credits(
-                    session, settings, facts, booking_id, user.id, cost
+                    session, settings, facts, booking_id, user_id, cost
                 )
         except exc.ClassFull:
-            return await _waitlisted(session, facts, booking_id, user.id)
+            return await _waitlisted(session, facts, booking_id, user_id)
     except exc.PaymentRequired as needed:
         # Not enough credits for a priced class (the debit wrote nothing): pay by card.
         offers = needed.details.get("packages", []) if isinstance(needed.details, dict) else []
-        return await _hold(session, facts, booking_id, user.id, offers, join_waitlist)
+        return await _hold(session, facts, booking_id, user_id, offers, join_waitlist)
 
 
 async def _hold(

@@ -74,6 +74,12 @@ async def occurrence_facts(session: AsyncSession, occurrence_id: uuid.UUID) -> O
     row = await raw.fetch_one(session, _FACTS, (occurrence_id,))
     if row is None:
         raise exc.ScheduleNotFound()
+    return facts_from_row(row)
+
+
+def facts_from_row(row: Any) -> OccurrenceFacts:
+    """The facts from a row with `_FACTS`'s columns (booking's `booking_attempt` returns
+    them too, with the member's state)."""
     settings = row.settings or {}
     booking_hours = effective_window(
         row.booking_window_hours,

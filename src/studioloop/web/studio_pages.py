@@ -295,7 +295,7 @@ async def book_class(
         lambda: booking_service.book(
             session,
             settings,
-            user,
+            user.id,
             occurrence_id,
             join_waitlist=bool(join_waitlist),
             credits_to_use=None,
