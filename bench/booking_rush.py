@@ -19,7 +19,9 @@ database on --database-url that is dropped afterwards), migrates it, starts a re
   C  spread      --throughput-attempts bookings spread over --classes classes
   base spread    the bare transaction spread over --classes rows
 
-B, C and the baselines are closed loops of --clients workers. Every API run is checked in
+B, C and the baselines are closed loops of --clients workers. The HTTP load comes from a
+lean keep-alive client (bench/lean_http.py, as `wrk` would), so that the load generator
+takes little of the CPUs it shares with the server and PostgreSQL. Every API run is checked in
 SQL (never overbooked, booked_count equals confirmed bookings, every confirmed answer
 stored, credit balances equal the ledger and the lots); the exit status is 1 if a check
 failed. CPU use of the load generator, the server, PostgreSQL and everything else on the

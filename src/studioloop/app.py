@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from studioloop import __version__
 from studioloop.api import API_PREFIX, api_router
+from studioloop.booking.rush_gate import RushGate
 from studioloop.chat import fanout as chat_fanout
 from studioloop.config import Settings, get_settings
 from studioloop.core.error_handlers import install_error_handlers
@@ -175,6 +176,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             ],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    # Innermost of ours: a rush on a full class answered before routing, its answer still
+    # carrying the security headers and request id, logged and counted.
+    app.add_middleware(RushGate)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(RequestContextMiddleware)

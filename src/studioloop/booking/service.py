@@ -32,6 +32,7 @@ from studioloop.booking import (
     qr,
     repository,
     rules,
+    sold_out,
     waitlist,
 )
 from studioloop.booking.holds import SeatHold
@@ -93,7 +94,9 @@ async def book(
     full_already = facts.booked_count >= facts.capacity
     if full_already and not join_waitlist:
         # In a rush most attempts end here: answer before the costlier checks. (The
-        # guarded UPDATE below still decides for those who saw a free seat.)
+        # guarded UPDATE below still decides for those who saw a free seat.) The next
+        # attempts at this class are answered without a transaction (sold_out.py).
+        sold_out.remember_full(facts.id)
         raise exc.ClassFull(details={"capacity": facts.capacity})
     if state.membership_status is None:
         # Booking at a studio makes you its member.
@@ -200,6 +203,7 @@ async def _take_seat_with_credits(
     except psycopg.errors.UniqueViolation as error:
         raise exc.AlreadyBooked() from error
     if created_at is None:
+        sold_out.remember_full(facts.id)
         raise exc.ClassFull(details={"capacity": facts.capacity})
     return confirmed_out(facts, booking_id, user_id, cost, code, expires, created_at)
 

@@ -73,6 +73,9 @@ def caller_identity(request: Request, settings: Settings) -> tuple[str, bool]:
 
 
 async def enforce_global_limit(request: Request) -> None:
+    if getattr(request.state, "global_limit_counted", False):
+        return  # counted already, by the rush gate (booking/rush_gate.py)
+    request.state.global_limit_counted = True
     limiter: RateLimiter = request.app.state.rate_limiter
     identity, authenticated = caller_identity(request, request.app.state.settings)
     items = limiter.authenticated if authenticated else limiter.anonymous

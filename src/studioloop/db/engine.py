@@ -7,8 +7,11 @@ Either way every query runs under row-level security; only migrations run as the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,7 +20,13 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from studioloop.config import Settings
-from studioloop.db.urls import normalise_url, owner_database_url
+from studioloop.db.urls import libpq_conninfo, normalise_url, owner_database_url
+
+# Enough for the rush gate's reads (booking/rush_gate.py): one statement each, no waiting on
+# locks, so a few connections serve hundreds of answers a second.
+AUTOCOMMIT_POOL_SIZE = 4
+# A read that cannot get a connection this soon is better left to the caller's fallback.
+AUTOCOMMIT_WAIT_SECONDS = 2.0
 
 
 @dataclass
@@ -25,8 +34,35 @@ class Database:
     owner_url: str
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    app_conninfo: str = ""
+    app_connect_args: dict[str, Any] = field(default_factory=dict)
+    _autocommit_pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
+
+    async def autocommit_pool(self) -> AsyncConnectionPool[AsyncConnection[Any]]:
+        """A small pool of autocommit connections (the app role, row-level security on),
+        opened on first use, for single reads that decide nothing by themselves.
+
+        Separate from the engine's pool because a checkout there costs a liveness ping
+        (`pool_pre_ping`): about as much as the read itself, which is all the work of a
+        rush answer. Here a dead connection just fails that one read, and its caller
+        falls back to the request's transaction, which the engine's pool protects."""
+        if self._autocommit_pool is None:
+            pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
+                self.app_conninfo,
+                min_size=1,
+                max_size=AUTOCOMMIT_POOL_SIZE,
+                kwargs={"autocommit": True, **self.app_connect_args},
+                open=False,
+                name="autocommit",
+            )
+            self._autocommit_pool = pool
+            await pool.open()
+        return self._autocommit_pool
 
     async def dispose(self) -> None:
+        if self._autocommit_pool is not None:
+            await self._autocommit_pool.close()
+            self._autocommit_pool = None
         await self.engine.dispose()
 
 
@@ -46,7 +82,13 @@ def create_database(settings: Settings, owner_url: str | None = None) -> Databas
         connect_args=connect_args,
     )
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
-    return Database(owner_url=owner_url, engine=engine, sessionmaker=sessionmaker)
+    return Database(
+        owner_url=owner_url,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        app_conninfo=libpq_conninfo(app_url),
+        app_connect_args=connect_args,
+    )
 
 
 _database: Database | None = None

@@ -75,3 +75,20 @@ async def execute(session: AsyncSession, sql: LiteralString, params: Params = ()
     async with connection.cursor() as cursor:
         await cursor.execute(sql, params, prepare=True)
         return cursor.rowcount
+
+
+async def fetch_one_outside_transaction(sql: LiteralString, params: Params = ()) -> Any:
+    """One read in autocommit, on the database's small autocommit pool: no BEGIN, no
+    ROLLBACK, no session, no liveness ping. Only for a read that decides nothing by itself
+    (booking/sold_out.py: a rush answered at the door; anything it cannot answer goes
+    through a transaction). A connection error propagates: callers fall back."""
+    # Imported here: the engine module is the process's database, set at start-up.
+    from studioloop.db.engine import AUTOCOMMIT_WAIT_SECONDS, get_database
+
+    pool = await get_database().autocommit_pool()
+    async with (
+        pool.connection(timeout=AUTOCOMMIT_WAIT_SECONDS) as connection,
+        connection.cursor(row_factory=namedtuple_row) as cursor,
+    ):
+        await cursor.execute(sql, params, prepare=True)
+        return await cursor.fetchone()

@@ -1,0 +1,156 @@
+"""The rush gate answers CLASS_FULL at the door for a class just seen full, and only when
+that is exactly what the booking endpoint would answer (booking/rush_gate.py)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+import pytest
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
+
+from studioloop.accounts.dependencies import bearer_scheme, get_token_claims
+from studioloop.booking import sold_out
+from studioloop.core.security import AccessClaims
+from tests.booking.conftest import BookingStudio
+from tests.conftest import Owner, assert_error
+
+
+@pytest.fixture
+def endpoint_calls(app: Any) -> Iterator[list[str]]:
+    """Counts the requests that reach the booking endpoint (through FastAPI's own
+    dependency override, delegating to the real dependency): what the gate answered
+    never gets there."""
+    calls: list[str] = []
+
+    async def counted(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    ) -> AccessClaims:
+        calls.append(request.url.path)
+        return await get_token_claims(request, credentials)
+
+    app.dependency_overrides[get_token_claims] = counted
+    yield calls
+    app.dependency_overrides.pop(get_token_claims, None)
+
+
+async def full_class(studio: BookingStudio) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A one-seat class, taken; the first refusal makes this process remember it full."""
+    occurrence = await studio.occurrence(capacity=1)
+    taker = await studio.new_member(credits=2)
+    assert (await studio.book(taker, occurrence["id"])).status_code == 201
+    first_refused = await studio.new_member(credits=2)
+    assert_error(await studio.book(first_refused, occurrence["id"]), 409, "CLASS_FULL")
+    assert sold_out.seems_full(uuid.UUID(occurrence["id"]))
+    return occurrence, taker
+
+
+async def test_the_gate_answers_class_full_itself(
+    studio: BookingStudio, endpoint_calls: list[str], owner_db: Owner
+) -> None:
+    occurrence, _ = await full_class(studio)
+    before = len(endpoint_calls)
+    late = await studio.new_member(credits=2)
+    full = assert_error(await studio.book(late, occurrence["id"]), 409, "CLASS_FULL")
+    assert full["details"] == {"capacity": 1} and full["request_id"]
+    assert len(endpoint_calls) == before  # answered at the door
+    assert owner_db.value("SELECT count(*) FROM bookings") == 1
+    assert await studio.balance(late) == 2
+
+
+async def test_everything_else_goes_to_the_endpoint_with_its_body(
+    studio: BookingStudio, client, endpoint_calls: list[str], owner_db: Owner
+) -> None:
+    occurrence, taker = await full_class(studio)
+    # Their own place: ALREADY_BOOKED, as the endpoint says, not CLASS_FULL.
+    assert_error(await studio.book(taker, occurrence["id"]), 409, "ALREADY_BOOKED")
+    # The waitlist, a keyed request, a studio named by header: all the endpoint's.
+    member = await studio.new_member(credits=2)
+    waiting = await studio.book(member, occurrence["id"], join_waitlist=True)
+    assert (waiting.status_code, waiting.json()["status"]) == (201, "waitlisted")
+    keyed = await client.post(
+        "/api/v1/bookings",
+        headers={**(await studio.new_member())["headers"], "Idempotency-Key": "k-1"},
+        json={"class_schedule_id": occurrence["id"]},
+    )
+    assert_error(keyed, 409, "CLASS_FULL")
+    # A malformed body is refused by validation, as always.
+    assert_error(
+        await client.post(
+            "/api/v1/bookings", headers=member["headers"], json={"class_schedule_id": "nope"}
+        ),
+        422,
+        "VALIDATION_ERROR",
+    )
+    assert_error(
+        await client.post("/api/v1/bookings", json={"class_schedule_id": occurrence["id"]}),
+        401,
+        "UNAUTHORIZED",
+    )
+    assert len(endpoint_calls) >= 4
+
+
+async def test_a_clash_a_cancelled_class_and_a_closed_account_are_told_so(
+    studio: BookingStudio, client, owner_db: Owner
+) -> None:
+    occurrence, _ = await full_class(studio)
+    # A member booked into a class at the same time hears about the clash first.
+    member = await studio.new_member(credits=4)
+    other_class = await studio.make_class(
+        max_capacity=5, room_id=None, location_id=None, instructor_id=None
+    )
+    same_time = await studio.schedule_at(
+        other_class["id"], datetime.fromisoformat(occurrence["start_time"])
+    )
+    assert (await studio.book(member, same_time["id"])).status_code == 201
+    assert_error(await studio.book(member, occurrence["id"]), 409, "SCHEDULE_CONFLICT")
+    # A closed account: 401, not CLASS_FULL.
+    banned = await studio.new_member(credits=1)
+    owner_db.rows("UPDATE users SET status = 'banned' WHERE id = %s", banned["user"]["id"])
+    assert_error(await studio.book(banned, occurrence["id"]), 401, "INVALID_TOKEN")
+    # The studio cancels the class: CLASS_CANCELLED at once, though it was remembered full.
+    cancelled = await client.post(
+        f"{studio.base}/schedules/{occurrence['id']}/cancel",
+        headers=studio.owner["headers"],
+        json={"reason": "Instructor ill"},
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert_error(
+        await studio.book(await studio.new_member(credits=1), occurrence["id"]),
+        409,
+        "CLASS_CANCELLED",
+    )
+
+
+async def test_a_freed_seat_is_offered_at_once(studio: BookingStudio, client) -> None:
+    occurrence, taker = await full_class(studio)
+    mine = (await client.get("/api/v1/bookings", headers=taker["headers"])).json()[0]
+    cancelled = await client.delete(f"/api/v1/bookings/{mine['id']}", headers=taker["headers"])
+    assert cancelled.status_code == 200, cancelled.text
+    newcomer = await studio.new_member(credits=1)
+    booked = await studio.book(newcomer, occurrence["id"])
+    assert (booked.status_code, booked.json()["status"]) == (201, "confirmed")
+
+
+async def test_an_oversized_body_is_refused_at_the_door_too(
+    studio: BookingStudio, client, settings
+) -> None:
+    occurrence, _ = await full_class(studio)
+    member = await studio.new_member(credits=1)
+
+    async def stream():  # no Content-Length: the gate reads it, counted on the way
+        for _ in range(settings.max_request_body_bytes // 65536 + 2):
+            yield b" " * 65536
+
+    response = await client.post(
+        "/api/v1/bookings",
+        content=stream(),
+        headers={**member["headers"], "Content-Type": "application/json"},
+    )
+    assert_error(response, 413, "PAYLOAD_TOO_LARGE")
+    full = await studio.book(member, occurrence["id"])
+    assert_error(full, 409, "CLASS_FULL")
