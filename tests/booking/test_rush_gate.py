@@ -154,3 +154,20 @@ async def test_an_oversized_body_is_refused_at_the_door_too(
     assert_error(response, 413, "PAYLOAD_TOO_LARGE")
     full = await studio.book(member, occurrence["id"])
     assert_error(full, 409, "CLASS_FULL")
+
+
+def test_the_memory_of_a_full_class_fades(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two seconds after the last sighting the gate stops reading bookings' bodies."""
+    clock = [1000.0]
+    monkeypatch.setattr(sold_out.time, "monotonic", lambda: clock[0])
+    occurrence = uuid.uuid4()
+    sold_out.remember_full(occurrence)
+    assert sold_out.any_remembered() and sold_out.seems_full(occurrence)
+    clock[0] += sold_out.REMEMBER_FULL_SECONDS - 0.1
+    assert sold_out.seems_full(occurrence)
+    clock[0] += 0.2
+    assert not sold_out.seems_full(occurrence)
+    sold_out.remember_full(occurrence)
+    clock[0] += sold_out.REMEMBER_FULL_SECONDS
+    assert not sold_out.any_remembered()
+    assert not sold_out.seems_full(occurrence)

@@ -36,16 +36,18 @@ REMEMBER_FULL_SECONDS = 2.0
 _MAX_MARKS = 10_000
 
 _full_until: dict[uuid.UUID, float] = {}
+_last_until = 0.0  # the latest of them: once past, nothing is remembered any more
 
 
 def remember_full(occurrence_id: uuid.UUID) -> None:
+    global _last_until
     now = time.monotonic()
     if len(_full_until) >= _MAX_MARKS:
         for key in [k for k, until in _full_until.items() if until <= now]:
             del _full_until[key]
         if len(_full_until) >= _MAX_MARKS:
             _full_until.clear()
-    _full_until[occurrence_id] = now + REMEMBER_FULL_SECONDS
+    _full_until[occurrence_id] = _last_until = now + REMEMBER_FULL_SECONDS
 
 
 def forget(occurrence_id: uuid.UUID) -> None:
@@ -53,9 +55,14 @@ def forget(occurrence_id: uuid.UUID) -> None:
 
 
 def any_remembered() -> bool:
-    """Whether any class is remembered at all (some perhaps expired, until next asked
-    about): the gate's first, cheapest question, so that outside a rush it costs nothing."""
-    return bool(_full_until)
+    """Whether any class is remembered full now: the gate's first, cheapest question, so
+    that outside a rush a booking pays nothing for the gate."""
+    if not _full_until:
+        return False
+    if time.monotonic() >= _last_until:
+        _full_until.clear()
+        return False
+    return True
 
 
 def seems_full(occurrence_id: uuid.UUID) -> bool:
