@@ -917,8 +917,11 @@ def print_run(run: Run) -> None:
     cpu = " ".join(f"{k} {_fmt(v)}%" for k, v in run.cpu.items())
     act = run.activity
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(run.outcomes.items()))
+    # A rush is read by its answers per second (most are CLASS_FULL), as in the summary.
+    per_second = len(run.latencies) / run.wall if run.scenario.startswith("A") else run.rate
+    unit = "answers/s" if run.scenario.startswith("A") else "booked/s"
     print(
-        f"  {run.scenario:<12} {run.wall:7.3f} s  {run.rate:8,.0f}/s  "
+        f"  {run.scenario:<12} {run.wall:7.3f} s  {per_second:8,.0f} {unit}  "
         f"p50 {run.pct(50) * 1000:7.1f} ms  p99 {run.pct(99) * 1000:7.1f} ms  [{outcomes}]"
     )
     print(
