@@ -161,6 +161,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         return page
 
     # Added last = outermost: request ids wrap everything, so every error carries one.
+    # Innermost of ours: a rush on a full class answered before routing, its answer still
+    # carrying the CORS and security headers and the request id, logged and counted.
+    app.add_middleware(RushGate)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -176,9 +179,6 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             ],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
-    # Innermost of ours: a rush on a full class answered before routing, its answer still
-    # carrying the security headers and request id, logged and counted.
-    app.add_middleware(RushGate)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(RequestContextMiddleware)

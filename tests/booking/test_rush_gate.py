@@ -3,6 +3,7 @@ that is exactly what the booking endpoint would answer (booking/rush_gate.py).""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -171,3 +172,79 @@ def test_the_memory_of_a_full_class_fades(monkeypatch: pytest.MonkeyPatch) -> No
     clock[0] += sold_out.REMEMBER_FULL_SECONDS
     assert not sold_out.any_remembered()
     assert not sold_out.seems_full(occurrence)
+
+
+async def test_bodies_the_endpoint_would_refuse_get_its_refusal(
+    studio: BookingStudio, client
+) -> None:
+    """Not sent as JSON, an id in an unusual spelling, JSON nested past Python's stack:
+    the endpoint's 422 or 400, never the gate's 409 (or a 500)."""
+    occurrence, _ = await full_class(studio)
+    member = await studio.new_member(credits=1)
+    body = json.dumps({"class_schedule_id": occurrence["id"]}).encode()
+    for content_type in (None, "text/plain", "application/x-www-form-urlencoded"):
+        headers = dict(member["headers"])
+        if content_type:
+            headers["Content-Type"] = content_type
+        response = await client.post("/api/v1/bookings", content=body, headers=headers)
+        assert response.status_code == 422, (content_type, response.text)
+    plain = occurrence["id"].replace("-", "")
+    odd = await studio.book(member, f"{plain[:3]}-{plain[3:10]}-{plain[10:]}")
+    assert_error(odd, 422, "VALIDATION_ERROR")  # uuid.UUID would take it; the API does not
+    nested = await client.post(
+        "/api/v1/bookings",
+        content=b"[" * 5000 + b"]" * 5000,
+        headers={**member["headers"], "Content-Type": "application/json"},
+    )
+    assert nested.status_code == 400, nested.text
+    # Sent as JSON with a charset, the plain body is still answered at the door.
+    assert_error(
+        await client.post(
+            "/api/v1/bookings",
+            content=body,
+            headers={**member["headers"], "Content-Type": "application/json; charset=utf-8"},
+        ),
+        409,
+        "CLASS_FULL",
+    )
+
+
+async def test_the_door_answers_cross_origin_widgets_too(
+    studio: BookingStudio, database, settings
+) -> None:
+    """A studio's booking widget on its own site reads the answer: the gate sits inside
+    the CORS middleware."""
+    import httpx
+
+    from studioloop.app import create_app
+
+    occurrence, _ = await full_class(studio)
+    member = await studio.new_member(credits=1)
+    widget_app = create_app(settings.model_copy(update={"cors_origins": ["https://widget.test"]}))
+    transport = httpx.ASGITransport(app=widget_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as widget:
+        response = await widget.post(
+            "/api/v1/bookings",
+            headers={**member["headers"], "Origin": "https://widget.test"},
+            json={"class_schedule_id": occurrence["id"]},
+        )
+    assert_error(response, 409, "CLASS_FULL")
+    assert response.headers["access-control-allow-origin"] == "https://widget.test"
+    assert response.headers["x-request-id"] and response.headers["x-content-type-options"]
+
+
+async def test_when_the_door_cannot_read_the_booking_answers(
+    studio: BookingStudio, database, endpoint_calls: list[str]
+) -> None:
+    """The gate's pool is closed under it (as when the database restarts): the request
+    goes on to the endpoint, which answers, instead of failing."""
+    occurrence, _ = await full_class(studio)
+    pool = await database.autocommit_pool()
+    await pool.close()
+    try:
+        before = len(endpoint_calls)
+        late = await studio.new_member(credits=1)
+        assert_error(await studio.book(late, occurrence["id"]), 409, "CLASS_FULL")
+        assert len(endpoint_calls) == before + 1
+    finally:
+        database._autocommit_pool = None  # the next use opens a new one

@@ -12,7 +12,8 @@ answer CLASS_FULL, answers that itself.
 It answers nothing else. Every request it cannot answer exactly as the endpoint would
 goes on to FastAPI untouched, with its body replayed: another path, another method, a
 studio named by header or host, an Idempotency-Key (a retry must get its first answer),
-`join_waitlist` or `credits_to_use`, a body that is not the plain JSON object, a missing,
+`join_waitlist` or `credits_to_use`, a body that is not the plain JSON object (or not sent
+as JSON), a missing,
 expired or forged token, a class not marked full. The rate limit counts the request first,
 as for every API call.
 """
@@ -20,6 +21,7 @@ as for every API call.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -36,6 +38,7 @@ from studioloop.tenants.dependencies import lookup_key
 
 BOOKINGS_PATH = f"{API_PREFIX}/bookings"
 BODY_KEYS = frozenset({"class_schedule_id", "join_waitlist"})
+CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
 class _Route:
@@ -77,6 +80,8 @@ class RushGate:
 
 async def _refuse_if_full(request: Request, body: bytes) -> None:
     """Raise CLASS_FULL when that is what the endpoint would answer; return otherwise."""
+    if not _is_json(request.headers.get("content-type", "")):
+        return  # FastAPI reads only JSON bodies: anything else is its 422
     occurrence_id = _plain_booking(body)
     if occurrence_id is None or request.headers.get("idempotency-key"):
         return
@@ -93,24 +98,32 @@ async def _refuse_if_full(request: Request, body: bytes) -> None:
     await sold_out.refuse_if_still_full(occurrence_id, claims.user_id)
 
 
+def _is_json(content_type: str) -> bool:
+    """The media types FastAPI parses as JSON: application/json and application/*+json."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
 def _plain_booking(body: bytes) -> uuid.UUID | None:
     """The occurrence of a body that is exactly `{"class_schedule_id": ...}` (with
-    `join_waitlist` false at most); None for anything else."""
+    `join_waitlist` false at most), the id written as the API documents it; None for
+    anything else."""
     try:
         fields = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's stack
         return None
     if not isinstance(fields, dict) or not fields.keys() <= BODY_KEYS:
         return None
     if fields.get("join_waitlist", False) is not False:
         return None
     value = fields.get("class_schedule_id")
-    if not isinstance(value, str):
+    # Only the canonical form; other spellings go to the endpoint, whose validation
+    # decides (uuid.UUID takes hyphens anywhere, which the API refuses with 422).
+    if not isinstance(value, str) or not CANONICAL_UUID.fullmatch(value):
         return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
+    return uuid.UUID(value)
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, Receive]:

@@ -22,7 +22,6 @@ import time
 import uuid
 
 import psycopg
-from psycopg_pool import PoolTimeout
 
 from studioloop.booking import exceptions as exc, rules
 from studioloop.core.errors import AppError
@@ -83,7 +82,7 @@ async def refuse_if_still_full(occurrence_id: uuid.UUID, user_id: uuid.UUID) -> 
         row = await raw.fetch_one_outside_transaction(
             "SELECT * FROM booking_attempt(%s, %s, true)", (occurrence_id, user_id)
         )
-    except (psycopg.OperationalError, PoolTimeout):
+    except psycopg.Error:  # the pool's timeouts too; e.g. the database restarting
         return  # the booking's own transaction will answer (or report the outage)
     if row is None or not row.user_active:
         return

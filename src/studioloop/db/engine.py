@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolClosed
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,8 +25,10 @@ from studioloop.db.urls import libpq_conninfo, normalise_url, owner_database_url
 # Enough for the rush gate's reads (booking/rush_gate.py): one statement each, no waiting on
 # locks, so a few connections serve hundreds of answers a second.
 AUTOCOMMIT_POOL_SIZE = 4
-# A read that cannot get a connection this soon is better left to the caller's fallback.
-AUTOCOMMIT_WAIT_SECONDS = 2.0
+# A read that cannot get a connection this soon, or run within the statement timeout, is
+# better left to the caller's fallback: a rush is meant to settle within a second.
+AUTOCOMMIT_WAIT_SECONDS = 0.2
+AUTOCOMMIT_STATEMENT_TIMEOUT_MS = 1000
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Database:
     app_conninfo: str = ""
     app_connect_args: dict[str, Any] = field(default_factory=dict)
     _autocommit_pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
+    _disposed: bool = False
 
     async def autocommit_pool(self) -> AsyncConnectionPool[AsyncConnection[Any]]:
         """A small pool of autocommit connections (the app role, row-level security on),
@@ -46,12 +49,16 @@ class Database:
         (`pool_pre_ping`): about as much as the read itself, which is all the work of a
         rush answer. Here a dead connection just fails that one read, and its caller
         falls back to the request's transaction, which the engine's pool protects."""
+        if self._disposed:
+            raise PoolClosed("the database of this process was disposed")
         if self._autocommit_pool is None:
+            options = self.app_connect_args.get("options", "")
+            options = f"{options} -c statement_timeout={AUTOCOMMIT_STATEMENT_TIMEOUT_MS}"
             pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
                 self.app_conninfo,
                 min_size=1,
                 max_size=AUTOCOMMIT_POOL_SIZE,
-                kwargs={"autocommit": True, **self.app_connect_args},
+                kwargs={**self.app_connect_args, "autocommit": True, "options": options.strip()},
                 open=False,
                 name="autocommit",
             )
@@ -60,6 +67,7 @@ class Database:
         return self._autocommit_pool
 
     async def dispose(self) -> None:
+        self._disposed = True
         if self._autocommit_pool is not None:
             await self._autocommit_pool.close()
             self._autocommit_pool = None
