@@ -13,7 +13,7 @@ from studioloop.accounts.dependencies import CurrentUser, TokenClaims, require_r
 from studioloop.accounts.exceptions import InvalidToken
 from studioloop.accounts.models import User
 from studioloop.accounts.service import Membership, membership_of
-from studioloop.booking import schemas, service
+from studioloop.booking import roster, schemas, service
 from studioloop.booking.exceptions import BookingNotFound, PaymentRequired
 from studioloop.booking.holds import SeatHold
 from studioloop.core import http
@@ -193,7 +193,7 @@ async def occurrence_roster(
     schedule_id: uuid.UUID, tenant: CurrentTenant, _staff: Instructor, session: DbSession
 ) -> list[schemas.RosterEntry]:
     """Who is booked and waitlisted (instructors and above)."""
-    return [schemas.RosterEntry(**row) for row in await service.roster(session, schedule_id)]
+    return [schemas.RosterEntry(**row) for row in await roster.roster(session, schedule_id)]
 
 
 for prefix in ("/tenants/{slug}", ""):

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import psycopg
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -484,30 +484,3 @@ async def _cancel_all_bookings(
         )
     await capacity.clear_counts(session, occurrence.id)
     await session.flush()
-
-
-async def roster(session: AsyncSession, occurrence_id: uuid.UUID) -> list[dict[str, Any]]:
-    rows = await session.execute(
-        select(Booking, User.first_name, User.last_name, User.email)
-        .join(User, User.id == Booking.user_id)
-        .where(Booking.class_schedule_id == occurrence_id, and_(Booking.status != "cancelled"))
-        .order_by(Booking.status, Booking.waitlisted_at.nulls_first(), User.last_name)
-    )
-    entries = []
-    position = 0
-    for booking, first, last, email in rows:
-        if booking.status == "waitlisted":
-            position += 1
-        entries.append(
-            {
-                "booking_id": booking.id,
-                "user_id": booking.user_id,
-                "first_name": first,
-                "last_name": last,
-                "email": email,
-                "status": booking.status,
-                "waitlist_position": position if booking.status == "waitlisted" else None,
-                "check_in_time": booking.check_in_time,
-            }
-        )
-    return entries
