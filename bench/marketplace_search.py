@@ -77,6 +77,7 @@ from booking_rush import (
     describe_machine,
     free_port,
     percentile,
+    start_database,
     stop_server,
     wait_for_health,
 )
@@ -163,40 +164,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if not 0 < args.radius_km <= 200:
         parser.error("--radius-km must be above 0 and at most 200 (the API's bounds)")
     return args
-
-
-# --- the database --------------------------------------------------------------------------
-
-
-def start_database(args: argparse.Namespace, workdir: Path) -> BenchDatabase:
-    from sqlalchemy.engine import make_url
-
-    from studioloop.db.urls import libpq_conninfo, normalise_url
-
-    if args.database_url:
-        base = normalise_url(args.database_url)
-        admin = libpq_conninfo(base)
-        name = f"studioloop_bench_{secrets.token_hex(4)}"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        url = make_url(base).set(database=name).render_as_string(hide_password=False)
-
-        def drop() -> None:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
-
-        return BenchDatabase(url, libpq_conninfo(url), None, drop)
-
-    from studioloop.db.embedded import start_embedded_server, stop_embedded_servers
-
-    url = start_embedded_server(workdir / "db", "studioloop_bench")
-
-    pid_files = sorted((workdir / "db").rglob("postmaster.pid"))
-    return BenchDatabase(
-        url, libpq_conninfo(url), pid_files[0] if pid_files else None, stop_embedded_servers
-    )
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -500,9 +467,6 @@ def start_server(
             stderr=subprocess.STDOUT,
         )
     return process, log_path
-
-
-# --- CPU -----------------------------------------------------------------------------------
 
 
 # --- measuring -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -104,23 +105,17 @@ async def book_with_universal_credits(
     code, expires = qr.code_for_booking(
         settings, booking_id, facts.id, facts.tenant_id, facts.end_time
     )
-    try:
-        created_at = await repository.book_marketplace_seat(
-            session,
-            booking_id=booking_id,
-            user_id=user.id,
-            occurrence_id=facts.id,
-            credits_used=credits,
-            marketplace_fee=marketplace_fee,
-            qr_code=code,
-            qr_expires_at=expires,
-        )
-    except psycopg.errors.UniqueViolation as error:
-        raise exc.AlreadyBooked() from error
-    if created_at is None:
-        # The class filled, or the marketplace's share of it did. Raised, so the request
-        # rolls back: the credits and the settlement with it.
-        raise exc.ClassFull(details={"capacity": facts.capacity})
+    created_at = await _take_seat(
+        session,
+        facts,
+        booking_id=booking_id,
+        user_id=user.id,
+        occurrence_id=facts.id,
+        credits_used=credits,
+        marketplace_fee=marketplace_fee,
+        qr_code=code,
+        qr_expires_at=expires,
+    )
     return booking_service.confirmed_out(
         facts, booking_id, user.id, credits, code, expires, created_at, "marketplace"
     )
@@ -140,22 +135,18 @@ async def hold_for_card(
     await _check(session, user, facts, marketplace_seats_left)
     booking_id = uuid.uuid4()
     expires_at = datetime.now(UTC) + timedelta(minutes=holds.hold_minutes(facts.tenant_settings))
-    try:
-        created_at = await repository.book_marketplace_seat(
-            session,
-            booking_id=booking_id,
-            user_id=user.id,
-            occurrence_id=facts.id,
-            credits_used=0,
-            marketplace_fee=marketplace_fee,
-            qr_code=None,
-            qr_expires_at=None,
-            hold_expires_at=expires_at,
-        )
-    except psycopg.errors.UniqueViolation as error:
-        raise exc.AlreadyBooked() from error
-    if created_at is None:
-        raise exc.ClassFull(details={"capacity": facts.capacity})
+    await _take_seat(
+        session,
+        facts,
+        booking_id=booking_id,
+        user_id=user.id,
+        occurrence_id=facts.id,
+        credits_used=0,
+        marketplace_fee=marketplace_fee,
+        qr_code=None,
+        qr_expires_at=None,
+        hold_expires_at=expires_at,
+    )
     return SeatHold(
         booking_id=booking_id,
         tenant_id=facts.tenant_id,
@@ -170,3 +161,17 @@ async def hold_for_card(
         tenant_settings=facts.tenant_settings,
         platform_fee=marketplace_fee,
     )
+
+
+async def _take_seat(session: AsyncSession, facts: OccurrenceFacts, **booking: Any) -> datetime:
+    """A marketplace seat and its booking row (repository.book_marketplace_seat); its
+    creation time. ALREADY_BOOKED for a second active booking of the member, CLASS_FULL
+    when the class filled or the marketplace's share of it did: raised, so the request
+    rolls back, the credits and the settlement with it."""
+    try:
+        created_at = await repository.book_marketplace_seat(session, **booking)
+    except psycopg.errors.UniqueViolation as error:
+        raise exc.AlreadyBooked() from error
+    if created_at is None:
+        raise exc.ClassFull(details={"capacity": facts.capacity})
+    return created_at
