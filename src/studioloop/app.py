@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from studioloop import __version__
-from studioloop.api import API_PREFIX, api_router
+from studioloop.api import API_PREFIX, include_api
 from studioloop.booking.rush_gate import RushGate
 from studioloop.chat import fanout as chat_fanout
 from studioloop.config import Settings, get_settings
@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
 
     install_error_handlers(app)
     app.include_router(ops_router)
-    app.include_router(api_router)
+    include_api(app)
     app.include_router(web_router)
     app.include_router(sandbox_router)
     app.include_router(admin_pages_router)
