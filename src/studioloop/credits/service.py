@@ -216,7 +216,8 @@ async def debit(
                 "reason": why,
             }
         )
-    await raw.execute(
+    # Nothing to read back: in a pipeline (the booking's) it goes with the next statements.
+    await raw.send(
         session,
         _WRITE_DEBIT,
         (

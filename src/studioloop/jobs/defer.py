@@ -33,6 +33,27 @@ SELECT (procrastinate_defer_jobs_v1(ARRAY[ROW(
 """
 
 
+def _job_row(
+    task: Any, queueing_lock: str | None, schedule_at: datetime | None, kwargs: dict[str, Any]
+) -> tuple[Any, ...]:
+    """The parameters of `_DEFER_ONE`, as procrastinate itself describes the job."""
+    options: dict[str, Any] = {}
+    if queueing_lock is not None:
+        options["queueing_lock"] = queueing_lock
+    if schedule_at is not None:
+        options["schedule_at"] = schedule_at
+    job = task.configure(**options).make_new_job(**kwargs)
+    return (
+        job.queue,
+        job.task_name,
+        job.priority,
+        job.lock,
+        job.queueing_lock,
+        Jsonb(job.task_kwargs),
+        job.scheduled_at,
+    )
+
+
 async def defer_in_transaction(
     session: AsyncSession,
     task: Any,
@@ -41,31 +62,24 @@ async def defer_in_transaction(
     schedule_at: datetime | None = None,
     **kwargs: Any,
 ) -> int:
-    options: dict[str, Any] = {}
-    if queueing_lock is not None:
-        options["queueing_lock"] = queueing_lock
-    if schedule_at is not None:
-        options["schedule_at"] = schedule_at
-    job = task.configure(**options).make_new_job(**kwargs)
+    """Defer a job in the session's transaction; its id."""
     try:
         row = await raw.fetch_one(
-            session,
-            _DEFER_ONE,
-            (
-                job.queue,
-                job.task_name,
-                job.priority,
-                job.lock,
-                job.queueing_lock,
-                Jsonb(job.task_kwargs),
-                job.scheduled_at,
-            ),
+            session, _DEFER_ONE, _job_row(task, queueing_lock, schedule_at, kwargs)
         )
     except psycopg.errors.UniqueViolation as error:
         if error.diag.constraint_name == QUEUEING_LOCK_CONSTRAINT:
             raise procrastinate_errors.AlreadyEnqueued(
-                f"a job with the queueing lock {job.queueing_lock} is already queued"
+                f"a job with the queueing lock {queueing_lock} is already queued"
             ) from error
         raise
     job_id: int = row.id
     return job_id
+
+
+async def send_deferred(session: AsyncSession, task: Any, **kwargs: Any) -> None:
+    """Defer a job without a queueing lock in the session's transaction, with `raw.send`:
+    in a `raw.pipeline` it travels with the block's other statements. (A queueing lock's
+    conflict would surface at the end of the block, not here: use `defer_in_transaction`
+    for those.)"""
+    await raw.send(session, _DEFER_ONE, _job_row(task, None, None, kwargs))
