@@ -142,8 +142,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.baseline_pool is None:
-        args.baseline_pool = int(os.environ.get("DATABASE_POOL_SIZE", "10")) + int(
-            os.environ.get("DATABASE_MAX_OVERFLOW", "10")
+        args.baseline_pool = int(os.environ.get("DATABASE_POOL_SIZE", "20")) + int(
+            os.environ.get("DATABASE_MAX_OVERFLOW", "0")
         )
     return args
 
@@ -402,6 +402,13 @@ class Run:
     def server_cpu_ms(self) -> float:
         """The server's CPU time per request answered."""
         return (self.cpu.get("server") or 0.0) * self.wall * 10 / max(1, len(self.latencies))
+
+    @property
+    def postgres_cpu_ms(self) -> float | None:
+        """PostgreSQL's CPU time per request answered (per transaction for the bare runs).
+        A floor: backends that started and ended between two samples count as "other"."""
+        share = self.cpu.get("postgres")
+        return None if share is None else share * self.wall * 10 / max(1, len(self.latencies))
 
     def pct(self, p: float) -> float:
         return percentile(self.latencies, p)
@@ -944,9 +951,10 @@ def report(args: argparse.Namespace, runs: dict[str, list[Run]], bare: str) -> l
     print()
     print(
         "| scenario | done/s | p50 ms | p99 ms | settle s | server CPU ms/request "
-        "| CPU % server / postgres / client / other | GET /health max ms |"
+        "| postgres CPU ms/request | CPU % server / postgres / client / other "
+        "| GET /health max ms |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     rows = [
         ("S", f"S one at a time, API ({args.serial} bookings)"),
         ("A", f"A rush, API ({args.attempts} attempts, {args.seats} seats)"),
@@ -965,13 +973,15 @@ def report(args: argparse.Namespace, runs: dict[str, list[Run]], bare: str) -> l
             for part in ("server", "postgres", "client", "other")
         )
         server_ms = cell([r.server_cpu_ms for r in group], 1) if not key.startswith("base") else "-"
+        db_ms = [r.postgres_cpu_ms for r in group]
+        postgres_ms = "n/a" if None in db_ms else cell([m or 0.0 for m in db_ms], 2)
         probes = [r.health["max"] * 1000 for r in group if r.health]
         health = cell(probes) if len(probes) == len(group) else "-"
         print(
             f"| {label} | {cell(rate)} | {cell([r.pct(50) * 1000 for r in group], 1)} "
             f"| {cell([r.pct(99) * 1000 for r in group], 1)} "
             f"| {cell([r.wall for r in group], 2) if key == 'A' else '-'} "
-            f"| {server_ms} | {cpu} | {health} |"
+            f"| {server_ms} | {postgres_ms} | {cpu} | {health} |"
         )
     print()
     print(f"Bare SQL: {bare}. A's done/s counts every answered attempt (most are CLASS_FULL).")
@@ -999,6 +1009,7 @@ def report(args: argparse.Namespace, runs: dict[str, list[Run]], bare: str) -> l
     print(f"API / bare SQL, hot class:  {hot:.0%}  (per run {hot_lo:.0%} - {hot_hi:.0%})")
     print(f"API / bare SQL, spread:     {spread:.0%}  (per run {spread_lo:.0%} - {spread_hi:.0%})")
     print(f"OVERBOOKED: {overbooked}")
+    print_database_ceiling(runs)
     print()
     targets = [
         (f"hot class >= {TARGET_HOT_RATIO:.0%} of bare SQL", hot >= TARGET_HOT_RATIO, f"{hot:.0%}"),
@@ -1018,6 +1029,31 @@ def report(args: argparse.Namespace, runs: dict[str, list[Run]], bare: str) -> l
     for name, met, got in targets:
         print(f"  {'met   ' if met else 'MISSED'} {name:<32} {got}")
     return [name for name, met, _ in targets if not met]
+
+
+def print_database_ceiling(runs: dict[str, list[Run]]) -> None:
+    """What PostgreSQL's own work per booking allows on this machine, whatever the server
+    costs: its CPU per API booking against the CPUs there are, as a share of the bare
+    rate. (A booking writes more than the bare transaction: the ledger, the job, the
+    booking row's indexes, row-level security; ARCHITECTURE.md's rules.)"""
+    cpus = os.cpu_count() or 1
+    print()
+    for app, base, name in (("B", "base-hot", "hot class"), ("C", "base-spread", "spread")):
+        per_booking = [r.postgres_cpu_ms for r in runs[app]]
+        per_bare = [r.postgres_cpu_ms for r in runs[base]]
+        if None in per_booking or None in per_bare:
+            continue
+        booking_ms = statistics.median(m or 0.0 for m in per_booking)
+        bare_ms = statistics.median(m or 0.0 for m in per_bare)
+        if booking_ms <= 0:
+            continue
+        ceiling = cpus * 1000 / booking_ms
+        bare_rate = statistics.median(r.rate for r in runs[base])
+        print(
+            f"PostgreSQL CPU, {name}: {booking_ms:.2f} ms per API booking, {bare_ms:.2f} ms per "
+            f"bare transaction. With all {cpus} CPUs and a server that cost nothing, at most "
+            f"{ceiling:,.0f} bookings/s = {ceiling / bare_rate:.0%} of the bare rate."
+        )
 
 
 # --- the run -------------------------------------------------------------------------------
