@@ -1036,7 +1036,7 @@ def print_database_ceiling(runs: dict[str, list[Run]]) -> None:
     costs: its CPU per API booking against the CPUs there are, as a share of the bare
     rate. (A booking writes more than the bare transaction: the ledger, the job, the
     booking row's indexes, row-level security; ARCHITECTURE.md's rules.)"""
-    cpus = os.cpu_count() or 1
+    cpus = len(os.sched_getaffinity(0))
     print()
     for app, base, name in (("B", "base-hot", "hot class"), ("C", "base-spread", "spread")):
         per_booking = [r.postgres_cpu_ms for r in runs[app]]

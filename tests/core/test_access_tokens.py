@@ -50,11 +50,11 @@ def test_a_remembered_token_is_not_valid_under_another_secret() -> None:
 
 def test_a_remembered_token_expires() -> None:
     ttl = 60
-    # Issued long enough ago that it has about a second left.
-    issued = datetime.now(UTC) - timedelta(seconds=ttl - 1)
+    # Issued long enough ago that it has 2-3 seconds left (expiry is in whole seconds).
+    issued = datetime.now(UTC) - timedelta(seconds=ttl - 3)
     token = security.create_access_token(SETTINGS, uuid.uuid4(), now=issued, ttl_seconds=ttl)
     security.decode_access_token(SETTINGS, token)  # valid, and remembered
-    time.sleep(1.5)
+    time.sleep(3.2)
     with pytest.raises(security.InvalidToken) as refused:
         security.decode_access_token(SETTINGS, token)
     assert refused.value.reason == "expired"

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from procrastinate import exceptions as procrastinate_errors
 
-from studioloop.booking.tasks import announce_booking
+from studioloop.booking.tasks import announce_booking, close_finished_classes
+from studioloop.db import raw
 from studioloop.db.engine import Database
-from studioloop.jobs.defer import defer_in_transaction
+from studioloop.jobs.defer import defer_in_transaction, send_deferred
 from tests.conftest import Owner
 
 JOB_COLUMNS = "queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at, status"
@@ -65,3 +66,23 @@ async def test_a_queueing_lock_refuses_a_second_job(database: Database, owner_db
             )
     args = owner_db.value("SELECT args FROM procrastinate_jobs WHERE queueing_lock = 'one'")
     assert args["booking_id"] == "b"
+
+
+async def test_a_job_sent_in_a_pipeline_is_the_same_row(
+    database: Database, owner_db: Owner
+) -> None:
+    """`send_deferred` (used inside the booking's pipeline) writes what
+    `defer_in_transaction` writes; a task with a queueing lock of its own is refused,
+    since its conflict could not be told from the block's other errors."""
+    async with database.sessionmaker() as session, session.begin():
+        await defer_in_transaction(
+            session, announce_booking, booking_id="b", event="e", tenant_id="t"
+        )
+        async with raw.pipeline(session):
+            await send_deferred(session, announce_booking, booking_id="b", event="e", tenant_id="t")
+    rows = owner_db.rows(f"SELECT {JOB_COLUMNS} FROM procrastinate_jobs ORDER BY id")
+    assert len(rows) == 2 and rows[0] == rows[1]
+
+    async with database.sessionmaker() as session, session.begin():
+        with pytest.raises(ValueError, match="queueing lock"):
+            await send_deferred(session, close_finished_classes)

@@ -35,6 +35,8 @@ BOOKING_TYPES = ("direct", "marketplace")
 ACTIVE_STATUSES = ("confirmed", "waitlisted", "held")
 SEAT_STATUSES = ("confirmed", "held")  # the bookings class_schedules.booked_count counts
 
+ONE_ACTIVE_PER_MEMBER = "uq_bookings_one_active_per_member"
+
 
 class Booking(UUIDPrimaryKey, Timestamps, Base):
     """A member's place in one class occurrence (or in its waitlist)."""
@@ -43,7 +45,7 @@ class Booking(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (
         # One active booking per member per occurrence, whatever races happen.
         Index(
-            "uq_bookings_one_active_per_member",
+            ONE_ACTIVE_PER_MEMBER,
             "tenant_id",
             "class_schedule_id",
             "user_id",

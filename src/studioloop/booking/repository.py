@@ -101,14 +101,9 @@ async def booking_attempt(
     context; None when the member's account is not active. With `find_studio` the
     occurrence's studio is put in context too; without, the request's studio must be in
     context already and an occurrence of another studio is not found."""
-    # Usually the request's first statement: in a pipeline, its BEGIN travels with it.
-    async with raw.pipeline(session):
-        attempt = await raw.send(
-            session,
-            "SELECT * FROM booking_attempt(%s, %s, %s)",
-            (occurrence_id, user_id, find_studio),
-        )
-    row = await attempt.fetchone()
+    row = await raw.fetch_one(
+        session, "SELECT * FROM booking_attempt(%s, %s, %s)", (occurrence_id, user_id, find_studio)
+    )
     if row is None:
         raise scheduling_exc.ScheduleNotFound()
     if not row.user_active:

@@ -36,7 +36,7 @@ from studioloop.booking import (
     waitlist,
 )
 from studioloop.booking.holds import SeatHold
-from studioloop.booking.models import ACTIVE_STATUSES, Booking
+from studioloop.booking.models import ACTIVE_STATUSES, ONE_ACTIVE_PER_MEMBER, Booking
 from studioloop.booking.schemas import BookingOut
 from studioloop.config import Settings
 from studioloop.core.errors import field_error
@@ -73,10 +73,11 @@ async def book(
     find_studio: bool = False,
 ) -> BookingOut | SeatHold:
     """Book a seat, or join the waitlist, or (a priced class without the credits for it)
-    hold the seat for a card payment. The common case is five statements: the facts with
-    the member's bookings and membership, the membership plan, the credit lots (locked),
-    the debit, and last the guarded seat UPDATE with the booking row, so the hot class row
-    stays locked only from there to the commit. With `find_studio` (no studio named in
+    hold the seat for a card payment. The common case is four round trips before the
+    commit: the facts with the member's bookings and membership, the membership plan, the
+    credit lots (locked), and together the debit, the confirmation job and last the
+    guarded seat UPDATE with the booking row, so the hot class row stays locked only from
+    there to the commit. With `find_studio` (no studio named in
     the request) the occurrence's studio is put in context by the first statement."""
     attempt = await repository.booking_attempt(
         session, occurrence_id, user_id, find_studio=find_studio
@@ -206,6 +207,10 @@ async def _take_seat_with_credits(
     except InsufficientCredits as error:
         raise await _payment_needed(session, facts, error) from None
     except psycopg.errors.UniqueViolation as error:
+        # The block's statements all raise here, at its end: only the booking's own
+        # uniqueness means the member is booked already.
+        if error.diag.constraint_name != ONE_ACTIVE_PER_MEMBER:
+            raise
         raise exc.AlreadyBooked() from error
     if created_at is None:
         sold_out.remember_full(facts.id)

@@ -116,8 +116,10 @@ def refuse_closed_connection(dbapi_connection: Any, record: Any, proxy: Any) -> 
     failover), where it writes a FATAL message and closes the socket. So a socket with
     anything to read, or libpq already seeing the connection as bad, means it is gone.
     That is one `poll` system call where `pool_pre_ping` costs a round trip (decision
-    0007). A server that vanished without closing the socket is found by neither check
-    before the TCP timeout; the request then fails and SQLAlchemy empties the pool."""
+    0007). So no engine connection may ever LISTEN: a notification would read as the end.
+    A server that went away without a word (a host lost, an address moved to another
+    machine) is not seen here: the first request on such a connection fails, and
+    SQLAlchemy then empties the pool."""
     connection: AsyncConnection[Any] = dbapi_connection.driver_connection
     pgconn = connection.pgconn
     if connection.closed or pgconn.status != ConnStatus.OK:

@@ -83,7 +83,8 @@ async def send(session: AsyncSession, sql: LiteralString, params: Params = ()) -
     `pipeline`, it travels with the block's other statements and its rows (named tuples)
     are read from the returned cursor after the block. Outside one it runs at once.
 
-    Inside a pipeline a failed statement raises when the block ends, not here."""
+    Inside a pipeline a failed statement raises later: at the end of the block, or at a
+    later statement of the block whose answer has to be waited for."""
     connection = await driver_connection(session)
     cursor = connection.cursor(row_factory=namedtuple_row)
     await cursor.execute(sql, params, prepare=True)
@@ -98,7 +99,8 @@ async def pipeline(session: AsyncSession) -> AsyncIterator[None]:
     machinery whatever the statement, and the booking path is bound by that CPU
     (docs/benchmarks.md). Statements whose answers are read inside the block (`fetch_*`)
     still wait, for everything sent before them; those sent with `send` wait for the end
-    of the block. A transaction's BEGIN goes with its first statement.
+    of the block. (A transaction's BEGIN is not saved: psycopg sends it and waits for it
+    even in a pipeline, so open the transaction before the block.)
 
     Only this module's functions inside: the ORM reads a statement's rows as soon as it
     has sent it, and in a pipeline they have not arrived yet."""

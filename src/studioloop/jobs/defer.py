@@ -33,16 +33,20 @@ SELECT (procrastinate_defer_jobs_v1(ARRAY[ROW(
 """
 
 
-def _job_row(
+def _new_job(
     task: Any, queueing_lock: str | None, schedule_at: datetime | None, kwargs: dict[str, Any]
-) -> tuple[Any, ...]:
-    """The parameters of `_DEFER_ONE`, as procrastinate itself describes the job."""
+) -> Any:
+    """The job as procrastinate itself describes it (queue, lock, priority, arguments)."""
     options: dict[str, Any] = {}
     if queueing_lock is not None:
         options["queueing_lock"] = queueing_lock
     if schedule_at is not None:
         options["schedule_at"] = schedule_at
-    job = task.configure(**options).make_new_job(**kwargs)
+    return task.configure(**options).make_new_job(**kwargs)
+
+
+def _job_row(job: Any) -> tuple[Any, ...]:
+    """The parameters of `_DEFER_ONE`, as procrastinate itself describes the job."""
     return (
         job.queue,
         job.task_name,
@@ -63,14 +67,13 @@ async def defer_in_transaction(
     **kwargs: Any,
 ) -> int:
     """Defer a job in the session's transaction; its id."""
+    job = _new_job(task, queueing_lock, schedule_at, kwargs)
     try:
-        row = await raw.fetch_one(
-            session, _DEFER_ONE, _job_row(task, queueing_lock, schedule_at, kwargs)
-        )
+        row = await raw.fetch_one(session, _DEFER_ONE, _job_row(job))
     except psycopg.errors.UniqueViolation as error:
         if error.diag.constraint_name == QUEUEING_LOCK_CONSTRAINT:
             raise procrastinate_errors.AlreadyEnqueued(
-                f"a job with the queueing lock {queueing_lock} is already queued"
+                f"a job with the queueing lock {job.queueing_lock} is already queued"
             ) from error
         raise
     job_id: int = row.id
@@ -82,4 +85,7 @@ async def send_deferred(session: AsyncSession, task: Any, **kwargs: Any) -> None
     in a `raw.pipeline` it travels with the block's other statements. (A queueing lock's
     conflict would surface at the end of the block, not here: use `defer_in_transaction`
     for those.)"""
-    await raw.send(session, _DEFER_ONE, _job_row(task, None, None, kwargs))
+    job = _new_job(task, None, None, kwargs)
+    if job.queueing_lock is not None:  # the task's own default
+        raise ValueError(f"{job.task_name} has a queueing lock: use defer_in_transaction")
+    await raw.send(session, _DEFER_ONE, _job_row(job))
