@@ -145,6 +145,9 @@ SELECT a.id AS account_id, a.balance, l.id, l.remaining, l.expires_at
 # The entries travel as one JSON array rather than as eight parallel array parameters:
 # psycopg adapts array parameters in Python, element by element. Measured for one entry
 # (a booking's usual debit): 75 µs of CPU to adapt the arrays' version, 19 µs this one.
+# The lots' ids come once more as an array: the planner cannot see how many rows the JSON
+# holds (it assumes 100) and joined it to a sequential scan of every studio's lots; with
+# `id = ANY` it reads just those lots by their key, whatever the size of the table.
 _WRITE_DEBIT = """
 WITH e AS (
     SELECT * FROM jsonb_to_recordset(%s::jsonb)
@@ -153,7 +156,7 @@ WITH e AS (
 ), lots AS (
     UPDATE credit_lots l SET remaining = l.remaining - e.amount
       FROM e
-     WHERE l.id = e.lot_id
+     WHERE l.id = e.lot_id AND l.id = ANY (%s::uuid[])
 ), account AS (
     UPDATE credit_accounts SET balance = %s, updated_at = now() WHERE id = %s
 )
@@ -222,6 +225,7 @@ async def debit(
         _WRITE_DEBIT,
         (
             Jsonb(written),
+            [lot_id for _, _, lot_id, _, _ in entries],
             balance,
             rows[0].account_id,
             tenant_id,
