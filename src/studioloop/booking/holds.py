@@ -107,7 +107,7 @@ async def hold_seat(
     """Take a seat as a hold (the same guarded statement as a booking), or CLASS_FULL."""
     expires_at = _now() + timedelta(minutes=hold_minutes(facts.tenant_settings))
     try:
-        created = await repository.book_seat(
+        sent = await repository.send_book_seat(
             session,
             booking_id=booking_id,
             user_id=user_id,
@@ -117,6 +117,7 @@ async def hold_seat(
             qr_expires_at=None,
             hold_expires_at=expires_at,
         )
+        created = await repository.seat_taken(sent)
     except psycopg.errors.UniqueViolation as error:
         raise exc.AlreadyBooked() from error
     if created is None:

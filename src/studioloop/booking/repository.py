@@ -117,35 +117,6 @@ async def booking_attempt(
     return facts_from_row(row), state
 
 
-async def book_seat(
-    session: AsyncSession,
-    *,
-    booking_id: uuid.UUID,
-    user_id: uuid.UUID,
-    occurrence_id: uuid.UUID,
-    credits_used: int,
-    qr_code: str | None,
-    qr_expires_at: datetime | None,
-    hold_expires_at: datetime | None = None,
-) -> datetime | None:
-    """Take a seat and insert the booking: confirmed with its QR code, or held until
-    `hold_expires_at`. Its creation time, or None when no seat was free (nothing
-    changed). A second active booking of the same member for the same occurrence
-    violates a partial unique index (psycopg's UniqueViolation)."""
-    return await seat_taken(
-        await send_book_seat(
-            session,
-            booking_id=booking_id,
-            user_id=user_id,
-            occurrence_id=occurrence_id,
-            credits_used=credits_used,
-            qr_code=qr_code,
-            qr_expires_at=qr_expires_at,
-            hold_expires_at=hold_expires_at,
-        )
-    )
-
-
 async def send_book_seat(
     session: AsyncSession,
     *,
@@ -157,8 +128,11 @@ async def send_book_seat(
     qr_expires_at: datetime | None,
     hold_expires_at: datetime | None = None,
 ) -> AsyncCursor[Any]:
-    """`book_seat` sent with `raw.send` (in a `raw.pipeline`, with its other statements);
-    `seat_taken` reads its answer."""
+    """Take a seat and insert the booking: confirmed with its QR code, or held until
+    `hold_expires_at`. Sent with `raw.send` (in a `raw.pipeline`, with the block's other
+    statements); `seat_taken` reads the answer. A second active booking of the same member
+    for the same occurrence violates a partial unique index (psycopg's UniqueViolation,
+    raised here or, in a pipeline, at the end of the block)."""
     status = "held" if hold_expires_at is not None else "confirmed"
     return await raw.send(
         session,
@@ -177,6 +151,7 @@ async def send_book_seat(
 
 
 async def seat_taken(sent: AsyncCursor[Any]) -> datetime | None:
+    """The new booking's creation time, or None when no seat was free (nothing changed)."""
     row = await sent.fetchone()
     return None if row is None else row.created_at
 
