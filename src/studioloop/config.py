@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # A fixed pool: overflow connections are closed as soon as they are returned, so under
     # sustained load they were opened and closed again all the time, each one a new
     # PostgreSQL backend with cold caches. Measured (docs/benchmarks.md): 20 + 0 booked
-    # 20-30% more per second than 10 + 10, with the same peak of 20 connections.
+    # 8-13% more per second than 10 + 10, with the same peak of 20 connections.
     database_pool_size: int = 20
     database_max_overflow: int = 0
 
