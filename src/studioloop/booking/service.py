@@ -77,8 +77,8 @@ async def book(
     commit: the facts with the member's bookings and membership, the membership plan, the
     credit lots (locked), and together the debit, the confirmation job and last the
     guarded seat UPDATE with the booking row, so the hot class row stays locked only from
-    there to the commit. With `find_studio` (no studio named in
-    the request) the occurrence's studio is put in context by the first statement."""
+    there to the commit. With `find_studio` (no studio named in the request) the
+    occurrence's studio is put in context by the first statement."""
     attempt = await repository.booking_attempt(
         session, occurrence_id, user_id, find_studio=find_studio
     )
