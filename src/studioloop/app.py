@@ -26,6 +26,7 @@ from studioloop.core.middleware import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
+    StorableTextMiddleware,
 )
 from studioloop.core.ratelimit import RateLimiter
 from studioloop.db import engine as db_engine
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure)
+    app.add_middleware(StorableTextMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app
@@ -191,7 +193,7 @@ def _document_common_errors(app: FastAPI) -> None:
     400/413/422 for any operation that takes a body."""
     from fastapi.openapi.utils import get_openapi
 
-    from studioloop.core.openapi import errors
+    from studioloop.core.openapi import declare_path_parameters, errors, name_operations
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -199,6 +201,8 @@ def _document_common_errors(app: FastAPI) -> None:
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
+        declare_path_parameters(schema)
+        name_operations(schema)
         common = {str(code): body for code, body in errors(429).items()}
         with_body = {str(code): body for code, body in errors(400, 413, 422).items()}
         ref = {

@@ -31,6 +31,7 @@ HTTP_CODES = {
     406: "NOT_ACCEPTABLE",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR",
     429: "RATE_LIMITED",
 }
 
@@ -126,6 +127,7 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
         code, message = "MALFORMED_BODY", "The request body could not be read (not UTF-8 JSON?)."
     if exc.status_code == 413:
         details = {"max_bytes": getattr(exc, "max_bytes", None)}
+    details = getattr(exc, "details", None) or details
     if wants_html(request):
         return html_error(exc.status_code, message, getattr(exc, "headers", None))
     return error_response(
@@ -136,13 +138,14 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
 async def handle_database_error(request: Request, exc: Exception) -> Response:
     """Input PostgreSQL refuses to store (a NUL character, an out-of-range number) is the
     client's mistake, not ours: 422 like any other invalid value. Anything else is a bug."""
-    assert isinstance(exc, DBAPIError)
-    if isinstance(exc.orig, psycopg.DataError):
+    # The ORM wraps the driver's error; plain SQL on the driver (db.raw) raises it bare.
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(original, psycopg.DataError):
         return error_response(
             422,
             "VALIDATION_ERROR",
             "A value in the request cannot be stored (for example a NUL character in text).",
-            {"reason": str(exc.orig).splitlines()[0]},
+            {"reason": str(original).splitlines()[0]},
         )
     logger.exception("database error", path=request.url.path)
     return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side; it was logged.")
@@ -153,3 +156,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
     app.add_exception_handler(DBAPIError, handle_database_error)
+    app.add_exception_handler(psycopg.DataError, handle_database_error)

@@ -149,6 +149,86 @@ class BodySizeLimitMiddleware:
         await self.app(scope, counting_receive, send)
 
 
+class StorableTextMiddleware:
+    """Refuses JSON bodies whose text PostgreSQL cannot store: a NUL character or half of a
+    surrogate pair, both only writable as `\\u` escapes (raw, they are already invalid JSON
+    or invalid UTF-8). Caught here, once, they are a 422 before any work is done; caught
+    later, they surfaced as whatever the first place to store them raised (a job's JSON
+    arguments, the driver's encoder). Only bodies with a `\\u` escape are parsed twice."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        content_type = _header(scope, b"content-type") or ""
+        if scope["type"] != "http" or "json" not in content_type:
+            await self.app(scope, receive, send)
+            return
+        seen = b""
+
+        async def checking_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += message.get("body", b"")
+                if not message.get("more_body", False) and b"\\u" in seen:
+                    _refuse_unstorable(seen)
+            return message
+
+        await self.app(scope, checking_receive, send)
+
+
+def _refuse_unstorable(body: bytes) -> None:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return  # malformed JSON is the body parser's to report
+    problem = _unstorable_at(document, [])
+    if problem is not None:
+        raise UnstorableText(problem)
+
+
+def _unstorable_at(value: Any, path: list[str]) -> list[str] | None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            return path
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    items: Any = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        if isinstance(key, str) and _unstorable_at(key, []) is not None:
+            return [*path, key]
+        found = _unstorable_at(item, [*path, str(key)])
+        if found is not None:
+            return found
+    return None
+
+
+class UnstorableText(StarletteHTTPException):
+    def __init__(self, path: list[str]) -> None:
+        field = ".".join(path) or "body"
+        super().__init__(422, f"Invalid fields: {field}.")
+        self.details = {
+            "fields": [
+                {
+                    "field": field,
+                    "location": "body",
+                    "message": "Text must not contain NUL characters or unpaired surrogates.",
+                    "type": "string_unstorable",
+                }
+            ]
+        }
+
+
 class BodyTooLarge(StarletteHTTPException):
     def __init__(self, max_bytes: int) -> None:
         super().__init__(413, _too_large(max_bytes)["error"]["message"])

@@ -38,7 +38,7 @@ START_WORDS = frozenset({"START", "UNSTOP", "SUBSCRIBE", "OPT IN"})
 _RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3}
 
 
-class WebhookAck(BaseModel):
+class DeliveryStatusAck(BaseModel):
     statuses: int
     opt_outs: int
 
@@ -58,8 +58,8 @@ async def verify_whatsapp(
     return PlainTextResponse(challenge)
 
 
-@webhook_router.post("/whatsapp", response_model=WebhookAck, responses=errors(401, 404))
-async def receive_whatsapp(request: Request, session: DbSession) -> WebhookAck:
+@webhook_router.post("/whatsapp", response_model=DeliveryStatusAck, responses=errors(401, 404))
+async def receive_whatsapp(request: Request, session: DbSession) -> DeliveryStatusAck:
     settings = get_settings()
     body = await request.body()
     check_signature(settings, body, request.headers.get("x-hub-signature-256", ""))
@@ -70,7 +70,7 @@ async def receive_whatsapp(request: Request, session: DbSession) -> WebhookAck:
             statuses += await apply_status(session, status)
         for message in value.get("messages") or []:
             opt_outs += await apply_reply(session, message)
-    return WebhookAck(statuses=statuses, opt_outs=opt_outs)
+    return DeliveryStatusAck(statuses=statuses, opt_outs=opt_outs)
 
 
 def check_signature(settings: Settings, body: bytes, header: str) -> None:

@@ -22,7 +22,7 @@ from studioloop.accounts.models import User
 from studioloop.config import Settings
 from studioloop.core.pagination import newest_first
 from studioloop.credits import service as credits
-from studioloop.credits.exceptions import PackageNotFound
+from studioloop.credits.exceptions import PackageNotForSale, PackageNotFound
 from studioloop.db.tenancy import set_tenant_context
 from studioloop.jobs.defer import defer_in_transaction
 from studioloop.notifications import service as notifications
@@ -72,6 +72,10 @@ async def start_credit_purchase(
     package = await credits.get_package(session, package_id)
     if not package.is_active:
         raise PackageNotFound()
+    if package.price <= 0:
+        # Packs priced 0 could be made before prices had to be positive; a checkout cannot
+        # take nothing, and free credits are the studio's to give as an adjustment.
+        raise PackageNotForSale()
     tenant_settings = await tenants_service.settings_of(session, tenant.id)
     payment = Payment(
         tenant_id=tenant.id,

@@ -177,7 +177,10 @@ async def delete_class(
 
 def _range(start_from: datetime | None, start_to: datetime | None) -> tuple[datetime, datetime]:
     start_from = start_from or datetime.now(UTC)
-    start_to = start_to or start_from + timedelta(days=7)
+    try:
+        start_to = start_to or start_from + timedelta(days=7)
+    except OverflowError:
+        raise field_error("from", "is past the last date we can show") from None
     if start_from.tzinfo is None or start_to.tzinfo is None:
         raise field_error("from", "give times with a UTC offset, e.g. 2026-11-23T00:00:00+02:00")
     if start_to <= start_from:
