@@ -41,7 +41,7 @@ def _settings(
         raise click.ClickException(str(error)) from error
     from studioloop.core.logging import configure_logging
 
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_renderer)
     return settings
 
 
@@ -176,9 +176,28 @@ def _run_uvicorn(settings: Settings, host: str, port: int, *, run_worker: bool) 
     "--concurrency", type=int, default=None, help="Jobs run at once (WORKER_CONCURRENCY)."
 )
 @click.option("--data-dir", type=click.Path(path_type=Path))
-def worker(concurrency: int | None, data_dir: Path | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve this worker's /metrics on this port (WORKER_METRICS_PORT).",
+)
+def worker(concurrency: int | None, data_dir: Path | None, metrics_port: int | None) -> None:
     """Run background jobs and periodic tasks."""
     settings = _settings(data_dir)
+    from studioloop.core.error_reporting import init_error_reporting
+
+    init_error_reporting(settings)
+    port = metrics_port or settings.worker_metrics_port
+    if port:
+        from prometheus_client import start_http_server
+
+        from studioloop.core.metrics import REGISTRY
+
+        # This process's counters and pool (in a thread of prometheus_client's own); the
+        # job queue figures are read from the database by the API's /metrics.
+        start_http_server(port, addr=settings.worker_metrics_host, registry=REGISTRY)
+        click.echo(f"Worker metrics on http://{settings.worker_metrics_host}:{port}/metrics")
 
     async def run() -> None:
         from studioloop.db.embedded import stop_embedded_servers
