@@ -136,23 +136,39 @@ def api(host: str, port: int, data_dir: Path | None, workers: int) -> None:
 def _run_uvicorn_workers(host: str, port: int, workers: int) -> None:
     """One Python process uses one CPU; uvicorn's supervisor starts `workers` of them on
     the same socket, each building the app from the environment."""
+    import shutil
+    import tempfile
+
     import uvicorn
 
+    from studioloop.core.metrics import MULTIPROCESS_DIR
+
+    # A scrape of the shared port reaches one process: the counters go to files the
+    # processes share (prometheus_client's multiprocess mode), so each scrape sums them.
+    given = os.environ.get(MULTIPROCESS_DIR)
+    metrics_dir = Path(given) if given else Path(tempfile.mkdtemp(prefix="studioloop-metrics-"))
+    for stale in metrics_dir.glob("*.db"):  # counts of an earlier run must not carry over
+        stale.unlink()
+    os.environ[MULTIPROCESS_DIR] = str(metrics_dir)
     click.secho(
         f"StudioLoop {__version__} on http://{host}:{port} with {workers} worker processes "
         "(Ctrl+C to stop)",
         bold=True,
     )
-    uvicorn.run(
-        "studioloop.app:create_api_app",
-        factory=True,
-        workers=workers,
-        host=host,
-        port=port,
-        proxy_headers=True,
-        log_config=None,
-        access_log=False,
-    )
+    try:
+        uvicorn.run(
+            "studioloop.app:create_api_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            proxy_headers=True,
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        if not given:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _run_uvicorn(settings: Settings, host: str, port: int, *, run_worker: bool) -> None:

@@ -4,12 +4,20 @@ them (depth, age of the oldest waiting job, failed jobs by task)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+
+import httpx
 
 from studioloop.config import Settings
 from studioloop.db.engine import Database, WaitCountingPool, create_database, set_database
 from studioloop.jobs.app import MAX_ATTEMPTS
 from studioloop.notifications.tasks import deliver_notification
 from tests.conftest import Owner
+from tests.fakes.smtp import free_port
 from tests.metrics import sample, scrape
 from tests.payments.conftest import RunJobs, run_jobs
 
@@ -100,3 +108,29 @@ async def test_queue_depth_age_and_failed_jobs_by_task(
     assert sample(text, "studioloop_jobs_failed", task="deliver_notification") == 1
     assert sample(text, "studioloop_job_queue_scheduled", queue="notifications") == 0
     assert sample(text, "studioloop_job_queue_oldest_waiting_seconds", queue="notifications") == 0
+
+
+def test_a_worker_serves_its_own_metrics(owner_url: str) -> None:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": owner_url, "ENVIRONMENT": "test", "LOG_LEVEL": "WARNING"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "studioloop.cli", "worker", "--metrics-port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        text = ""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "studioloop_db_pool_size" not in text:
+            with contextlib.suppress(httpx.HTTPError):
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).text
+            time.sleep(0.2)
+        assert sample(text, "studioloop_db_pool_size") is not None
+        assert "# TYPE studioloop_payments_total counter" in text
+        assert "# TYPE studioloop_notification_failures_total counter" in text
+        # The queue figures come from the API's /metrics (the same on every process).
+        assert "studioloop_job_queue_waiting" not in text
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)

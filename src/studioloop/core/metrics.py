@@ -14,10 +14,17 @@ Two kinds (docs/operations.md lists every metric):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import event
@@ -25,6 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# prometheus_client's multiprocess mode: read when it is imported, so set before start-up.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 REQUEST_COUNT = Counter(
     "studioloop_http_requests_total",
@@ -71,8 +80,17 @@ PAYMENT_OUTCOME_STATUSES = frozenset({"succeeded", "failed", "canceled"})
 
 def render_metrics(*extra: Collector) -> bytes:
     """This process's metrics, plus collectors made for this one scrape (the database's
-    figures, read asynchronously by the caller before rendering)."""
-    output = generate_latest(REGISTRY)
+    figures, read asynchronously by the caller before rendering).
+
+    With PROMETHEUS_MULTIPROC_DIR set (`studioloop api --workers N` sets it), counters
+    live in files shared by the processes on one port, and every scrape adds them up."""
+    if os.environ.get(MULTIPROCESS_DIR):
+        shared = CollectorRegistry(auto_describe=False)
+        multiprocess.MultiProcessCollector(shared)  # type: ignore[no-untyped-call]
+        shared.register(POOL_COLLECTOR)
+        output = generate_latest(shared)
+    else:
+        output = generate_latest(REGISTRY)
     if extra:
         scrape = CollectorRegistry(auto_describe=False)
         for collector in extra:
@@ -150,7 +168,8 @@ class DatabasePoolCollector:
         return families
 
 
-REGISTRY.register(DatabasePoolCollector())
+POOL_COLLECTOR = DatabasePoolCollector()
+REGISTRY.register(POOL_COLLECTOR)
 
 
 # --- counting once a transaction commits -----------------------------------------------------
