@@ -12,7 +12,9 @@ import pytest
 from studioloop.app import create_app
 from studioloop.config import Settings
 from studioloop.core.hosts import host_of, matches
+from studioloop.db.engine import Database, create_database, set_database
 from tests.conftest import Api, Owner, assert_error
+from tests.fakes.smtp import free_port
 
 PRODUCTION = {
     "environment": "production",
@@ -98,6 +100,24 @@ async def test_a_verified_custom_domain_is_answered_at_once(
     answered = await _get(production, "Yoga.Example.org", "/api/v1/tenants/loop-yoga")
     assert answered.status_code == 200, answered.text
     assert answered.json()["slug"] == "loop-yoga"
+
+
+async def test_a_host_that_cannot_be_looked_up_is_answered_later(
+    production: httpx.AsyncClient, database: Database, settings: Settings
+) -> None:
+    unreachable = create_database(
+        settings, owner_url=f"postgresql://postgres@127.0.0.1:{free_port()}/none"
+    )
+    set_database(unreachable)
+    try:
+        later = await _get(production, "yoga.example.org")
+        assert_error(later, 503, "SERVICE_UNAVAILABLE")
+        assert later.headers["retry-after"] == "5"
+        # Our own hosts need no look-up.
+        assert (await _get(production, "studios.example")).status_code == 200
+    finally:
+        set_database(database)
+        await unreachable.dispose()
 
 
 async def test_an_explicit_list_replaces_the_default(database, settings: Settings) -> None:

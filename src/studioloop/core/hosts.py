@@ -14,6 +14,9 @@ from collections.abc import Awaitable, Callable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from studioloop.core.context import request_id_var
+from studioloop.core.logging import get_logger
+
+logger = get_logger(__name__)
 
 # Probes and scrapers often call by address (a load balancer's health check, Prometheus):
 # these answer for any host, and say nothing about any studio.
@@ -54,13 +57,35 @@ class AllowedHostsMiddleware:
             return
         header = next((v for k, v in scope.get("headers", []) if k == b"host"), b"")
         host = host_of(header.decode("latin-1"))
-        if await self._allowed(host):
+        try:
+            allowed = await self._allowed(host)
+        except Exception as exc:  # the look-up needs the database: down means "not now"
+            logger.warning("host check failed", host=host[:MAX_HOST_LENGTH], error=repr(exc))
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1013, "reason": "try again"})
+                return
+            await _answer(
+                send,
+                503,
+                "SERVICE_UNAVAILABLE",
+                "The service is temporarily unavailable.",
+                {},
+                [(b"retry-after", b"5")],
+            )
+            return
+        if allowed:
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008, "reason": "unknown host"})
             return
-        await _refuse(send, host)
+        await _answer(
+            send,
+            400,
+            "INVALID_HOST",
+            "This server does not answer for that host name.",
+            {"host": host[:MAX_HOST_LENGTH]},
+        )
 
     async def _allowed(self, host: str) -> bool:
         if matches(host, self.patterns):
@@ -70,24 +95,24 @@ class AllowedHostsMiddleware:
         return await self.is_tenant_domain(host)
 
 
-async def _refuse(send: Send, host: str) -> None:
-    body = json.dumps(
-        {
-            "error": {
-                "code": "INVALID_HOST",
-                "message": "This server does not answer for that host name.",
-                "request_id": request_id_var.get(),
-                "details": {"host": host[:MAX_HOST_LENGTH]},
-            }
-        }
-    ).encode()
+async def _answer(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, str],
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    error = {"code": code, "message": message, "request_id": request_id_var.get()}
+    body = json.dumps({"error": {**error, "details": details}}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 400,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *(headers or []),
             ],
         }
     )
