@@ -22,13 +22,18 @@ async def test_outcomes_are_counted_by_provider_and_webhook_delay_observed(
     for button in ("pay", "decline", "abandon"):
         started = (await shop.purchase(member, package["id"])).json()
         await shop.checkout(started["checkout_url"], button)
-    # Received, not yet processed: nothing counted.
-    assert await value(client, f"{DELAY}_count", provider="sandbox") == delays_before
+    # Received, not yet processed: nothing counted, and the three jobs wait in their queue.
+    text = await scrape(client)
+    assert sample(text, f"{DELAY}_count", provider="sandbox") in (None, delays_before)
+    assert sample(text, "studioloop_job_queue_waiting", queue="payments") == 3
+    age = sample(text, "studioloop_job_queue_oldest_waiting_seconds", queue="payments")
+    assert age is not None and 0 < age < 60
     await run_jobs()
 
     after = {o: await value(client, PAYMENTS, provider="sandbox", outcome=o) for o in outcomes}
     assert after == {o: before[o] + 1 for o in outcomes}
     text = await scrape(client)
+    assert sample(text, "studioloop_job_queue_waiting", queue="payments") == 0
     assert sample(text, f"{DELAY}_count", provider="sandbox") == delays_before + 3
     delay_sum = sample(text, f"{DELAY}_sum", provider="sandbox")
     waited = owner_db.value(
