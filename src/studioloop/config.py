@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -131,10 +132,28 @@ class Settings(BaseSettings):
     # Recurring classes exist as rows this many weeks ahead (a daily job extends them).
     schedule_horizon_weeks: int = Field(12, ge=1, le=104)
 
-    log_level: str = "INFO"
-    log_json: bool = True
+    # Hosts this installation answers for (comma-separated; `*.example.com` is any
+    # subdomain). Unset: everything in development and test; in production the host of
+    # BASE_URL, BASE_DOMAIN and its subdomains. Studios' verified custom domains are
+    # always answered, whatever the list (docs/operations.md).
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("cors_origins", mode="before")
+    # Error reporting to Sentry (or a compatible service): off unless a DSN is set.
+    sentry_dsn: str | None = None
+    # Share of requests traced for performance; 0 sends errors only.
+    sentry_traces_sample_rate: float = Field(0.0, ge=0.0, le=1.0)
+
+    # A port for `studioloop worker` to serve its own /metrics on (off when unset).
+    worker_metrics_port: int | None = Field(None, ge=1, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
+
+    log_level: str = "INFO"
+    # json: one JSON object a line; console: coloured lines for a person; auto: console
+    # when stderr is a terminal, JSON otherwise. LOG_JSON (true/false) is the older form.
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_json: bool | None = None
+
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -168,6 +187,26 @@ class Settings(BaseSettings):
     @property
     def uses_embedded_database(self) -> bool:
         return self.database_url is None
+
+    @property
+    def log_renderer(self) -> str:
+        """LOG_FORMAT if set, else what the older LOG_JSON asked for, else auto."""
+        if "log_format" not in self.model_fields_set and self.log_json is not None:
+            return "json" if self.log_json else "console"
+        return self.log_format
+
+    @property
+    def host_patterns(self) -> list[str]:
+        """ALLOWED_HOSTS, or the default for the environment (see the field)."""
+        if self.allowed_hosts:
+            return [host.lower() for host in self.allowed_hosts]
+        if self.environment != "production":
+            return ["*"]
+        hosts = [self.base_domain, f"*.{self.base_domain}"]
+        base_host = urlsplit(self.base_url).hostname
+        if base_host and base_host not in hosts:
+            hosts.insert(0, base_host.lower())
+        return hosts
 
     @property
     def cookies_secure(self) -> bool:

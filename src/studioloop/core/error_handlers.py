@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from studioloop.core.context import current_request_id
+from studioloop.core.error_reporting import report_exception
 from studioloop.core.errors import AppError
 from studioloop.core.logging import get_logger
 
@@ -148,6 +149,7 @@ async def handle_database_error(request: Request, exc: Exception) -> Response:
             {"reason": str(original).splitlines()[0]},
         )
     logger.exception("database error", path=request.url.path)
+    report_exception(exc)
     return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side; it was logged.")
 
 

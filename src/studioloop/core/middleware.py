@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from studioloop.core.context import request_id_var
+from studioloop.core.error_reporting import report_exception
 from studioloop.core.metrics import REQUEST_COUNT, REQUEST_LATENCY
 
 SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -65,7 +66,7 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
+        except Exception as error:
             # Last resort for bugs: log with the request id and answer with the envelope
             # (Starlette's own handler sits outside this middleware and would lose both).
             structlog.get_logger("studioloop.errors").exception(
@@ -73,6 +74,7 @@ class RequestContextMiddleware:
             )
             if scope["type"] != "http" or started_response:
                 raise
+            report_exception(error)  # answered here, so error reporting would not see it
             status_holder["status"] = 500
             await _send_json(
                 tracking_send,

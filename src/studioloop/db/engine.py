@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 
 from studioloop.config import Settings
 from studioloop.db.urls import libpq_conninfo, normalise_url, owner_database_url
@@ -70,6 +71,13 @@ class Database:
             await pool.open()
         return self._autocommit_pool
 
+    def autocommit_pool_stats(self) -> dict[str, int] | None:
+        """psycopg_pool's own figures (pool_size, pool_available, requests_waiting), or None
+        while the autocommit pool has not been opened."""
+        if self._autocommit_pool is None:
+            return None
+        return self._autocommit_pool.get_stats()
+
     async def dispose(self) -> None:
         self._disposed = True
         if self._autocommit_pool is not None:
@@ -94,6 +102,7 @@ def create_database(settings: Settings, owner_url: str | None = None) -> Databas
         # booking made. The checkout listener below finds the same dead connections
         # without one (decision 0007).
         pool_pre_ping=False,
+        poolclass=WaitCountingPool,
         connect_args=connect_args,
     )
     event.listen(engine.sync_engine, "checkout", refuse_closed_connection)
@@ -105,6 +114,24 @@ def create_database(settings: Settings, owner_url: str | None = None) -> Databas
         app_conninfo=libpq_conninfo(app_url),
         app_connect_args=connect_args,
     )
+
+
+class WaitCountingPool(AsyncAdaptedQueuePool):
+    """SQLAlchemy's async queue pool, counting the checkouts in progress for /metrics.
+
+    The pool tells how many connections are checked out but not how many callers wait for
+    one. A checkout that finds an idle connection returns without yielding to the event
+    loop, so a scrape (on the same loop) only ever sees those that wait: for a connection
+    to be returned, or for a new one to be opened."""
+
+    waiting = 0
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        self.waiting += 1
+        try:
+            return super()._do_get()
+        finally:
+            self.waiting -= 1
 
 
 def refuse_closed_connection(dbapi_connection: Any, record: Any, proxy: Any) -> None:

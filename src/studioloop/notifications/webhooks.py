@@ -141,9 +141,10 @@ async def _failed(session: AsyncSession, notification: Notification, status: dic
     notification.last_error = (
         f"WhatsApp {problems[0].get('code', '')}: {problems[0].get('title', 'failed')}"
     )[:2000]
-    if notification.payload.get("fallbacks"):  # undeliverable there: try the next
-        from studioloop.notifications.tasks import fall_back  # tasks import the service
+    from studioloop.notifications.tasks import count_failure, fall_back  # tasks import service
 
+    count_failure(session, notification)
+    if notification.payload.get("fallbacks"):  # undeliverable there: try the next
         await fall_back(session, notification)
     return 1
 

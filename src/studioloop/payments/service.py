@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User
 from studioloop.config import Settings
+from studioloop.core import metrics
 from studioloop.core.pagination import newest_first
 from studioloop.credits import service as credits
 from studioloop.credits.exceptions import PackageNotForSale, PackageNotFound
@@ -225,6 +227,10 @@ async def process_webhook(
     outcome = await _apply(session, settings, stored)
     stored.processed_at, stored.outcome = _now(), outcome
     await session.flush()
+    delay = (stored.processed_at - stored.received_at).total_seconds()
+    metrics.count_on_commit(
+        session, partial(metrics.WEBHOOK_DELAY.labels(stored.provider).observe, delay)
+    )
     return outcome
 
 
@@ -276,6 +282,10 @@ async def change_status(
         )
     )
     payment.status = to_status
+    if to_status in metrics.PAYMENT_OUTCOME_STATUSES:
+        metrics.count_on_commit(
+            session, metrics.PAYMENT_OUTCOMES.labels(payment.provider, to_status).inc
+        )
     if to_status == "succeeded":
         payment.succeeded_at = _now()
         await payouts.record_payment(session, settings, payment)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.config import Settings
+from studioloop.db.engine import get_database
 from studioloop.db.session import DbSession
 from studioloop.db.tenancy import set_tenant_context
 from studioloop.tenants import service
@@ -46,6 +48,23 @@ async def resolve(session: AsyncSession, cache: TenantCache, key: tuple[str, str
     if ref is None or ref.status == "cancelled":
         raise TenantNotFound()
     return ref
+
+
+def tenant_domain_check(cache: TenantCache) -> Callable[[str], Awaitable[bool]]:
+    """For the allowed-hosts check: is this host a studio's verified custom domain? Through
+    the same cache as every tenant look-up, so a known domain costs no query, and an
+    unknown host one indexed query per cache period."""
+
+    async def is_tenant_domain(host: str) -> bool:
+        key = ("domain", host)
+        found, ref = cache.get(key)
+        if not found:
+            async with get_database().sessionmaker() as session:
+                ref = await service.find_tenant_ref(session, key)
+            cache.put(key, ref)
+        return ref is not None and ref.status != "cancelled"
+
+    return is_tenant_domain
 
 
 async def get_optional_tenant(request: Request, session: DbSession) -> TenantRef | None:
