@@ -112,7 +112,9 @@ def choose_tools(program: str, server: int, *, embedded: bool, pg_bin_dir: Path 
         candidates = [pg_bin_dir.expanduser()]
     else:
         on_path = shutil.which(program)
-        candidates = [Path(on_path).resolve().parent] if on_path else []
+        # Not resolved: Debian's /usr/bin/pg_dump is a link to a wrapper that runs the
+        # newest installed version.
+        candidates = [Path(on_path).parent] if on_path else []
         candidates.append(embedded_bin_dir())
     found: list[str] = []
     for directory in candidates:
