@@ -275,80 +275,6 @@ def createsuperuser(
     click.echo(f"Platform operator {email.lower()} is ready.")
 
 
-@main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), help="The embedded database's.")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), help="Where (BACKUP_DIR).")
-@click.option("--keep", type=click.IntRange(min=1), help="Keep the newest N (BACKUP_KEEP).")
-@click.option("--keep-days", type=click.IntRange(min=1), help="Delete older (BACKUP_KEEP_DAYS).")
-def backup(
-    data_dir: Path | None, directory: Path | None, keep: int | None, keep_days: int | None
-) -> None:
-    """Back the database up (pg_dump, one consistent snapshot; safe while serving)."""
-    from studioloop.db.backup import create_backup, human_size
-
-    settings = _settings(data_dir)
-    result = _run_database_tool(
-        settings,
-        lambda owner_url: create_backup(
-            owner_url,
-            directory or settings.backups_dir,
-            embedded=settings.uses_embedded_database,
-            pg_bin_dir=settings.pg_bin_dir,
-            keep=keep or settings.backup_keep,
-            keep_days=keep_days or settings.backup_keep_days,
-        ),
-    )
-    for path in result.pruned:
-        click.echo(f"pruned {path}")
-    click.echo(f"{result.path}  {human_size(result.size)}")
-
-
-@main.command()
-@click.argument("archive", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--data-dir", type=click.Path(path_type=Path), help="The embedded database's.")
-@click.option("--force", is_flag=True, help="Drop a database that is not empty first.")
-def restore(archive: Path, data_dir: Path | None, force: bool) -> None:
-    """Restore a backup into an empty database (a new --data-dir, or DATABASE_URL's)."""
-    from studioloop.db.restore import restore_backup
-
-    settings = _settings(data_dir)
-    result = _run_database_tool(
-        settings,
-        lambda owner_url: restore_backup(
-            owner_url,
-            archive,
-            app_role=settings.database_app_role,
-            embedded=settings.uses_embedded_database,
-            pg_bin_dir=settings.pg_bin_dir,
-            force=force,
-        ),
-    )
-    revision = ", ".join(result.revision) or "none"
-    click.echo(f"Restored {archive} into database {result.database!r}.")
-    if result.at_head:
-        click.echo(f"Schema at the latest migration ({revision}).")
-    else:
-        click.echo(
-            f"Schema at revision {revision}, this version's latest is "
-            f"{', '.join(result.head)}: run `studioloop migrate` before serving."
-        )
-
-
-def _run_database_tool(settings: Settings, work: Callable[[str], Any]) -> Any:
-    """Run `work` with the owner's URL; the embedded server (started if need be) is let
-    go of afterwards, and stops if no other StudioLoop process uses it."""
-    from studioloop.db.embedded import stop_embedded_servers
-    from studioloop.db.pg_tools import BackupError
-    from studioloop.db.urls import owner_database_url
-
-    try:
-        return work(owner_database_url(settings))
-    except BackupError as error:
-        raise click.ClickException(str(error)) from error
-    finally:
-        stop_embedded_servers()
-
-
 @main.group()
 def jobs() -> None:
     """Look after the background job queue."""
@@ -414,6 +340,15 @@ def jobs_retry(job_id: int, data_dir: Path | None) -> None:
         raise click.ClickException(error.message) from error
     click.echo(f"job {job.id} ({job.task}) queued to run again")
 
+
+def _add_backup_commands() -> None:
+    from studioloop.cli_backup import backup, recover, restore
+
+    for command in (backup, restore, recover):
+        main.add_command(command)
+
+
+_add_backup_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -126,6 +126,9 @@ def _configure_wal_archive(server: Any, archive_dir: Path | None) -> None:
     from psycopg import sql
 
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        recovering = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+        if recovering and recovering[0]:
+            return  # a standby's settings are its operator's business
         current = {
             str(name): str(setting)
             for name, setting in conn.execute(
