@@ -274,3 +274,10 @@ def test_a_pg_dump_older_than_the_server_is_refused_clearly(owner_url: str, tmp_
     assert list_backups(tmp_path / "backups") == []
     with pytest.raises(BackupError, match="has no runnable pg_dump"):
         create_backup(owner_url, tmp_path, embedded=False, pg_bin_dir=tmp_path / "none")
+
+
+def test_a_file_that_is_not_a_backup_is_refused(owner_url: str, tmp_path: Path) -> None:
+    junk = tmp_path / "studioloop-20261207T000000Z.dump"
+    junk.write_bytes(b"not a backup at all")
+    with pytest.raises(BackupError, match="is not a backup this pg_restore"):
+        restore_backup(owner_url, junk, app_role="studioloop_app", embedded=False)

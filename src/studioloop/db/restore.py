@@ -28,6 +28,7 @@ from studioloop.db.pg_tools import (
     Connection,
     PgTools,
     choose_tools,
+    embedded_bin_dir,
     run_tool,
     server_major,
 )
@@ -135,6 +136,14 @@ def _table_of_contents(tools: PgTools, archive: Path) -> str:
     try:
         return run_tool(tools, "pg_restore", ["--list", str(archive)])
     except BackupError as error:
+        bundled = embedded_bin_dir()
+        if "unsupported version" in str(error) and tools.bin_dir != bundled:
+            raise BackupError(
+                f"{archive} was written by a newer pg_dump than this pg_restore "
+                f"({tools.bin_dir}, version {tools.major}) can read: set PG_BIN_DIR to a "
+                f"newer PostgreSQL's bin directory, e.g. {bundled} (restoring into an "
+                "older major version of PostgreSQL than the backup's is not supported)"
+            ) from error
         raise BackupError(
             f"{archive} is not a backup this pg_restore ({tools.major}) can read: {error}"
         ) from error
