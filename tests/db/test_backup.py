@@ -80,7 +80,7 @@ def empty_embedded_server(monkeypatch: pytest.MonkeyPatch) -> Any:
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
-async def _until(condition: Callable[[], bool], seconds: float = 20) -> None:
+async def _until(condition: Callable[[], bool], seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "the load never got going"
@@ -134,7 +134,14 @@ async def test_a_backup_under_booking_load_restores_exactly(
         await _until(lambda: owner_db.value("SELECT count(*) FROM bookings") >= MEMBERS)
         before = table_counts(owner_db)
         during = await asyncio.to_thread(backup)  # the event loop keeps booking meanwhile
-        await asyncio.sleep(0.3)  # and books on after the snapshot
+        # ... and books on after it: rows the backup's snapshot cannot have seen.
+        done = table_counts(owner_db)
+        await _until(
+            lambda: all(
+                owner_db.value(f"SELECT count(*) FROM {table}") > done[table]
+                for table in ("bookings", "credit_transactions")
+            )
+        )
     finally:
         stop.set()
         statuses = [status for outcome in await asyncio.gather(*load) for status in outcome]
@@ -143,6 +150,7 @@ async def test_a_backup_under_booking_load_restores_exactly(
     final = table_counts(owner_db)
     assert_consistent(owner_db)
     after = await asyncio.to_thread(backup)  # writes have stopped: an exact copy
+    assert table_counts(owner_db) == final  # nothing else wrote meanwhile
     assert [b.path for b in list_backups(backups)] == [during.path, after.path]
 
     copy = Owner(libpq_conninfo(empty_embedded_server))
