@@ -226,7 +226,11 @@ def _wait_for_promotion(
     while time.monotonic() < deadline:
         if server.poll() is not None:
             tail = "\n".join((pgdata / "log").read_text(errors="replace").splitlines()[-8:])
-            raise BackupError(f"recovery failed; the server's log ends:\n{tail}")
+            raise BackupError(
+                f"recovery failed; the server's log ends:\n{tail}\n"
+                f"Delete {pgdata.parent} before trying again (with an earlier --to if the "
+                "log says the target was not reached: its WAL was not archived yet)."
+            )
         # The server deletes recovery.signal when it promotes itself (pg_control says
         # "in production" from the start: the base backup was copied from a live server).
         if not (pgdata / "recovery.signal").exists():
