@@ -70,11 +70,9 @@ async def studio(api: Api) -> BookingStudio:
 
 
 @pytest.fixture
-def empty_embedded_server(monkeypatch: pytest.MonkeyPatch) -> Any:
+def empty_embedded_server(embedded_runtime_dir: None) -> Any:
     """A second embedded PostgreSQL in a new, empty data directory."""
     data_dir = Path(tempfile.mkdtemp(prefix="studioloop-restore-"))
-    if "XDG_RUNTIME_DIR" not in os.environ:  # start_embedded_server would set it for good
-        monkeypatch.setenv("XDG_RUNTIME_DIR", str(data_dir / "run"))
     yield start_embedded_server(data_dir)
     stop_embedded_server(data_dir)
     shutil.rmtree(data_dir, ignore_errors=True)

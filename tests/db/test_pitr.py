@@ -4,7 +4,6 @@ recovery to a moment between two commits."""
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import tarfile
 import tempfile
@@ -28,11 +27,9 @@ from tests.conftest import Owner
 
 
 @pytest.fixture
-def scratch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def scratch(embedded_runtime_dir: None) -> Iterator[Path]:
     """A directory for two embedded servers, their backups and WAL archive."""
     directory = Path(tempfile.mkdtemp(prefix="studioloop-pitr-"))
-    if "XDG_RUNTIME_DIR" not in os.environ:  # start_embedded_server would set it for good
-        monkeypatch.setenv("XDG_RUNTIME_DIR", str(directory / "run"))
     yield directory
     for data_dir in ("source", "recovered"):
         stop_embedded_server(directory / data_dir)
