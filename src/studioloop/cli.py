@@ -376,5 +376,14 @@ def jobs_retry(job_id: int, data_dir: Path | None) -> None:
     click.echo(f"job {job.id} ({job.task}) queued to run again")
 
 
+def _add_backup_commands() -> None:
+    from studioloop.cli_backup import backup, recover, restore
+
+    for command in (backup, restore, recover):
+        main.add_command(command)
+
+
+_add_backup_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

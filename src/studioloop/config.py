@@ -44,6 +44,19 @@ class Settings(BaseSettings):
     database_pool_size: int = 20
     database_max_overflow: int = 0
 
+    # Backups (docs/backups.md): `studioloop backup` writes to BACKUP_DIR (default
+    # DATA_DIR/backups), then keeps the newest BACKUP_KEEP and none older than
+    # BACKUP_KEEP_DAYS (unset: all). PG_BIN_DIR holds pg_dump/pg_restore for an external
+    # server (default: PATH, then the embedded wheel's). WAL_ARCHIVE_DIR (embedded only)
+    # switches on continuous WAL archiving into that directory, with a segment switch at
+    # least every WAL_ARCHIVE_TIMEOUT seconds (0: when a 16 MiB segment is full).
+    backup_dir: Path | None = None
+    backup_keep: int | None = Field(None, ge=1)
+    backup_keep_days: int | None = Field(None, ge=1)
+    pg_bin_dir: Path | None = None
+    wal_archive_dir: Path | None = None
+    wal_archive_timeout: int = Field(0, ge=0, le=86_400)
+
     redis_url: str | None = None
 
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
@@ -207,6 +220,10 @@ class Settings(BaseSettings):
         if base_host and base_host not in hosts:
             hosts.insert(0, base_host.lower())
         return hosts
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
 
     @property
     def cookies_secure(self) -> bool:
