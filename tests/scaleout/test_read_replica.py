@@ -1,0 +1,190 @@
+"""A streaming read replica serves marketplace search and the public timetables, within
+the stated staleness (REPLICA_MAX_LAG_SECONDS, checked once a second), with row-level
+security as on the primary; writes stay on the primary; a replica too far behind is not
+read from.
+
+The test has its own primary and replica clusters (tests/scaleout/pgpair.py) and a real
+`studioloop api` process configured with both; it never touches the suite's database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import psycopg
+import pytest
+
+from studioloop.db import migrate
+from tests.booking.conftest import BookingStudio
+from tests.conftest import Api, Owner
+from tests.scaleout.pgpair import Cluster, primary_and_replica
+from tests.servers import api_process
+
+MAX_LAG = 5.0
+# The lag is measured at most once a second per process (db/replica.py).
+CHECK_INTERVAL = 1.0
+
+
+@pytest.fixture(scope="module")
+def clusters() -> Iterator[tuple[Cluster, Cluster]]:
+    with primary_and_replica() as pair:
+        yield pair
+
+
+@pytest.fixture(scope="module")
+def server(clusters: tuple[Cluster, Cluster]) -> Iterator[str]:
+    """`studioloop api` with the replica configured, on the primary migrated meanwhile
+    (the process needs the schema only for requests; starting it is the slow part)."""
+    primary, replica = clusters
+    with ThreadPoolExecutor(1) as pool:
+        migrated = pool.submit(
+            migrate.upgrade, primary.url.replace("postgresql://", "postgresql+psycopg://")
+        )
+        with api_process(
+            primary.url,
+            DATABASE_REPLICA_URL=replica.url,
+            REPLICA_MAX_LAG_SECONDS=str(MAX_LAG),
+        ) as base:
+            migrated.result()
+            yield base
+
+
+@pytest.fixture
+async def http(server: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server, timeout=30) as client:
+        yield client
+
+
+def wait_for_replay(primary: Cluster, replica: Cluster, timeout: float = 15) -> float:
+    """Until the replica has replayed everything the primary has written; how long that
+    took."""
+    started = time.monotonic()
+    position = primary.value("SELECT pg_current_wal_insert_lsn()::text")
+    while not replica.value("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", position):
+        assert time.monotonic() - started < timeout, "the replica did not catch up"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def commit_on_primary(primary: Cluster) -> None:
+    """A commit record (the replica's replay timestamp moves to now once replayed)."""
+    with psycopg.connect(primary.url, autocommit=True) as conn, conn.transaction():
+        conn.execute("SELECT txid_current()")
+
+
+async def timetable_ids(http: httpx.AsyncClient, slug: str) -> set[str]:
+    start = datetime.now(UTC).replace(microsecond=0)
+    response = await http.get(
+        f"/api/v1/tenants/{slug}/schedules",
+        params={"from": start.isoformat(), "to": (start + timedelta(days=14)).isoformat()},
+    )
+    assert response.status_code == 200, response.text
+    return {item["id"] for item in response.json()["items"]}
+
+
+async def search_ids(http: httpx.AsyncClient) -> set[str]:
+    response = await http.get(
+        "/api/v1/marketplace/search", params={"lat": -33.92, "lng": 18.42, "radius_km": 20}
+    )
+    assert response.status_code == 200, response.text
+    return {item["class_schedule_id"] for item in response.json()["items"]}
+
+
+async def add_class(studio: BookingStudio, name: str, hours_ahead: int) -> dict[str, Any]:
+    """A class of this name at the studio's location, once, `hours_ahead` from now."""
+    template = await studio.make_class(name=name, room_id=None)
+    start = (datetime.now(UTC) + timedelta(hours=hours_ahead)).replace(microsecond=0)
+    occurrence = await studio.schedule_at(template["id"], start)
+    occurrence["name"] = name
+    return occurrence
+
+
+async def public_reads_show(
+    http: httpx.AsyncClient, studio: BookingStudio, occurrence: dict[str, Any]
+) -> tuple[bool, bool]:
+    """Whether the .ics feed and the public timetable page (its week) show this class."""
+    ics = await http.get(f"{studio.base}/schedule.ics")
+    assert ics.status_code == 200, ics.text
+    start = datetime.fromisoformat(occurrence["start_time"])
+    week = start.astimezone(ZoneInfo(studio.tenant["timezone"])).date().isoformat()
+    page = await http.get(f"/s/{studio.slug}/timetable", params={"week": week})
+    assert page.status_code == 200, page.text
+    return occurrence["name"] in ics.text, occurrence["name"] in page.text
+
+
+def app_role_rows(replica: Cluster, tenant_id: str | None) -> int:
+    """Class occurrences the app role sees on the replica, in a transaction with (or
+    without) a tenant set, exactly as a request does it."""
+    with psycopg.connect(replica.url) as conn:
+        conn.execute("SET ROLE studioloop_app")
+        if tenant_id:
+            conn.execute("SELECT set_config('app.tenant_id', %s, true)", (tenant_id,))
+        count = conn.execute("SELECT count(*) FROM class_schedules").fetchone()
+        conn.rollback()
+    assert count is not None
+    return int(count[0])
+
+
+async def test_public_reads_come_from_the_replica_within_the_stated_staleness(
+    clusters: tuple[Cluster, Cluster], http: httpx.AsyncClient
+) -> None:
+    primary, replica = clusters
+    api = Api(http, Owner(primary.url))
+    yoga = await BookingStudio(api, "replica-yoga").setup()
+    first = await add_class(yoga, "Sunrise Flow", 30)
+    gym = await BookingStudio(api, "replica-gym").setup()
+    elsewhere = await add_class(gym, "Kettlebells", 31)
+    wait_for_replay(primary, replica)
+
+    # Row-level security holds on the standby: set_config works in its read-only
+    # transactions, and without a tenant the app role sees no tenant rows at all.
+    assert app_role_rows(replica, None) == 0
+    assert app_role_rows(replica, yoga.tenant["id"]) == 1
+    assert await timetable_ids(http, yoga.slug) == {first["id"]}
+    assert {first["id"], elsewhere["id"]} <= await search_ids(http)
+
+    # Replay paused just after a commit: the replica falls behind from now on.
+    commit_on_primary(primary)
+    wait_for_replay(primary, replica)
+    replica.execute("SELECT pg_wal_replay_pause()")
+    paused_at = time.monotonic()
+    try:
+        # A write with the replica configured goes to the primary, as every write does.
+        second = await add_class(yoga, "Paused Pilates", 32)
+        assert primary.value("SELECT count(*) FROM class_schedules") == 3
+
+        # Still within the bound: the public reads come from the replica, which does not
+        # have the new class yet.
+        assert second["id"] not in await timetable_ids(http, yoga.slug)
+        assert second["id"] not in await search_ids(http)
+        assert await public_reads_show(http, yoga, second) == (False, False)
+        assert await public_reads_show(http, yoga, first) == (True, True)
+        assert time.monotonic() - paused_at < MAX_LAG, "too slow to tell the replica read"
+
+        # Past the bound: the same reads fall back to the primary and show it, although
+        # the replica still has not got it.
+        await asyncio.sleep(max(0.0, paused_at + MAX_LAG + CHECK_INTERVAL + 0.2 - time.monotonic()))
+        assert second["id"] in await timetable_ids(http, yoga.slug)
+        assert second["id"] in await search_ids(http)
+        assert await public_reads_show(http, yoga, second) == (True, True)
+        assert app_role_rows(replica, yoga.tenant["id"]) == 1
+    finally:
+        replica.execute("SELECT pg_wal_replay_resume()")
+
+    # Replaying again, a new class reaches the replica, and the public reads, well within
+    # the stated staleness.
+    wait_for_replay(primary, replica)
+    written = time.monotonic()
+    third = await add_class(yoga, "Evening Yin", 34)
+    while app_role_rows(replica, yoga.tenant["id"]) < 3 or third["id"] not in await timetable_ids(
+        http, yoga.slug
+    ):
+        assert time.monotonic() - written < MAX_LAG + CHECK_INTERVAL
+        await asyncio.sleep(0.1)
