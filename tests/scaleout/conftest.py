@@ -15,7 +15,9 @@ from tests.fakes.smtp import FakeSmtpServer
 from tests.scaleout.support import (
     REDIS_SERVER,
     RoundRobinBalancer,
+    StudioLoopProcess,
     api_processes,
+    held_worker,
     redis_server,
 )
 
@@ -29,6 +31,9 @@ class Installation:
     apis: list[str]
     balancer: RoundRobinBalancer
     smtp: FakeSmtpServer
+    # Loaded but not started: the test about jobs starts it (a worker's row in the queue's
+    # tables would not survive the other tests' clean-up).
+    worker: StudioLoopProcess
     env: dict[str, str] = field(default_factory=dict)
 
 
@@ -46,8 +51,12 @@ def installation(owner_url: str) -> Iterator[Installation]:
             "SMTP_STARTTLS": "false",
             "RATE_LIMIT_SENSITIVE": f"{SENSITIVE_LIMIT}/minute",
         }
-        with api_processes(owner_url, 2, **env) as apis, RoundRobinBalancer(apis) as balancer:
-            yield Installation(apis, balancer, smtp, env)
+        worker = held_worker(owner_url, **env)
+        try:
+            with api_processes(owner_url, 2, **env) as apis, RoundRobinBalancer(apis) as balancer:
+                yield Installation(apis, balancer, smtp, worker, env)
+        finally:
+            worker.stop()
 
 
 _addresses = itertools.count(1)

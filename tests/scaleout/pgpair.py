@@ -130,14 +130,18 @@ def _running(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def primary_and_replica() -> Iterator[tuple[Cluster, Cluster]]:
+def primary_and_replica(
+    primary_port: int | None = None, replica_port: int | None = None
+) -> Iterator[tuple[Cluster, Cluster]]:
+    """The pair, on these ports (known in advance, a client can start meanwhile) or free
+    ones."""
     run = _run_kwargs()
     root = Path(tempfile.mkdtemp(prefix="studioloop-replica-"))
     root.chmod(0o755)
     if run:
         shutil.chown(root, run["user"])
-    primary = Cluster(root / "primary", free_port())
-    replica = Cluster(root / "replica", free_port())
+    primary = Cluster(root / "primary", primary_port or free_port())
+    replica = Cluster(root / "replica", replica_port or free_port())
     started: list[Cluster] = []
     try:
         _pg(

@@ -64,25 +64,48 @@ def redis_server() -> Iterator[str]:
         process.wait(timeout=10)
 
 
+# Imports what the command needs (the slow part of starting: seconds on a busy machine),
+# then waits for a line on stdin before running it.
+_HELD = (
+    "import sys, studioloop.app, studioloop.cli; sys.stdin.readline(); "
+    "studioloop.cli.main(sys.argv[1:])"
+)
+
+
 class StudioLoopProcess:
     """One `studioloop` command in its own process; its log kept in a file (a pipe nobody
-    reads would fill up and stall a long-lived process)."""
+    reads would fill up and stall a long-lived process).
 
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+    `held`: the process imports everything and then waits for `release()` before the
+    command starts, so a test can have a worker ready to begin at a moment of its
+    choosing without waiting for Python to load it then."""
+
+    def __init__(self, args: list[str], env: dict[str, str], *, held: bool = False) -> None:
         self.log: IO[str] = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed in stop()
+        start = ["-c", _HELD] if held else ["-m", "studioloop.cli"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "studioloop.cli", *args],
+            [sys.executable, *start, *args],
             env=env,
+            stdin=subprocess.PIPE if held else subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self.log,
             text=True,
         )
+
+    def release(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write("go\n")
+        self.process.stdin.close()
 
     def output(self) -> str:
         self.log.seek(0)
         return self.log.read()
 
     def stop(self) -> None:
+        if self.log.closed:
+            return
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
         self.process.terminate()
         self.wait()
 
@@ -116,7 +139,7 @@ def api_processes(owner_url: str, count: int, **env: str) -> Iterator[list[str]]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     try:
         for base, process in zip(bases, processes, strict=True):
-            _wait_until_up(base, process)
+            wait_until_up(base, process)
         yield bases
     finally:
         for process in processes:
@@ -125,7 +148,7 @@ def api_processes(owner_url: str, count: int, **env: str) -> Iterator[list[str]]
             process.wait()
 
 
-def _wait_until_up(base: str, process: StudioLoopProcess, timeout: float = 90) -> None:
+def wait_until_up(base: str, process: StudioLoopProcess, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError):
@@ -137,15 +160,12 @@ def _wait_until_up(base: str, process: StudioLoopProcess, timeout: float = 90) -
     raise RuntimeError(f"{base} did not start in {timeout} s: {process.output()}")
 
 
-@contextlib.contextmanager
-def worker_process(owner_url: str, concurrency: int = 4, **env: str) -> Iterator[StudioLoopProcess]:
-    worker = StudioLoopProcess(
-        ["worker", "--concurrency", str(concurrency)], environment(owner_url, **env)
+def held_worker(owner_url: str, concurrency: int = 4, **env: str) -> StudioLoopProcess:
+    """A `studioloop worker` loaded and waiting for `release()` (it has not touched the
+    database yet)."""
+    return StudioLoopProcess(
+        ["worker", "--concurrency", str(concurrency)], environment(owner_url, **env), held=True
     )
-    try:
-        yield worker
-    finally:
-        worker.stop()
 
 
 class RoundRobinBalancer:

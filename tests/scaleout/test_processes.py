@@ -21,7 +21,7 @@ from studioloop.db.engine import Database
 from tests.booking.conftest import BookingStudio
 from tests.conftest import PASSWORD, Api, Owner, assert_error
 from tests.scaleout.conftest import SENSITIVE_LIMIT, Installation
-from tests.scaleout.support import wait_for, worker_process
+from tests.scaleout.support import wait_for
 
 _studios = itertools.count(1)
 
@@ -130,7 +130,6 @@ async def test_rate_limits_are_counted_once_for_all_processes(
 async def test_each_job_runs_once_on_the_worker_and_never_on_an_api_process(
     installation: Installation,
     owner_db: Owner,
-    owner_url: str,
     database: Database,
     settings: Settings,
     caller: dict[str, str],
@@ -170,7 +169,9 @@ async def test_each_job_runs_once_on_the_worker_and_never_on_an_api_process(
             if m["Subject"].startswith("Booked:")
         ]
 
-    with worker_process(owner_url, **installation.env) as worker:
+    worker = installation.worker
+    worker.release()
+    try:
         wait_for(lambda: len(confirmations()) >= bookings, 60, worker.output())
         wait_for(
             lambda: (
@@ -181,6 +182,8 @@ async def test_each_job_runs_once_on_the_worker_and_never_on_an_api_process(
             30,
             "the queue did not drain",
         )
+    finally:
+        worker.stop()
     assert sorted(confirmations()) == sorted(m["email"] for m in members)
     assert announcements("succeeded") == bookings
 

@@ -10,9 +10,9 @@ The test has its own primary and replica clusters (tests/scaleout/pgpair.py) and
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,12 +20,16 @@ from zoneinfo import ZoneInfo
 import httpx
 import psycopg
 import pytest
+from sqlalchemy import text
 
+from studioloop.config import Settings
 from studioloop.db import migrate
+from studioloop.db.engine import create_database
 from tests.booking.conftest import BookingStudio
 from tests.conftest import Api, Owner
+from tests.fakes.smtp import free_port
 from tests.scaleout.pgpair import Cluster, primary_and_replica
-from tests.servers import api_process
+from tests.scaleout.support import StudioLoopProcess, environment, wait_until_up
 
 MAX_LAG = 5.0
 # The lag is measured at most once a second per process (db/replica.py).
@@ -33,27 +37,37 @@ CHECK_INTERVAL = 1.0
 
 
 @pytest.fixture(scope="module")
-def clusters() -> Iterator[tuple[Cluster, Cluster]]:
-    with primary_and_replica() as pair:
-        yield pair
+def replicated() -> Iterator[tuple[Cluster, Cluster, str]]:
+    """The primary and the replica, and `studioloop api` configured with both. Starting
+    the process is the slow part, so it starts first: it needs the databases only for
+    requests (its listeners retry until the primary is up)."""
+    primary_port, replica_port = free_port(), free_port()
+    api = StudioLoopProcess(
+        ["api", "--port", str(api_port := free_port())],
+        environment(
+            f"postgresql://postgres@127.0.0.1:{primary_port}/postgres",
+            DATABASE_REPLICA_URL=f"postgresql://postgres@127.0.0.1:{replica_port}/postgres",
+            REPLICA_MAX_LAG_SECONDS=str(MAX_LAG),
+        ),
+    )
+    try:
+        with primary_and_replica(primary_port, replica_port) as (primary, replica):
+            migrate.upgrade(primary.url.replace("postgresql://", "postgresql+psycopg://"))
+            base = f"http://127.0.0.1:{api_port}"
+            wait_until_up(base, api)
+            yield primary, replica, base
+    finally:
+        api.stop()
 
 
 @pytest.fixture(scope="module")
-def server(clusters: tuple[Cluster, Cluster]) -> Iterator[str]:
-    """`studioloop api` with the replica configured, on the primary migrated meanwhile
-    (the process needs the schema only for requests; starting it is the slow part)."""
-    primary, replica = clusters
-    with ThreadPoolExecutor(1) as pool:
-        migrated = pool.submit(
-            migrate.upgrade, primary.url.replace("postgresql://", "postgresql+psycopg://")
-        )
-        with api_process(
-            primary.url,
-            DATABASE_REPLICA_URL=replica.url,
-            REPLICA_MAX_LAG_SECONDS=str(MAX_LAG),
-        ) as base:
-            migrated.result()
-            yield base
+def clusters(replicated: tuple[Cluster, Cluster, str]) -> tuple[Cluster, Cluster]:
+    return replicated[0], replicated[1]
+
+
+@pytest.fixture(scope="module")
+def server(replicated: tuple[Cluster, Cluster, str]) -> str:
+    return replicated[2]
 
 
 @pytest.fixture
@@ -188,3 +202,20 @@ async def test_public_reads_come_from_the_replica_within_the_stated_staleness(
     ):
         assert time.monotonic() - written < MAX_LAG + CHECK_INTERVAL
         await asyncio.sleep(0.1)
+
+
+async def test_an_unreachable_replica_is_not_read_from(settings: Settings, owner_url: str) -> None:
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
+    database = create_database(
+        settings.model_copy(update={"database_replica_url": nowhere}), owner_url=owner_url
+    )
+    try:
+        started = time.monotonic()
+        sessionmaker, on_replica = await database.read_sessionmaker()
+        assert not on_replica and sessionmaker is database.sessionmaker
+        assert database.replica is not None and database.replica.lag_seconds == math.inf
+        assert time.monotonic() - started < 3
+        async with sessionmaker() as session:
+            assert await session.scalar(text("SELECT 1")) == 1
+    finally:
+        await database.dispose()

@@ -11,7 +11,8 @@ How far behind it is, is an upper bound, measured at most once a second per proc
 verdict is kept for `LAG_CHECK_INTERVAL_SECONDS`, so reads may be that much staler still):
 
 - the primary's WAL insert position is read first, then the replica's replay position: a
-  replica that has replayed up to it holds everything committed before the check (lag 0);
+  replica that has replayed up to it holds everything committed before the check began
+  (lag: the time the two reads took);
 - otherwise the replica is at least as new as the last commit it replayed, so the lag is
   at most `now - pg_last_xact_replay_timestamp()`. (That alone would call an idle,
   caught-up replica stale: hence the positions first.)
@@ -84,16 +85,20 @@ class Replica:
         self._checked_at = time.monotonic()
 
     async def _measure_lag(self, primary_position: PrimaryPosition) -> float:
+        started = time.monotonic()
         try:
             async with asyncio.timeout(LAG_CHECK_TIMEOUT_SECONDS):
                 position = await primary_position()
-                return await self._replica_lag(position)
+                lag = await self._replica_lag(position)
         except (psycopg.Error, OSError, TimeoutError) as error:
             logger.warning("read replica not usable", error=str(error) or type(error).__name__)
             await self._forget_connection()
             return math.inf
+        return time.monotonic() - started if lag == 0 else lag
 
     async def _replica_lag(self, primary_position: str | None) -> float:
+        """0 when caught up with `primary_position`, else the upper bound from the last
+        replayed commit (inf if unknown)."""
         if self._connection is None or self._connection.closed:
             self._connection = await psycopg.AsyncConnection.connect(
                 self.conninfo, autocommit=True, **self.connect_args
