@@ -228,17 +228,17 @@ async def test_a_sign_in_on_one_process_holds_on_the_other(
         )
         assert again.status_code == 401
 
-        # The web session: the form from one process, signed in on the other, the
-        # session cookie good on the first.
-        form = await http.get(f"{one}/login")
+        # The web session: the form from the second process, signed in on the first, the
+        # session cookie good on the second.
+        form = await http.get(f"{two}/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
         assert token, form.text
         login = await http.post(
-            f"{two}/login",
+            f"{one}/login",
             data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)},
         )
         assert login.status_code == 303, login.text
         assert "sl_session" in http.cookies
-        page = await http.get(f"{one}/my/profile")  # signed out: a redirect to /login
+        page = await http.get(f"{two}/my/profile")  # signed out: a redirect to /login
         assert page.status_code == 200, page.text
         assert "Lerato" in page.text
