@@ -43,6 +43,15 @@ class Settings(BaseSettings):
     # 8-13% more per second than 10 + 10, with the same peak of 20 connections.
     database_pool_size: int = 20
     database_max_overflow: int = 0
+    # A streaming read replica (hot standby) of that database, for public reads that may be
+    # a little stale: marketplace search and the public timetables (docs/scaling.md).
+    # DATABASE_REPLICA_URL has the owner's credentials at the replica (the app switches to
+    # DATABASE_APP_ROLE there too); APP_DATABASE_REPLICA_URL logs in as the app role instead.
+    # Reads go back to the primary while the replica is more than REPLICA_MAX_LAG_SECONDS
+    # behind (checked at most once a second per process) or unreachable.
+    database_replica_url: str | None = None
+    app_database_replica_url: str | None = None
+    replica_max_lag_seconds: float = Field(5.0, gt=0)
 
     # Backups (docs/backups.md): `studioloop backup` writes to BACKUP_DIR (default
     # DATA_DIR/backups), then keeps the newest BACKUP_KEEP and none older than

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.config import Settings
 from studioloop.db.engine import get_database
-from studioloop.db.session import DbSession
+from studioloop.db.session import ON_REPLICA, DbSession, ReadSession
 from studioloop.db.tenancy import set_tenant_context
 from studioloop.tenants import service
 from studioloop.tenants.cache import TenantCache, TenantRef
@@ -73,12 +73,36 @@ async def get_optional_tenant(request: Request, session: DbSession) -> TenantRef
     if key is None:
         return None
     ref = await resolve(session, request.app.state.tenant_cache, key)
+    return await _enter(request, session, ref)
+
+
+async def _enter(request: Request, session: AsyncSession, ref: TenantRef) -> TenantRef:
     if ref.status == "suspended":
         raise TenantSuspended()
     # Row-level security now confines every query of this transaction to the tenant.
     await set_tenant_context(session, ref.id)
     request.state.tenant_id = ref.id
     return ref
+
+
+async def get_read_tenant(request: Request, session: ReadSession) -> TenantRef:
+    """The tenant of a public read on `ReadSession` (maybe the read replica), with row-level
+    security set on that session.
+
+    A lookup the cache does not hold is made on the primary, never on the replica: a
+    replica a few seconds behind would otherwise put a studio that was just created, or
+    just suspended, into the cache as it was before, for the cache's whole TTL (a tenant
+    change clears every process's cache at commit, before the replica has it)."""
+    key = lookup_key(request, request.app.state.settings)
+    if key is None:
+        raise TenantRequired()
+    cache: TenantCache = request.app.state.tenant_cache
+    if session.info.get(ON_REPLICA) and not cache.get(key)[0]:
+        async with get_database().sessionmaker() as primary:
+            ref = await resolve(primary, cache, key)
+    else:
+        ref = await resolve(session, cache, key)
+    return await _enter(request, session, ref)
 
 
 async def get_tenant(
@@ -91,3 +115,5 @@ async def get_tenant(
 
 CurrentTenant = Annotated[TenantRef, Depends(get_tenant)]
 OptionalTenant = Annotated[TenantRef | None, Depends(get_optional_tenant)]
+# For public reads that may be a little stale: use with `ReadSession` (db/session.py).
+ReadTenant = Annotated[TenantRef, Depends(get_read_tenant)]
