@@ -471,6 +471,7 @@ class Minute:
     latencies: dict[str, list[float]] = field(default_factory=dict)  # kind -> seconds
     errors: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, status)
     rss: int = 0  # bytes, the server's process tree at the end of the minute
+    in_flight: int = 0  # requests sent and not yet answered at the end of the minute
     cpu: dict[str, float | None] = field(default_factory=dict)
 
     def record(self, kind: str, latency: float, error: str | None) -> None:
@@ -592,8 +593,9 @@ async def soak(
     def current() -> Minute:
         return minutes[min(int((loop.time() - start) // 60), count - 1)]
 
+    pending: set[asyncio.Task[None]] = set()
+
     async def dispatch() -> None:
-        pending: set[asyncio.Task[None]] = set()
         for i in range(int(rate * 60 * count)):
             due = start + i / rate
             if due >= end:
@@ -611,10 +613,10 @@ async def soak(
             minutes[-1].errors[(task.get_name(), f"no answer within {DRAIN_S:.0f} s")] += 1
 
     dispatcher = asyncio.create_task(dispatch())
-    meter.start()
     for minute in minutes:
         await asyncio.sleep(max(0.0, start + 60 * minute.number - loop.time()))
         minute.rss, minute.cpu = meter.read()
+        minute.in_flight = len(pending)
         if minute.number == count:
             await dispatcher  # the last minute takes what was still in flight
         print_minute(minute)
@@ -656,7 +658,8 @@ def print_minute(minute: Minute) -> None:
     )
     print(
         f"minute {minute.number:3}  {total / 60:7.1f} req/s  p99 {_ms(minute.p99())} ms  "
-        f"errors {minute.errors.total()}  RSS {minute.rss / 2**20:.1f} MiB  "
+        f"errors {minute.errors.total()}  in flight {minute.in_flight}  "
+        f"RSS {minute.rss / 2**20:.1f} MiB  "
         f"CPU % server/postgres/client/other {cpu}"
     )
     print(
@@ -723,6 +726,13 @@ def print_summary(minutes: Sequence[Minute], warmup: int, verdict: Verdict) -> N
     print(f"Memory growth after the warm-up: {growth} (target < {TARGET_MEMORY_GROWTH:.0%})")
     print(f"p99 max / min after the warm-up: {spread} (target <= {TARGET_P99_SPREAD:.2f})")
     print(f"Errors: {verdict.errors} (target 0)")
+    if len(minutes) - warmup < 2:
+        print("NOTE: one minute after the warm-up: the p99 spread cannot show a drift.")
+    if minutes[-1].in_flight > max(10, minutes[0].in_flight):
+        print(
+            f"WARNING: {minutes[-1].in_flight} requests were in flight at the end: the server "
+            "did not keep up with the rate (the p99 grows with the queue)."
+        )
     other = [float(m.cpu.get("other") or 0) for m in minutes]
     if other and statistics.median(other) > 20:
         print(
