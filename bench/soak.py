@@ -224,8 +224,9 @@ async def seed_studio(
     instructor: dict[str, str],
     members: list[dict[str, str]],
 ) -> Studio:
-    """A studio on the marketplace with a location; its instructor and every member
-    joined, the members with credits. Check-in opens as early as any class time it has."""
+    """A studio on the marketplace (its location comes with the timetable); its
+    instructor and every member joined with credits (the instructor's go unused).
+    Check-in opens as early as any class time it has."""
     owner_h = {"Authorization": owner["Authorization"]}
     await _ok(
         client.post(
