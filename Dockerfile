@@ -31,7 +31,8 @@ ENV PIP_NO_CACHE_DIR=1 \
 
 RUN groupadd --system --gid 10001 studioloop \
     && useradd --system --uid 10001 --gid studioloop --home-dir /var/lib/studioloop \
-       --create-home --shell /usr/sbin/nologin studioloop
+       --create-home --shell /usr/sbin/nologin studioloop \
+    && install -d -o 10001 -g 10001 /var/lib/studioloop/files
 
 COPY --from=build /wheels /wheels
 RUN python -m venv /opt/studioloop \
