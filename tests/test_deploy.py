@@ -180,7 +180,11 @@ def _unit(name: str) -> configparser.RawConfigParser:
 
 @pytest.mark.parametrize(
     ("unit", "instance", "command"),
-    [("studioloop-api@.service", "8001", "api"), ("studioloop-worker.service", "", "worker")],
+    [
+        ("studioloop-api@.service", "8001", "api"),
+        ("studioloop-worker.service", "", "worker"),
+        ("studioloop-migrate.service", "", "migrate"),
+    ],
 )
 def test_systemd_units_run_real_commands_unprivileged(
     unit: str, instance: str, command: str
@@ -192,7 +196,10 @@ def test_systemd_units_run_real_commands_unprivileged(
     assert executable.endswith("/bin/studioloop")
     assert args[0] == command
     assert_studioloop_command(args)
-    assert service["Restart"] == "always"
+    if command == "migrate":
+        assert service["Type"] == "oneshot"
+    else:
+        assert service["Restart"] == "always"
 
 
 def test_systemd_target_wants_units_that_exist() -> None:
