@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -96,11 +97,13 @@ class ChatMessage(TenantPrimaryKey, Base):
         tenant_foreign_key("sender_guest_id", "chat_guests", ondelete="CASCADE"),
         CheckConstraint("(sender_user_id IS NULL) <> (sender_guest_id IS NULL)", name="one_sender"),
         Index("ix_chat_messages_room_seq", "room_id", "seq"),
+        # The identity makes seq unique; the constraint carries tenant_id for Citus.
+        UniqueConstraint("tenant_id", "seq"),
     )
 
     tenant_id: Mapped[uuid.UUID] = _tenant()
     room_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
-    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), unique=True)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
     sender_user_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
     )

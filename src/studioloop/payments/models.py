@@ -64,7 +64,7 @@ class Payment(TenantPrimaryKey, Timestamps, Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         # Never refund more than was captured, whatever the code above does.
         CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="refunded"),
-        UniqueConstraint("provider", "provider_reference"),
+        UniqueConstraint("tenant_id", "provider", "provider_reference"),
         Index("ix_payments_user", "user_id", "created_at"),
         Index("ix_payments_booking", "booking_id"),
         Index("ix_payments_subscription", "subscription_id"),
@@ -187,7 +187,7 @@ class Receipt(TenantPrimaryKey, Base):
     __table_args__ = (
         tenant_foreign_key("payment_id", "payments", ondelete="CASCADE"),
         UniqueConstraint("tenant_id", "number"),
-        UniqueConstraint("payment_id"),
+        UniqueConstraint("tenant_id", "payment_id"),
         CheckConstraint("number > 0", name="number_positive"),
     )
 
