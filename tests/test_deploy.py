@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import jsonschema
 import pytest
 import yaml
 
@@ -129,6 +130,11 @@ def _studioloop_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
         for name, service in compose["services"].items()
         if str(service.get("image", "")).startswith("studioloop")
     }
+
+
+def test_compose_file_follows_the_compose_specification(compose: dict[str, Any]) -> None:
+    schema = json.loads((ROOT / "tests" / "data" / "compose-spec.json").read_text())
+    jsonschema.Draft7Validator(schema).validate(compose)  # the draft its $schema names
 
 
 def test_compose_has_every_part(compose: dict[str, Any]) -> None:
