@@ -38,6 +38,7 @@ from studioloop.jobs.app import connected_job_app
 from studioloop.ops import router as ops_router
 from studioloop.tenants.cache import TenantCache, listen_for_changes
 from studioloop.tenants.dependencies import tenant_domain_check
+from studioloop.tenants.tls_router import router as tls_router
 from studioloop.web.account_pages import router as account_pages_router
 from studioloop.web.admin import router as admin_pages_router
 from studioloop.web.inbox_pages import router as inbox_pages_router
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
 
     install_error_handlers(app)
     app.include_router(ops_router)
+    app.include_router(tls_router)
     include_api(app)
     app.include_router(web_router)
     app.include_router(sandbox_router)

@@ -451,7 +451,7 @@ class Run:
             "count(*) FILTER (WHERE b.status IN ('confirmed', 'held')), "
             "count(*) FILTER (WHERE b.status = 'waitlisted') "
             "FROM class_schedules s LEFT JOIN bookings b ON b.class_schedule_id = s.id "
-            "WHERE s.tenant_id = %(tenant)s GROUP BY s.id"
+            "WHERE s.tenant_id = %(tenant)s GROUP BY s.id, s.tenant_id"
         ):
             assert booked == confirmed <= capacity, (occ_id, booked, confirmed, capacity)
             assert waiting == waitlisted, (occ_id, waiting, waitlisted)

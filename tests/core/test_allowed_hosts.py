@@ -76,6 +76,9 @@ async def test_production_answers_its_own_hosts_and_refuses_others(
     assert (await _get(production, "10.0.0.7:8000", "/health")).status_code == 200
     assert (await _get(production, "10.0.0.7:8000", "/metrics")).status_code == 200
     assert (await _get(production, "10.0.0.7:8000")).status_code == 400
+    # Caddy asks by its internal address whether to get a certificate (docs/deploy.md).
+    ask = await _get(production, "127.0.0.1:8001", "/internal/tls/allowed?domain=studios.example")
+    assert ask.status_code == 200, ask.text
 
 
 async def test_a_verified_custom_domain_is_answered_at_once(

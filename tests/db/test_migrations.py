@@ -54,3 +54,45 @@ def test_migration_files_are_named_by_date() -> None:
     names = [p.name for p in versions.glob("*.py")]
     assert names
     assert [n for n in names if not re.match(MIGRATION_NAME, n)] == []
+
+
+def _primary_key(url: str, table: str) -> str:
+    with psycopg.connect(libpq_conninfo(url)) as conn:
+        row = conn.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = %s::regclass AND contype = 'p'",
+            (table,),
+        ).fetchone()
+        assert row is not None
+        return str(row[0])
+
+
+def test_tenant_keys_migrate_down_and_up_with_rows_in_place(scratch_url: str) -> None:
+    """0026 rebuilds primary and foreign keys of tables that hold rows: both ways."""
+    from alembic.script import ScriptDirectory
+
+    from tests.db.test_citus_ready import make_location
+
+    config = migrate.alembic_config(scratch_url)
+    before = ScriptDirectory.from_config(config).get_revision("0026_citus_tenant_keys")
+    assert before is not None and isinstance(before.down_revision, str)
+    command.upgrade(config, "head")
+    with psycopg.connect(libpq_conninfo(scratch_url), autocommit=True) as conn:
+        tenant_id, location_id = make_location(conn, "loop-yoga")
+        conn.execute(
+            "INSERT INTO rooms (tenant_id, location_id, name, capacity) VALUES (%s, %s, 'A', 9)",
+            (tenant_id, location_id),
+        )
+
+    command.downgrade(config, before.down_revision)
+    assert _primary_key(scratch_url, "rooms") == "PRIMARY KEY (id)"
+    command.upgrade(config, "head")
+    assert _primary_key(scratch_url, "rooms") == "PRIMARY KEY (id, tenant_id)"
+    assert _primary_key(scratch_url, "chat_read_markers") == (
+        "PRIMARY KEY (tenant_id, room_id, reader)"
+    )
+    command.check(config)
+    with psycopg.connect(libpq_conninfo(scratch_url)) as conn:
+        conn.execute("SELECT set_config('app.tenant_id', %s, false)", (str(tenant_id),))
+        rows = conn.execute("SELECT count(*) FROM rooms WHERE location_id = %s", (location_id,))
+        assert rows.fetchone() == (1,)

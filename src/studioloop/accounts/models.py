@@ -19,7 +19,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from studioloop.db.base import Base, Timestamps, UUIDPrimaryKey
+from studioloop.db.base import (
+    Base,
+    TenantPrimaryKey,
+    Timestamps,
+    UUIDPrimaryKey,
+)
 
 USER_STATUSES = ("active", "inactive", "banned")
 ROLES = ("owner", "admin", "instructor", "member")
@@ -61,7 +66,7 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     calendar_feed_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
-class UserTenantRole(UUIDPrimaryKey, Base):
+class UserTenantRole(TenantPrimaryKey, Base):
     """A user's membership of one tenant, with the role they hold there.
 
     A pending invitation is a row too (status `invited`): it has no user yet, only the
@@ -89,7 +94,7 @@ class UserTenantRole(UUIDPrimaryKey, Base):
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
@@ -113,7 +118,7 @@ class UserTenantRole(UUIDPrimaryKey, Base):
     )
 
 
-class MembershipAudit(UUIDPrimaryKey, Base):
+class MembershipAudit(TenantPrimaryKey, Base):
     """Append-only history of memberships: invitations, acceptances, joins, role and status
     changes. The app role may only insert and read (UPDATE and DELETE are revoked), so the
     history cannot be rewritten. No foreign keys to memberships or users: the history must
@@ -127,7 +132,7 @@ class MembershipAudit(UUIDPrimaryKey, Base):
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     membership_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     # The member concerned; NULL while the membership is still an invitation.

@@ -21,7 +21,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from studioloop.db.base import Base, Timestamps, UUIDPrimaryKey, one_of
+from studioloop.db.base import (
+    Base,
+    TenantPrimaryKey,
+    Timestamps,
+    one_of,
+    tenant_foreign_key,
+)
 
 INTERVALS = ("month", "year")
 # incomplete: the first payment is not in yet. past_due: a renewal is unpaid (still
@@ -30,7 +36,7 @@ SUBSCRIPTION_STATUSES = ("incomplete", "active", "past_due", "suspended", "cance
 ENTITLED_STATUSES = ("active", "past_due")
 
 
-class MembershipPlan(UUIDPrimaryKey, Timestamps, Base):
+class MembershipPlan(TenantPrimaryKey, Timestamps, Base):
     """A membership (or a creator's tier) on sale: a price per month or year, credits each
     period or unlimited classes of some types, and caps and features for metering."""
 
@@ -43,7 +49,7 @@ class MembershipPlan(UUIDPrimaryKey, Timestamps, Base):
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     name: Mapped[str] = mapped_column(String(120))
     description: Mapped[str | None] = mapped_column(Text)
@@ -62,11 +68,13 @@ class MembershipPlan(UUIDPrimaryKey, Timestamps, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
 
 
-class Subscription(UUIDPrimaryKey, Timestamps, Base):
+class Subscription(TenantPrimaryKey, Timestamps, Base):
     """A member's membership of a plan, renewed by our own job (docs/decisions/0002)."""
 
     __tablename__ = "subscriptions"
     __table_args__ = (
+        tenant_foreign_key("plan_id", "membership_plans", ondelete="RESTRICT"),
+        tenant_foreign_key("next_plan_id", "membership_plans", ondelete="SET NULL"),
         CheckConstraint(f"status IN {one_of(SUBSCRIPTION_STATUSES)}", name="status"),
         CheckConstraint("failed_attempts >= 0", name="failed_attempts"),
         CheckConstraint("paused_from IS NULL OR paused_until > paused_from", name="pause_range"),
@@ -82,18 +90,14 @@ class Subscription(UUIDPrimaryKey, Timestamps, Base):
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="RESTRICT")
     )
-    plan_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("membership_plans.id", ondelete="RESTRICT")
-    )
+    plan_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     # A downgrade waits for the next renewal.
-    next_plan_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("membership_plans.id", ondelete="SET NULL")
-    )
+    next_plan_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     status: Mapped[str] = mapped_column(String(16), server_default=text("'incomplete'"))
     current_period_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     current_period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

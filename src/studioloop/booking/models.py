@@ -18,7 +18,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from studioloop.db.base import Base, Timestamps, UUIDPrimaryKey
+from studioloop.db.base import (
+    Base,
+    TenantPrimaryKey,
+    Timestamps,
+    tenant_foreign_key,
+)
 
 # `held`: a seat kept for a member while they pay for the class by card; it counts against
 # capacity like a confirmed booking. `expired`: a hold that lapsed unpaid (its seat freed).
@@ -38,11 +43,12 @@ SEAT_STATUSES = ("confirmed", "held")  # the bookings class_schedules.booked_cou
 ONE_ACTIVE_PER_MEMBER = "uq_bookings_one_active_per_member"
 
 
-class Booking(UUIDPrimaryKey, Timestamps, Base):
+class Booking(TenantPrimaryKey, Timestamps, Base):
     """A member's place in one class occurrence (or in its waitlist)."""
 
     __tablename__ = "bookings"
     __table_args__ = (
+        tenant_foreign_key("class_schedule_id", "class_schedules", ondelete="CASCADE"),
         # One active booking per member per occurrence, whatever races happen.
         Index(
             ONE_ACTIVE_PER_MEMBER,
@@ -67,14 +73,12 @@ class Booking(UUIDPrimaryKey, Timestamps, Base):
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
     )
-    class_schedule_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("class_schedules.id", ondelete="CASCADE")
-    )
+    class_schedule_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     status: Mapped[str] = mapped_column(String(16))
     booking_type: Mapped[str] = mapped_column(String(16), server_default=text("'direct'"))
     credits_used: Mapped[int] = mapped_column(Integer, server_default=text("0"))
@@ -93,23 +97,22 @@ class Booking(UUIDPrimaryKey, Timestamps, Base):
     marketplace_fee: Mapped[int | None] = mapped_column(Integer)
 
 
-class CheckinScan(UUIDPrimaryKey, Base):
+class CheckinScan(TenantPrimaryKey, Base):
     """One scan uploaded by an offline device, kept so each is applied exactly once."""
 
     __tablename__ = "checkin_scans"
     __table_args__ = (
+        tenant_foreign_key("booking_id", "bookings", ondelete="CASCADE"),
         UniqueConstraint("tenant_id", "nonce"),
         Index("ix_checkin_scans_booking", "booking_id"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     nonce: Mapped[str] = mapped_column(String(100))
     device_id: Mapped[str] = mapped_column(String(100))
-    booking_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("bookings.id", ondelete="CASCADE")
-    )
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     result: Mapped[str] = mapped_column(String(40))
     scanned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(

@@ -15,13 +15,20 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from studioloop.db.base import Base, Timestamps, UUIDPrimaryKey, one_of
+from studioloop.db.base import (
+    Base,
+    TenantPrimaryKey,
+    Timestamps,
+    one_of,
+    tenant_foreign_key,
+)
 
 ROOM_KINDS = ("support", "direct")
 ROOM_STATUSES = ("open", "pending", "closed")
@@ -29,10 +36,12 @@ ABOUT_KINDS = ("member", "booking", "payment")
 
 
 def _tenant() -> Mapped[uuid.UUID]:
-    return mapped_column(UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"))
+    return mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
-class ChatGuest(UUIDPrimaryKey, Base):
+class ChatGuest(TenantPrimaryKey, Base):
     """Someone on a studio's website who asked for help without an account."""
 
     __tablename__ = "chat_guests"
@@ -43,12 +52,13 @@ class ChatGuest(UUIDPrimaryKey, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class ChatRoom(UUIDPrimaryKey, Timestamps, Base):
+class ChatRoom(TenantPrimaryKey, Timestamps, Base):
     """A conversation: a support ticket opened by a guest or member, or a direct one
     between a member and the studio's staff."""
 
     __tablename__ = "chat_rooms"
     __table_args__ = (
+        tenant_foreign_key("opened_by_guest_id", "chat_guests", ondelete="CASCADE"),
         CheckConstraint(f"kind IN {one_of(ROOM_KINDS)}", name="kind"),
         CheckConstraint(f"status IN {one_of(ROOM_STATUSES)}", name="status"),
         CheckConstraint(
@@ -67,9 +77,7 @@ class ChatRoom(UUIDPrimaryKey, Timestamps, Base):
     opened_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
-    opened_by_guest_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("chat_guests.id", ondelete="CASCADE"), index=True
-    )
+    opened_by_guest_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
     assignee_user_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -79,27 +87,27 @@ class ChatRoom(UUIDPrimaryKey, Timestamps, Base):
     last_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class ChatMessage(UUIDPrimaryKey, Base):
+class ChatMessage(TenantPrimaryKey, Base):
     """A message. Append-only; `seq` orders a room's messages and lets a reconnecting
     client ask for what it missed."""
 
     __tablename__ = "chat_messages"
     __table_args__ = (
+        tenant_foreign_key("room_id", "chat_rooms", ondelete="CASCADE"),
+        tenant_foreign_key("sender_guest_id", "chat_guests", ondelete="CASCADE"),
         CheckConstraint("(sender_user_id IS NULL) <> (sender_guest_id IS NULL)", name="one_sender"),
         Index("ix_chat_messages_room_seq", "room_id", "seq"),
+        # The identity makes seq unique; the constraint carries tenant_id for Citus.
+        UniqueConstraint("tenant_id", "seq"),
     )
 
     tenant_id: Mapped[uuid.UUID] = _tenant()
-    room_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("chat_rooms.id", ondelete="CASCADE")
-    )
-    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), unique=True)
+    room_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
     sender_user_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
     )
-    sender_guest_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("chat_guests.id", ondelete="CASCADE")
-    )
+    sender_guest_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     sender_name: Mapped[str] = mapped_column(String(200))
     is_staff: Mapped[bool] = mapped_column(server_default=text("false"))
     body: Mapped[str] = mapped_column(Text)
@@ -115,11 +123,10 @@ class ChatReadMarker(Base):
     """How far one participant has read a room (for unread counts and read receipts)."""
 
     __tablename__ = "chat_read_markers"
+    __table_args__ = (tenant_foreign_key("room_id", "chat_rooms", ondelete="CASCADE"),)
 
     tenant_id: Mapped[uuid.UUID] = _tenant()
-    room_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("chat_rooms.id", ondelete="CASCADE"), primary_key=True
-    )
+    room_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     # "user:<uuid>" or "guest:<uuid>"; staff share nothing: each has their own marker.
     reader: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_read_seq: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))

@@ -275,7 +275,7 @@ async def mark_read(session: AsyncSession, who: Participant, room: ChatRoom, seq
         insert(ChatReadMarker)
         .values(tenant_id=room.tenant_id, room_id=room.id, reader=who.reader, last_read_seq=seq)
         .on_conflict_do_update(
-            index_elements=["room_id", "reader"],
+            index_elements=["tenant_id", "room_id", "reader"],
             set_={"last_read_seq": func.greatest(ChatReadMarker.last_read_seq, seq)},
         )
     )

@@ -20,7 +20,8 @@ logger = get_logger(__name__)
 
 # Probes and scrapers often call by address (a load balancer's health check, Prometheus):
 # these answer for any host, and say nothing about any studio.
-ANY_HOST_PATHS = frozenset({"/health", "/ready", "/metrics"})
+# The TLS ask is called by Caddy on an internal address, before a host is known to us.
+ANY_HOST_PATHS = frozenset({"/health", "/ready", "/metrics", "/internal/tls/allowed"})
 MAX_HOST_LENGTH = 253
 
 TenantDomainCheck = Callable[[str], Awaitable[bool]]

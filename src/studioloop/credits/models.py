@@ -19,17 +19,24 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from studioloop.db.base import Base, Timestamps, UUIDPrimaryKey
+from studioloop.db.base import (
+    Base,
+    TenantPrimaryKey,
+    Timestamps,
+    tenant_foreign_key,
+)
 
 TRANSACTION_TYPES = ("purchase", "usage", "refund", "transfer", "expiry", "adjustment")
 LOT_SOURCES = ("purchase", "adjustment", "grant", "transfer")
 
 
 def _tenant_fk() -> Mapped[uuid.UUID]:
-    return mapped_column(UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"))
+    return mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
-class CreditAccount(UUIDPrimaryKey, Timestamps, Base):
+class CreditAccount(TenantPrimaryKey, Timestamps, Base):
     """A member's credits at one studio (seed 002 MemberCredit).
 
     `balance` always equals the sum of the account's ledger; both change in one transaction.
@@ -49,11 +56,13 @@ class CreditAccount(UUIDPrimaryKey, Timestamps, Base):
     total_purchased: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
-class CreditLot(UUIDPrimaryKey, Base):
+class CreditLot(TenantPrimaryKey, Base):
     """Credits that arrived together and expire together; used soonest-expiring first."""
 
     __tablename__ = "credit_lots"
     __table_args__ = (
+        tenant_foreign_key("account_id", "credit_accounts", ondelete="CASCADE"),
+        tenant_foreign_key("package_id", "credit_packages", ondelete="SET NULL"),
         CheckConstraint("remaining >= 0 AND remaining <= original", name="remaining"),
         CheckConstraint("original > 0", name="original_positive"),
         CheckConstraint(f"source IN {LOT_SOURCES}", name="source"),
@@ -66,24 +75,22 @@ class CreditLot(UUIDPrimaryKey, Base):
     )
 
     tenant_id: Mapped[uuid.UUID] = _tenant_fk()
-    account_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("credit_accounts.id", ondelete="CASCADE")
-    )
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     source: Mapped[str] = mapped_column(String(16))
     original: Mapped[int] = mapped_column(Integer)
     remaining: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    package_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("credit_packages.id", ondelete="SET NULL")
-    )
+    package_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class CreditTransaction(UUIDPrimaryKey, Base):
+class CreditTransaction(TenantPrimaryKey, Base):
     """The append-only ledger (the app role may not UPDATE or DELETE it)."""
 
     __tablename__ = "credit_transactions"
     __table_args__ = (
+        tenant_foreign_key("account_id", "credit_accounts", ondelete="CASCADE"),
+        tenant_foreign_key("lot_id", "credit_lots", ondelete="SET NULL"),
         CheckConstraint(f"type IN {TRANSACTION_TYPES}", name="type"),
         CheckConstraint("amount <> 0", name="amount_not_zero"),
         CheckConstraint("balance_after >= 0", name="balance_after"),
@@ -96,16 +103,12 @@ class CreditTransaction(UUIDPrimaryKey, Base):
     )
 
     tenant_id: Mapped[uuid.UUID] = _tenant_fk()
-    account_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("credit_accounts.id", ondelete="CASCADE")
-    )
+    account_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id"))
     type: Mapped[str] = mapped_column(String(16))
     amount: Mapped[int] = mapped_column(Integer)
     balance_after: Mapped[int] = mapped_column(Integer)
-    lot_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("credit_lots.id", ondelete="SET NULL")
-    )
+    lot_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     booking_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     reason: Mapped[str | None] = mapped_column(Text)
     actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -114,7 +117,7 @@ class CreditTransaction(UUIDPrimaryKey, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class CreditPackage(UUIDPrimaryKey, Timestamps, Base):
+class CreditPackage(TenantPrimaryKey, Timestamps, Base):
     """A pack a studio sells: so many credits, valid so many days, at a price."""
 
     __tablename__ = "credit_packages"

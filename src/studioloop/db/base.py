@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import DateTime, MetaData, func, text
+from sqlalchemy import DateTime, ForeignKeyConstraint, MetaData, func, text
 from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 # Stable constraint names keep Alembic autogenerate and `alembic check` deterministic.
 NAMING_CONVENTION = {
@@ -32,6 +33,39 @@ class Base(DeclarativeBase):
 class UUIDPrimaryKey:
     id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+    )
+
+
+class TenantPrimaryKey:
+    """The key of a tenant table: `(id, tenant_id)` in the database, so that Citus can
+    distribute the table by tenant_id (docs/deploy.md, "Citus"), with `id` first so that a
+    lookup by id alone still uses the index. The model's `tenant_id` column is declared with
+    `primary_key=True`. The ORM still knows a row by its id alone (`session.get(Model, id)`):
+    ids are random UUIDs made by the server, and row-level security shows one tenant's rows.
+    """
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        primary_key=True,
+        server_default=text("gen_random_uuid()"),
+        sort_order=-1,
+    )
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        args: dict[str, Any] = {"primary_key": [cls.__table__.c.id]}  # type: ignore[attr-defined]
+        if issubclass(cast(type, cls), Timestamps):
+            args.update(Timestamps.__mapper_args__)
+        return args
+
+
+def tenant_foreign_key(column: str, table: str, *, ondelete: str) -> ForeignKeyConstraint:
+    """A reference to another tenant table's row as `(column, tenant_id) -> (id, tenant_id)`:
+    both rows must be the same tenant's, and under Citus they live on the same shard.
+    `SET NULL` clears `column` only (PostgreSQL 15+), never the row's tenant_id."""
+    action = f"SET NULL ({column})" if ondelete == "SET NULL" else ondelete
+    return ForeignKeyConstraint(
+        [column, "tenant_id"], [f"{table}.id", f"{table}.tenant_id"], ondelete=action
     )
 
 

@@ -42,7 +42,7 @@ SELECT b.id AS booking_id, b.created_at AS booked_at, c.name AS class_name, o.st
   JOIN users u ON u.id = b.user_id
  WHERE e.tenant_id = %s AND e.created_at >= %s AND e.created_at < %s
    AND b.booking_type = 'marketplace' AND e.entry_type <> 'transfer'
- GROUP BY b.id, c.name, o.start_time, u.first_name, u.last_name
+ GROUP BY b.id, b.tenant_id, c.name, o.start_time, u.first_name, u.last_name
  ORDER BY min(e.seq)
 """
 

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from studioloop.db.base import Base, UUIDPrimaryKey, one_of
+from studioloop.db.base import Base, TenantPrimaryKey, UUIDPrimaryKey, one_of
 
 CHANNELS = ("email", "whatsapp", "sms", "push")
 # queued: waiting for its job (or for quiet hours to end). sending: handed to the provider.
@@ -112,7 +112,7 @@ class EmailAttachment(UUIDPrimaryKey, Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class NotificationPreference(UUIDPrimaryKey, Base):
+class NotificationPreference(TenantPrimaryKey, Base):
     """What one member wants from one studio. No row means the studio's defaults."""
 
     __tablename__ = "notification_preferences"
@@ -124,7 +124,7 @@ class NotificationPreference(UUIDPrimaryKey, Base):
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
@@ -173,7 +173,7 @@ class PushSubscription(UUIDPrimaryKey, Base):
     last_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class NotificationTemplate(UUIDPrimaryKey, Base):
+class NotificationTemplate(TenantPrimaryKey, Base):
     """A studio's own wording for a message, replacing the built-in template."""
 
     __tablename__ = "notification_templates"
@@ -183,7 +183,7 @@ class NotificationTemplate(UUIDPrimaryKey, Base):
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     event: Mapped[str] = mapped_column(String(64))
     # email: subject, text and HTML body. text: the short form for SMS and push.

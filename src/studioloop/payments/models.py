@@ -24,7 +24,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from studioloop.db.base import Base, Timestamps, UUIDPrimaryKey, one_of
+from studioloop.db.base import (
+    Base,
+    TenantPrimaryKey,
+    Timestamps,
+    UUIDPrimaryKey,
+    one_of,
+    tenant_foreign_key,
+)
 
 PAYMENT_STATUSES = (
     "pending",
@@ -41,25 +48,30 @@ PAYMENT_PURPOSES = ("credit_pack", "class_booking", "subscription", "subscriptio
 PROVIDERS = ("sandbox", "stripe", "yoco")
 
 
-class Payment(UUIDPrimaryKey, Timestamps, Base):
+class Payment(TenantPrimaryKey, Timestamps, Base):
     """Money a member pays a studio, in minor units of the studio's currency."""
 
     __tablename__ = "payments"
     __table_args__ = (
+        tenant_foreign_key("package_id", "credit_packages", ondelete="SET NULL"),
+        tenant_foreign_key("booking_id", "bookings", ondelete="SET NULL"),
+        tenant_foreign_key("subscription_id", "subscriptions", ondelete="SET NULL"),
+        tenant_foreign_key("plan_id", "membership_plans", ondelete="SET NULL"),
+        tenant_foreign_key("credit_lot_id", "credit_lots", ondelete="SET NULL"),
         CheckConstraint(f"status IN {one_of(PAYMENT_STATUSES)}", name="status"),
         CheckConstraint(f"purpose IN {one_of(PAYMENT_PURPOSES)}", name="purpose"),
         CheckConstraint(f"provider IN {one_of(PROVIDERS)}", name="provider"),
         CheckConstraint("amount > 0", name="amount_positive"),
         # Never refund more than was captured, whatever the code above does.
         CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="refunded"),
-        UniqueConstraint("provider", "provider_reference"),
+        UniqueConstraint("tenant_id", "provider", "provider_reference"),
         Index("ix_payments_user", "user_id", "created_at"),
         Index("ix_payments_booking", "booking_id"),
         Index("ix_payments_subscription", "subscription_id"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="RESTRICT")
@@ -67,20 +79,12 @@ class Payment(UUIDPrimaryKey, Timestamps, Base):
     provider: Mapped[str] = mapped_column(String(16))
     provider_reference: Mapped[str | None] = mapped_column(String(255))
     purpose: Mapped[str] = mapped_column(String(32))
-    package_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("credit_packages.id", ondelete="SET NULL")
-    )
+    package_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     # A class paid for by card: the booking whose seat is held until this succeeds.
-    booking_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("bookings.id", ondelete="SET NULL")
-    )
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     # A membership's first payment or a renewal, or an upgrade's prorated difference.
-    subscription_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("subscriptions.id", ondelete="SET NULL")
-    )
-    plan_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("membership_plans.id", ondelete="SET NULL")
-    )
+    subscription_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    plan_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     description: Mapped[str] = mapped_column(String(255))
     amount: Mapped[int] = mapped_column(Integer)  # minor units
     currency: Mapped[str] = mapped_column(String(3))
@@ -96,23 +100,22 @@ class Payment(UUIDPrimaryKey, Timestamps, Base):
     status: Mapped[str] = mapped_column(String(32), server_default=text("'pending'"))
     succeeded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The lot a credit-pack payment granted: a refund takes its credits back from there.
-    credit_lot_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("credit_lots.id", ondelete="SET NULL")
-    )
+    credit_lot_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
-class PaymentEvent(UUIDPrimaryKey, Base):
+class PaymentEvent(TenantPrimaryKey, Base):
     """One change of a payment's status; append-only (the app may not update or delete)."""
 
     __tablename__ = "payment_events"
-    __table_args__ = (Index("ix_payment_events_payment", "payment_id", "created_at"),)
+    __table_args__ = (
+        tenant_foreign_key("payment_id", "payments", ondelete="CASCADE"),
+        Index("ix_payment_events_payment", "payment_id", "created_at"),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
-    payment_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("payments.id", ondelete="CASCADE")
-    )
+    payment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     from_status: Mapped[str | None] = mapped_column(String(32))
     to_status: Mapped[str] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(32))  # api, webhook, job
@@ -140,22 +143,21 @@ class WebhookEvent(UUIDPrimaryKey, Base):
     outcome: Mapped[str | None] = mapped_column(String(100))
 
 
-class PaymentRefund(UUIDPrimaryKey, Base):
+class PaymentRefund(TenantPrimaryKey, Base):
     """Money given back on a payment; one row per refund, append-only."""
 
     __tablename__ = "payment_refunds"
     __table_args__ = (
+        tenant_foreign_key("payment_id", "payments", ondelete="CASCADE"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("credits_revoked >= 0", name="credits_revoked"),
         Index("ix_payment_refunds_payment", "payment_id"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
-    payment_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("payments.id", ondelete="CASCADE")
-    )
+    payment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     amount: Mapped[int] = mapped_column(Integer)  # minor units
     reason: Mapped[str] = mapped_column(Text)
     provider_reference: Mapped[str | None] = mapped_column(String(255))
@@ -178,22 +180,21 @@ class ReceiptCounter(Base):
     last_number: Mapped[int] = mapped_column(Integer)
 
 
-class Receipt(UUIDPrimaryKey, Base):
+class Receipt(TenantPrimaryKey, Base):
     """What a member paid, as the studio's numbered receipt (rendered to PDF on request)."""
 
     __tablename__ = "receipts"
     __table_args__ = (
+        tenant_foreign_key("payment_id", "payments", ondelete="CASCADE"),
         UniqueConstraint("tenant_id", "number"),
-        UniqueConstraint("payment_id"),
+        UniqueConstraint("tenant_id", "payment_id"),
         CheckConstraint("number > 0", name="number_positive"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
-    payment_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("payments.id", ondelete="CASCADE")
-    )
+    payment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     number: Mapped[int] = mapped_column(Integer)
     amount: Mapped[int] = mapped_column(Integer)  # minor units, VAT included
     vat_amount: Mapped[int] = mapped_column(Integer)
@@ -203,7 +204,7 @@ class Receipt(UUIDPrimaryKey, Base):
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class ProviderCredential(UUIDPrimaryKey, Timestamps, Base):
+class ProviderCredential(TenantPrimaryKey, Timestamps, Base):
     """A studio's own keys with a payment provider (Yoco), encrypted at rest
     (payments/credentials.py); only a hint of the secret key is kept readable."""
 
@@ -214,7 +215,7 @@ class ProviderCredential(UUIDPrimaryKey, Timestamps, Base):
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     provider: Mapped[str] = mapped_column(String(16))
     secret_key_encrypted: Mapped[str] = mapped_column(Text)
@@ -255,12 +256,13 @@ class PayoutAccount(Base):
     )
 
 
-class PayoutEntry(UUIDPrimaryKey, Base):
+class PayoutEntry(TenantPrimaryKey, Base):
     """One movement of what the platform owes a studio; append-only. Positive: owed to
     the studio (a payment); negative: the platform's fee, a refund, a transfer made."""
 
     __tablename__ = "payout_entries"
     __table_args__ = (
+        tenant_foreign_key("payment_id", "payments", ondelete="SET NULL"),
         CheckConstraint(f"entry_type IN {one_of(PAYOUT_ENTRY_TYPES)}", name="entry_type"),
         CheckConstraint("amount <> 0", name="amount_not_zero"),
         Index("ix_payout_entries_tenant", "tenant_id", "created_at"),
@@ -272,15 +274,13 @@ class PayoutEntry(UUIDPrimaryKey, Base):
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     entry_type: Mapped[str] = mapped_column(String(24))
     amount: Mapped[int] = mapped_column(Integer)
     balance_after: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
-    payment_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("payments.id", ondelete="SET NULL")
-    )
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     # The marketplace booking it settles (no foreign key: bookings may be erased, the
     # ledger may not).
     booking_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

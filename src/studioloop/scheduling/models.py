@@ -23,17 +23,24 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from studioloop.db.base import Base, Timestamps, UUIDPrimaryKey
+from studioloop.db.base import (
+    Base,
+    TenantPrimaryKey,
+    Timestamps,
+    tenant_foreign_key,
+)
 
 DIFFICULTY_LEVELS = ("beginner", "intermediate", "advanced", "all_levels")
 OCCURRENCE_STATUSES = ("scheduled", "cancelled", "completed")
 
 
 def _tenant_fk() -> Mapped[uuid.UUID]:
-    return mapped_column(UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"))
+    return mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
-class Location(UUIDPrimaryKey, Timestamps, Base):
+class Location(TenantPrimaryKey, Timestamps, Base):
     """A place a studio teaches: an address with coordinates (for the marketplace)."""
 
     __tablename__ = "locations"
@@ -59,27 +66,28 @@ class Location(UUIDPrimaryKey, Timestamps, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
 
 
-class Room(UUIDPrimaryKey, Timestamps, Base):
+class Room(TenantPrimaryKey, Timestamps, Base):
     __tablename__ = "rooms"
     __table_args__ = (
+        tenant_foreign_key("location_id", "locations", ondelete="CASCADE"),
         UniqueConstraint("tenant_id", "location_id", "name"),
         CheckConstraint("capacity > 0", name="capacity_positive"),
     )
 
     tenant_id: Mapped[uuid.UUID] = _tenant_fk()
-    location_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("locations.id", ondelete="CASCADE"), index=True
-    )
+    location_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
     name: Mapped[str] = mapped_column(String(120))
     capacity: Mapped[int] = mapped_column(Integer)
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
 
 
-class ClassTemplate(UUIDPrimaryKey, Timestamps, Base):
+class ClassTemplate(TenantPrimaryKey, Timestamps, Base):
     """A class as offered ("Morning Vinyasa"): scheduled many times as occurrences."""
 
     __tablename__ = "classes"
     __table_args__ = (
+        tenant_foreign_key("location_id", "locations", ondelete="SET NULL"),
+        tenant_foreign_key("room_id", "rooms", ondelete="SET NULL"),
         Index("ix_classes_tenant_id_is_active", "tenant_id", "is_active"),
         CheckConstraint("duration_minutes BETWEEN 5 AND 720", name="duration"),
         CheckConstraint("max_capacity BETWEEN 1 AND 10000", name="max_capacity"),
@@ -125,12 +133,8 @@ class ClassTemplate(UUIDPrimaryKey, Timestamps, Base):
     requires_membership: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     # Minor units in the tenant's currency; NULL = bookable with credits or membership only.
     price: Mapped[int | None] = mapped_column(Integer)
-    location_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("locations.id", ondelete="SET NULL")
-    )
-    room_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("rooms.id", ondelete="SET NULL")
-    )
+    location_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    room_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     booking_window_hours: Mapped[int | None] = mapped_column(Integer)
     cancellation_window_hours: Mapped[int | None] = mapped_column(Integer)
     # Not listed publicly (private sessions, a corporate group): never on the marketplace.
@@ -140,20 +144,21 @@ class ClassTemplate(UUIDPrimaryKey, Timestamps, Base):
     marketplace_seats: Mapped[int | None] = mapped_column(Integer)
 
 
-class ScheduleSeries(UUIDPrimaryKey, Timestamps, Base):
+class ScheduleSeries(TenantPrimaryKey, Timestamps, Base):
     """A weekly recurrence in the tenant's time zone; its occurrences are rows."""
 
     __tablename__ = "schedule_series"
     __table_args__ = (
+        tenant_foreign_key("class_id", "classes", ondelete="CASCADE"),
+        tenant_foreign_key("location_id", "locations", ondelete="SET NULL"),
+        tenant_foreign_key("room_id", "rooms", ondelete="SET NULL"),
         CheckConstraint("until_date IS NOT NULL OR occurrence_count IS NOT NULL", name="has_end"),
         CheckConstraint("cardinality(weekdays) BETWEEN 1 AND 7", name="weekdays"),
         CheckConstraint("duration_minutes BETWEEN 5 AND 720", name="duration"),
     )
 
     tenant_id: Mapped[uuid.UUID] = _tenant_fk()
-    class_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("classes.id", ondelete="CASCADE"), index=True
-    )
+    class_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
     weekdays: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger))  # 0 = Monday
     local_start_time: Mapped[time] = mapped_column(Time)
     duration_minutes: Mapped[int] = mapped_column(Integer)
@@ -164,23 +169,23 @@ class ScheduleSeries(UUIDPrimaryKey, Timestamps, Base):
     instructor_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
     )
-    location_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("locations.id", ondelete="SET NULL")
-    )
-    room_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("rooms.id", ondelete="SET NULL")
-    )
+    location_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    room_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     capacity: Mapped[int] = mapped_column(Integer)
     # Occurrences exist as rows up to this local date; a periodic job moves it forward.
     materialised_through: Mapped[date | None] = mapped_column(Date)
     generated_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
-class ClassSchedule(UUIDPrimaryKey, Timestamps, Base):
+class ClassSchedule(TenantPrimaryKey, Timestamps, Base):
     """One occurrence of a class: what members book."""
 
     __tablename__ = "class_schedules"
     __table_args__ = (
+        tenant_foreign_key("class_id", "classes", ondelete="CASCADE"),
+        tenant_foreign_key("series_id", "schedule_series", ondelete="SET NULL"),
+        tenant_foreign_key("location_id", "locations", ondelete="SET NULL"),
+        tenant_foreign_key("room_id", "rooms", ondelete="SET NULL"),
         Index("ix_class_schedules_tenant_start", "tenant_id", "start_time"),
         UniqueConstraint("tenant_id", "series_id", "series_date"),
         CheckConstraint("end_time > start_time", name="ends_after_start"),
@@ -220,12 +225,8 @@ class ClassSchedule(UUIDPrimaryKey, Timestamps, Base):
     )
 
     tenant_id: Mapped[uuid.UUID] = _tenant_fk()
-    class_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("classes.id", ondelete="CASCADE"), index=True
-    )
-    series_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("schedule_series.id", ondelete="SET NULL")
-    )
+    class_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    series_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     series_date: Mapped[date | None] = mapped_column(Date)
     instructor_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
@@ -233,12 +234,8 @@ class ClassSchedule(UUIDPrimaryKey, Timestamps, Base):
     substitute_instructor_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
     )
-    location_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("locations.id", ondelete="SET NULL")
-    )
-    room_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("rooms.id", ondelete="SET NULL")
-    )
+    location_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    room_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     start_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     end_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     capacity: Mapped[int] = mapped_column(Integer)
