@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from studioloop.core.context import request_id_var
+from studioloop.core.error_handlers import database_unavailable, unavailable_response
 from studioloop.core.metrics import REQUEST_COUNT, REQUEST_LATENCY
 
 SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -65,7 +66,12 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
+        except Exception as exc:
+            if scope["type"] == "http" and not started_response and database_unavailable(exc):
+                # Raised outside the routes (a middleware's own query): still a 503.
+                status_holder["status"] = 503
+                await unavailable_response(None, exc)(scope, receive, tracking_send)
+                return
             # Last resort for bugs: log with the request id and answer with the envelope
             # (Starlette's own handler sits outside this middleware and would lose both).
             structlog.get_logger("studioloop.errors").exception(

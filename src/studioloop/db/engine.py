@@ -15,6 +15,7 @@ from psycopg import AsyncConnection
 from psycopg.pq import ConnStatus, TransactionStatus
 from psycopg_pool import AsyncConnectionPool, PoolClosed
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -86,10 +87,13 @@ def create_database(settings: Settings, owner_url: str | None = None) -> Databas
     else:
         app_url = owner_url
         connect_args["options"] = f"-c role={settings.database_app_role}"
+    if "connect_timeout" not in make_url(app_url).query:
+        connect_args["connect_timeout"] = settings.database_connect_timeout
     engine = create_async_engine(
         app_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout,
         # Not `pool_pre_ping`: a SELECT 1 round trip on every checkout, one of the nine a
         # booking made. The checkout listener below finds the same dead connections
         # without one (decision 0007).
