@@ -184,13 +184,13 @@ def worker(concurrency: int | None, data_dir: Path | None) -> None:
         from studioloop.db.embedded import stop_embedded_servers
         from studioloop.db.engine import create_database, set_database
         from studioloop.db.urls import libpq_conninfo
-        from studioloop.jobs.app import connected_job_app
+        from studioloop.jobs.app import connected_job_app, run_job_worker
 
         database = create_database(settings)
         set_database(database)
         try:
             async with connected_job_app(libpq_conninfo(database.owner_url)) as jobs:
-                await jobs.run_worker_async(concurrency=concurrency or settings.worker_concurrency)
+                await run_job_worker(jobs, settings, concurrency or settings.worker_concurrency)
         finally:
             await database.dispose()
             stop_embedded_servers()

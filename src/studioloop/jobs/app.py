@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 import procrastinate
+
+if TYPE_CHECKING:
+    from studioloop.config import Settings
 
 TASK_MODULES = [
     "studioloop.notifications.tasks",
@@ -20,6 +24,7 @@ TASK_MODULES = [
     "studioloop.credits.tasks",
     "studioloop.payments.tasks",
     "studioloop.billing.tasks",
+    "studioloop.jobs.recovery",
 ]
 
 job_app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
@@ -36,3 +41,20 @@ async def connected_job_app(conninfo: str, max_size: int = 5) -> AsyncIterator[p
     with job_app.replace_connector(connector):
         async with job_app.open_async():
             yield job_app
+
+
+async def run_job_worker(
+    jobs: procrastinate.App, settings: Settings, concurrency: int, **options: Any
+) -> None:
+    """Run a worker until it is stopped: with heartbeats, and with the periodic job that
+    runs again the jobs of workers that died (jobs/recovery.py)."""
+    from studioloop.jobs import recovery
+
+    recovery.schedule(settings)
+    stalled_after = settings.job_stalled_after_seconds
+    await jobs.run_worker_async(
+        concurrency=concurrency,
+        update_heartbeat_interval=stalled_after / 3,
+        stalled_worker_timeout=stalled_after,
+        **options,
+    )
