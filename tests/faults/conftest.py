@@ -60,16 +60,17 @@ def latest_code(conninfo: str, email: str) -> str:
 
 
 async def signed_up(
-    http: httpx.AsyncClient, conninfo: str, email: str, first_name: str = "Test"
+    http: httpx.AsyncClient, conninfo: str, email: str, first_name: str = "Test", base: str = ""
 ) -> tuple[dict[str, str], str]:
-    """A verified account through the API: (its Authorization header, its user id)."""
+    """A verified account through the API at `base` (or the client's own base URL): (its
+    Authorization header, its user id)."""
     registered = await http.post(
-        "/api/v1/auth/register",
+        f"{base}/api/v1/auth/register",
         json={"email": email, "password": PASSWORD, "first_name": first_name, "last_name": "T"},
     )
     assert registered.status_code == 201, registered.text
     verified = await http.post(
-        "/api/v1/auth/verify", json={"email": email, "code": latest_code(conninfo, email)}
+        f"{base}/api/v1/auth/verify", json={"email": email, "code": latest_code(conninfo, email)}
     )
     assert verified.status_code == 200, verified.text
     body = verified.json()

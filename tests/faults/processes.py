@@ -196,40 +196,55 @@ def _environment(owner_url: str, env: dict[str, Any]) -> dict[str, str]:
     }
 
 
-@contextlib.contextmanager
-def api_process(
-    owner_url: str,
-    log_dir: Path,
-    name: str = "api",
-    while_starting: Callable[[], None] | None = None,
-    **env: Any,
-) -> Iterator[str]:
-    """`studioloop api` on a free port; its base URL once `/health` answers.
+class ApiProcess(Process):
+    """`studioloop api` on a free port."""
 
-    `while_starting` runs as the process starts (its imports take seconds): e.g. creating
-    the database it will use, which it needs only once requests come."""
-    port = free_port()
-    process = Process(
-        ["api", "--port", str(port)], _environment(owner_url, env), log_dir / f"{name}.log"
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        if while_starting is not None:
-            while_starting()
-        deadline = time.monotonic() + 60
+    def __init__(self, owner_url: str, log_dir: Path, name: str, env: dict[str, Any]) -> None:
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        super().__init__(
+            ["api", "--port", str(port)], _environment(owner_url, env), log_dir / f"{name}.log"
+        )
+
+    def wait_until_up(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
         while True:
             try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
+                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
+                    return
             except httpx.HTTPError:
                 time.sleep(0.1)
-            if process.popen.poll() is not None:
-                raise RuntimeError(f"studioloop api exited:\n{tail(process.log)}")
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"studioloop api exited:\n{tail(self.log)}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"studioloop api did not start in 60 s:\n{tail(process.log)}")
-        yield base
+                raise RuntimeError(f"no answer in {timeout} s:\n{tail(self.log)}")
+
+
+@contextlib.contextmanager
+def api_processes(
+    owner_url: str,
+    log_dir: Path,
+    count: int = 1,
+    while_starting: Callable[[], None] | None = None,
+    **env: Any,
+) -> Iterator[list[ApiProcess]]:
+    """`count` `studioloop api` processes (logs api-1.log, ...), started side by side, once
+    each answers `/health`.
+
+    `while_starting` runs as they start (their imports take seconds): e.g. creating the
+    database they will use, which they need only once requests come."""
+    processes: list[ApiProcess] = []
+    try:
+        for number in range(1, count + 1):
+            processes.append(ApiProcess(owner_url, log_dir, f"api-{number}", env))
+        if while_starting is not None:
+            while_starting()
+        for process in processes:
+            process.wait_until_up()
+        yield processes
     finally:
-        process.stop()
+        for process in processes:
+            process.stop()
 
 
 def worker_process(owner_url: str, log_dir: Path, name: str = "worker", **env: Any) -> Process:

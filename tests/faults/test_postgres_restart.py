@@ -28,7 +28,7 @@ import psycopg
 import pytest
 
 from tests.faults.conftest import signed_up
-from tests.faults.processes import PrivatePostgres, api_process, tail
+from tests.faults.processes import PrivatePostgres, api_processes, tail
 
 pytestmark = pytest.mark.faults
 
@@ -181,7 +181,8 @@ async def test_bookings_survive_a_postgres_restart(
     private_postgres: PrivatePostgres, tmp_path: Path
 ) -> None:
     database = private_postgres
-    with api_process(database.url, tmp_path, while_starting=database.create) as base:
+    with api_processes(database.url, tmp_path, while_starting=database.create) as (api,):
+        base = api.base
         try:
             async with httpx.AsyncClient(base_url=base, timeout=15) as http:
                 members, occurrences = await _seed(http, database)
@@ -203,7 +204,7 @@ async def test_bookings_survive_a_postgres_restart(
 
                 retried = await asyncio.gather(*(again(a) for a in unanswered))
         except BaseException:
-            print(tail(tmp_path / "api.log"))
+            print(tail(api.log))
             print(tail(database.log))
             raise
 
