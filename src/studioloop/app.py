@@ -85,14 +85,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             if run_worker:
                 jobs = await stack.enter_async_context(connected_job_app(conninfo))
                 tasks.append(
-                    asyncio.create_task(
-                        run_job_worker(
-                            jobs,
-                            settings,
-                            settings.worker_concurrency,
-                            install_signal_handlers=False,
-                        )
-                    )
+                    asyncio.create_task(run_job_worker(jobs, settings, settings.worker_concurrency))
                 )
                 logger.info(
                     "job worker running in-process", concurrency=settings.worker_concurrency

@@ -3,7 +3,8 @@
 While the server is down the API answers 503 SERVICE_UNAVAILABLE with the error envelope
 and Retry-After, at once (a refused connection is not waited on); within 5 s of its return
 bookings succeed again; and afterwards no booking was lost or made twice and every credit
-ledger still adds up to its balance.
+ledger still adds up to its balance. A `studioloop worker` on the same database lives
+through it too, and every booking's confirmation is written once.
 
 Counting: a request in flight when the server stopped may have committed without its
 answer reaching the client (the connection died during COMMIT's reply), so the bookings
@@ -28,7 +29,7 @@ import psycopg
 import pytest
 
 from tests.faults.conftest import signed_up
-from tests.faults.processes import PrivatePostgres, api_processes, tail
+from tests.faults.processes import PrivatePostgres, Process, api_processes, tail, worker_process
 
 pytestmark = pytest.mark.faults
 
@@ -41,6 +42,7 @@ BACK_OFF = 0.25  # after a refusal
 DOWN_FOR = 2.5  # seconds PostgreSQL stays stopped
 QUICK = 2.0  # a request while it is down is answered within this
 RECOVERED_WITHIN = 5.0  # after it is back, bookings succeed again within this
+STALLED_AFTER = 3  # JOB_STALLED_AFTER_SECONDS for the worker
 STUDIO = "/api/v1/tenants/loop-yoga"
 
 
@@ -181,7 +183,19 @@ async def test_bookings_survive_a_postgres_restart(
     private_postgres: PrivatePostgres, tmp_path: Path
 ) -> None:
     database = private_postgres
-    with api_processes(database.url, tmp_path, while_starting=database.create) as (api,):
+    workers: list[Process] = []
+
+    def create_database_and_worker() -> None:
+        database.create()
+        workers.append(
+            worker_process(database.url, tmp_path, JOB_STALLED_AFTER_SECONDS=STALLED_AFTER)
+        )
+
+    with (
+        api_processes(database.url, tmp_path, while_starting=create_database_and_worker) as (api,),
+        contextlib.ExitStack() as cleanup,
+    ):
+        cleanup.callback(lambda: [worker.stop() for worker in workers])
         base = api.base
         try:
             async with httpx.AsyncClient(base_url=base, timeout=15) as http:
@@ -203,9 +217,13 @@ async def test_bookings_survive_a_postgres_restart(
                         return await _book(http, members, attempt)
 
                 retried = await asyncio.gather(*(again(a) for a in unanswered))
+            # The worker lived through the restart and announced every booking once.
+            await asyncio.to_thread(_wait_for_announcements, database.conninfo)
+            assert workers[0].popen.poll() is None, "the worker ended with the restart"
         except BaseException:
             print(tail(api.log))
             print(tail(database.log))
+            print(tail(workers[0].log) if workers else "")
             raise
 
     _check_answers_while_down(attempts, timeline)
@@ -233,6 +251,31 @@ async def test_bookings_survive_a_postgres_restart(
     pairs = [(row[1], row[2]) for row in stored]
     assert len(pairs) == len(set(pairs)), "a member booked twice into one class"
     _check_ledgers(database.conninfo, len(stored))
+    # Each booking's confirmation written once (its job ran to completion once or more).
+    announced = _rows(
+        database.conninfo,
+        "SELECT dedup_key FROM notifications WHERE event = 'booking_confirmed'",
+    )
+    assert sorted(row[0] for row in announced) == sorted(
+        f"booking_confirmed:{row[0]}" for row in stored
+    )
+
+
+def _wait_for_announcements(conninfo: str, timeout: float = 60) -> None:
+    """Until every booking's confirmation is written and delivered (recorded: no SMTP)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        (waiting,) = _rows(
+            conninfo,
+            "SELECT count(*) FROM bookings b WHERE b.status = 'confirmed' AND NOT EXISTS ("
+            "SELECT FROM notifications n WHERE n.dedup_key = 'booking_confirmed:' || b.id "
+            "AND n.status <> 'queued')",
+        )[0]
+        if waiting == 0:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{waiting} bookings still unannounced after {timeout} s")
+        time.sleep(0.2)
 
 
 async def _book_through_a_restart(
