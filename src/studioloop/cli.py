@@ -187,8 +187,8 @@ def worker(concurrency: int | None, data_dir: Path | None) -> None:
         from studioloop.db.urls import libpq_conninfo
         from studioloop.jobs.app import connected_job_app, run_job_worker
 
-        # SIGTERM and SIGINT cancel the worker: it lets running jobs finish, then stops
-        # (a second signal aborts them). Anything else that stops it starts it again.
+        # SIGTERM and SIGINT cancel the worker: it lets running jobs finish, then stops.
+        # Anything else that stops it starts it again (jobs.app.run_job_worker).
         main = asyncio.current_task()
         assert main is not None
         loop = asyncio.get_running_loop()

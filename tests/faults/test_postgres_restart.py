@@ -311,6 +311,9 @@ async def _book_through_a_restart(
         timeline.stopping = time.monotonic()
         await asyncio.to_thread(database.stop, "fast")
         timeline.stopped = time.monotonic()
+        # Liveness stays, readiness goes: a load balancer may stop sending requests here.
+        assert (await http.get("/health")).status_code == 200
+        assert (await http.get("/ready")).status_code == 503
         await asyncio.sleep(DOWN_FOR)
         timeline.starting = time.monotonic()
         await asyncio.to_thread(database.start)
