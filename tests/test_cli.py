@@ -13,6 +13,7 @@ import httpx
 from studioloop import __version__
 from tests.conftest import Owner
 from tests.fakes.smtp import free_port
+from tests.metrics import sample
 
 CLI = [sys.executable, "-m", "studioloop.cli"]
 
@@ -140,6 +141,19 @@ def test_api_serves_from_several_worker_processes(owner_url: str, owner_db: Owne
             )
             assert registered.status_code == 201, registered.text
         assert owner_db.value("SELECT count(*) FROM users WHERE email LIKE 'worker%%'") == 4
+        # Whichever process answers the scrape, it counts the requests of all of them.
+        for _ in range(4):
+            text = httpx.get(f"{base}/metrics", timeout=10).text
+            registered_count = sample(
+                text,
+                "studioloop_http_requests_total",
+                method="POST",
+                route="/api/v1/auth/register",
+                status="201",
+            )
+            assert registered_count == 4
+            assert sample(text, "studioloop_db_pool_size") is not None
+            assert sample(text, "studioloop_metrics_database_up") == 1
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -21,11 +21,14 @@ from studioloop.booking.rush_gate import RushGate
 from studioloop.chat import fanout as chat_fanout
 from studioloop.config import Settings, get_settings
 from studioloop.core.error_handlers import install_error_handlers
+from studioloop.core.error_reporting import init_error_reporting
+from studioloop.core.hosts import AllowedHostsMiddleware
 from studioloop.core.logging import configure_logging, get_logger
 from studioloop.core.middleware import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
+    StorableTextMiddleware,
 )
 from studioloop.core.ratelimit import RateLimiter
 from studioloop.db import engine as db_engine
@@ -34,6 +37,7 @@ from studioloop.db.urls import libpq_conninfo
 from studioloop.jobs.app import connected_job_app, run_job_worker
 from studioloop.ops import router as ops_router
 from studioloop.tenants.cache import TenantCache, listen_for_changes
+from studioloop.tenants.dependencies import tenant_domain_check
 from studioloop.web.account_pages import router as account_pages_router
 from studioloop.web.admin import router as admin_pages_router
 from studioloop.web.inbox_pages import router as inbox_pages_router
@@ -66,6 +70,7 @@ DOCS_CSP = (
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = False) -> FastAPI:
     settings = settings or get_settings()
+    init_error_reporting(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -174,7 +179,15 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             ],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    if "*" not in settings.host_patterns:
+        # Inside the request id and security headers, so a refusal carries both.
+        app.add_middleware(
+            AllowedHostsMiddleware,
+            patterns=settings.host_patterns,
+            is_tenant_domain=tenant_domain_check(app.state.tenant_cache),
+        )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure)
+    app.add_middleware(StorableTextMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app
@@ -186,7 +199,7 @@ def _document_common_errors(app: FastAPI) -> None:
     400/413/422 for any operation that takes a body."""
     from fastapi.openapi.utils import get_openapi
 
-    from studioloop.core.openapi import errors
+    from studioloop.core.openapi import declare_path_parameters, errors, name_operations
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -194,6 +207,8 @@ def _document_common_errors(app: FastAPI) -> None:
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
+        declare_path_parameters(schema)
+        name_operations(schema)
         common = {str(code): body for code, body in errors(429).items()}
         with_body = {str(code): body for code, body in errors(400, 413, 422).items()}
         ref = {
@@ -219,5 +234,5 @@ def create_api_app() -> FastAPI:
     """The app as `studioloop api --workers N` builds it in each worker process: settings
     and logging from the environment, no job worker."""
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_renderer)
     return create_app(settings, run_worker=False)

@@ -42,7 +42,7 @@ def _settings(
         raise click.ClickException(str(error)) from error
     from studioloop.core.logging import configure_logging
 
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_renderer)
     return settings
 
 
@@ -137,23 +137,39 @@ def api(host: str, port: int, data_dir: Path | None, workers: int) -> None:
 def _run_uvicorn_workers(host: str, port: int, workers: int) -> None:
     """One Python process uses one CPU; uvicorn's supervisor starts `workers` of them on
     the same socket, each building the app from the environment."""
+    import shutil
+    import tempfile
+
     import uvicorn
 
+    from studioloop.core.metrics import MULTIPROCESS_DIR
+
+    # A scrape of the shared port reaches one process: the counters go to files the
+    # processes share (prometheus_client's multiprocess mode), so each scrape sums them.
+    given = os.environ.get(MULTIPROCESS_DIR)
+    metrics_dir = Path(given) if given else Path(tempfile.mkdtemp(prefix="studioloop-metrics-"))
+    for stale in metrics_dir.glob("*.db"):  # counts of an earlier run must not carry over
+        stale.unlink()
+    os.environ[MULTIPROCESS_DIR] = str(metrics_dir)
     click.secho(
         f"StudioLoop {__version__} on http://{host}:{port} with {workers} worker processes "
         "(Ctrl+C to stop)",
         bold=True,
     )
-    uvicorn.run(
-        "studioloop.app:create_api_app",
-        factory=True,
-        workers=workers,
-        host=host,
-        port=port,
-        proxy_headers=True,
-        log_config=None,
-        access_log=False,
-    )
+    try:
+        uvicorn.run(
+            "studioloop.app:create_api_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            proxy_headers=True,
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        if not given:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _run_uvicorn(settings: Settings, host: str, port: int, *, run_worker: bool) -> None:
@@ -177,9 +193,28 @@ def _run_uvicorn(settings: Settings, host: str, port: int, *, run_worker: bool) 
     "--concurrency", type=int, default=None, help="Jobs run at once (WORKER_CONCURRENCY)."
 )
 @click.option("--data-dir", type=click.Path(path_type=Path))
-def worker(concurrency: int | None, data_dir: Path | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve this worker's /metrics on this port (WORKER_METRICS_PORT).",
+)
+def worker(concurrency: int | None, data_dir: Path | None, metrics_port: int | None) -> None:
     """Run background jobs and periodic tasks."""
     settings = _settings(data_dir)
+    from studioloop.core.error_reporting import init_error_reporting
+
+    init_error_reporting(settings)
+    port = metrics_port or settings.worker_metrics_port
+    if port:
+        from prometheus_client import start_http_server
+
+        from studioloop.core.metrics import REGISTRY
+
+        # This process's counters and pool (in a thread of prometheus_client's own); the
+        # job queue figures are read from the database by the API's /metrics.
+        start_http_server(port, addr=settings.worker_metrics_host, registry=REGISTRY)
+        click.echo(f"Worker metrics on http://{settings.worker_metrics_host}:{port}/metrics")
 
     async def run() -> None:
         from studioloop.db.embedded import stop_embedded_servers
@@ -350,6 +385,15 @@ def jobs_retry(job_id: int, data_dir: Path | None) -> None:
         raise click.ClickException(error.message) from error
     click.echo(f"job {job.id} ({job.task}) queued to run again")
 
+
+def _add_backup_commands() -> None:
+    from studioloop.cli_backup import backup, recover, restore
+
+    for command in (backup, restore, recover):
+        main.add_command(command)
+
+
+_add_backup_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

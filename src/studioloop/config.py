@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -48,6 +49,28 @@ class Settings(BaseSettings):
     # the URL wins). A refused connection fails at once either way.
     database_pool_timeout: float = Field(10.0, gt=0)
     database_connect_timeout: int = Field(5, ge=2)
+    # A streaming read replica (hot standby) of that database, for public reads that may be
+    # a little stale: marketplace search and the public timetables (docs/scaling.md).
+    # DATABASE_REPLICA_URL has the owner's credentials at the replica (the app switches to
+    # DATABASE_APP_ROLE there too); APP_DATABASE_REPLICA_URL logs in as the app role instead.
+    # Reads go back to the primary while the replica is more than REPLICA_MAX_LAG_SECONDS
+    # behind (checked at most once a second per process) or unreachable.
+    database_replica_url: str | None = None
+    app_database_replica_url: str | None = None
+    replica_max_lag_seconds: float = Field(5.0, gt=0)
+
+    # Backups (docs/backups.md): `studioloop backup` writes to BACKUP_DIR (default
+    # DATA_DIR/backups), then keeps the newest BACKUP_KEEP and none older than
+    # BACKUP_KEEP_DAYS (unset: all). PG_BIN_DIR holds pg_dump/pg_restore for an external
+    # server (default: PATH, then the embedded wheel's). WAL_ARCHIVE_DIR (embedded only)
+    # switches on continuous WAL archiving into that directory, with a segment switch at
+    # least every WAL_ARCHIVE_TIMEOUT seconds (0: when a 16 MiB segment is full).
+    backup_dir: Path | None = None
+    backup_keep: int | None = Field(None, ge=1)
+    backup_keep_days: int | None = Field(None, ge=1)
+    pg_bin_dir: Path | None = None
+    wal_archive_dir: Path | None = None
+    wal_archive_timeout: int = Field(0, ge=0, le=86_400)
 
     redis_url: str | None = None
 
@@ -142,10 +165,28 @@ class Settings(BaseSettings):
     # Recurring classes exist as rows this many weeks ahead (a daily job extends them).
     schedule_horizon_weeks: int = Field(12, ge=1, le=104)
 
-    log_level: str = "INFO"
-    log_json: bool = True
+    # Hosts this installation answers for (comma-separated; `*.example.com` is any
+    # subdomain). Unset: everything in development and test; in production the host of
+    # BASE_URL, BASE_DOMAIN and its subdomains. Studios' verified custom domains are
+    # always answered, whatever the list (docs/operations.md).
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("cors_origins", mode="before")
+    # Error reporting to Sentry (or a compatible service): off unless a DSN is set.
+    sentry_dsn: str | None = None
+    # Share of requests traced for performance; 0 sends errors only.
+    sentry_traces_sample_rate: float = Field(0.0, ge=0.0, le=1.0)
+
+    # A port for `studioloop worker` to serve its own /metrics on (off when unset).
+    worker_metrics_port: int | None = Field(None, ge=1, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
+
+    log_level: str = "INFO"
+    # json: one JSON object a line; console: coloured lines for a person; auto: console
+    # when stderr is a terminal, JSON otherwise. LOG_JSON (true/false) is the older form.
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_json: bool | None = None
+
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -179,6 +220,30 @@ class Settings(BaseSettings):
     @property
     def uses_embedded_database(self) -> bool:
         return self.database_url is None
+
+    @property
+    def log_renderer(self) -> str:
+        """LOG_FORMAT if set, else what the older LOG_JSON asked for, else auto."""
+        if "log_format" not in self.model_fields_set and self.log_json is not None:
+            return "json" if self.log_json else "console"
+        return self.log_format
+
+    @property
+    def host_patterns(self) -> list[str]:
+        """ALLOWED_HOSTS, or the default for the environment (see the field)."""
+        if self.allowed_hosts:
+            return [host.lower() for host in self.allowed_hosts]
+        if self.environment != "production":
+            return ["*"]
+        hosts = [self.base_domain, f"*.{self.base_domain}"]
+        base_host = urlsplit(self.base_url).hostname
+        if base_host and base_host not in hosts:
+            hosts.insert(0, base_host.lower())
+        return hosts
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
 
     @property
     def cookies_secure(self) -> bool:

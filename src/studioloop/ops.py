@@ -11,9 +11,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from studioloop import __version__
-from studioloop.core.metrics import render_metrics
+from studioloop.core.metrics import Families, render_metrics
 from studioloop.db.engine import get_database
 from studioloop.db.migrate import alembic_config
+from studioloop.jobs.metrics import queue_families
 
 router = APIRouter(include_in_schema=True, tags=["operations"])
 
@@ -51,4 +52,7 @@ async def ready() -> JSONResponse:
 
 @router.get("/metrics", response_class=Response)
 async def metrics() -> Response:
-    return Response(render_metrics(), media_type="text/plain; version=0.0.4; charset=utf-8")
+    """Prometheus text: this process's counters and pools, and the job queues as the
+    database has them now (docs/operations.md lists every metric)."""
+    body = render_metrics(Families(await queue_families()))
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

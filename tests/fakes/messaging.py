@@ -129,6 +129,7 @@ def whatsapp_webhook(
 class FakeSmsGateway(ThreadedFake):
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
+        self.undeliverable: set[str] = set()  # numbers (digits) the gateway refuses
         super().__init__([Route("/messages", self._send, methods=["POST"])])
 
     async def _send(self, request: Request) -> JSONResponse:
@@ -140,7 +141,8 @@ class FakeSmsGateway(ThreadedFake):
         body = await request.json()
         answers = []
         for message in body.get("messages") or []:
-            if not str(message.get("to", "")).isdigit():
+            to = str(message.get("to", ""))
+            if not to.isdigit() or to in self.undeliverable:
                 answers.append(
                     {
                         "accepted": False,

@@ -98,6 +98,7 @@ async def test_stripe_webhooks_must_carry_stripes_signature(
     for header in (
         sign(event, secret="whsec_someone_else"),
         sign(event, timestamp=int(time.time()) - 3600),  # too old: a replayed capture
+        sign(event, timestamp=int(time.time()) + 3600),  # dated ahead: kept for later replay
         "t=1,v1=deadbeef",
     ):
         answer = await shop.client.post(

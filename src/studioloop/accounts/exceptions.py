@@ -27,6 +27,12 @@ class InvalidCode(BadRequest):
     keep_changes = True  # the failed attempt is counted
 
 
+class ResetCodeRefused(InvalidCode):
+    """Every refusal of a password-reset code, for known and unknown emails alike."""
+
+    message = "The code is not correct or no longer valid; check it or ask for a new one."
+
+
 class CodeExpired(BadRequest):
     code = "CODE_EXPIRED"
     message = "The code has expired; ask for a new one."

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -11,9 +10,14 @@ from studioloop.accounts.dependencies import CurrentUser, require_role
 from studioloop.accounts.roles import Role
 from studioloop.accounts.schemas import MemberStatus
 from studioloop.config import Settings
-from studioloop.core.errors import field_error
 from studioloop.core.openapi import API_PREFIX, errors
-from studioloop.core.pagination import Page, cursor_uuid, decode_cursor, encode_cursor
+from studioloop.core.pagination import (
+    Page,
+    cursor_datetime,
+    cursor_uuid,
+    decode_cursor,
+    encode_cursor,
+)
 from studioloop.core.ratelimit import SensitiveRateLimit
 from studioloop.db.session import DbSession
 from studioloop.tenants.dependencies import CurrentTenant
@@ -270,13 +274,6 @@ async def _revoke_invitation(
 ) -> None:
     """Withdraw a pending invitation; its link stops working (admin+; owner for staff)."""
     await service.revoke_invitation(session, tenant.id, actor, membership_id)
-
-
-def cursor_datetime(value: object) -> datetime:
-    try:
-        return datetime.fromisoformat(str(value))
-    except ValueError as error:
-        raise field_error("cursor", "The cursor is not valid.") from error
 
 
 for prefix in ("/tenants/{slug}", ""):

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from studioloop.accounts.roles import Role
+from studioloop.core.schemas import omittable
 
 PHONE_PATTERN = re.compile(r"^\+?[0-9 ()-]{6,20}$")
 
@@ -110,11 +111,11 @@ class UserProfile(BaseModel):
 
 
 class ProfileUpdate(Strict):
-    first_name: str | None = Field(default=None, min_length=1, max_length=100)
-    last_name: str | None = Field(default=None, min_length=1, max_length=100)
+    first_name: str = omittable(min_length=1, max_length=100)
+    last_name: str = omittable(min_length=1, max_length=100)
     phone: str | None = Field(default=None, max_length=32)
     profile_image_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
-    preferences: dict[str, Any] | None = None
+    preferences: dict[str, Any] = omittable()
 
     _phone = field_validator("phone")(check_phone)
 
@@ -158,8 +159,8 @@ class MemberOut(BaseModel):
 
 
 class MemberUpdate(Strict):
-    role: Role | None = None
-    status: Literal["active", "inactive"] | None = None
+    role: Role = omittable()
+    status: Literal["active", "inactive"] = omittable()
 
 
 class InviteRequest(Strict):

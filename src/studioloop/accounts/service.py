@@ -267,8 +267,13 @@ async def confirm_password_reset(
 ) -> None:
     user = await _user_by_email(session, email)
     if user is None:
-        raise exc.InvalidCode()
-    await _consume_code(session, settings, user, "password_reset", code)
+        raise exc.ResetCodeRefused()
+    try:
+        await _consume_code(session, settings, user, "password_reset", code)
+    except (exc.InvalidCode, exc.CodeExpired, exc.TooManyAttempts) as refusal:
+        # The answer for an email without an account, so that nobody can tell the two
+        # apart; the failed attempt is still counted (keep_changes).
+        raise exc.ResetCodeRefused() from refusal
     user.password_hash = security.hash_password(settings, new_password)
     # Receiving the code proves control of the mailbox.
     user.email_verified_at = user.email_verified_at or _now()

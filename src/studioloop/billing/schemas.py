@@ -4,8 +4,9 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from studioloop.core.schemas import omittable
 from studioloop.payments.schemas import PaymentOut
 
 Interval = Literal["month", "year"]
@@ -17,18 +18,18 @@ class PlanIn(BaseModel):
 
     name: str = Field(min_length=2, max_length=120)
     description: str | None = Field(default=None, max_length=2000)
-    price: int = Field(gt=0, le=100_000_000, description="Minor units (cents) per interval")
+    price: StrictInt = Field(gt=0, le=100_000_000, description="Minor units (cents) per interval")
     interval: Interval = "month"
-    credits_per_period: int | None = Field(
+    credits_per_period: StrictInt | None = Field(
         default=None, gt=0, le=1000, description="Credits granted each period (they expire with it)"
     )
-    unlimited: bool = Field(default=False, description="Book covered classes without credits")
+    unlimited: StrictBool = Field(default=False, description="Book covered classes without credits")
     class_types: list[str] = Field(
         default_factory=list,
         max_length=50,
         description="Class types unlimited bookings cover; empty: every type",
     )
-    usage_caps: dict[str, int] = Field(
+    usage_caps: dict[str, StrictInt] = Field(
         default_factory=dict, description="Metering limits per period, e.g. {'api_calls': 1000}"
     )
     feature_entitlements: list[str] = Field(default_factory=list, max_length=100)
@@ -37,17 +38,17 @@ class PlanIn(BaseModel):
 class PlanUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=2, max_length=120)
+    name: str = omittable(min_length=2, max_length=120)
     description: str | None = Field(default=None, max_length=2000)
-    price: int | None = Field(
-        default=None, gt=0, le=100_000_000, description="Applies from members' next renewal"
+    price: StrictInt = omittable(
+        gt=0, le=100_000_000, description="Applies from members' next renewal"
     )
-    credits_per_period: int | None = Field(default=None, gt=0, le=1000)
-    unlimited: bool | None = None
-    class_types: list[str] | None = Field(default=None, max_length=50)
-    usage_caps: dict[str, int] | None = None
-    feature_entitlements: list[str] | None = Field(default=None, max_length=100)
-    is_active: bool | None = Field(default=None, description="False: no longer sold")
+    credits_per_period: StrictInt | None = Field(default=None, gt=0, le=1000)
+    unlimited: StrictBool = omittable()
+    class_types: list[str] = omittable(max_length=50)
+    usage_caps: dict[str, StrictInt] = omittable()
+    feature_entitlements: list[str] = omittable(max_length=100)
+    is_active: StrictBool = omittable(description="False: no longer sold")
 
 
 class PlanOut(BaseModel):
@@ -105,7 +106,7 @@ class SubscriptionCheckoutOut(BaseModel):
 class CancelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    immediately: bool = Field(
+    immediately: StrictBool = Field(
         default=False, description="Staff only: end it now instead of at the period's end"
     )
 

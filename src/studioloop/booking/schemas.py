@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 BookingStatus = Literal[
     "confirmed", "waitlisted", "held", "cancelled", "completed", "no_show", "expired"
@@ -15,13 +15,13 @@ class BookingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     class_schedule_id: uuid.UUID
-    credits_to_use: int | None = Field(
+    credits_to_use: StrictInt | None = Field(
         default=None,
         ge=0,
         le=100,
         description="Optional: the credits you expect to spend; refused if it differs",
     )
-    join_waitlist: bool = Field(default=False, description="If full, join the waitlist")
+    join_waitlist: StrictBool = Field(default=False, description="If full, join the waitlist")
 
 
 class CancelIn(BaseModel):

@@ -18,14 +18,14 @@ from studioloop.chat.dependencies import ChatParticipant, participant_for
 from studioloop.chat.fanout import ChatHub
 from studioloop.chat.identity import GUEST_TOKEN_DAYS, Participant, guest_token
 from studioloop.chat.schemas import (
+    ChatRoomIn,
+    ChatRoomOut,
+    ChatRoomUpdate,
     GuestTokenIn,
     GuestTokenOut,
     MessageIn,
     MessageOut,
     MessagePage,
-    RoomIn,
-    RoomOut,
-    RoomUpdate,
 )
 from studioloop.core.errors import AppError, field_error
 from studioloop.core.openapi import API_PREFIX, errors
@@ -39,8 +39,8 @@ router = APIRouter(prefix=API_PREFIX, tags=["chat"])
 websocket_router = APIRouter(prefix=API_PREFIX)
 
 
-def _room_out(room: Any, unread: int = 0) -> RoomOut:
-    return RoomOut.model_validate(room).model_copy(update={"unread": unread})
+def _room_out(room: Any, unread: int = 0) -> ChatRoomOut:
+    return ChatRoomOut.model_validate(room).model_copy(update={"unread": unread})
 
 
 async def guest_token_for(
@@ -57,7 +57,7 @@ async def guest_token_for(
     return GuestTokenOut(token=token, guest_id=guest.id, expires_in_days=GUEST_TOKEN_DAYS)
 
 
-async def open_room(body: RoomIn, who: ChatParticipant, session: DbSession) -> RoomOut:
+async def open_room(body: ChatRoomIn, who: ChatParticipant, session: DbSession) -> ChatRoomOut:
     """Open a conversation (support, or direct between a member and staff); the studio's
     admins are emailed about a new support request."""
     room = await service.open_room(
@@ -79,16 +79,16 @@ async def list_rooms(
     status_filter: str | None = Query(
         default=None, alias="status", pattern="^(open|pending|closed)$"
     ),
-) -> list[RoomOut]:
+) -> list[ChatRoomOut]:
     """Staff: the studio's inbox. Guests and members: their own conversations. Each with
     how many messages you have not read."""
     rows = await service.list_rooms(session, who, status=status_filter)
     return [_room_out(room, unread) for room, unread in rows]
 
 
-async def update_room(
-    room_id: uuid.UUID, body: RoomUpdate, who: ChatParticipant, session: DbSession
-) -> RoomOut:
+async def update_chat_room(
+    room_id: uuid.UUID, body: ChatRoomUpdate, who: ChatParticipant, session: DbSession
+) -> ChatRoomOut:
     """Staff: set the status (open, pending, closed) or the assignee."""
     room = await service.room_for(session, who, room_id)
     room = await service.update_room(session, who, room, body.model_dump(exclude_unset=True))
@@ -192,7 +192,7 @@ for prefix in ("/tenants/{slug}", ""):
         f"{prefix}/chat/rooms",
         open_room,
         methods=["POST"],
-        response_model=RoomOut,
+        response_model=ChatRoomOut,
         status_code=status.HTTP_201_CREATED,
         responses=errors(400, 401, 422),
     )
@@ -200,14 +200,14 @@ for prefix in ("/tenants/{slug}", ""):
         f"{prefix}/chat/rooms",
         list_rooms,
         methods=["GET"],
-        response_model=list[RoomOut],
+        response_model=list[ChatRoomOut],
         responses=errors(400, 401),
     )
     router.add_api_route(
         f"{prefix}/chat/rooms/{{room_id}}",
-        update_room,
+        update_chat_room,
         methods=["PATCH"],
-        response_model=RoomOut,
+        response_model=ChatRoomOut,
         responses=errors(401, 403, 404, 422),
     )
     router.add_api_route(
@@ -249,6 +249,9 @@ async def room_socket(
             who = await participant_for(session, settings, token, tenant)
             await service.room_for(session, who, room_id)
     except AppError as refusal:
+        # Accepted first: a close before the handshake completes reaches the browser as
+        # HTTP 403 with no code, and the widget needs 4401 to forget an expired token.
+        await websocket.accept()
         await websocket.close(
             code=4401 if refusal.status_code == 401 else 4404, reason=refusal.code
         )

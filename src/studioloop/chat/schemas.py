@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, computed_field
 
+from studioloop.core.schemas import omittable
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -22,7 +24,7 @@ class GuestTokenOut(BaseModel):
     expires_in_days: int
 
 
-class RoomIn(Strict):
+class ChatRoomIn(Strict):
     kind: Literal["support", "direct"] = "support"
     subject: str = Field(min_length=1, max_length=200)
     message: str | None = Field(default=None, max_length=4000, description="The first message")
@@ -30,12 +32,12 @@ class RoomIn(Strict):
     about_id: uuid.UUID | None = None
 
 
-class RoomUpdate(Strict):
-    status: Literal["open", "pending", "closed"] | None = None
+class ChatRoomUpdate(Strict):
+    status: Literal["open", "pending", "closed"] = omittable()
     assignee_user_id: uuid.UUID | None = None
 
 
-class RoomOut(BaseModel):
+class ChatRoomOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

@@ -133,21 +133,23 @@ async def list_rooms(
     session: AsyncSession, who: Participant, *, status: str | None, limit: int = 50
 ) -> list[tuple[ChatRoom, int]]:
     """Rooms newest activity first, each with how many messages this reader has not read."""
-    marker = (
-        select(ChatReadMarker.last_read_seq)
-        .where(ChatReadMarker.room_id == ChatRoom.id, ChatReadMarker.reader == who.reader)
-        .scalar_subquery()
-    )
+    # The reader's marker is joined to each room, so the count below correlates with the
+    # room's row. (As a second nested subquery it correlated with nothing and returned
+    # every room's marker: a reader with two conversations broke the inbox.)
     unread = (
         select(func.count())
         .select_from(ChatMessage)
         .where(
             ChatMessage.room_id == ChatRoom.id,
-            ChatMessage.seq > func.coalesce(marker, 0),
+            ChatMessage.seq > func.coalesce(ChatReadMarker.last_read_seq, 0),
         )
+        .correlate(ChatRoom, ChatReadMarker)
         .scalar_subquery()
     )
-    query = select(ChatRoom, unread)
+    query = select(ChatRoom, unread).outerjoin(
+        ChatReadMarker,
+        and_(ChatReadMarker.room_id == ChatRoom.id, ChatReadMarker.reader == who.reader),
+    )
     if not who.is_staff:
         column = ChatRoom.opened_by_guest_id if who.kind == "guest" else ChatRoom.opened_by_user_id
         query = query.where(column == who.id)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from studioloop.core.context import current_request_id
+from studioloop.core.error_reporting import report_exception
 from studioloop.core.errors import AppError
 from studioloop.core.logging import get_logger
 
@@ -31,6 +32,7 @@ HTTP_CODES = {
     406: "NOT_ACCEPTABLE",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR",
     429: "RATE_LIMITED",
 }
 
@@ -126,6 +128,7 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
         code, message = "MALFORMED_BODY", "The request body could not be read (not UTF-8 JSON?)."
     if exc.status_code == 413:
         details = {"max_bytes": getattr(exc, "max_bytes", None)}
+    details = getattr(exc, "details", None) or details
     if wants_html(request):
         return html_error(exc.status_code, message, getattr(exc, "headers", None))
     return error_response(
@@ -182,17 +185,19 @@ async def handle_database_error(request: Request, exc: Exception) -> Response:
     """Input PostgreSQL refuses to store (a NUL character, an out-of-range number) is the
     client's mistake, not ours: 422 like any other invalid value. A database that cannot be
     reached is 503 (see `database_unavailable`). Anything else is a bug."""
-    assert isinstance(exc, DBAPIError)
     if database_unavailable(exc):
         return unavailable_response(request, exc)
-    if isinstance(exc.orig, psycopg.DataError):
+    # The ORM wraps the driver's error; plain SQL on the driver (db.raw) raises it bare.
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(original, psycopg.DataError):
         return error_response(
             422,
             "VALIDATION_ERROR",
             "A value in the request cannot be stored (for example a NUL character in text).",
-            {"reason": str(exc.orig).splitlines()[0]},
+            {"reason": str(original).splitlines()[0]},
         )
     logger.exception("database error", path=request.url.path)
+    report_exception(exc)
     return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side; it was logged.")
 
 
@@ -201,6 +206,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
     app.add_exception_handler(DBAPIError, handle_database_error)
+    app.add_exception_handler(psycopg.DataError, handle_database_error)
     # Raised outside SQLAlchemy's wrapping: on the raw psycopg path (db/raw.py), and by the
     # pools themselves.
     app.add_exception_handler(psycopg.OperationalError, handle_database_unavailable)

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from studioloop.core.context import request_id_var
 from studioloop.core.error_handlers import database_unavailable, unavailable_response
+from studioloop.core.error_reporting import report_exception
 from studioloop.core.metrics import REQUEST_COUNT, REQUEST_LATENCY
 
 SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -66,11 +67,11 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception as exc:
-            if scope["type"] == "http" and not started_response and database_unavailable(exc):
+        except Exception as error:
+            if scope["type"] == "http" and not started_response and database_unavailable(error):
                 # Raised outside the routes (a middleware's own query): still a 503.
                 status_holder["status"] = 503
-                await unavailable_response(None, exc)(scope, receive, tracking_send)
+                await unavailable_response(None, error)(scope, receive, tracking_send)
                 return
             # Last resort for bugs: log with the request id and answer with the envelope
             # (Starlette's own handler sits outside this middleware and would lose both).
@@ -79,6 +80,7 @@ class RequestContextMiddleware:
             )
             if scope["type"] != "http" or started_response:
                 raise
+            report_exception(error)  # answered here, so error reporting would not see it
             status_holder["status"] = 500
             await _send_json(
                 tracking_send,
@@ -153,6 +155,86 @@ class BodySizeLimitMiddleware:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+class StorableTextMiddleware:
+    """Refuses JSON bodies whose text PostgreSQL cannot store: a NUL character or half of a
+    surrogate pair, both only writable as `\\u` escapes (raw, they are already invalid JSON
+    or invalid UTF-8). Caught here, once, they are a 422 before any work is done; caught
+    later, they surfaced as whatever the first place to store them raised (a job's JSON
+    arguments, the driver's encoder). Only bodies with a `\\u` escape are parsed twice."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        content_type = _header(scope, b"content-type") or ""
+        if scope["type"] != "http" or "json" not in content_type:
+            await self.app(scope, receive, send)
+            return
+        seen = b""
+
+        async def checking_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += message.get("body", b"")
+                if not message.get("more_body", False) and b"\\u" in seen:
+                    _refuse_unstorable(seen)
+            return message
+
+        await self.app(scope, checking_receive, send)
+
+
+def _refuse_unstorable(body: bytes) -> None:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return  # malformed JSON is the body parser's to report
+    problem = _unstorable_at(document, [])
+    if problem is not None:
+        raise UnstorableText(problem)
+
+
+def _unstorable_at(value: Any, path: list[str]) -> list[str] | None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            return path
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    items: Any = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        if isinstance(key, str) and _unstorable_at(key, []) is not None:
+            return [*path, key]
+        found = _unstorable_at(item, [*path, str(key)])
+        if found is not None:
+            return found
+    return None
+
+
+class UnstorableText(StarletteHTTPException):
+    def __init__(self, path: list[str]) -> None:
+        field = ".".join(path) or "body"
+        super().__init__(422, f"Invalid fields: {field}.")
+        self.details = {
+            "fields": [
+                {
+                    "field": field,
+                    "location": "body",
+                    "message": "Text must not contain NUL characters or unpaired surrogates.",
+                    "type": "string_unstorable",
+                }
+            ]
+        }
 
 
 class BodyTooLarge(StarletteHTTPException):

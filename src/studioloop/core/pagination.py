@@ -49,6 +49,17 @@ def cursor_uuid(value: object) -> uuid.UUID:
         raise field_error("cursor", "The cursor is not valid.", location="query") from exc
 
 
+def cursor_datetime(value: object) -> datetime:
+    """A cursor's time: an ISO time with its UTC offset, as `encode_cursor` wrote it."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise field_error("cursor", "The cursor is not valid.", location="query") from exc
+    if moment.tzinfo is None:
+        raise field_error("cursor", "The cursor is not valid.", location="query")
+    return moment
+
+
 async def newest_first(
     session: AsyncSession,
     query: Select[Any],
@@ -62,10 +73,7 @@ async def newest_first(
     of the next page: keyset pagination, so a page costs the same however deep it is."""
     if cursor:
         raw_created, raw_id = decode_cursor(cursor, 2)
-        try:
-            after = datetime.fromisoformat(str(raw_created))
-        except ValueError:
-            raise field_error("cursor", "The cursor is not valid.", location="query") from None
+        after = cursor_datetime(raw_created)
         last_id = cursor_uuid(raw_id)
         query = query.where(or_(created < after, and_(created == after, ident < last_id)))
     rows = list(

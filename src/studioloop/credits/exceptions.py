@@ -12,6 +12,11 @@ class PackageNotFound(NotFound):
     message = "No such credit package in this studio."
 
 
+class PackageNotForSale(Conflict):
+    code = "PACKAGE_NOT_FOR_SALE"
+    message = "This credit package has no price, so it cannot be bought; ask the studio."
+
+
 class PackageNameTaken(Conflict):
     code = "NAME_TAKEN"
     message = "A package with this name already exists."

@@ -4,7 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+
+from studioloop.core.schemas import omittable
 
 TransactionType = Literal["purchase", "usage", "refund", "transfer", "expiry", "adjustment"]
 
@@ -47,11 +49,20 @@ class CreditsOut(BaseModel):
 class AdjustmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: int = Field(description="Positive adds credits, negative removes them")
+    amount: StrictInt = Field(
+        ge=-100_000, le=100_000, description="Positive adds credits, negative removes them"
+    )
     reason: str = Field(min_length=3, max_length=500)
-    valid_days: int | None = Field(
+    valid_days: StrictInt | None = Field(
         default=None, ge=1, le=3650, description="For added credits: days until they expire"
     )
+
+    @field_validator("amount")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must add or remove at least one credit")
+        return value
 
 
 class PackageIn(BaseModel):
@@ -59,23 +70,25 @@ class PackageIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=120)
     description: str | None = Field(default=None, max_length=2000)
-    credits: int = Field(ge=1, le=1000)
-    price: int = Field(ge=0, description="Minor units (cents) in the studio's currency")
-    validity_days: int | None = Field(default=None, ge=1, le=3650)
-    is_active: bool = True
-    sort_order: int = 0
+    credits: StrictInt = Field(ge=1, le=1000)
+    # A pack is sold through a checkout, which takes a positive amount; credits given for
+    # free are an adjustment (POST .../credits/adjustments), which the ledger records.
+    price: StrictInt = Field(ge=1, description="Minor units (cents) in the studio's currency")
+    validity_days: StrictInt | None = Field(default=None, ge=1, le=3650)
+    is_active: StrictBool = True
+    sort_order: StrictInt = 0
 
 
 class PackageUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=120)
+    name: str = omittable(min_length=1, max_length=120)
     description: str | None = Field(default=None, max_length=2000)
-    credits: int | None = Field(default=None, ge=1, le=1000)
-    price: int | None = Field(default=None, ge=0)
-    validity_days: int | None = Field(default=None, ge=1, le=3650)
-    is_active: bool | None = None
-    sort_order: int | None = None
+    credits: StrictInt = omittable(ge=1, le=1000)
+    price: StrictInt = omittable(ge=1)
+    validity_days: StrictInt | None = Field(default=None, ge=1, le=3650)
+    is_active: StrictBool = omittable()
+    sort_order: StrictInt = omittable()
 
 
 class PackageOut(BaseModel):

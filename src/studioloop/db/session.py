@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.core.errors import AppError
@@ -35,3 +36,25 @@ async def get_db_session() -> AsyncIterator[AsyncSession]:
 
 
 DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
+
+ON_REPLICA = "studioloop.on_replica"
+
+
+async def get_read_session() -> AsyncIterator[AsyncSession]:
+    """A session for public reads that may be a little stale (docs/scaling.md): on the
+    read replica while it is close enough behind, else on the primary. Nothing is ever
+    committed: its transaction is rolled back when the request ends, so a write made
+    through it by mistake is lost on the primary and refused on the replica."""
+    database = get_database()
+    sessionmaker, on_replica = await database.read_sessionmaker()
+    async with sessionmaker() as session:
+        session.info[ON_REPLICA] = on_replica
+        try:
+            yield session
+        except DBAPIError as error:
+            if on_replica and error.connection_invalidated and database.replica is not None:
+                database.replica.distrust()
+            raise
+
+
+ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]

@@ -11,7 +11,11 @@ from studioloop.db.embedded import start_embedded_server
 def owner_database_url(settings: Settings) -> str:
     """The URL of the role that owns the schema; starts the embedded server when needed."""
     if settings.database_url is None:
-        return start_embedded_server(settings.data_dir)
+        return start_embedded_server(
+            settings.data_dir,
+            wal_archive_dir=settings.wal_archive_dir,
+            wal_archive_timeout=settings.wal_archive_timeout,
+        )
     return normalise_url(settings.database_url)
 
 

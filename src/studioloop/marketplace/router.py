@@ -15,7 +15,7 @@ from studioloop.booking.router import answer_seat_held
 from studioloop.core import http
 from studioloop.core.http import IdempotencyKey, app_settings
 from studioloop.core.openapi import API_PREFIX, errors
-from studioloop.db.session import DbSession
+from studioloop.db.session import DbSession, ReadSession
 from studioloop.marketplace import schemas, search, service, statement
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
@@ -25,7 +25,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["marketplace"])
 
 async def search_classes(
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     lng: Annotated[float | None, Query(ge=-180, le=180)] = None,
     radius_km: Annotated[float, Query(gt=0, le=search.MAX_RADIUS_KM)] = search.DEFAULT_RADIUS_KM,
@@ -46,7 +46,8 @@ async def search_classes(
     near a point), `start` (the default otherwise) or `price` in universal credits. `q`
     matches class, type and studio names and forgives typos. Every result carries the
     studio, the distance, the places the marketplace can still fill and the price in
-    universal credits (and by card, if the class has a drop-in price)."""
+    universal credits (and by card, if the class has a drop-in price). May be read from the
+    read replica, so up to REPLICA_MAX_LAG_SECONDS (+1 s) behind when one is configured."""
     filters = search.Filters(
         lat=lat,
         lng=lng,

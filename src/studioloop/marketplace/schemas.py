@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from studioloop.booking.schemas import BookingOut
 
@@ -58,7 +58,7 @@ class MarketplaceBookingIn(BaseModel):
     pay_with: Literal["credits", "card"] = Field(
         default="credits", description="Universal credits, or the class's price by card"
     )
-    credits_to_use: int | None = Field(
+    credits_to_use: StrictInt | None = Field(
         default=None, ge=0, le=1000, description="Optional: refused if the price differs"
     )
 
@@ -81,9 +81,9 @@ class TermsIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    floor_price: int | None = Field(default=None, ge=0, le=100_000_000)
-    payout_rate: int | None = Field(default=None, gt=0, le=100_000_000)
-    commission_basis_points: int | None = Field(default=None, ge=0, le=9_999)
+    floor_price: StrictInt | None = Field(default=None, ge=0, le=100_000_000)
+    payout_rate: StrictInt | None = Field(default=None, gt=0, le=100_000_000)
+    commission_basis_points: StrictInt | None = Field(default=None, ge=0, le=9_999)
 
 
 class StatementLine(BaseModel):

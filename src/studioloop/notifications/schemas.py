@@ -1,10 +1,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
+from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
+
+from studioloop.core.schemas import LocalTime, omittable
 
 Channel = Literal["email", "whatsapp", "sms", "push"]
 
@@ -24,8 +34,8 @@ class PreferencesOut(BaseModel):
     reminders: bool
     reminder_hours: list[int]
     marketing: bool
-    quiet_hours_start: time | None
-    quiet_hours_end: time | None
+    quiet_hours_start: LocalTime | None
+    quiet_hours_end: LocalTime | None
     timezone: str
     customised: bool
 
@@ -34,13 +44,13 @@ class PreferencesUpdate(Strict):
     """Only the fields sent change. `reminder_hours: null` goes back to the studio's
     timing; quiet hours are both set or both null (off)."""
 
-    channels: list[Channel] | None = Field(default=None, max_length=4)
-    booking_updates: bool | None = None
-    reminders: bool | None = None
-    reminder_hours: list[int] | None = Field(default=None, max_length=4)
-    marketing: bool | None = None
-    quiet_hours_start: time | None = None
-    quiet_hours_end: time | None = None
+    channels: list[Channel] = omittable(max_length=4)
+    booking_updates: StrictBool = omittable()
+    reminders: StrictBool = omittable()
+    reminder_hours: list[StrictInt] | None = Field(default=None, max_length=4)
+    marketing: StrictBool = omittable()
+    quiet_hours_start: LocalTime | None = None
+    quiet_hours_end: LocalTime | None = None
 
     @field_validator("channels")
     @classmethod
@@ -111,7 +121,7 @@ class PushSubscriptionIn(Strict):
 
     endpoint: str = Field(min_length=10, max_length=2000)
     keys: PushKeys
-    expirationTime: int | None = None  # the browser's own field name
+    expirationTime: StrictInt | None = None  # the browser's own field name
 
     @field_validator("endpoint")
     @classmethod

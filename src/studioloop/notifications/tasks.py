@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.config import get_settings
+from studioloop.core import metrics
 from studioloop.core.logging import get_logger
 from studioloop.db.engine import get_database
 from studioloop.db.tenancy import set_tenant_context
@@ -37,6 +38,7 @@ async def deliver_notification(notification_id: str, tenant_id: str | None = Non
         error = await _deliver(session, notification)
         await session.commit()
     if error is not None:
+        metrics.NOTIFICATION_ATTEMPT_FAILURES.labels(notification.channel).inc()
         logger.warning(
             "notification delivery failed, retrying",
             notification_id=notification_id,
@@ -86,11 +88,11 @@ async def _deliver(session: AsyncSession, notification: Notification) -> Channel
         # A critical message moves on at once; any other only when this channel cannot
         # work at all (retrying later would not help, and the member has another).
         if notification.payload.get("fallbacks") and (notification.critical or exc.permanent):
-            _finish(notification, "failed", str(exc))
+            _fail(session, notification, str(exc))
             await fall_back(session, notification)
             return None
         if exc.permanent or notification.attempts >= MAX_ATTEMPTS:
-            _finish(notification, "failed", str(exc))
+            _fail(session, notification, str(exc))
             return None
         return exc
     notification.provider_message_id = provider_id
@@ -102,6 +104,16 @@ async def _deliver(session: AsyncSession, notification: Notification) -> Channel
 def _finish(notification: Notification, status: str, reason: str) -> None:
     notification.status = status
     notification.last_error = reason[:2000]
+
+
+def _fail(session: AsyncSession, notification: Notification, reason: str) -> None:
+    _finish(notification, "failed", reason)
+    count_failure(session, notification)
+
+
+def count_failure(session: AsyncSession, notification: Notification) -> None:
+    """Counted for /metrics once the failure is committed (a retried job counts once)."""
+    metrics.count_on_commit(session, metrics.NOTIFICATION_FAILURES.labels(notification.channel).inc)
 
 
 async def _opted_out(session: AsyncSession, notification: Notification) -> bool:

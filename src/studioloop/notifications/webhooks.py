@@ -38,7 +38,7 @@ START_WORDS = frozenset({"START", "UNSTOP", "SUBSCRIBE", "OPT IN"})
 _RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3}
 
 
-class WebhookAck(BaseModel):
+class DeliveryStatusAck(BaseModel):
     statuses: int
     opt_outs: int
 
@@ -58,8 +58,8 @@ async def verify_whatsapp(
     return PlainTextResponse(challenge)
 
 
-@webhook_router.post("/whatsapp", response_model=WebhookAck, responses=errors(401, 404))
-async def receive_whatsapp(request: Request, session: DbSession) -> WebhookAck:
+@webhook_router.post("/whatsapp", response_model=DeliveryStatusAck, responses=errors(401, 404))
+async def receive_whatsapp(request: Request, session: DbSession) -> DeliveryStatusAck:
     settings = get_settings()
     body = await request.body()
     check_signature(settings, body, request.headers.get("x-hub-signature-256", ""))
@@ -70,7 +70,7 @@ async def receive_whatsapp(request: Request, session: DbSession) -> WebhookAck:
             statuses += await apply_status(session, status)
         for message in value.get("messages") or []:
             opt_outs += await apply_reply(session, message)
-    return WebhookAck(statuses=statuses, opt_outs=opt_outs)
+    return DeliveryStatusAck(statuses=statuses, opt_outs=opt_outs)
 
 
 def check_signature(settings: Settings, body: bytes, header: str) -> None:
@@ -141,9 +141,10 @@ async def _failed(session: AsyncSession, notification: Notification, status: dic
     notification.last_error = (
         f"WhatsApp {problems[0].get('code', '')}: {problems[0].get('title', 'failed')}"
     )[:2000]
-    if notification.payload.get("fallbacks"):  # undeliverable there: try the next
-        from studioloop.notifications.tasks import fall_back  # tasks import the service
+    from studioloop.notifications.tasks import count_failure, fall_back  # tasks import service
 
+    count_failure(session, notification)
+    if notification.payload.get("fallbacks"):  # undeliverable there: try the next
         await fall_back(session, notification)
     return 1
 

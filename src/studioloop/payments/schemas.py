@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 from standardwebhooks.webhooks import Webhook
 
 PaymentStatus = Literal[
@@ -47,7 +47,9 @@ class PaymentOut(BaseModel):
 class RefundIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: int = Field(gt=0, description="Minor units (cents); at most what is left to refund")
+    amount: StrictInt = Field(
+        gt=0, description="Minor units (cents); at most what is left to refund"
+    )
     reason: str = Field(min_length=3, max_length=500)
 
 
@@ -84,7 +86,7 @@ class YocoKeysIn(BaseModel):
         pattern=r"^whsec_[A-Za-z0-9+/]{16,200}={0,2}$",
         description="The `secret` Yoco returned when the webhook was registered (whsec_…)",
     )
-    activate: bool = Field(
+    activate: StrictBool = Field(
         default=True, description="Take this studio's payments with Yoco from now on"
     )
 

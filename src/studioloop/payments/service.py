@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -20,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User
 from studioloop.config import Settings
+from studioloop.core import metrics
 from studioloop.core.pagination import newest_first
 from studioloop.credits import service as credits
-from studioloop.credits.exceptions import PackageNotFound
+from studioloop.credits.exceptions import PackageNotForSale, PackageNotFound
 from studioloop.db.tenancy import set_tenant_context
 from studioloop.jobs.defer import defer_in_transaction
 from studioloop.notifications import service as notifications
@@ -72,6 +74,10 @@ async def start_credit_purchase(
     package = await credits.get_package(session, package_id)
     if not package.is_active:
         raise PackageNotFound()
+    if package.price <= 0:
+        # Packs priced 0 could be made before prices had to be positive; a checkout cannot
+        # take nothing, and free credits are the studio's to give as an adjustment.
+        raise PackageNotForSale()
     tenant_settings = await tenants_service.settings_of(session, tenant.id)
     payment = Payment(
         tenant_id=tenant.id,
@@ -221,6 +227,10 @@ async def process_webhook(
     outcome = await _apply(session, settings, stored)
     stored.processed_at, stored.outcome = _now(), outcome
     await session.flush()
+    delay = (stored.processed_at - stored.received_at).total_seconds()
+    metrics.count_on_commit(
+        session, partial(metrics.WEBHOOK_DELAY.labels(stored.provider).observe, delay)
+    )
     return outcome
 
 
@@ -272,6 +282,10 @@ async def change_status(
         )
     )
     payment.status = to_status
+    if to_status in metrics.PAYMENT_OUTCOME_STATUSES:
+        metrics.count_on_commit(
+            session, metrics.PAYMENT_OUTCOMES.labels(payment.provider, to_status).inc
+        )
     if to_status == "succeeded":
         payment.succeeded_at = _now()
         await payouts.record_payment(session, settings, payment)

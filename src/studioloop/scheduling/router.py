@@ -12,10 +12,10 @@ from studioloop.core.errors import field_error
 from studioloop.core.http import app_settings
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.pagination import Page
-from studioloop.db.session import DbSession
+from studioloop.db.session import DbSession, ReadSession
 from studioloop.scheduling import ics, schedule_service, schemas, service
 from studioloop.scheduling.schedule_service import OccurrenceFilter
-from studioloop.tenants.dependencies import CurrentTenant
+from studioloop.tenants.dependencies import CurrentTenant, ReadTenant
 
 router = APIRouter(prefix=f"{API_PREFIX}/tenants/{{slug}}", tags=["scheduling"])
 Admin = Annotated[Membership, Depends(require_role("admin"))]
@@ -177,7 +177,10 @@ async def delete_class(
 
 def _range(start_from: datetime | None, start_to: datetime | None) -> tuple[datetime, datetime]:
     start_from = start_from or datetime.now(UTC)
-    start_to = start_to or start_from + timedelta(days=7)
+    try:
+        start_to = start_to or start_from + timedelta(days=7)
+    except OverflowError:
+        raise field_error("from", "is past the last date we can show") from None
     if start_from.tzinfo is None or start_to.tzinfo is None:
         raise field_error("from", "give times with a UTC offset, e.g. 2026-11-23T00:00:00+02:00")
     if start_to <= start_from:
@@ -194,8 +197,8 @@ def _range(start_from: datetime | None, start_to: datetime | None) -> tuple[date
     response_model_by_alias=True,
 )
 async def list_schedules(
-    tenant: CurrentTenant,
-    session: DbSession,
+    tenant: ReadTenant,
+    session: ReadSession,
     start_from: Annotated[datetime | None, Query(alias="from")] = None,
     start_to: Annotated[datetime | None, Query(alias="to")] = None,
     class_type: Annotated[str | None, Query(max_length=40)] = None,
@@ -207,7 +210,8 @@ async def list_schedules(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Page[schemas.OccurrenceOut]:
     """Occurrences between `from` and `to` (default: the next 7 days) with class, instructor
-    and place, and live `available_spots`."""
+    and place, and live `available_spots`. May be read from the read replica, so up to
+    REPLICA_MAX_LAG_SECONDS (+1 s) behind the latest change when one is configured."""
     start, end = _range(start_from, start_to)
     items, next_cursor = await schedule_service.list_occurrences(
         session,
@@ -321,7 +325,7 @@ async def update_series(
     responses=errors(404),
     summary="The timetable as an iCalendar feed (past week and next 8 weeks)",
 )
-async def timetable_ics(tenant: CurrentTenant, session: DbSession, request: Request) -> Response:
+async def timetable_ics(tenant: ReadTenant, session: ReadSession, request: Request) -> Response:
     now = datetime.now(UTC)
     filters = OccurrenceFilter(now - timedelta(days=7), now + timedelta(weeks=8))
     occurrences: list[schemas.OccurrenceOut] = []

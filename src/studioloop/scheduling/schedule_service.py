@@ -16,7 +16,12 @@ from sqlalchemy.orm import aliased
 
 from studioloop.accounts.models import User
 from studioloop.core.errors import field_error
-from studioloop.core.pagination import cursor_uuid, decode_cursor, encode_cursor
+from studioloop.core.pagination import (
+    cursor_datetime,
+    cursor_uuid,
+    decode_cursor,
+    encode_cursor,
+)
 from studioloop.core.patching import apply_changes
 from studioloop.scheduling import exceptions as exc, hooks
 from studioloop.scheduling.models import (
@@ -327,7 +332,7 @@ async def list_occurrences(
         query = query.where(ClassSchedule.status != "cancelled")
     if cursor:
         raw_start, raw_id = decode_cursor(cursor, 2)
-        after_start = datetime.fromisoformat(str(raw_start))
+        after_start = cursor_datetime(raw_start)
         after_id = cursor_uuid(raw_id)
         query = query.where(
             or_(

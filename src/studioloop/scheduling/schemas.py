@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any, Literal, Self
 
 from pydantic import (
@@ -10,10 +10,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
     field_validator,
     model_validator,
 )
 
+from studioloop.core.schemas import LocalTime, omittable
 from studioloop.tenants.schemas import Address
 
 Difficulty = Literal["beginner", "intermediate", "advanced", "all_levels"]
@@ -32,8 +36,8 @@ class Strict(BaseModel):
 class LocationIn(Strict):
     name: str = Field(min_length=1, max_length=120)
     address: Address = Field(default_factory=Address)
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
+    latitude: StrictFloat | None = Field(default=None, ge=-90, le=90)
+    longitude: StrictFloat | None = Field(default=None, ge=-180, le=180)
 
     @model_validator(mode="after")
     def _both_coordinates(self) -> Self:
@@ -43,11 +47,11 @@ class LocationIn(Strict):
 
 
 class LocationUpdate(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=120)
-    address: Address | None = None
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
-    is_active: bool | None = None
+    name: str = omittable(min_length=1, max_length=120)
+    address: Address = omittable()
+    latitude: StrictFloat | None = Field(default=None, ge=-90, le=90)
+    longitude: StrictFloat | None = Field(default=None, ge=-180, le=180)
+    is_active: StrictBool = omittable()
 
 
 class RoomOut(BaseModel):
@@ -74,13 +78,13 @@ class LocationOut(BaseModel):
 
 class RoomIn(Strict):
     name: str = Field(min_length=1, max_length=120)
-    capacity: int = Field(ge=1, le=10000)
+    capacity: StrictInt = Field(ge=1, le=10000)
 
 
 class RoomUpdate(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=120)
-    capacity: int | None = Field(default=None, ge=1, le=10000)
-    is_active: bool | None = None
+    name: str = omittable(min_length=1, max_length=120)
+    capacity: StrictInt = omittable(ge=1, le=10000)
+    is_active: StrictBool = omittable()
 
 
 # --- classes -----------------------------------------------------------------------------
@@ -100,20 +104,22 @@ class ClassIn(Strict):
     description: str | None = Field(default=None, max_length=5000)
     class_type: str
     instructor_id: uuid.UUID | None = None
-    duration_minutes: int = Field(ge=5, le=720)
-    max_capacity: int = Field(ge=1, le=10000)
+    duration_minutes: StrictInt = Field(ge=5, le=720)
+    max_capacity: StrictInt = Field(ge=1, le=10000)
     difficulty_level: Difficulty = "all_levels"
-    credits_required: int = Field(default=1, ge=0, le=100)
+    credits_required: StrictInt = Field(default=1, ge=0, le=100)
     equipment_needed: list[str] = Field(default_factory=list, max_length=30)
-    is_active: bool = True
-    requires_membership: bool = False
-    price: int | None = Field(default=None, ge=0, description="Minor units (cents)")
+    is_active: StrictBool = True
+    requires_membership: StrictBool = False
+    price: StrictInt | None = Field(
+        default=None, ge=1, description="Minor units (cents) to pay by card; null: no card price"
+    )
     location_id: uuid.UUID | None = None
     room_id: uuid.UUID | None = None
-    booking_window_hours: int | None = Field(default=None, ge=0, le=8760)
-    cancellation_window_hours: int | None = Field(default=None, ge=0, le=720)
-    is_private: bool = Field(default=False, description="Unlisted: never on the marketplace")
-    marketplace_seats: int | None = Field(
+    booking_window_hours: StrictInt | None = Field(default=None, ge=0, le=8760)
+    cancellation_window_hours: StrictInt | None = Field(default=None, ge=0, le=720)
+    is_private: StrictBool = Field(default=False, description="Unlisted: never on the marketplace")
+    marketplace_seats: StrictInt | None = Field(
         default=None,
         ge=0,
         le=10000,
@@ -125,24 +131,24 @@ class ClassIn(Strict):
 
 
 class ClassUpdate(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=120)
+    name: str = omittable(min_length=1, max_length=120)
     description: str | None = Field(default=None, max_length=5000)
-    class_type: str | None = None
+    class_type: str = omittable()
     instructor_id: uuid.UUID | None = None
-    duration_minutes: int | None = Field(default=None, ge=5, le=720)
-    max_capacity: int | None = Field(default=None, ge=1, le=10000)
-    difficulty_level: Difficulty | None = None
-    credits_required: int | None = Field(default=None, ge=0, le=100)
-    equipment_needed: list[str] | None = Field(default=None, max_length=30)
-    is_active: bool | None = None
-    requires_membership: bool | None = None
-    price: int | None = Field(default=None, ge=0)
+    duration_minutes: StrictInt = omittable(ge=5, le=720)
+    max_capacity: StrictInt = omittable(ge=1, le=10000)
+    difficulty_level: Difficulty = omittable()
+    credits_required: StrictInt = omittable(ge=0, le=100)
+    equipment_needed: list[str] = omittable(max_length=30)
+    is_active: StrictBool = omittable()
+    requires_membership: StrictBool = omittable()
+    price: StrictInt | None = Field(default=None, ge=1)
     location_id: uuid.UUID | None = None
     room_id: uuid.UUID | None = None
-    booking_window_hours: int | None = Field(default=None, ge=0, le=8760)
-    cancellation_window_hours: int | None = Field(default=None, ge=0, le=720)
-    is_private: bool | None = None
-    marketplace_seats: int | None = Field(default=None, ge=0, le=10000)
+    booking_window_hours: StrictInt | None = Field(default=None, ge=0, le=8760)
+    cancellation_window_hours: StrictInt | None = Field(default=None, ge=0, le=720)
+    is_private: StrictBool = omittable()
+    marketplace_seats: StrictInt | None = Field(default=None, ge=0, le=10000)
 
     _type = field_validator("class_type")(_class_type)
 
@@ -180,10 +186,10 @@ class ClassOut(BaseModel):
 class Recurrence(Strict):
     """Weekly on `weekdays` (0 = Monday ... 6 = Sunday) at the studio's local time."""
 
-    weekdays: list[int] = Field(min_length=1, max_length=7)
+    weekdays: list[StrictInt] = Field(min_length=1, max_length=7)
     starts_on: date
     until: date | None = None
-    count: int | None = Field(default=None, ge=1, le=MAX_OCCURRENCES)
+    count: StrictInt | None = Field(default=None, ge=1, le=MAX_OCCURRENCES)
 
     @field_validator("weekdays")
     @classmethod
@@ -210,17 +216,17 @@ class ScheduleIn(Strict):
     start_time: AwareDatetime | None = Field(
         default=None, description="One occurrence: an ISO time with offset"
     )
-    local_start_time: time | None = Field(
+    local_start_time: LocalTime | None = Field(
         default=None, description="Series: the local time of day in the studio's time zone"
     )
     recurrence: Recurrence | None = None
-    duration_minutes: int | None = Field(default=None, ge=5, le=720)
+    duration_minutes: StrictInt | None = Field(default=None, ge=5, le=720)
     instructor_id: uuid.UUID | None = None
     location_id: uuid.UUID | None = None
     room_id: uuid.UUID | None = None
-    capacity: int | None = Field(default=None, ge=1, le=10000)
-    booking_window_hours: int | None = Field(default=None, ge=0, le=8760)
-    cancellation_window_hours: int | None = Field(default=None, ge=0, le=720)
+    capacity: StrictInt | None = Field(default=None, ge=1, le=10000)
+    booking_window_hours: StrictInt | None = Field(default=None, ge=0, le=8760)
+    cancellation_window_hours: StrictInt | None = Field(default=None, ge=0, le=720)
 
     @model_validator(mode="after")
     def _single_or_series(self) -> Self:
@@ -237,27 +243,27 @@ class ScheduleIn(Strict):
 
 
 class OccurrenceUpdate(Strict):
-    start_time: AwareDatetime | None = None
-    end_time: AwareDatetime | None = None
+    start_time: AwareDatetime = omittable()
+    end_time: AwareDatetime = omittable()
     instructor_id: uuid.UUID | None = None
     substitute_instructor_id: uuid.UUID | None = None
     location_id: uuid.UUID | None = None
     room_id: uuid.UUID | None = None
-    capacity: int | None = Field(default=None, ge=1, le=10000)
-    booking_window_hours: int | None = Field(default=None, ge=0, le=8760)
-    cancellation_window_hours: int | None = Field(default=None, ge=0, le=720)
+    capacity: StrictInt = omittable(ge=1, le=10000)
+    booking_window_hours: StrictInt | None = Field(default=None, ge=0, le=8760)
+    cancellation_window_hours: StrictInt | None = Field(default=None, ge=0, le=720)
 
 
 class SeriesUpdate(Strict):
     """Change every occurrence of a series from `apply_from` (a local date) on."""
 
     apply_from: date
-    local_start_time: time | None = None
-    duration_minutes: int | None = Field(default=None, ge=5, le=720)
+    local_start_time: LocalTime = omittable()
+    duration_minutes: StrictInt = omittable(ge=5, le=720)
     instructor_id: uuid.UUID | None = None
     location_id: uuid.UUID | None = None
     room_id: uuid.UUID | None = None
-    capacity: int | None = Field(default=None, ge=1, le=10000)
+    capacity: StrictInt = omittable(ge=1, le=10000)
     until: date | None = Field(default=None, description="End the series earlier or later")
 
 
@@ -313,7 +319,7 @@ class SeriesOut(BaseModel):
     id: uuid.UUID
     class_id: uuid.UUID
     weekdays: list[int]
-    local_start_time: time
+    local_start_time: LocalTime
     duration_minutes: int
     timezone: str
     starts_on: date

@@ -6,7 +6,17 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, computed_field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    computed_field,
+    field_validator,
+)
+
+from studioloop.core.schemas import omittable
 
 TenantStatus = Literal["active", "trial", "suspended", "cancelled"]
 SubscriptionTier = Literal["starter", "growth", "pro", "enterprise"]
@@ -137,7 +147,7 @@ class TenantCreate(BaseModel):
     kind: TenantKind = "studio"
     address: Address = Field(default_factory=Address)
     settings: dict[str, Any] = Field(default_factory=dict)
-    marketplace_enabled: bool = True
+    marketplace_enabled: StrictBool = True
     timezone: str = "Africa/Johannesburg"
     currency: str = "ZAR"
 
@@ -152,18 +162,18 @@ class TenantUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=2, max_length=255)
-    email: EmailStr | None = None
+    name: str = omittable(min_length=2, max_length=255)
+    email: EmailStr = omittable()
     phone: str | None = Field(default=None, max_length=32)
-    address: Address | None = None
-    settings: dict[str, Any] | None = None
-    marketplace_enabled: bool | None = None
-    timezone: str | None = None
-    currency: str | None = None
+    address: Address = omittable()
+    settings: dict[str, Any] = omittable()
+    marketplace_enabled: StrictBool = omittable()
+    timezone: str = omittable()
+    currency: str = omittable()
     custom_domain: str | None = Field(default=None, max_length=253)
-    status: TenantStatus | None = None
-    subscription_tier: SubscriptionTier | None = None
-    custom_domain_verified: bool | None = None
+    status: TenantStatus = omittable()
+    subscription_tier: SubscriptionTier = omittable()
+    custom_domain_verified: StrictBool = omittable()
 
     @field_validator("timezone")
     @classmethod

@@ -107,7 +107,10 @@ async def list_marketplace_tenants(
         last_name, raw_id = decode_cursor(cursor, 2)
         last_id = cursor_uuid(raw_id)
         query = query.where(
-            or_(Tenant.name > last_name, and_(Tenant.name == last_name, Tenant.id > last_id))
+            or_(
+                Tenant.name > str(last_name),
+                and_(Tenant.name == str(last_name), Tenant.id > last_id),
+            )
         )
     rows = list(await session.scalars(query.order_by(Tenant.name, Tenant.id).limit(limit + 1)))
     next_cursor = (

@@ -63,7 +63,8 @@ def _in_words(problem: Any) -> str:
 def parse(model: type[M], data: dict[str, Any]) -> tuple[M | None, dict[str, str]]:
     """Validate form fields with the API's own schema; errors keyed by field, in words."""
     try:
-        return model.model_validate(data), {}
+        # Form fields arrive as text: the API's strict numbers and flags are relaxed here only.
+        return model.model_validate(data, strict=False), {}
     except ValidationError as error:
         errors: dict[str, str] = {}
         for problem in error.errors():

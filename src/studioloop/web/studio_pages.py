@@ -25,7 +25,7 @@ from studioloop.booking import entitlements, service as booking_service, waitlis
 from studioloop.booking.holds import SeatHold
 from studioloop.booking.models import ACTIVE_STATUSES, Booking
 from studioloop.credits import service as credits
-from studioloop.db.session import DbSession
+from studioloop.db.session import DbSession, ReadSession
 from studioloop.payments import class_payments
 from studioloop.payments.service import format_money
 from studioloop.scheduling import capacity, schedule_service
@@ -34,7 +34,7 @@ from studioloop.scheduling.schedule_service import OccurrenceFilter
 from studioloop.scheduling.schemas import OccurrenceOut
 from studioloop.tenants import service as tenants_service
 from studioloop.tenants.cache import TenantRef
-from studioloop.tenants.dependencies import CurrentTenant
+from studioloop.tenants.dependencies import CurrentTenant, ReadTenant
 from studioloop.web.csrf import CSRF_FIELD, check_csrf
 from studioloop.web.forms import attempt, brand_colour, readable_on
 from studioloop.web.routes import render
@@ -156,8 +156,8 @@ async def studio_home(request: Request, tenant: CurrentTenant, session: DbSessio
 @router.get("/s/{slug}/timetable", response_class=HTMLResponse)
 async def timetable(
     request: Request,
-    tenant: CurrentTenant,
-    session: DbSession,
+    tenant: ReadTenant,
+    session: ReadSession,
     week: str | None = Query(default=None, max_length=10, description="a day of the week"),
     type: str | None = Query(default=None, max_length=60),
 ) -> Response:
