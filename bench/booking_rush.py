@@ -50,7 +50,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -200,7 +200,11 @@ def free_port() -> int:
 
 
 def start_server(
-    url: str, workdir: Path, port: int, workers: int = 1
+    url: str,
+    workdir: Path,
+    port: int,
+    workers: int = 1,
+    extra_env: Mapping[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], Path]:
     env = {
         **os.environ,
@@ -213,6 +217,7 @@ def start_server(
         # Tokens are minted while seeding and must outlive the whole run.
         "ACCESS_TOKEN_TTL_SECONDS": "7200",
         "DATA_DIR": str(workdir / "data"),
+        **(extra_env or {}),
     }
     for unset in ("REDIS_URL", "SMTP_HOST", "APP_DATABASE_URL"):
         env.pop(unset, None)
@@ -635,13 +640,13 @@ async def _ok(response: Awaitable[httpx.Response], status: int = 201) -> Any:
     return got.json()
 
 
-async def seed(args: argparse.Namespace, base_url: str, db: BenchDatabase) -> Seed:
+async def insert_accounts(conninfo: str, people: Iterable[tuple[str, str, str]]) -> None:
+    """Verified accounts (email, first name, last name) straight into the table, all with
+    one cheap argon2 hash of PASSWORD: hashing one per account through sign-up would take
+    longer than the benchmark."""
     from studioloop.config import Settings
     from studioloop.core.security import hash_password
 
-    members_needed = max(args.attempts, args.throughput_attempts, WARMUP_BOOKINGS, args.serial)
-    # Every member books at most: the warm-up, and one class per run of S, A, B and C.
-    credits_each = 4 * args.repeat + 1
     cheap = Settings(
         _env_file=None,
         environment="test",
@@ -649,31 +654,76 @@ async def seed(args: argparse.Namespace, base_url: str, db: BenchDatabase) -> Se
         password_hash_cheap=True,
     )
     password_hash = hash_password(cheap, PASSWORD)
-    run_tag = secrets.token_hex(3)
-    owner_email = f"owner-{run_tag}@bench.example.com"
-    emails = [f"member{i}-{run_tag}@bench.example.com" for i in range(members_needed)]
-
-    # Verified accounts go straight into the table (one argon2 hash for all); everything
-    # else goes through the API as a studio would do it.
-    async with await psycopg.AsyncConnection.connect(db.conninfo) as conn:
+    async with await psycopg.AsyncConnection.connect(conninfo) as conn:
         async with conn.cursor().copy(
             "COPY users (email, password_hash, first_name, last_name, email_verified_at) FROM STDIN"
         ) as copy:
             now = datetime.now(UTC)
-            await copy.write_row((owner_email, password_hash, "Bench", "Owner", now))
-            for i, email in enumerate(emails):
-                await copy.write_row((email, password_hash, "Member", f"No{i}", now))
+            for email, first_name, last_name in people:
+                await copy.write_row((email, password_hash, first_name, last_name, now))
         await conn.commit()
 
-    async with http_client(base_url, SEED_CONCURRENCY * 2) as client:
 
-        async def login(email: str) -> dict[str, str]:
-            body = await _ok(
-                client.post(f"{API}/auth/login", json={"email": email, "password": PASSWORD}),
-                200,
+async def log_in(client: httpx.AsyncClient, email: str) -> dict[str, str]:
+    """The account's auth header, and its user id under `_id`."""
+    body = await _ok(
+        client.post(f"{API}/auth/login", json={"email": email, "password": PASSWORD}), 200
+    )
+    return {"Authorization": f"Bearer {body['access_token']}", "_id": body["user"]["id"]}
+
+
+async def join_with_credits(
+    client: httpx.AsyncClient,
+    slug: str,
+    owner: dict[str, str],
+    members: Sequence[dict[str, str]],
+    credits_each: int,
+) -> None:
+    """Every member (logged in by `log_in`) joins the studio and is given credits by its
+    owner (`owner` is the owner's auth header)."""
+    base = f"{API}/tenants/{slug}"
+    await limited(
+        SEED_CONCURRENCY,
+        (
+            _ok(client.post(f"{base}/join", headers={"Authorization": m["Authorization"]}))
+            for m in members
+        ),
+    )
+    await limited(
+        SEED_CONCURRENCY,
+        (
+            _ok(
+                client.post(
+                    f"{base}/users/{m['_id']}/credits/adjustments",
+                    headers=owner,
+                    json={"amount": credits_each, "reason": "Benchmark credits"},
+                )
             )
-            return {"Authorization": f"Bearer {body['access_token']}", "_id": body["user"]["id"]}
+            for m in members
+        ),
+    )
 
+
+async def seed(args: argparse.Namespace, base_url: str, db: BenchDatabase) -> Seed:
+    members_needed = max(args.attempts, args.throughput_attempts, WARMUP_BOOKINGS, args.serial)
+    # Every member books at most: the warm-up, and one class per run of S, A, B and C.
+    credits_each = 4 * args.repeat + 1
+    run_tag = secrets.token_hex(3)
+    owner_email = f"owner-{run_tag}@bench.example.com"
+    emails = [f"member{i}-{run_tag}@bench.example.com" for i in range(members_needed)]
+
+    # Verified accounts go straight into the table; everything else goes through the API
+    # as a studio would do it.
+    await insert_accounts(
+        db.conninfo,
+        [
+            (owner_email, "Bench", "Owner"),
+            *((email, "Member", f"No{i}") for i, email in enumerate(emails)),
+        ],
+    )
+
+    async with http_client(base_url, SEED_CONCURRENCY * 2) as client:
+        login = partial(log_in, client)
         owner = await login(owner_email)
         owner_h = {"Authorization": owner["Authorization"]}
         slug = f"bench-{run_tag}"
@@ -732,26 +782,7 @@ async def seed(args: argparse.Namespace, base_url: str, db: BenchDatabase) -> Se
         ]
         print(f"  {members_needed} members: log in, join, {credits_each} credits each ...")
         members = await limited(SEED_CONCURRENCY, (login(e) for e in emails))
-        await limited(
-            SEED_CONCURRENCY,
-            (
-                _ok(client.post(f"{base}/join", headers={"Authorization": m["Authorization"]}))
-                for m in members
-            ),
-        )
-        await limited(
-            SEED_CONCURRENCY,
-            (
-                _ok(
-                    client.post(
-                        f"{base}/users/{m['_id']}/credits/adjustments",
-                        headers=owner_h,
-                        json={"amount": credits_each, "reason": "Benchmark credits"},
-                    )
-                )
-                for m in members
-            ),
-        )
+        await join_with_credits(client, slug, owner_h, members, credits_each)
 
     async with await psycopg.AsyncConnection.connect(db.conninfo, autocommit=True) as conn:
         await conn.execute("SELECT set_config('app.tenant_id', %s, false)", (tenant["id"],))
@@ -1233,12 +1264,14 @@ def describe_environment(args: argparse.Namespace) -> None:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--probe-health"]:
-        return probe_health_main(argv[1])
-    args = parse_args(argv)
-    describe_environment(args)
+def run_with_server(
+    args: argparse.Namespace,
+    benchmark: Callable[[str, BenchDatabase, int], Coroutine[Any, Any, int]],
+    extra_env: Mapping[str, str] | None = None,
+) -> int:
+    """Start PostgreSQL (args.database_url or the embedded one), migrate it, start
+    `studioloop api` (args.server_workers processes) and run `benchmark(base_url, db,
+    server_pid)`; stop and remove everything afterwards, also on `kill <pid>`."""
     # `kill <pid>` still stops the server and the database and removes the temporary files.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = Path(tempfile.mkdtemp(prefix="studioloop-bench-"))
@@ -1257,20 +1290,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  PostgreSQL {version[0] if version else '?'}")
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
-        server, log_path = start_server(db.url, workdir, port, args.server_workers)
+        server, log_path = start_server(db.url, workdir, port, args.server_workers, extra_env)
         wait_for_health(server, base_url, log_path)
         print(f"  studioloop api on {base_url} (pid {server.pid})")
-        try:
-            return asyncio.run(benchmark(args, base_url, db, server.pid))
-        except BaseException:
+
+        def show_log() -> None:
             print(f"--- server log (tail) ---\n{log_path.read_text()[-4000:]}", file=sys.stderr)
+
+        try:
+            status = asyncio.run(benchmark(base_url, db, server.pid))
+        except BaseException:
+            show_log()
             raise
+        if status != 0:  # what the server said about it
+            show_log()
+        return status
     finally:
         if server is not None:
             stop_server(server)
         if db is not None:
             db.drop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--probe-health"]:
+        return probe_health_main(argv[1])
+    args = parse_args(argv)
+    describe_environment(args)
+    return run_with_server(args, partial(benchmark, args))
 
 
 if __name__ == "__main__":

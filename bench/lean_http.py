@@ -82,6 +82,11 @@ class LeanConnection(asyncio.Protocol):
         self._transport.write(b"\r\n".join(lines) + b"\r\n\r\n" + body)
         return await self._waiter
 
+    @property
+    def is_open(self) -> bool:
+        """False once either side closed the connection."""
+        return self._transport is not None and not self._transport.is_closing()
+
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
