@@ -34,7 +34,7 @@ from studioloop.core.ratelimit import RateLimiter
 from studioloop.db import engine as db_engine
 from studioloop.db.embedded import stop_embedded_servers
 from studioloop.db.urls import libpq_conninfo
-from studioloop.jobs.app import connected_job_app
+from studioloop.jobs.app import connected_job_app, run_job_worker
 from studioloop.ops import router as ops_router
 from studioloop.tenants.cache import TenantCache, listen_for_changes
 from studioloop.tenants.dependencies import tenant_domain_check
@@ -91,12 +91,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             if run_worker:
                 jobs = await stack.enter_async_context(connected_job_app(conninfo))
                 tasks.append(
-                    asyncio.create_task(
-                        jobs.run_worker_async(
-                            concurrency=settings.worker_concurrency,
-                            install_signal_handlers=False,
-                        )
-                    )
+                    asyncio.create_task(run_job_worker(jobs, settings, settings.worker_concurrency))
                 )
                 logger.info(
                     "job worker running in-process", concurrency=settings.worker_concurrency

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -219,13 +220,22 @@ def worker(concurrency: int | None, data_dir: Path | None, metrics_port: int | N
         from studioloop.db.embedded import stop_embedded_servers
         from studioloop.db.engine import create_database, set_database
         from studioloop.db.urls import libpq_conninfo
-        from studioloop.jobs.app import connected_job_app
+        from studioloop.jobs.app import connected_job_app, run_job_worker
 
+        # SIGTERM and SIGINT cancel the worker: it lets running jobs finish, then stops.
+        # Anything else that stops it starts it again (jobs.app.run_job_worker).
+        main = asyncio.current_task()
+        assert main is not None
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, main.cancel)
         database = create_database(settings)
         set_database(database)
         try:
             async with connected_job_app(libpq_conninfo(database.owner_url)) as jobs:
-                await jobs.run_worker_async(concurrency=concurrency or settings.worker_concurrency)
+                await run_job_worker(jobs, settings, concurrency or settings.worker_concurrency)
+        except asyncio.CancelledError:
+            click.echo("StudioLoop worker stopped")
         finally:
             await database.dispose()
             stop_embedded_servers()

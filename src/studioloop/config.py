@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     # 8-13% more per second than 10 + 10, with the same peak of 20 connections.
     database_pool_size: int = 20
     database_max_overflow: int = 0
+    # While the database cannot be reached, requests answer 503 instead of waiting: a
+    # request waits at most this long for a pooled connection (all in use), and a new
+    # connection at most DATABASE_CONNECT_TIMEOUT (libpq's connect_timeout; one given in
+    # the URL wins). A refused connection fails at once either way.
+    database_pool_timeout: float = Field(10.0, gt=0)
+    database_connect_timeout: int = Field(5, ge=2)
     # A streaming read replica (hot standby) of that database, for public reads that may be
     # a little stale: marketplace search and the public timetables (docs/scaling.md).
     # DATABASE_REPLICA_URL has the owner's credentials at the replica (the app switches to
@@ -151,6 +157,11 @@ class Settings(BaseSettings):
     chat_messages_per_minute: int = Field(30, ge=1)
     tenant_cache_ttl_seconds: int = 300
     worker_concurrency: int = 4
+    # A worker writes a heartbeat every third of this; a job still `doing` under a worker
+    # whose heartbeat is older than this is stalled (its worker was killed) and is run
+    # again by the `retry_stalled_jobs` periodic job (jobs/recovery.py), which runs every
+    # half of this.
+    job_stalled_after_seconds: int = Field(30, ge=3, le=3600)
     # Recurring classes exist as rows this many weeks ahead (a daily job extends them).
     schedule_horizon_weeks: int = Field(12, ge=1, le=104)
 

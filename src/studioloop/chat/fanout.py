@@ -11,6 +11,11 @@ event carries only its sequence number (NOTIFY payloads are capped at 8 kB): eac
 then reads, from the database, every message after the last one it sent, so a burst, a gap,
 a lost connection or a Redis message that never came all end the same way: at the next
 event, or at reconnection, the socket catches up.
+
+While Redis is unreachable, an event that cannot be published is handed to this process's
+own sockets directly, so people connected to the same process still talk live; sockets on
+other processes get it when the listener is subscribed again (every socket resyncs then)
+or when they reconnect. Nothing fails: posting a message still answers 201.
 """
 
 from __future__ import annotations
@@ -39,12 +44,21 @@ _in_flight: set[asyncio.Task[None]] = set()
 
 
 _redis: Any = None  # redis.asyncio.Redis when REDIS_URL is set (see `use_redis`)
+_local_hub: ChatHub | None = None  # this process's sockets (see `listen`)
+_redis_lost = False  # a publish failed; logged once until one succeeds again
+# A Redis that does not answer the connection (rather than refusing it) is given up after
+# this long; its absence is then the same as a refusal.
+REDIS_CONNECT_TIMEOUT_SECONDS = 1.0
 
 
 def use_redis(url: str | None) -> None:
     """Choose the fan-out for this process: Redis pub/sub with a URL, else PostgreSQL."""
     global _redis
-    _redis = redis.asyncio.Redis.from_url(url) if url else None
+    _redis = (
+        redis.asyncio.Redis.from_url(url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS)
+        if url
+        else None
+    )
 
 
 async def publish(
@@ -77,12 +91,20 @@ def _send_after_commit(sync_session: Session) -> None:
         return
 
     async def send() -> None:
-        try:
-            for payload in payloads:
+        global _redis_lost
+        for sent, payload in enumerate(payloads):
+            try:
                 await client.publish(CHANNEL, payload)
-        except redis.RedisError as error:
-            # Sockets catch up at the next event or reconnection (see the module's note).
-            logger.warning("chat event not published to redis", error=str(error))
+            except redis.RedisError as error:
+                if not _redis_lost:
+                    _redis_lost = True
+                    logger.warning(
+                        "redis unreachable: chat events reach this process's sockets only",
+                        error=str(error),
+                    )
+                await _deliver_here(payloads[sent:])
+                return
+        _redis_lost = False
 
     task = asyncio.get_running_loop().create_task(send())
     _in_flight.add(task)
@@ -124,6 +146,18 @@ class ChatHub:
             self.deliver(room_id, {"type": "resync"})
 
 
+async def _deliver_here(payloads: list[str]) -> None:
+    """Events Redis did not take, to this process's own sockets (the others catch up when
+    the listener is back on Redis; see the module's note)."""
+    if _local_hub is None:
+        return
+    for payload in payloads:
+        try:
+            await _hand_over(_local_hub, payload)
+        except Exception as error:  # a socket's catch-up covers it; never the sender's error
+            logger.warning("chat event not delivered locally", error=str(error))
+
+
 async def _hand_over(hub: ChatHub, payload: str | bytes) -> None:
     event = json.loads(payload)
     room_id = uuid.UUID(event["r"])
@@ -156,6 +190,8 @@ async def _read_message(
 
 async def listen(conninfo: str, hub: ChatHub) -> None:
     """Run until cancelled: pass every chat event for a room with sockets here to them."""
+    global _local_hub
+    _local_hub = hub
     if _redis is not None:
         await _listen_redis(hub)
         return
@@ -175,17 +211,23 @@ async def listen(conninfo: str, hub: ChatHub) -> None:
 
 
 async def _listen_redis(hub: ChatHub) -> None:
+    lost = False  # logged once per outage, not at every attempt to subscribe again
     while True:
         try:
             async with _redis.pubsub() as pubsub:
                 await pubsub.subscribe(CHANNEL)
-                hub.resync_all()
+                if lost:
+                    lost = False
+                    logger.warning("chat listener subscribed to redis again")
+                hub.resync_all()  # anything published while we were not listening
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         await _hand_over(hub, message["data"])
         except asyncio.CancelledError:
             raise
         except (redis.RedisError, ValueError, KeyError) as error:
-            logger.warning("chat listener lost redis", error=str(error))
+            if not lost:
+                logger.warning("chat listener lost redis", error=str(error))
+            lost = isinstance(error, redis.RedisError)
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.sleep(1)

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from studioloop.core.context import current_request_id
@@ -136,9 +136,57 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     )
 
 
+# How long a client should wait before trying again while the database cannot be reached:
+# a PostgreSQL restart or a failover takes a few seconds.
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot serve right now, rather than that the request
+    or our code is wrong: the server refuses connections or is starting or shutting down
+    (psycopg's OperationalError, also for a session the server ended mid-request), the
+    pool has no connection to give in time, or SQLAlchemy found the connection dead. The
+    request may simply be repeated: its transaction did not commit, or, when the connection
+    was lost during COMMIT itself, an Idempotency-Key makes the retry safe.
+    (psycopg_pool's PoolTimeout is an OperationalError too.)"""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc.orig, psycopg.OperationalError)
+    return isinstance(exc, psycopg.OperationalError | PoolTimeoutError)
+
+
+def unavailable_response(request: Request | None, exc: BaseException) -> Response:
+    """503 with Retry-After, logged as a warning (one line, no stack: while the database is
+    away every request fails alike)."""
+    cause = getattr(exc, "orig", None) or exc
+    logger.warning(
+        "database unavailable",
+        path=request.url.path if request is not None else None,
+        error=type(cause).__name__,
+        reason=(str(cause).splitlines() or [""])[0][:300],
+    )
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+    message = "The database cannot be reached for a moment; try again shortly."
+    if request is not None and wants_html(request):
+        return html_error(503, message, headers)
+    return error_response(
+        503,
+        "SERVICE_UNAVAILABLE",
+        message,
+        {"retry_after_seconds": DATABASE_RETRY_AFTER_SECONDS},
+        headers,
+    )
+
+
+async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
+    return unavailable_response(request, exc)
+
+
 async def handle_database_error(request: Request, exc: Exception) -> Response:
     """Input PostgreSQL refuses to store (a NUL character, an out-of-range number) is the
-    client's mistake, not ours: 422 like any other invalid value. Anything else is a bug."""
+    client's mistake, not ours: 422 like any other invalid value. A database that cannot be
+    reached is 503 (see `database_unavailable`). Anything else is a bug."""
+    if database_unavailable(exc):
+        return unavailable_response(request, exc)
     # The ORM wraps the driver's error; plain SQL on the driver (db.raw) raises it bare.
     original = exc.orig if isinstance(exc, DBAPIError) else exc
     if isinstance(original, psycopg.DataError):
@@ -159,3 +207,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
     app.add_exception_handler(DBAPIError, handle_database_error)
     app.add_exception_handler(psycopg.DataError, handle_database_error)
+    # Raised outside SQLAlchemy's wrapping: on the raw psycopg path (db/raw.py), and by the
+    # pools themselves.
+    app.add_exception_handler(psycopg.OperationalError, handle_database_unavailable)
+    app.add_exception_handler(PoolTimeoutError, handle_database_unavailable)

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from studioloop.core.context import request_id_var
+from studioloop.core.error_handlers import database_unavailable, unavailable_response
 from studioloop.core.error_reporting import report_exception
 from studioloop.core.metrics import REQUEST_COUNT, REQUEST_LATENCY
 
@@ -67,6 +68,11 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as error:
+            if scope["type"] == "http" and not started_response and database_unavailable(error):
+                # Raised outside the routes (a middleware's own query): still a 503.
+                status_holder["status"] = 503
+                await unavailable_response(None, error)(scope, receive, tracking_send)
+                return
             # Last resort for bugs: log with the request id and answer with the envelope
             # (Starlette's own handler sits outside this middleware and would lose both).
             structlog.get_logger("studioloop.errors").exception(

@@ -3,6 +3,11 @@
 Every /api request counts against the caller's hourly budget (per user when a valid bearer
 token is present, else per client address). Sign-in, verification and password reset add a
 much tighter per-address limit through the `SensitiveRateLimit` dependency.
+
+With Redis unreachable, limits are counted in this process's memory instead (each process
+then allows the full budget by itself: weaker, never a failed request), with one warning
+per outage; Redis is tried again every `REDIS_RETRY_SECONDS`, and used again as soon as
+it answers (the counts made meanwhile in memory are not carried over).
 """
 
 from __future__ import annotations
@@ -15,11 +20,20 @@ from typing import Annotated
 from fastapi import Depends, Request
 from limits import RateLimitItem, parse_many
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 from studioloop.config import Settings
 from studioloop.core import security
 from studioloop.core.errors import RateLimited
+from studioloop.core.logging import get_logger
+
+logger = get_logger(__name__)
+
+# After Redis failed, count in memory this long before asking Redis again.
+REDIS_RETRY_SECONDS = 2.0
+# A Redis that does not answer (rather than refusing at once) holds a request this long.
+REDIS_TIMEOUT_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -30,23 +44,58 @@ class Decision:
 
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
+        self._memory = MovingWindowRateLimiter(storage_from_string("async+memory://"))
+        self._shared: MovingWindowRateLimiter | None = None
         if settings.redis_url:
             # redis-py is already a dependency; limits defaults to coredis otherwise.
-            storage = storage_from_string(f"async+{settings.redis_url}", implementation="redispy")
-        else:
-            storage = storage_from_string("async+memory://")
-        self._limiter = MovingWindowRateLimiter(storage)
+            storage = storage_from_string(
+                f"async+{settings.redis_url}",
+                implementation="redispy",
+                wrap_exceptions=True,  # any Redis failure is a StorageError
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+            )
+            self._shared = MovingWindowRateLimiter(storage)
+        self._redis_lost = False
+        self._retry_redis_at = 0.0
         self.enabled = settings.rate_limit_enabled
         self.authenticated = parse_many(settings.rate_limit_authenticated)
         self.anonymous = parse_many(settings.rate_limit_anonymous)
         self.sensitive = parse_many(settings.rate_limit_sensitive)
 
+    @property
+    def shared(self) -> bool:
+        """Whether limits are counted in Redis right now (for all processes)."""
+        return self._shared is not None and not self._redis_lost
+
     async def hit(self, items: list[RateLimitItem], *identifiers: str) -> Decision:
         if not self.enabled:
             return Decision(allowed=True)
+        if self._shared is not None and time.monotonic() >= self._retry_redis_at:
+            try:
+                decision = await self._hit(self._shared, items, identifiers)
+            except StorageError as error:
+                self._retry_redis_at = time.monotonic() + REDIS_RETRY_SECONDS
+                if not self._redis_lost:
+                    self._redis_lost = True
+                    logger.warning(
+                        "redis unreachable: rate limits counted in this process only",
+                        error=str(error.storage_error),
+                    )
+            else:
+                if self._redis_lost:
+                    self._redis_lost = False
+                    logger.warning("redis reachable again: rate limits shared again")
+                return decision
+        return await self._hit(self._memory, items, identifiers)
+
+    @staticmethod
+    async def _hit(
+        limiter: MovingWindowRateLimiter, items: list[RateLimitItem], identifiers: tuple[str, ...]
+    ) -> Decision:
         for item in items:
-            if not await self._limiter.hit(item, *identifiers):
-                stats = await self._limiter.get_window_stats(item, *identifiers)
+            if not await limiter.hit(item, *identifiers):
+                stats = await limiter.get_window_stats(item, *identifiers)
                 return Decision(False, max(1, math.ceil(stats.reset_time - time.time())))
         return Decision(allowed=True)
 

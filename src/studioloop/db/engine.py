@@ -16,6 +16,7 @@ from psycopg import AsyncConnection
 from psycopg.pq import ConnStatus, TransactionStatus
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -131,9 +132,17 @@ def _app_connection(
 ) -> tuple[str, dict[str, Any]]:
     """The app's URL and connect arguments: its own login, or the owner's switched to
     the app role as the connection starts."""
+    connect_args: dict[str, Any] = {}
     if app_login_url:
-        return normalise_url(app_login_url), {}
-    return owner_url, {"options": f"-c role={settings.database_app_role}"}
+        url = normalise_url(app_login_url)
+    else:
+        url = owner_url
+        connect_args["options"] = f"-c role={settings.database_app_role}"
+    if "connect_timeout" not in make_url(url).query:
+        # A server that does not answer is given up after this (DATABASE_CONNECT_TIMEOUT),
+        # so requests answer 503 rather than wait (one refusing connections fails at once).
+        connect_args["connect_timeout"] = settings.database_connect_timeout
+    return url, connect_args
 
 
 def _engine(settings: Settings, url: str, connect_args: dict[str, Any]) -> AsyncEngine:
@@ -141,6 +150,7 @@ def _engine(settings: Settings, url: str, connect_args: dict[str, Any]) -> Async
         url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout,
         # Not `pool_pre_ping`: a SELECT 1 round trip on every checkout, one of the nine a
         # booking made. The checkout listener below finds the same dead connections
         # without one (decision 0007).
