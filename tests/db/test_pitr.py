@@ -59,6 +59,8 @@ def test_recovery_to_a_point_in_time(scratch: Path) -> None:
     stop_embedded_server(scratch / "source")
 
     recover(base.path, wal, scratch / "recovered", target_time=target)
+    # The source's socket lock (its PID, perhaps another process's by now) is not kept.
+    assert not list((scratch / "recovered" / "pg").glob(".s.PGSQL.*.lock"))
     with pytest.raises(BackupError, match="not empty"):
         recover(base.path, wal, scratch / "recovered", target_time=target)
     copy = Owner(libpq_conninfo(start_embedded_server(scratch / "recovered")))

@@ -181,6 +181,11 @@ def recover(
             archive.extractall(pgdata / "pg_wal", filter="data")
     # The processes that used the original server are not this one's.
     (pgdata / ".handle_pids.json").unlink(missing_ok=True)
+    # The embedded server keeps its socket in the data directory, so the backup carries the
+    # socket's lock file with the original server's PID; should another process hold that
+    # PID now, the recovered server would refuse to start.
+    for lock in pgdata.glob(".s.PGSQL.*.lock"):
+        lock.unlink()
     (pgdata / "recovery.signal").touch()
     system_user = _own_for_server(pgdata)
 
