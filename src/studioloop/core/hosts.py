@@ -8,13 +8,13 @@ cache) before it is refused, with the error envelope.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from studioloop.core.context import request_id_var
 from studioloop.core.logging import get_logger
+from studioloop.core.middleware import send_json
 
 logger = get_logger(__name__)
 
@@ -105,16 +105,4 @@ async def _answer(
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     error = {"code": code, "message": message, "request_id": request_id_var.get()}
-    body = json.dumps({"error": {**error, "details": details}}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_json(send, status, {"error": {**error, "details": details}}, headers)

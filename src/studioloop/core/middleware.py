@@ -82,7 +82,7 @@ class RequestContextMiddleware:
                 raise
             report_exception(error)  # answered here, so error reporting would not see it
             status_holder["status"] = 500
-            await _send_json(
+            await send_json(
                 tracking_send,
                 500,
                 {
@@ -139,7 +139,7 @@ class BodySizeLimitMiddleware:
             return
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _send_json(send, 413, _too_large(self.max_bytes))
+            await send_json(send, 413, _too_large(self.max_bytes))
             return
         received = 0
 
@@ -254,7 +254,13 @@ def _too_large(max_bytes: int) -> dict[str, Any]:
     }
 
 
-async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
+async def send_json(
+    send: Send,
+    status: int,
+    payload: dict[str, Any],
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """A JSON answer sent by a raw ASGI middleware, before or instead of the app."""
     body = json.dumps(payload).encode()
     await send(
         {
@@ -263,14 +269,11 @@ async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *(headers or []),
             ],
         }
     )
     await send({"type": "http.response.body", "body": body})
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 class SecurityHeadersMiddleware:
