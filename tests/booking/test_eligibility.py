@@ -121,9 +121,7 @@ def test_the_marketplace_asks_the_same_rules_with_its_own_price_and_share() -> N
     assert e.decide(attempt(), by_card, NOW) == e.TakeSeat(0, False, hold_for_card=True)
     share_gone = attempt(marketplace_seats=2, marketplace_booked=2)
     assert refusal(e.decide(share_gone, market, NOW)) is exc.ClassFull
-    members_only = attempt(
-        requires_membership=True, entitlement=e.Entitlement(has_membership=True)
-    )
+    members_only = attempt(requires_membership=True, entitlement=e.Entitlement(has_membership=True))
     assert refusal(e.decide(members_only, market, NOW)) is exc.MembershipRequired
     full = attempt(booked_count=10)
     assert refusal(e.decide(full, replace(market, join_waitlist=True), NOW)) is exc.ClassFull

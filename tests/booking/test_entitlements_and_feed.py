@@ -1,4 +1,5 @@
-"""Membership entitlements (billing's `member_entitlement`, read by the booking decision) and members' private calendar feeds."""
+"""Membership entitlements (billing's `member_entitlement`, read by the booking decision)
+and members' private calendar feeds."""
 
 from __future__ import annotations
 

@@ -54,11 +54,16 @@ async def test_one_rule_changes_every_path_alike(
     first = await market.new_member(credits=2)
     assert (await market.book(first, occurrence["id"])).status_code == 201  # one seat left
 
-    at = eligibility.RULES.index(eligibility.seat_free)
-    monkeypatch.setitem(eligibility.RULES, at, keep_one_seat_back)
+    rules = [keep_one_seat_back if r is eligibility.seat_free else r for r in eligibility.RULES]
+    monkeypatch.setattr(eligibility, "RULES", rules)
 
-    direct = await market.new_member(credits=2)
+    direct, late = await market.new_member(credits=2), await market.new_member(credits=2)
     assert_error(await market.book(direct, occurrence["id"]), 409, "CLASS_FULL")
+    # That refusal made this process remember the class full (for two seconds): the rush
+    # gate now answers at the door, by the same decision.
+    reached = len(endpoint_calls)
+    assert_error(await market.book(late, occurrence["id"]), 409, "CLASS_FULL")
+    assert len(endpoint_calls) == reached  # answered before the endpoint
     explorer = await api.signup(first_name="Explorer")
     await give_universal(api, operator, explorer, 5)
     through_marketplace = await api.client.post(
@@ -75,15 +80,10 @@ async def test_one_rule_changes_every_path_alike(
     assert str(owner_db.value("SELECT reason FROM payment_refunds")).startswith(
         "Refunded automatically: the class filled up"
     )
-    # The direct refusal made this process remember the class full: the rush gate now
-    # answers at the door, by the same decision.
-    reached = len(endpoint_calls)
-    late = await market.new_member(credits=2)
-    assert_error(await market.book(late, occurrence["id"]), 409, "CLASS_FULL")
-    assert len(endpoint_calls) == reached  # answered before the endpoint
 
     monkeypatch.undo()  # the usual rule again: every path offers the free seat
     assert (await market.book(late, occurrence["id"])).status_code == 201
-    assert owner_db.value(
-        "SELECT booked_count FROM class_schedules WHERE id = %s", occurrence["id"]
-    ) == 2
+    assert (
+        owner_db.value("SELECT booked_count FROM class_schedules WHERE id = %s", occurrence["id"])
+        == 2
+    )
