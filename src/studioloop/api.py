@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from studioloop.accounts.router import router as accounts_router
 from studioloop.billing.router import router as billing_router
-from studioloop.booking.calendar_router import router as calendar_router
 from studioloop.booking.checkin_router import router as checkin_router
 from studioloop.booking.router import router as booking_router
 from studioloop.chat.router import router as chat_router, websocket_router
@@ -44,7 +43,6 @@ API_ROUTERS: list[tuple[APIRouter, list[Any]]] = [
     (billing_router, RATE_LIMITED),
     (payments_router, RATE_LIMITED),
     (checkin_router, RATE_LIMITED),
-    (calendar_router, RATE_LIMITED),
     (jobs_router, RATE_LIMITED),
     (chat_router, RATE_LIMITED),
     (marketplace_router, RATE_LIMITED),

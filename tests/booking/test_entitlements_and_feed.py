@@ -1,34 +1,44 @@
-"""Membership entitlements (through the billing hook) and members' private calendar feeds."""
+"""Membership entitlements (billing's `member_entitlement`, read by the booking decision)
+and members' private calendar feeds."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import psycopg
 import pytest
 from icalendar import Calendar
 
-from studioloop.booking import entitlements
 from tests.booking.conftest import BookingStudio
 from tests.conftest import assert_error
 
 
 @pytest.fixture
-def unlimited_members() -> Any:
-    """Stand in for billing: members in `holders` have an unlimited membership."""
-    holders: set[str] = set()
+async def unlimited_members(studio: BookingStudio, owner_conninfo: str) -> Any:
+    """Give members an unlimited membership: a real plan, and an active subscription to it
+    written as the schema owner (the payment that would start it is tested in billing)."""
+    plan = await studio.client.post(
+        f"{studio.base}/membership-plans",
+        headers=studio.owner["headers"],
+        json={"name": "Unlimited", "price": 90000, "unlimited": True},
+    )
+    assert plan.status_code == 201, plan.text
 
-    async def provider(session: Any, tenant_id: Any, user_id: Any) -> entitlements.Entitlement:
-        if str(user_id) in holders:
-            return entitlements.Entitlement(has_membership=True, unlimited=True)
-        return entitlements.NONE
+    async def add(person: dict[str, Any]) -> None:
+        async with await psycopg.AsyncConnection.connect(owner_conninfo) as conn:
+            await conn.execute(
+                "INSERT INTO subscriptions (id, tenant_id, user_id, plan_id, status, "
+                "current_period_start, current_period_end) "
+                "VALUES (%s, %s, %s, %s, 'active', now(), now() + interval '30 days')",
+                (uuid.uuid4(), studio.tenant["id"], person["user"]["id"], plan.json()["id"]),
+            )
 
-    billing = entitlements.provide_entitlements(provider)
-    yield holders
-    entitlements.provide_entitlements(billing)
+    return add
 
 
 async def test_members_only_classes_and_unlimited_memberships(
-    studio: BookingStudio, client, unlimited_members: set[str]
+    studio: BookingStudio, client, unlimited_members: Any
 ) -> None:
     members_only = await studio.occurrence(requires_membership=True, credits_required=2)
     casual = await studio.new_member(credits=5)
@@ -36,7 +46,7 @@ async def test_members_only_classes_and_unlimited_memberships(
     assert error["message"]
 
     holder = await studio.new_member()  # no credits at all
-    unlimited_members.add(holder["user"]["id"])
+    await unlimited_members(holder)
     booked = await studio.book(holder, members_only["id"])
     assert booked.status_code == 201, booked.text
     assert booked.json()["credits_used"] == 0

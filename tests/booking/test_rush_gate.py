@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
 from studioloop.accounts.dependencies import bearer_scheme, get_token_claims
-from studioloop.booking import sold_out
+from studioloop.booking import rush_gate
 from studioloop.core.security import AccessClaims
 from tests.booking.conftest import BookingStudio
 from tests.conftest import Owner, assert_error
@@ -46,7 +46,7 @@ async def full_class(studio: BookingStudio) -> tuple[dict[str, Any], dict[str, A
     assert (await studio.book(taker, occurrence["id"])).status_code == 201
     first_refused = await studio.new_member(credits=2)
     assert_error(await studio.book(first_refused, occurrence["id"]), 409, "CLASS_FULL")
-    assert sold_out.seems_full(uuid.UUID(occurrence["id"]))
+    assert rush_gate.seems_full(uuid.UUID(occurrence["id"]))
     return occurrence, taker
 
 
@@ -160,18 +160,18 @@ async def test_an_oversized_body_is_refused_at_the_door_too(
 def test_the_memory_of_a_full_class_fades(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two seconds after the last sighting the gate stops reading bookings' bodies."""
     clock = [1000.0]
-    monkeypatch.setattr(sold_out.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(rush_gate.time, "monotonic", lambda: clock[0])
     occurrence = uuid.uuid4()
-    sold_out.remember_full(occurrence)
-    assert sold_out.any_remembered() and sold_out.seems_full(occurrence)
-    clock[0] += sold_out.REMEMBER_FULL_SECONDS - 0.1
-    assert sold_out.seems_full(occurrence)
+    rush_gate.remember_full(occurrence)
+    assert rush_gate.any_remembered() and rush_gate.seems_full(occurrence)
+    clock[0] += rush_gate.REMEMBER_FULL_SECONDS - 0.1
+    assert rush_gate.seems_full(occurrence)
     clock[0] += 0.2
-    assert not sold_out.seems_full(occurrence)
-    sold_out.remember_full(occurrence)
-    clock[0] += sold_out.REMEMBER_FULL_SECONDS
-    assert not sold_out.any_remembered()
-    assert not sold_out.seems_full(occurrence)
+    assert not rush_gate.seems_full(occurrence)
+    rush_gate.remember_full(occurrence)
+    clock[0] += rush_gate.REMEMBER_FULL_SECONDS
+    assert not rush_gate.any_remembered()
+    assert not rush_gate.seems_full(occurrence)
 
 
 async def test_bodies_the_endpoint_would_refuse_get_its_refusal(

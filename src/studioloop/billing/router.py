@@ -9,11 +9,7 @@ from fastapi.encoders import jsonable_encoder
 from studioloop.accounts.dependencies import CurrentUser, OptionalUser, require_role
 from studioloop.accounts.models import User
 from studioloop.accounts.service import Membership, membership_of
-from studioloop.billing import (
-    entitlements as _entitlements,  # noqa: F401  (installs the booking engine's provider)
-    schemas,
-    service,
-)
+from studioloop.billing import schemas, service
 from studioloop.billing.exceptions import SubscriptionNotFound
 from studioloop.billing.models import Subscription
 from studioloop.core import http

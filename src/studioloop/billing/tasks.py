@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.billing import entitlements as _entitlements, renewals  # noqa: F401
+from studioloop.billing import renewals
 from studioloop.config import get_settings
 from studioloop.core.logging import get_logger
 from studioloop.jobs.app import DEFAULT_RETRY, job_app

@@ -13,11 +13,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User
-from studioloop.booking import notices, qr
-from studioloop.booking.models import Booking, CheckinScan
+from studioloop.booking import notices, qr, repository
+from studioloop.booking.models import ACTIVE_STATUSES, Booking, CheckinScan
 from studioloop.config import Settings
 from studioloop.core.errors import Conflict
-from studioloop.scheduling import capacity
 from studioloop.scheduling.models import ClassSchedule, ClassTemplate
 
 DEFAULT_OPENS_MINUTES_BEFORE = 60
@@ -64,7 +63,7 @@ async def check_in(
         raise CheckinRefused(
             "This person is on the waitlist, not booked.", code="BOOKING_NOT_CONFIRMED"
         )
-    facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
+    facts = await repository.occurrence_facts(session, booking.class_schedule_id)
     opens, closes = _window(facts.tenant_settings)
     if at < facts.start_time - opens:
         raise CheckinRefused(
@@ -253,7 +252,7 @@ async def close_finished(
         bookings = await session.scalars(
             select(Booking).where(
                 Booking.class_schedule_id == occurrence.id,
-                Booking.status.in_(("confirmed", "waitlisted", "held")),
+                Booking.status.in_(ACTIVE_STATUSES),
             )
         )
         for booking in bookings:

@@ -24,10 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.booking import exceptions as exc, qr, repository, waitlist
-from studioloop.booking.models import Booking
+from studioloop.booking.eligibility import Intent, OccurrenceFacts, Refused, decide
+from studioloop.booking.models import SEAT_STATUSES, Booking
 from studioloop.config import Settings
-from studioloop.scheduling import capacity
-from studioloop.scheduling.capacity import OccurrenceFacts
 
 DEFAULT_SEAT_HOLD_MINUTES = 15
 EXPIRY_BATCH = 200
@@ -79,8 +78,12 @@ def _hold_of(
     user_id: uuid.UUID,
     expires_at: datetime,
     packages: list[dict[str, Any]],
+    *,
+    price: int | None = None,
+    fee: int | None = None,
 ) -> SeatHold:
-    assert facts.price is not None  # only priced classes are held
+    card_price = facts.price if price is None else price
+    assert card_price is not None  # only priced classes are held
     return SeatHold(
         booking_id=booking_id,
         tenant_id=facts.tenant_id,
@@ -88,12 +91,14 @@ def _hold_of(
         occurrence_id=facts.id,
         class_name=facts.class_name,
         start_time=facts.start_time,
-        price=facts.price,
+        price=card_price,
         currency=facts.currency,
-        credits_required=facts.credits_required,
+        # A marketplace seat is paid by card or in universal credits, never the studio's.
+        credits_required=facts.credits_required if fee is None else 0,
         expires_at=expires_at,
         tenant_settings=facts.tenant_settings,
         packages=packages,
+        platform_fee=fee,
     )
 
 
@@ -103,8 +108,12 @@ async def hold_seat(
     booking_id: uuid.UUID,
     user_id: uuid.UUID,
     packages: list[dict[str, Any]],
+    *,
+    price: int | None = None,
+    fee: int | None = None,
 ) -> SeatHold:
-    """Take a seat as a hold (the same guarded statement as a booking), or CLASS_FULL."""
+    """Take a seat as a hold (the same seat statement as a booking), or CLASS_FULL. A
+    marketplace hold has the marketplace's card `price` and its `fee` on the payment."""
     expires_at = _now() + timedelta(minutes=hold_minutes(facts.tenant_settings))
     try:
         sent = await repository.send_book_seat(
@@ -116,13 +125,14 @@ async def hold_seat(
             qr_code=None,
             qr_expires_at=None,
             hold_expires_at=expires_at,
+            marketplace_fee=fee,
         )
         created = await repository.seat_taken(sent)
     except psycopg.errors.UniqueViolation as error:
         raise exc.AlreadyBooked() from error
     if created is None:
         raise exc.ClassFull(details={"capacity": facts.capacity})
-    return _hold_of(facts, booking_id, user_id, expires_at, packages)
+    return _hold_of(facts, booking_id, user_id, expires_at, packages, price=price, fee=fee)
 
 
 async def existing_hold(
@@ -162,8 +172,8 @@ async def release(session: AsyncSession, settings: Settings, booking_id: uuid.UU
 async def _expire(session: AsyncSession, settings: Settings, booking: Booking) -> None:
     booking.status = "expired"
     await session.flush()
-    facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
-    await capacity.release_seat(session, facts.id, marketplace=_marketplace(booking))
+    facts = await repository.occurrence_facts(session, booking.class_schedule_id)
+    await repository.release_seat(session, facts.id, marketplace=_marketplace(booking))
     if facts.status == "scheduled" and _now() < facts.start_time:
         await waitlist.promote(session, settings, facts)
 
@@ -195,24 +205,37 @@ async def confirm_paid(
     booking = await _lock(session, booking_id)
     if booking is None:
         return "the booking no longer exists"
-    facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
+    facts = await repository.occurrence_facts(session, booking.class_schedule_id)
     if booking.status == "held":
         await _confirm(session, settings, booking, facts)
         return None
     if booking.status != "expired":
         return f"the booking is {booking.status}"
-    # Paid after the hold lapsed: place them if the class still has room.
-    if facts.status != "scheduled" or _now() >= facts.start_time:
-        return "the class is no longer bookable"
-    state = await repository.member_state(
-        session, facts.tenant_id, facts.id, booking.user_id, facts.start_time, facts.end_time
+    # Paid after the hold lapsed: place them if the booking rules still allow it.
+    attempt = await repository.read_attempt(session, facts.id, booking.user_id, keep_caller=True)
+    decision = (
+        Refused(exc.BookingWindowClosed())
+        if attempt is None  # the account was closed meanwhile
+        else decide(attempt, Intent(channel="paid_hold"), _now())
     )
-    if state.booked is not None or state.clash is not None:
-        return "the member has booked this or another class at that time since"
-    if not await capacity.take_seat(session, facts.id, marketplace=_marketplace(booking)):
-        return "the class filled up after the seat hold expired"
+    if isinstance(decision, Refused):
+        return _LATE_PAYMENT_REFUSALS.get(decision.error.code, decision.error.message)
+    if not await repository.take_seat(session, facts.id, marketplace=_marketplace(booking)):
+        return _LATE_PAYMENT_REFUSALS[exc.ClassFull.code]
     await _confirm(session, settings, booking, facts)
     return None
+
+
+# Why a payment that arrived after its hold lapsed cannot have the place (the refund says).
+_LATE_PAYMENT_REFUSALS = {
+    exc.ClassFull.code: "the class filled up after the seat hold expired",
+    exc.AlreadyBooked.code: "the member has booked this or another class at that time since",
+    exc.MemberScheduleConflict.code: (
+        "the member has booked this or another class at that time since"
+    ),
+    exc.BookingWindowClosed.code: "the class is no longer bookable",
+    exc.ClassCancelled.code: "the class is no longer bookable",
+}
 
 
 async def _confirm(
@@ -230,9 +253,9 @@ async def cancel_refunded(session: AsyncSession, settings: Settings, booking_id:
     """The studio refunded a class in full: its upcoming booking goes with the money, the
     seat to the waitlist. False when there was nothing to cancel."""
     booking = await _lock(session, booking_id)
-    if booking is None or booking.status not in ("confirmed", "held"):
+    if booking is None or booking.status not in SEAT_STATUSES:
         return False
-    facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
+    facts = await repository.occurrence_facts(session, booking.class_schedule_id)
     if _now() >= facts.start_time:
         return False  # the class happened: the refund is a goodwill gesture, not a cancel
     booking.status = "cancelled"
@@ -240,7 +263,7 @@ async def cancel_refunded(session: AsyncSession, settings: Settings, booking_id:
     booking.cancellation_reason = "Payment refunded"
     booking.qr_code = None
     await session.flush()
-    await capacity.release_seat(session, facts.id, marketplace=_marketplace(booking))
+    await repository.release_seat(session, facts.id, marketplace=_marketplace(booking))
     await waitlist.promote(session, settings, facts)
     return True
 

@@ -24,6 +24,7 @@ from studioloop.db.base import (
     Timestamps,
     tenant_foreign_key,
 )
+from studioloop.db.sql_files import sql_list
 
 # `held`: a seat kept for a member while they pay for the class by card; it counts against
 # capacity like a confirmed booking. `expired`: a hold that lapsed unpaid (its seat freed).
@@ -37,8 +38,11 @@ BOOKING_STATUSES = (
     "expired",
 )
 BOOKING_TYPES = ("direct", "marketplace")
+# The one definition of which bookings are active (one per member and occurrence) and
+# which take a seat (what class_schedules.booked_count counts). SQL uses them too: the
+# index below, and booking/attempt.sql, rendered from these (db/sql_files.py).
 ACTIVE_STATUSES = ("confirmed", "waitlisted", "held")
-SEAT_STATUSES = ("confirmed", "held")  # the bookings class_schedules.booked_count counts
+SEAT_STATUSES = ("confirmed", "held")
 
 ONE_ACTIVE_PER_MEMBER = "uq_bookings_one_active_per_member"
 
@@ -56,7 +60,7 @@ class Booking(TenantPrimaryKey, Timestamps, Base):
             "class_schedule_id",
             "user_id",
             unique=True,
-            postgresql_where=text("status IN ('confirmed', 'waitlisted', 'held')"),
+            postgresql_where=text(f"status IN ({sql_list(ACTIVE_STATUSES)})"),
         ),
         # The hold expiry job's scan.
         Index(

@@ -20,11 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User
+from studioloop.booking import reading, repository
+from studioloop.booking.eligibility import OccurrenceFacts
 from studioloop.booking.models import Booking
 from studioloop.jobs.defer import send_deferred
 from studioloop.notifications import service as notifications
-from studioloop.scheduling import capacity, hooks
-from studioloop.scheduling.capacity import OccurrenceFacts
+from studioloop.scheduling import hooks
 from studioloop.scheduling.models import ClassSchedule
 
 # The booking status each announcement is about; the job stays quiet when it has changed.
@@ -105,12 +106,10 @@ async def announce(session: AsyncSession, booking_id: uuid.UUID, event: str) -> 
         return False
     if event == "checkin_confirmed" and booking.check_in_time is None:
         return False
-    facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
+    facts = await repository.occurrence_facts(session, booking.class_schedule_id)
     extra: dict[str, Any] = {}
     if event == "waitlist_joined":
-        from studioloop.booking.service import waitlist_position  # service imports this module
-
-        extra["position"] = await waitlist_position(session, booking) or 1
+        extra["position"] = await reading.waitlist_position(session, booking) or 1
     if event == "booking_cancelled":
         extra["late"] = booking.late_cancellation
     attachments = []
@@ -136,7 +135,7 @@ async def _tell_booked_members(
     teacher_id = occurrence.substitute_instructor_id or occurrence.instructor_id
     teacher = await session.get(User, teacher_id) if teacher_id else None
     name = f"{teacher.first_name} {teacher.last_name}".strip() if teacher else "another instructor"
-    facts = await capacity.occurrence_facts(session, occurrence.id)
+    facts = await repository.occurrence_facts(session, occurrence.id)
     booked = await session.scalars(
         select(Booking.user_id).where(
             Booking.class_schedule_id == occurrence.id, Booking.status == "confirmed"

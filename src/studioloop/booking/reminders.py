@@ -18,11 +18,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.booking import notices
+from studioloop.booking import notices, repository
 from studioloop.db import raw
 from studioloop.notifications import preferences, service as notifications
 from studioloop.notifications.models import NotificationPreference
-from studioloop.scheduling import capacity
 
 _UPCOMING = """
 SELECT b.id, b.user_id, b.created_at, o.id AS occurrence_id, o.start_time
@@ -101,7 +100,7 @@ async def send_due(
     for key, (booking, hours) in planned.items():
         if key in sent:
             continue
-        facts = await capacity.occurrence_facts(session, booking.occurrence_id)
+        facts = await repository.occurrence_facts(session, booking.occurrence_id)
         await notices.tell(
             session,
             booking.user_id,

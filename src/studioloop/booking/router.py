@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import segno
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -12,22 +12,20 @@ from studioloop.accounts.dependencies import CurrentUser, TokenClaims, require_r
 from studioloop.accounts.exceptions import InvalidToken
 from studioloop.accounts.models import User
 from studioloop.accounts.service import Membership, membership_of
-from studioloop.booking import roster, schemas, service
+from studioloop.booking import calendar, flows, reading, schemas, service
 from studioloop.booking.exceptions import BookingNotFound, PaymentRequired
-from studioloop.booking.holds import SeatHold
 from studioloop.core import http
 from studioloop.core.error_handlers import error_body
+from studioloop.core.errors import NotFound
 from studioloop.core.http import IdempotencyKey, app_settings
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.db.session import DbSession
 from studioloop.db.tenancy import set_tenant_context
-from studioloop.payments import class_payments
 from studioloop.tenants.dependencies import CurrentTenant, OptionalTenant
 
 router = APIRouter(prefix=API_PREFIX, tags=["bookings"])
 Instructor = Annotated[Membership, Depends(require_role("instructor"))]
 BOOKING_ERRORS = errors(401, 402, 403, 404, 409, 422)
-SEAT_HELD_MESSAGE = "Pay for this class to confirm your place; your seat is held until then."
 
 
 async def create_booking(
@@ -54,18 +52,18 @@ async def create_booking(
         earlier = await http.replay(session, user_id, idempotency_key, "POST /bookings", body)
         if earlier is not None:
             return earlier
-    settings = app_settings(request)
-    outcome = await service.book(
+    outcome = await flows.book_at_studio(
         session,
-        settings,
+        app_settings(request),
+        str(request.base_url).rstrip("/"),
         user_id,
         body.class_schedule_id,
         join_waitlist=body.join_waitlist,
         credits_to_use=body.credits_to_use,
         find_studio=tenant is None,
     )
-    if isinstance(outcome, SeatHold):
-        return await answer_seat_held(request, session, outcome, user_id, idempotency_key)
+    if isinstance(outcome, flows.Checkout):
+        return await answer_seat_held(session, outcome, user_id, idempotency_key)
     # Pydantic's own JSON mode: what jsonable_encoder gives, without its generic walk of
     # every field (a tenth of a millisecond on each booking).
     payload = outcome.model_dump(mode="json", by_alias=True)
@@ -73,23 +71,14 @@ async def create_booking(
 
 
 async def answer_seat_held(
-    request: Request,
     session: DbSession,
-    hold: SeatHold,
+    checkout: flows.Checkout,
     user_id: uuid.UUID,
     idempotency_key: str | None,
 ) -> Response:
     """402 PAYMENT_REQUIRED with the checkout for a held seat. The hold and its payment are
     kept: the request commits as a success would (and a retry gets the same answer)."""
-    payment = await class_payments.checkout_for_hold(
-        session, app_settings(request), hold, str(request.base_url).rstrip("/")
-    )
-    details = {
-        **hold.details(),
-        "payment_id": str(payment.id),
-        "checkout_url": payment.checkout_url,
-    }
-    payload = error_body(PaymentRequired.code, SEAT_HELD_MESSAGE, details)
+    payload = error_body(PaymentRequired.code, flows.SEAT_HELD_MESSAGE, checkout.details())
     return await http.answer(
         session, user_id, idempotency_key, status.HTTP_402_PAYMENT_REQUIRED, payload
     )
@@ -105,8 +94,6 @@ async def list_bookings(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[schemas.BookingOut]:
     """Your bookings: at the studio in context, or at every studio you belong to."""
-    from studioloop.accounts import service as accounts_service
-
     tenant_ids = (
         [tenant.id]
         if tenant
@@ -117,7 +104,7 @@ async def list_bookings(
     found: list[schemas.BookingOut] = []
     for tenant_id in tenant_ids:
         await set_tenant_context(session, tenant_id)
-        found += await service.list_bookings(
+        found += await reading.list_bookings(
             session,
             user.id,
             status=status_filter,
@@ -133,29 +120,13 @@ async def _actor(session: DbSession, user: User, tenant_id: uuid.UUID) -> servic
     return service.Actor(user=user, is_staff=bool(membership and membership.allows("admin")))
 
 
-async def _visible(
-    session: DbSession,
-    user: User,
-    booking_id: uuid.UUID,
-    *,
-    need_staff_for_others: str = "instructor",
-) -> Any:
-    booking = await service.get_booking(session, booking_id)
-    if booking.user_id != user.id:
-        membership = await membership_of(session, booking.tenant_id, user.id)
-        if membership is None or not membership.allows(need_staff_for_others):
-            raise BookingNotFound()
-    return booking
-
-
 async def get_booking(
     booking_id: uuid.UUID, tenant: OptionalTenant, user: CurrentUser, session: DbSession
 ) -> schemas.BookingOut:
     """One booking: your own, or any in your studio for instructors and above (send the
     studio as path, X-Tenant-ID or host)."""
-    booking = await _visible(session, user, booking_id)
-    await set_tenant_context(session, booking.tenant_id)
-    return await service.booking_out(session, booking)
+    booking = await reading.visible_booking(session, user.id, booking_id, staff="instructor")
+    return await reading.booking_out(session, booking)
 
 
 async def cancel_booking(
@@ -169,8 +140,7 @@ async def cancel_booking(
     """Cancel. Inside the cancellation window your credits come back; later, the studio's
     late-cancel policy applies (credits forfeited by default). Staff may cancel anyone's
     booking with a reason, always with a refund. A freed seat goes to the waitlist."""
-    booking = await _visible(session, user, booking_id, need_staff_for_others="admin")
-    await set_tenant_context(session, booking.tenant_id)
+    booking = await reading.visible_booking(session, user.id, booking_id, staff="admin")
     actor = await _actor(session, user, booking.tenant_id)
     return await service.cancel(session, app_settings(request), booking_id, actor, reason)
 
@@ -179,7 +149,7 @@ async def booking_qr(
     booking_id: uuid.UUID, tenant: OptionalTenant, user: CurrentUser, session: DbSession
 ) -> Response:
     """The check-in code as an SVG QR image, large enough to scan from a phone."""
-    booking = await _visible(session, user, booking_id)
+    booking = await reading.visible_booking(session, user.id, booking_id, staff="instructor")
     if not booking.qr_code:
         raise BookingNotFound(
             "This booking has no check-in code (not confirmed).", code="NO_CHECKIN_CODE"
@@ -194,7 +164,7 @@ async def occurrence_roster(
     schedule_id: uuid.UUID, tenant: CurrentTenant, _staff: Instructor, session: DbSession
 ) -> list[schemas.RosterEntry]:
     """Who is booked and waitlisted (instructors and above)."""
-    return [schemas.RosterEntry(**row) for row in await roster.roster(session, schedule_id)]
+    return [schemas.RosterEntry(**row) for row in await reading.roster(session, schedule_id)]
 
 
 for prefix in ("/tenants/{slug}", ""):
@@ -242,3 +212,46 @@ router.add_api_route(
     responses=errors(401, 403, 404, 422),
     tags=["bookings"],
 )
+
+
+# --- a member's calendar feed -------------------------------------------------------------
+
+
+def _feed(request: Request, user: User) -> schemas.CalendarFeed:
+    url = calendar.feed_url(app_settings(request), user)
+    return schemas.CalendarFeed(url=url, webcal_url="webcal://" + url.split("://", 1)[1])
+
+
+@router.get("/users/profile/calendar", response_model=schemas.CalendarFeed, responses=errors(401))
+async def my_calendar(user: CurrentUser, request: Request) -> schemas.CalendarFeed:
+    """The secret address of your bookings feed, to add to Google or Apple Calendar."""
+    return _feed(request, user)
+
+
+@router.post(
+    "/users/profile/calendar/reset", response_model=schemas.CalendarFeed, responses=errors(401)
+)
+async def reset_calendar(
+    user: CurrentUser, session: DbSession, request: Request
+) -> schemas.CalendarFeed:
+    """A new secret address; the old one stops working (if it was shared by mistake)."""
+    user.calendar_feed_version += 1
+    await session.flush()
+    return _feed(request, user)
+
+
+@router.get(
+    "/calendar/{token}.ics",
+    response_class=Response,
+    responses=errors(404),
+    summary="A member's bookings as iCalendar (the URL is the secret)",
+)
+async def calendar_feed(token: str, session: DbSession, request: Request) -> Response:
+    user = await calendar.user_for_token(session, app_settings(request), token)
+    if user is None:
+        raise NotFound("No calendar at this address; it may have been reset.")
+    return Response(
+        await calendar.feed(session, user),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Cache-Control": "private, max-age=300"},
+    )

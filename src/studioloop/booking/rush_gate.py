@@ -1,34 +1,45 @@
 """The rush gate: `POST /api/v1/bookings` for a class that is full, answered at the door.
 
 When a popular class opens, hundreds of members press "Book" in the same second and all
-but the first few must hear CLASS_FULL. Measured, routing, dependency injection and the
-request's session cost more than half of each such answer (docs/benchmarks.md), so a rush
-queued behind itself for seconds. This ASGI middleware sits just outside FastAPI, inside
-the request-id, body-limit and security-header middleware (so the answer carries all of
-those, and is logged and counted like any other). For a class this process has just seen
-full (booking/sold_out.py) it reads the one booking statement and, when the booking would
-answer CLASS_FULL, answers that itself.
+but the first few must hear CLASS_FULL. Through the booking transaction every such answer
+costs a pooled connection's check, BEGIN, the booking's read and ROLLBACK, and routing,
+dependency injection and the request's session around them: measured, more than half of
+each answer (docs/benchmarks.md), so a rush queued behind itself for seconds.
+
+So a process remembers, for a moment, which classes it has just seen full. This ASGI
+middleware sits just outside FastAPI, inside the request-id, body-limit and
+security-header middleware (so the answer carries all of those, and is logged and counted
+like any other). For a class remembered full it reads the booking's own read
+(`booking_attempt`) once, in autocommit, asks the booking decision
+(`eligibility.decide`), and answers only when the decision is CLASS_FULL. Anything else
+(a seat freed meanwhile, the member's own booking, a cancelled class, a closed account)
+goes the usual way, through the transaction, which decides. No write ever depends on this
+read, so the capacity guard is untouched; the memory only decides which path asks first,
+and the answer cannot drift from the endpoint's because it is the same decision.
 
 It answers nothing else. Every request it cannot answer exactly as the endpoint would
 goes on to FastAPI untouched, with its body replayed: another path, another method, a
 studio named by header or host, an Idempotency-Key (a retry must get its first answer),
 `join_waitlist` or `credits_to_use`, a body that is not the plain JSON object (or not sent
-as JSON), a missing,
-expired or forged token, a class not marked full. The rate limit counts the request first,
-as for every API call.
+as JSON), a missing, expired or forged token, a class not remembered full. The rate limit
+counts the request first, as for every API call.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
+from datetime import UTC, datetime
 
+import psycopg
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from studioloop.booking import sold_out
+from studioloop.booking import exceptions as exc, repository
+from studioloop.booking.eligibility import Intent, decide, refusal_of
 from studioloop.core import security
 from studioloop.core.error_handlers import handle_app_error, handle_http_exception
 from studioloop.core.errors import AppError
@@ -39,6 +50,75 @@ from studioloop.tenants.dependencies import lookup_key
 BOOKINGS_PATH = f"{API_PREFIX}/bookings"
 BODY_KEYS = frozenset({"class_schedule_id", "join_waitlist"})
 CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
+# --- what this process remembers full ------------------------------------------------------
+
+# Long enough to cover a rush's burst, short enough that a seat freed by a cancellation in
+# another process (which does not tell this one) is offered within a moment. The check
+# below reads the live row anyway: a stale mark only costs one extra read.
+REMEMBER_FULL_SECONDS = 2.0
+_MAX_MARKS = 10_000
+
+_full_until: dict[uuid.UUID, float] = {}
+_last_until = 0.0  # the latest of them: once past, nothing is remembered any more
+
+
+def remember_full(occurrence_id: uuid.UUID) -> None:
+    global _last_until
+    now = time.monotonic()
+    if len(_full_until) >= _MAX_MARKS:
+        for key in [k for k, until in _full_until.items() if until <= now]:
+            del _full_until[key]
+        if len(_full_until) >= _MAX_MARKS:
+            _full_until.clear()
+    _full_until[occurrence_id] = _last_until = now + REMEMBER_FULL_SECONDS
+
+
+def forget(occurrence_id: uuid.UUID) -> None:
+    _full_until.pop(occurrence_id, None)
+
+
+def any_remembered() -> bool:
+    """Whether any class is remembered full now: the gate's first, cheapest question, so
+    that outside a rush a booking pays nothing for the gate."""
+    if not _full_until:
+        return False
+    if time.monotonic() >= _last_until:
+        _full_until.clear()
+        return False
+    return True
+
+
+def seems_full(occurrence_id: uuid.UUID) -> bool:
+    until = _full_until.get(occurrence_id)
+    if until is None:
+        return False
+    if until <= time.monotonic():
+        del _full_until[occurrence_id]  # so that, once a rush is over, the gate idles
+        return False
+    return True
+
+
+async def refuse_if_still_full(occurrence_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Raise CLASS_FULL when the booking decision, asked of the live row, says exactly
+    that to this member for `POST /bookings` naming no studio; return when the booking
+    must decide in its transaction."""
+    try:
+        attempt = await repository.read_attempt_outside_transaction(occurrence_id, user_id)
+    except psycopg.Error:  # the pool's timeouts too; e.g. the database restarting
+        return  # the booking's own transaction will answer (or report the outage)
+    if attempt is None:
+        return
+    refusal = refusal_of(decide(attempt, Intent(), datetime.now(UTC)))
+    if isinstance(refusal, exc.ClassFull):
+        remember_full(occurrence_id)
+        raise refusal
+    if not attempt.facts.full:
+        forget(occurrence_id)
+
+
+# --- the gate -----------------------------------------------------------------------------
 
 
 class _Route:
@@ -56,7 +136,7 @@ class RushGate:
             scope["type"] != "http"
             or scope["method"] != "POST"
             or scope["path"] != BOOKINGS_PATH
-            or not sold_out.any_remembered()
+            or not any_remembered()
         ):
             await self.app(scope, receive, send)
             return
@@ -88,14 +168,14 @@ async def _refuse_if_full(request: Request, body: bytes) -> None:
     settings = request.app.state.settings
     if lookup_key(request, settings) is not None:
         return  # a studio in context: the endpoint confines the booking to it
-    if not sold_out.seems_full(occurrence_id):
+    if not seems_full(occurrence_id):
         return
     if not caller_identity(request, settings)[1]:
         return  # no valid token: the endpoint answers 401
     await enforce_global_limit(request)  # counted once: the endpoint will not count again
     claims: security.AccessClaims = request.state.verified_access_token[1]
     request.state.user_id = claims.user_id
-    await sold_out.refuse_if_still_full(occurrence_id, claims.user_id)
+    await refuse_if_still_full(occurrence_id, claims.user_id)
 
 
 def _is_json(content_type: str) -> bool:

@@ -82,3 +82,10 @@ class BatchIn(BaseModel):
 
     device_id: str = Field(min_length=1, max_length=100)
     scans: list[ScanIn] = Field(max_length=MAX_BATCH)
+
+
+class CalendarFeed(BaseModel):
+    """The secret address of a member's bookings feed."""
+
+    url: str
+    webcal_url: str

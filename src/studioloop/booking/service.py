@@ -1,9 +1,11 @@
-"""Bookings: taking a seat with credits, the waitlist, cancellation, rosters.
+"""Taking a seat, directly at the studio or through the marketplace, and cancelling.
 
-A booking is one transaction: the member's credits are debited (their account row locked),
-the booking row inserted, and the seat taken last with the guarded UPDATE, so the hot
-class row is locked for as short a time as possible. If the guard finds no seat, a
-savepoint undoes the debit and the member joins the waitlist or hears CLASS_FULL.
+Every attempt is one read (`repository.read_attempt`), one decision (`eligibility.decide`)
+and one write: the seat statement (`repository.send_book_seat`), which is the capacity
+guard. A booking is one transaction: the member's credits are debited (their lots
+locked), and the booking row inserted with the seat taken last, so the hot class row is
+locked for as short a time as possible. If the guard finds no seat, the request rolls
+back (or a savepoint does, for a member who asked to join the waitlist instead).
 
 A priced class booked without enough credits holds the seat while the member pays by card
 (booking/holds.py): `book` then returns a `SeatHold` instead of a booking.
@@ -12,41 +14,49 @@ A priced class booked without enough credits holds the seat while the member pay
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import psycopg
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts import exceptions as accounts_exc, service as accounts_service
 from studioloop.accounts.models import User
 from studioloop.booking import (
-    entitlements,
     exceptions as exc,
     holds,
     hooks as booking_hooks,
     notices,
     qr,
+    reading,
     repository,
-    rules,
-    sold_out,
+    rush_gate,
     waitlist,
+)
+from studioloop.booking.eligibility import (
+    Attempt,
+    Decision,
+    Intent,
+    JoinWaitlist,
+    OccurrenceFacts,
+    Refused,
+    ResumeHold,
+    TakeSeat,
+    decide,
 )
 from studioloop.booking.holds import SeatHold
 from studioloop.booking.models import ACTIVE_STATUSES, ONE_ACTIVE_PER_MEMBER, Booking
 from studioloop.booking.schemas import BookingOut
 from studioloop.config import Settings
-from studioloop.core.errors import field_error
 from studioloop.credits import service as credits, universal
 from studioloop.credits.exceptions import InsufficientCredits
 from studioloop.db import raw
-from studioloop.db.tenancy import set_user_context
-from studioloop.scheduling import capacity, hooks
-from studioloop.scheduling.capacity import OccurrenceFacts
-from studioloop.scheduling.models import ClassSchedule, ClassTemplate
+from studioloop.scheduling import hooks
+from studioloop.scheduling.models import ClassSchedule
 
 
 def _now() -> datetime:
@@ -59,7 +69,13 @@ class Actor:
     is_staff: bool  # admin or owner of the booking's studio
 
 
-# --- booking -----------------------------------------------------------------------------
+# Called with the new booking's id after the credits are taken and before the seat is:
+# the marketplace records what the studio is owed, so the hot class row stays locked
+# only from the seat to the commit.
+BeforeSeat = Callable[[uuid.UUID], Awaitable[None]]
+
+
+# --- booking at the studio ---------------------------------------------------------------
 
 
 async def book(
@@ -73,64 +89,40 @@ async def book(
     find_studio: bool = False,
 ) -> BookingOut | SeatHold:
     """Book a seat, or join the waitlist, or (a priced class without the credits for it)
-    hold the seat for a card payment. The common case is four round trips before the
-    commit: the facts with the member's bookings and membership, the membership plan, the
-    credit lots (locked), and together the debit, the confirmation job and last the
-    guarded seat UPDATE with the booking row, so the hot class row stays locked only from
-    there to the commit. With `find_studio` (no studio named in the request) the
-    occurrence's studio is put in context by the first statement."""
-    attempt = await repository.booking_attempt(
+    hold the seat for a card payment. The common case is three round trips before the
+    commit: the attempt, the credit lots (locked), and together the debit, the
+    confirmation job and last the guarded seat statement with the booking row. With
+    `find_studio` (no studio named in the request) the attempt puts the occurrence's
+    studio in context."""
+    attempt = await repository.read_attempt(
         session, occurrence_id, user_id, find_studio=find_studio
     )
     if attempt is None:  # the account was closed or suspended since the token was issued
         raise accounts_exc.InvalidToken()
-    facts, state = attempt
-    rules.check_open(facts)
-    if state.booked is not None:
-        if state.booked_status == "held":  # a retry: the same checkout again
-            offers = await _offers(session, facts.credits_required)
-            return await holds.existing_hold(session, facts, state.booked, user_id, offers)
-        raise exc.AlreadyBooked(details={"booking_id": str(state.booked)})
-    if state.clash is not None:
-        raise exc.MemberScheduleConflict(details={"booking_id": str(state.clash)})
-    full_already = facts.booked_count >= facts.capacity
-    if full_already and not join_waitlist:
-        # In a rush most attempts end here: answer before the costlier checks. (The
-        # guarded UPDATE below still decides for those who saw a free seat.) The next
-        # attempts at this class are answered without a transaction (sold_out.py).
-        sold_out.remember_full(facts.id)
-        raise exc.ClassFull(details={"capacity": facts.capacity})
-    if state.membership_status is None:
-        # Booking at a studio makes you its member.
-        user = await session.get(User, user_id)
-        assert user is not None  # booking_attempt found the account active
-        await accounts_service.join_tenant(session, facts.tenant_id, user)
-    elif state.membership_status != "active":
-        raise exc.MembershipInactive()
-    await rules.check_limits(session, facts, user_id)
-    entitlement = await entitlements.entitlement_of(session, facts.tenant_id, user_id)
-    if facts.requires_membership and not entitlement.has_membership:
-        raise exc.MembershipRequired()
-    cost = waitlist.cost_for(facts, entitlement)
-    if credits_to_use is not None and credits_to_use != cost:
-        raise field_error("credits_to_use", f"this class costs you {cost} credit(s)")
-
+    intent = Intent(join_waitlist=join_waitlist, credits_to_use=credits_to_use)
+    decision = _settled(attempt, decide(attempt, intent, _now()))
+    facts = attempt.facts
+    if isinstance(decision, ResumeHold):  # a retry: the same checkout again
+        offers = await _offers(session, decision.cost)
+        return await holds.existing_hold(session, facts, decision.booking_id, user_id, offers)
+    if decision.join_studio:
+        await _join_studio(session, facts.tenant_id, user_id)
     booking_id = uuid.uuid4()
-    if full_already:
+    if isinstance(decision, JoinWaitlist):
         return await _waitlisted(session, facts, booking_id, user_id)
-    if cost == 0 and facts.price is not None and not entitlement.covers(facts.class_type):
+    if decision.hold_for_card:
         return await _hold(session, facts, booking_id, user_id, [], join_waitlist)
     try:
         if not join_waitlist:
             # No savepoint: if the seat is gone after all, CLASS_FULL rolls the whole
             # request back, the debit with it.
             return await _take_seat_with_credits(
-                session, settings, facts, booking_id, user_id, cost
+                session, settings, facts, booking_id, user_id, decision.cost
             )
         try:
             async with session.begin_nested():
                 return await _take_seat_with_credits(
-                    session, settings, facts, booking_id, user_id, cost
+                    session, settings, facts, booking_id, user_id, decision.cost
                 )
         except exc.ClassFull:
             return await _waitlisted(session, facts, booking_id, user_id)
@@ -138,6 +130,24 @@ async def book(
         # Not enough credits for a priced class (the debit wrote nothing): pay by card.
         offers = needed.details.get("packages", []) if isinstance(needed.details, dict) else []
         return await _hold(session, facts, booking_id, user_id, offers, join_waitlist)
+
+
+def _settled(attempt: Attempt, decision: Decision) -> TakeSeat | JoinWaitlist | ResumeHold:
+    """The decision, or its refusal raised. A class found full is remembered, so the next
+    attempts at it are answered at the door (booking/rush_gate.py)."""
+    if isinstance(decision, Refused):
+        if isinstance(decision.error, exc.ClassFull):
+            rush_gate.remember_full(attempt.facts.id)
+        raise decision.error
+    return decision
+
+
+async def _join_studio(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Booking at a studio makes you its member (its staff see you, your bookings are
+    listed with the studio's)."""
+    user = await session.get(User, user_id)
+    assert user is not None  # the attempt found the account active
+    await accounts_service.join_tenant(session, tenant_id, user)
 
 
 async def _hold(
@@ -164,7 +174,7 @@ async def _waitlisted(
     except IntegrityError as error:  # the same member, racing themselves
         raise exc.AlreadyBooked() from error
     await notices.tell_later(session, booking, "waitlist_joined", facts.tenant_id)
-    return await booking_out(session, booking)
+    return await reading.booking_out(session, booking)
 
 
 async def _take_seat_with_credits(
@@ -213,7 +223,7 @@ async def _take_seat_with_credits(
             raise
         raise exc.AlreadyBooked() from error
     if created_at is None:
-        sold_out.remember_full(facts.id)
+        rush_gate.remember_full(facts.id)
         raise exc.ClassFull(details={"capacity": facts.capacity})
     return confirmed_out(facts, booking_id, user_id, cost, code, expires, created_at)
 
@@ -251,14 +261,6 @@ def confirmed_out(
     )
 
 
-def _price_details(facts: OccurrenceFacts) -> dict[str, Any]:
-    return {
-        "price": facts.price,
-        "currency": facts.currency,
-        "credits_required": facts.credits_required,
-    }
-
-
 async def _offers(session: AsyncSession, covering: int) -> list[dict[str, Any]]:
     """Credit packages on sale that would cover `covering` credits (none for 0)."""
     if covering <= 0:
@@ -282,115 +284,85 @@ async def _payment_needed(
     shortfall = facts.credits_required - int(known.get("balance", 0))
     offers = await _offers(session, shortfall)
     if facts.price is not None:
-        return exc.PaymentRequired(details={**_price_details(facts), "packages": offers})
+        price = {
+            "price": facts.price,
+            "currency": facts.currency,
+            "credits_required": facts.credits_required,
+        }
+        return exc.PaymentRequired(details={**price, "packages": offers})
     return InsufficientCredits(details={**known, "packages": offers})
 
 
-# --- reading -----------------------------------------------------------------------------
+# --- booking through the marketplace -----------------------------------------------------
 
 
-async def waitlist_position(session: AsyncSession, booking: Booking) -> int | None:
-    if booking.status != "waitlisted":
-        return None
-    ahead = await session.scalar(
-        select(func.count()).where(
-            Booking.class_schedule_id == booking.class_schedule_id,
-            Booking.status == "waitlisted",
-            Booking.waitlisted_at < booking.waitlisted_at,
-        )
-    )
-    return int(ahead or 0) + 1
-
-
-async def booking_out(
-    session: AsyncSession, booking: Booking, *, refunded: int | None = None
-) -> BookingOut:
-    await session.flush()
-    await session.refresh(booking)
-    row = (
-        await session.execute(
-            select(ClassTemplate.name, ClassSchedule.start_time, ClassSchedule.end_time)
-            .join(ClassSchedule, ClassSchedule.class_id == ClassTemplate.id)
-            .where(ClassSchedule.id == booking.class_schedule_id)
-        )
-    ).one()
-    return BookingOut(
-        id=booking.id,
-        tenant_id=booking.tenant_id,
-        user_id=booking.user_id,
-        class_schedule_id=booking.class_schedule_id,
-        status=booking.status,
-        booking_type=booking.booking_type,
-        credits_used=booking.credits_used,
-        waitlist_position=await waitlist_position(session, booking),
-        qr_code=booking.qr_code,
-        qr_expires_at=booking.qr_expires_at,
-        check_in_time=booking.check_in_time,
-        hold_expires_at=booking.hold_expires_at if booking.status == "held" else None,
-        cancellation_reason=booking.cancellation_reason,
-        cancelled_at=booking.cancelled_at,
-        late_cancellation=booking.late_cancellation,
-        credits_refunded=refunded,
-        class_name=row[0],
-        start_time=row[1],
-        end_time=row[2],
-        created_at=booking.created_at,
-    )
-
-
-async def get_booking(
-    session: AsyncSession, booking_id: uuid.UUID, *, lock: bool = False
-) -> Booking:
-    query = select(Booking).where(Booking.id == booking_id)
-    booking = await session.scalar(query.with_for_update() if lock else query)
-    if booking is None:
-        raise exc.BookingNotFound()
-    return booking
-
-
-async def booked_among(
-    session: AsyncSession, user_id: uuid.UUID, occurrence_ids: list[uuid.UUID]
-) -> set[uuid.UUID]:
-    """Which of these class times, at any studio, the member already holds a place (or a
-    waitlist spot) in: their own bookings are visible to them across studios."""
-    if not occurrence_ids:
-        return set()
-    await set_user_context(session, user_id)
-    found = await session.scalars(
-        select(Booking.class_schedule_id).where(
-            Booking.user_id == user_id,
-            Booking.class_schedule_id.in_(occurrence_ids),
-            Booking.status.in_(ACTIVE_STATUSES),
-        )
-    )
-    return set(found)
-
-
-async def list_bookings(
+async def book_on_marketplace(
     session: AsyncSession,
-    user_id: uuid.UUID,
+    settings: Settings,
+    attempt: Attempt,
     *,
-    status: str | None,
-    start_from: datetime | None,
-    start_to: datetime | None,
-    limit: int,
-) -> list[BookingOut]:
-    query = (
-        select(Booking)
-        .join(ClassSchedule, ClassSchedule.id == Booking.class_schedule_id)
-        .where(Booking.user_id == user_id)
+    credits: int,
+    credits_to_use: int | None,
+    marketplace_fee: int,
+    card_price: int | None,
+    before_seat: BeforeSeat,
+) -> BookingOut | SeatHold:
+    """The same seat, rules and guard as a direct booking, paid with the member's
+    universal credits (or, with a `card_price`, held while they pay that by card). The
+    marketplace domain decides whether and at what price a class is offered there and
+    settles with the studio (`before_seat`). There is no marketplace waitlist."""
+    intent = Intent(
+        channel="marketplace",
+        credits_to_use=credits_to_use,
+        marketplace_credits=credits,
+        by_card=card_price is not None,
     )
-    if status:
-        query = query.where(Booking.status == status)
-    if start_from:
-        query = query.where(ClassSchedule.start_time >= start_from)
-    if start_to:
-        query = query.where(ClassSchedule.start_time < start_to)
-    rows = await session.scalars(query.order_by(ClassSchedule.start_time).limit(limit))
-    return [await booking_out(session, b) for b in rows]
+    decision = _settled(attempt, decide(attempt, intent, _now()))
+    assert isinstance(decision, TakeSeat)  # the marketplace resumes no hold, has no waitlist
+    facts, user_id = attempt.facts, attempt.user_id
+    if decision.join_studio:
+        await _join_studio(session, facts.tenant_id, user_id)
+    booking_id = uuid.uuid4()
+    if card_price is not None:
+        return await holds.hold_seat(
+            session, facts, booking_id, user_id, [], price=card_price, fee=marketplace_fee
+        )
+    if decision.cost:
+        await universal.debit_universal(
+            session,
+            user_id,
+            decision.cost,
+            booking_id=booking_id,
+            reason=f"Booked {facts.class_name} at {facts.tenant_name}",
+            studio_id=facts.tenant_id,
+        )
+    await before_seat(booking_id)
+    await notices.tell_later(session, booking_id, "booking_confirmed", facts.tenant_id)
+    code, expires = qr.code_for_booking(
+        settings, booking_id, facts.id, facts.tenant_id, facts.end_time
+    )
+    try:
+        sent = await repository.send_book_seat(
+            session,
+            booking_id=booking_id,
+            user_id=user_id,
+            occurrence_id=facts.id,
+            credits_used=decision.cost,
+            marketplace_fee=marketplace_fee,
+            qr_code=code,
+            qr_expires_at=expires,
+        )
+        created_at = await repository.seat_taken(sent)
+    except psycopg.errors.UniqueViolation as error:
+        raise exc.AlreadyBooked() from error
+    if created_at is None:  # raised: the credits and the settlement roll back with it
+        raise exc.ClassFull(details={"capacity": facts.capacity})
+    return confirmed_out(
+        facts, booking_id, user_id, decision.cost, code, expires, created_at, "marketplace"
+    )
 
 
-# --- cancelling and the waitlist ---------------------------------------------------------
+# --- cancelling --------------------------------------------------------------------------
 
 
 async def cancel(
@@ -400,10 +372,10 @@ async def cancel(
     actor: Actor,
     reason: str | None,
 ) -> BookingOut:
-    booking = await get_booking(session, booking_id, lock=True)
+    booking = await reading.get_booking(session, booking_id, lock=True)
     if booking.user_id != actor.user.id and not actor.is_staff:
         raise exc.BookingNotFound()
-    facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
+    facts = await repository.occurrence_facts(session, booking.class_schedule_id)
     if booking.status not in ACTIVE_STATUSES or _now() >= facts.start_time:
         raise exc.NotCancellable(details={"status": booking.status})
     booking.cancelled_at = _now()
@@ -413,20 +385,14 @@ async def cancel(
     booking.cancelled_by_user_id = actor.user.id
     if booking.status == "waitlisted":
         booking.status = "cancelled"
-        await capacity.change_waitlist(session, facts.id, -1)
-        return await booking_out(session, booking)
+        await repository.change_waitlist(session, facts.id, -1)
+        return await reading.booking_out(session, booking)
     if booking.status == "held":
         # Unpaid: nothing to give back now. Should the payment still complete, payments
         # finds the booking cancelled and refunds it.
         booking.status = "cancelled"
-        await session.flush()
-        await capacity.release_seat(
-            session, facts.id, marketplace=booking.booking_type == "marketplace"
-        )
-        await booking_hooks.booking_cancelled(session, booking, refund_due=True)
-        await notices.tell_later(session, booking, "booking_cancelled", facts.tenant_id)
-        await waitlist.promote(session, settings, facts)
-        return await booking_out(session, booking)
+        await _free_seat(session, settings, booking, facts, refund_due=True)
+        return await reading.booking_out(session, booking)
 
     late = _now() > facts.start_time - facts.cancellation_window
     by_studio = actor.is_staff and booking.user_id != actor.user.id
@@ -441,14 +407,25 @@ async def cancel(
     booking.status = "cancelled"
     booking.late_cancellation = late and not by_studio
     booking.qr_code = None
+    await _free_seat(session, settings, booking, facts, refund_due=not forfeit)
+    return await reading.booking_out(session, booking, refunded=refunded)
+
+
+async def _free_seat(
+    session: AsyncSession,
+    settings: Settings,
+    booking: Booking,
+    facts: OccurrenceFacts,
+    *,
+    refund_due: bool,
+) -> None:
     await session.flush()
-    await capacity.release_seat(
+    await repository.release_seat(
         session, facts.id, marketplace=booking.booking_type == "marketplace"
     )
-    await booking_hooks.booking_cancelled(session, booking, refund_due=not forfeit)
+    await booking_hooks.booking_cancelled(session, booking, refund_due=refund_due)
     await notices.tell_later(session, booking, "booking_cancelled", facts.tenant_id)
     await waitlist.promote(session, settings, facts)
-    return await booking_out(session, booking, refunded=refunded)
 
 
 async def _refund_credits(session: AsyncSession, booking: Booking, reason: str) -> int:
@@ -468,7 +445,7 @@ async def _cancel_all_bookings(
     session: AsyncSession, occurrence: ClassSchedule, reason: str
 ) -> None:
     """The studio cancelled a class: every booking is cancelled and refunded, people told."""
-    facts = await capacity.occurrence_facts(session, occurrence.id)
+    facts = await repository.occurrence_facts(session, occurrence.id)
     active = list(
         await session.scalars(
             select(Booking)
@@ -492,5 +469,5 @@ async def _cancel_all_bookings(
             facts,
             dedup_key=f"class_cancelled:{booking.id}",
         )
-    await capacity.clear_counts(session, occurrence.id)
+    await repository.clear_counts(session, occurrence.id)
     await session.flush()

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.booking import entitlements, notices, qr, repository
+from studioloop.booking import exceptions as exc, notices, qr, repository
+from studioloop.booking.eligibility import Intent, OccurrenceFacts, Refused, TakeSeat, decide
 from studioloop.booking.models import Booking
 from studioloop.config import Settings
 from studioloop.credits import service as credits
 from studioloop.credits.exceptions import InsufficientCredits
-from studioloop.scheduling import capacity
-from studioloop.scheduling.capacity import OccurrenceFacts
-
-DEFAULT_WAITLIST_CUTOFF_MINUTES = 60
 
 
 def _now() -> datetime:
@@ -27,9 +24,8 @@ class _NoSeat(Exception):
     """Raised inside the promotion savepoint to undo the debit when the seat is gone."""
 
 
-def cost_for(facts: OccurrenceFacts, entitlement: entitlements.Entitlement) -> int:
-    """Credits this member spends: none with an unlimited membership covering the class."""
-    return 0 if entitlement.covers(facts.class_type) else facts.credits_required
+# Refusals that end the promotion for everyone (the class, not the member, is the reason).
+_NOBODY_GETS_IT = (exc.ClassFull, exc.BookingWindowClosed, exc.ClassCancelled)
 
 
 async def join(
@@ -46,17 +42,16 @@ async def join(
     async with session.begin_nested():
         session.add(booking)
         await session.flush()
-    await capacity.change_waitlist(session, facts.id, +1)
+    await repository.change_waitlist(session, facts.id, +1)
     return booking
 
 
 async def promote(
     session: AsyncSession, settings: Settings, facts: OccurrenceFacts
 ) -> Booking | None:
-    """Offer a freed seat to the first eligible waitlisted member, in this transaction."""
-    cutoff = facts.tenant_settings.get("waitlist_cutoff_minutes", DEFAULT_WAITLIST_CUTOFF_MINUTES)
-    if isinstance(cutoff, int) and _now() > facts.start_time - timedelta(minutes=cutoff):
-        return None  # too close to the start: nobody gets a surprise booking
+    """Offer a freed seat to the first eligible waitlisted member, in this transaction.
+    Each candidate is asked the booking decision like any booking; one it refuses (booked
+    into a clashing class since joining, say) stays on the waitlist in case that changes."""
     waiting = list(
         await session.scalars(
             select(Booking)
@@ -66,33 +61,29 @@ async def promote(
         )
     )
     for candidate in waiting:
-        state = await repository.member_state(
-            session,
-            facts.tenant_id,
-            facts.id,
-            candidate.user_id,
-            facts.start_time,
-            facts.end_time,
+        attempt = await repository.read_attempt(
+            session, facts.id, candidate.user_id, keep_caller=True
         )
-        if state.clash is not None:
-            # Booked into another class at that time since joining: the same rule as
-            # booking directly. They stay on the waitlist in case that changes.
+        if attempt is None:  # their account was closed meanwhile
             continue
-        cost = cost_for(
-            facts, await entitlements.entitlement_of(session, facts.tenant_id, candidate.user_id)
-        )
+        decision = decide(attempt, Intent(channel="promotion"), _now())
+        if isinstance(decision, Refused):
+            if isinstance(decision.error, _NOBODY_GETS_IT):
+                return None
+            continue
+        assert isinstance(decision, TakeSeat)  # a promotion neither waits nor resumes a hold
         try:
             async with session.begin_nested():
-                if cost:
+                if decision.cost:
                     await credits.debit(
                         session,
                         facts.tenant_id,
                         candidate.user_id,
-                        cost,
+                        decision.cost,
                         booking_id=candidate.id,
                         reason=f"Promoted from the waitlist of {facts.class_name}",
                     )
-                if not await capacity.take_seat(session, facts.id):
+                if not await repository.take_seat(session, facts.id):
                     raise _NoSeat
         except InsufficientCredits:
             await notices.tell(
@@ -105,12 +96,12 @@ async def promote(
             continue
         except _NoSeat:
             return None
-        candidate.status, candidate.credits_used = "confirmed", cost
+        candidate.status, candidate.credits_used = "confirmed", decision.cost
         candidate.qr_code, candidate.qr_expires_at = qr.code_for_booking(
             settings, candidate.id, facts.id, facts.tenant_id, facts.end_time
         )
         candidate.promoted_at = _now()
-        await capacity.change_waitlist(session, facts.id, -1)
+        await repository.change_waitlist(session, facts.id, -1)
         await session.flush()
         await notices.tell(
             session,

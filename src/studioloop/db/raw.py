@@ -113,7 +113,7 @@ async def pipeline(session: AsyncSession) -> AsyncIterator[None]:
 async def fetch_one_outside_transaction(sql: LiteralString, params: Params = ()) -> Any:
     """One read in autocommit, on the database's small autocommit pool: no BEGIN, no
     ROLLBACK, no session, no liveness ping. Only for a read that decides nothing by itself
-    (booking/sold_out.py: a rush answered at the door; anything it cannot answer goes
+    (booking/rush_gate.py: a rush answered at the door; anything it cannot answer goes
     through a transaction). A connection error propagates: callers fall back."""
     # Imported here: the engine module is the process's database, set at start-up.
     from studioloop.db.engine import AUTOCOMMIT_WAIT_SECONDS, get_database

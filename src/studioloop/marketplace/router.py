@@ -10,7 +10,7 @@ from studioloop.accounts import service as accounts_service
 from studioloop.accounts.dependencies import CurrentUser
 from studioloop.accounts.exceptions import InsufficientRole
 from studioloop.accounts.models import User
-from studioloop.booking.holds import SeatHold
+from studioloop.booking import flows
 from studioloop.booking.router import answer_seat_held
 from studioloop.core import http
 from studioloop.core.http import IdempotencyKey, app_settings
@@ -106,9 +106,10 @@ async def create_marketplace_booking(
         credits_to_use=body.credits_to_use,
         pay_with=body.pay_with,
     )
-    if isinstance(booking, SeatHold):
-        return await answer_seat_held(request, session, booking, user.id, idempotency_key)
-    payload = jsonable_encoder(booking)
+    outcome = await flows.finish(session, settings, str(request.base_url).rstrip("/"), booking)
+    if isinstance(outcome, flows.Checkout):
+        return await answer_seat_held(session, outcome, user.id, idempotency_key)
+    payload = jsonable_encoder(outcome)
     return await http.answer(session, user.id, idempotency_key, status.HTTP_201_CREATED, payload)
 
 

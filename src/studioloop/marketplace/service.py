@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from studioloop.accounts import exceptions as accounts_exc
 from studioloop.accounts.models import User
-from studioloop.booking import marketplace_booking
+from studioloop.booking import repository as booking_repository, service as booking_service
 from studioloop.booking.holds import SeatHold
 from studioloop.config import Settings
 from studioloop.db import raw
@@ -24,7 +25,6 @@ from studioloop.marketplace.schemas import (
     TermsOut,
 )
 from studioloop.payments import payouts
-from studioloop.scheduling import capacity
 from studioloop.tenants import service as tenants_service
 
 
@@ -114,24 +114,22 @@ async def book(
     is owed their worth less the commission, recorded with the booking), or by card (the
     seat is held while the member pays; the payment carries the commission as the
     platform's fee)."""
-    await capacity.enter_tenant_of(session, occurrence_id)
-    facts = await capacity.occurrence_facts(session, occurrence_id)
+    attempt = await booking_repository.read_attempt(
+        session, occurrence_id, user.id, find_studio=True
+    )
+    if attempt is None:  # the account was closed or suspended since the token was issued
+        raise accounts_exc.InvalidToken()
+    facts = attempt.facts
     offer = await offer_for(session, settings, occurrence_id, facts.credits_required)
+    settlement = pricing.settle(offer.credits, offer.terms)
+    commission, card_price = settlement.commission, None
     if pay_with == "card":
         if offer.card_price is None:
             raise exc.CardNotAvailable()
-        paid = pricing.settle_card(offer.card_price, offer.terms)
-        return await marketplace_booking.hold_for_card(
-            session,
-            user,
-            facts,
-            price=offer.card_price,
-            marketplace_fee=paid.commission,
-            marketplace_seats_left=offer.seats_left,
-        )
-    settlement = pricing.settle(offer.credits, offer.terms)
+        card_price = offer.card_price
+        commission = pricing.settle_card(card_price, offer.terms).commission
 
-    async def settle(booking_id: uuid.UUID) -> None:
+    async def settle(booking_id: uuid.UUID) -> None:  # credits only: a card pays on payment
         if settlement.gross:
             await payouts.settle_marketplace_booking(
                 session,
@@ -143,17 +141,18 @@ async def book(
                 description=f"Marketplace: {facts.class_name}, {facts.local_start}",
             )
 
-    booking = await marketplace_booking.book_with_universal_credits(
+    booking = await booking_service.book_on_marketplace(
         session,
         settings,
-        user,
-        facts,
+        attempt,
         credits=offer.credits,
         credits_to_use=credits_to_use,
-        marketplace_fee=settlement.commission,
-        marketplace_seats_left=offer.seats_left,
+        marketplace_fee=commission,
+        card_price=card_price,
         before_seat=settle,
     )
+    if isinstance(booking, SeatHold):
+        return booking
     return MarketplaceBookingOut(**booking.model_dump(), studio=offer.studio)
 
 

@@ -20,14 +20,12 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from studioloop.accounts.models import User
-from studioloop.booking import service as booking_service
-from studioloop.booking.holds import SeatHold
+from studioloop.booking import flows, reading as booking_reading
 from studioloop.core.errors import AppError
 from studioloop.credits import universal
 from studioloop.db.session import DbSession
 from studioloop.marketplace import search, service as marketplace
-from studioloop.marketplace.schemas import ListingOut
-from studioloop.payments import class_payments
+from studioloop.marketplace.schemas import ListingOut, MarketplaceBookingOut
 from studioloop.payments.service import format_money
 from studioloop.scheduling import geocoding
 from studioloop.web.csrf import CSRF_FIELD, check_csrf
@@ -192,7 +190,7 @@ async def _page(
     assert page is not None
     base_url = str(request.base_url).rstrip("/")
     booked = (
-        await booking_service.booked_among(
+        await booking_reading.booked_among(
             session, user.id, [item.class_schedule_id for item in page.items]
         )
         if user
@@ -253,26 +251,25 @@ async def marketplace_book(
     if user is None:
         return RedirectResponse(f"/login?next={quote(back)}", status_code=303)
     settings = request.app.state.settings
-    booking, refused = await attempt(
-        session,
-        lambda: marketplace.book(
+
+    async def book() -> MarketplaceBookingOut | flows.Checkout:
+        outcome = await marketplace.book(
             session,
             settings,
             user,
             occurrence_id,
             credits_to_use=None,
             pay_with="card" if pay_with == "card" else "credits",
-        ),
-    )
+        )
+        return await flows.finish(session, settings, str(request.base_url).rstrip("/"), outcome)
+
+    booking, refused = await attempt(session, book)
     if refused is not None or booking is None:
         form = _form_from(back)
         status_code = refused.status_code if refused else 409
         return await _page(request, session, form, problem=refused, status_code=status_code)
-    if isinstance(booking, SeatHold):  # the seat is held: off to pay for it
-        payment = await class_payments.checkout_for_hold(
-            session, settings, booking, str(request.base_url).rstrip("/")
-        )
-        return RedirectResponse(payment.checkout_url or back, status_code=303)
+    if isinstance(booking, flows.Checkout):  # the seat is held: off to pay for it
+        return RedirectResponse(booking.checkout_url or back, status_code=303)
     return RedirectResponse(f"/my/bookings/{booking.id}?new=1", status_code=303)
 
 

@@ -18,18 +18,17 @@ from sqlalchemy import select
 from studioloop.accounts import service as accounts
 from studioloop.accounts.models import User
 from studioloop.accounts.schemas import ProfileUpdate
-from studioloop.booking import service as booking_service
-from studioloop.booking.exceptions import BookingNotFound
-from studioloop.booking.models import Booking
+from studioloop.booking import reading as booking_reading, service as booking_service
+from studioloop.booking.eligibility import OccurrenceFacts
+from studioloop.booking.models import ACTIVE_STATUSES, Booking
 from studioloop.booking.schemas import BookingOut
 from studioloop.credits import service as credits
 from studioloop.db.session import DbSession
-from studioloop.db.tenancy import set_tenant_context, set_user_context
+from studioloop.db.tenancy import set_tenant_context
 from studioloop.notifications import manage as notification_settings
 from studioloop.notifications.schemas import PreferencesUpdate
 from studioloop.payments import service as payments
 from studioloop.payments.models import Payment
-from studioloop.scheduling import capacity
 from studioloop.tenants import service as tenants_service
 from studioloop.tenants.dependencies import CurrentTenant
 from studioloop.web.csrf import CSRF_FIELD, check_csrf
@@ -62,7 +61,7 @@ async def _my_bookings(session: DbSession, user: User) -> list[tuple[BookingOut,
     since = datetime.now(UTC) - timedelta(hours=12)
     for role in (await accounts.profile(session, user)).tenant_roles:
         await set_tenant_context(session, role.tenant_id)
-        for booking in await booking_service.list_bookings(
+        for booking in await booking_reading.list_bookings(
             session, user.id, status=None, start_from=since, start_to=None, limit=50
         ):
             if booking.status == "cancelled":
@@ -111,12 +110,7 @@ async def my_bookings(request: Request, session: DbSession) -> Response:
 
 
 async def _own_booking(session: DbSession, user: User, booking_id: uuid.UUID) -> Booking:
-    await set_user_context(session, user.id)
-    booking = await booking_service.get_booking(session, booking_id)
-    if booking.user_id != user.id:
-        raise BookingNotFound()
-    await set_tenant_context(session, booking.tenant_id)
-    return booking
+    return await booking_reading.visible_booking(session, user.id, booking_id, staff=None)
 
 
 @router.get("/my/bookings/{booking_id}", response_class=HTMLResponse)
@@ -127,8 +121,8 @@ async def my_booking(
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     booking = await _own_booking(session, user, booking_id)
-    out = await booking_service.booking_out(session, booking)
-    facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
+    out = await booking_reading.booking_out(session, booking)
+    facts = await booking_reading.occurrence_facts(session, booking.class_schedule_id)
     context = {
         "user": user,
         "booking": out,
@@ -136,11 +130,12 @@ async def my_booking(
         "studio": await tenants_service.get_tenant(session, booking.tenant_id),
         "qr": qr_svg(out.qr_code) if out.qr_code else None,
         "new": bool(new),
+        "cancellable": out.status in ACTIVE_STATUSES,
     }
     return render(request, "my/booking.html", context)
 
 
-def _consequence(booking: Booking, facts: capacity.OccurrenceFacts) -> str:
+def _consequence(booking: Booking, facts: OccurrenceFacts) -> str:
     """What cancelling now costs, in the member's words (the service decides the same way)."""
     if booking.status == "waitlisted":
         return "You leave the waitlist. Nothing is charged."
@@ -169,7 +164,7 @@ async def cancel_page(request: Request, session: DbSession, booking_id: uuid.UUI
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     booking = await _own_booking(session, user, booking_id)
-    facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
+    facts = await booking_reading.occurrence_facts(session, booking.class_schedule_id)
     context = {
         "user": user,
         "booking": booking,
@@ -195,7 +190,7 @@ async def cancel_submit(
         session, lambda: booking_service.cancel(session, settings, booking_id, actor, None)
     )
     if problem is not None or done is None:
-        facts = await capacity.occurrence_facts(session, booking.class_schedule_id)
+        facts = await booking_reading.occurrence_facts(session, booking.class_schedule_id)
         context = {
             "user": user,
             "booking": booking,

@@ -21,14 +21,12 @@ from sqlalchemy import select
 
 from studioloop.accounts.models import User
 from studioloop.accounts.service import grant_role, membership_of
-from studioloop.booking import entitlements, service as booking_service, waitlist
-from studioloop.booking.holds import SeatHold
+from studioloop.booking import flows, reading as booking_reading
 from studioloop.booking.models import ACTIVE_STATUSES, Booking
 from studioloop.credits import service as credits
 from studioloop.db.session import DbSession, ReadSession
-from studioloop.payments import class_payments
 from studioloop.payments.service import format_money
-from studioloop.scheduling import capacity, schedule_service
+from studioloop.scheduling import schedule_service
 from studioloop.scheduling.models import ClassTemplate
 from studioloop.scheduling.schedule_service import OccurrenceFilter
 from studioloop.scheduling.schemas import OccurrenceOut
@@ -256,9 +254,7 @@ class Offer:
 async def _offer(
     session: DbSession, tenant: TenantRef, occurrence: OccurrenceOut, user: User
 ) -> Offer:
-    facts = await capacity.occurrence_facts(session, occurrence.id)
-    entitlement = await entitlements.entitlement_of(session, tenant.id, user.id)
-    cost = waitlist.cost_for(facts, entitlement)
+    facts, cost = await booking_reading.cost_for_member(session, occurrence.id, user.id)
     balance = await credits.balance_of(session, tenant.id, user.id)
     price = format_money(facts.price, facts.currency) if facts.price is not None else None
     return Offer(cost, balance, price)
@@ -292,13 +288,13 @@ async def book_class(
     settings = request.app.state.settings
     outcome, refused = await attempt(
         session,
-        lambda: booking_service.book(
+        lambda: flows.book_at_studio(
             session,
             settings,
+            str(request.base_url).rstrip("/"),
             user.id,
             occurrence_id,
             join_waitlist=bool(join_waitlist),
-            credits_to_use=None,
         ),
     )
     if refused is not None:
@@ -306,11 +302,8 @@ async def book_class(
         return await _class_page(
             request, tenant, session, occurrence_id, problem=problem, status_code=409
         )
-    if isinstance(outcome, SeatHold):
-        payment = await class_payments.checkout_for_hold(
-            session, settings, outcome, str(request.base_url).rstrip("/")
-        )
-        return RedirectResponse(payment.checkout_url or here, status_code=303)
+    if isinstance(outcome, flows.Checkout):
+        return RedirectResponse(outcome.checkout_url or here, status_code=303)
     assert outcome is not None
     return RedirectResponse(f"/my/bookings/{outcome.id}?new=1", status_code=303)
 
