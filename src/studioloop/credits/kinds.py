@@ -2,7 +2,7 @@
 
 Apart from the writer (ledger.py) so that the table (models.py, whose CHECK constraint
 lists the kinds) and the writer read one definition without importing each other. Adding a
-kind is described in docs/booking.md ("The ledger's one writer").
+kind is described in docs/architecture.md ("Adding a kind of entry").
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ class Kind(StrEnum):
     PURCHASE = "purchase"  # bought, or granted by a membership: counts in total_purchased
     USAGE = "usage"  # spent on a booking
     REFUND = "refund"  # a booking's credits put back into the lots they came from
-    TRANSFER = "transfer"  # moved between accounts (a new lot in, a debit out)
+    TRANSFER = "transfer"  # between accounts (a lot in, a debit out); no feature moves any yet
     EXPIRY = "expiry"  # a lot's remainder, lapsed
     ADJUSTMENT = "adjustment"  # staff's correction, or credits revoked with a refund
 
