@@ -73,11 +73,12 @@ class Debit:
 
 def checked(kind: Kind | str, amount: int) -> Kind:
     """`kind` as a `Kind`, if an entry of that kind may move `amount` (signed) credits."""
-    try:
-        kind = Kind(kind)
-    except ValueError:
-        known = ", ".join(Kind)
-        raise EntryRefused(f"{kind!r} is not a kind of ledger entry ({known})") from None
+    if not isinstance(kind, Kind):  # the lookup costs a microsecond on the booking path
+        try:
+            kind = Kind(kind)
+        except ValueError:
+            known = ", ".join(Kind)
+            raise EntryRefused(f"{kind!r} is not a kind of ledger entry ({known})") from None
     if amount == 0:
         raise EntryRefused(f"a {kind} entry of 0 credits: every entry moves credits")
     direction = DIRECTION[kind]
