@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User
-from studioloop.booking import reading, repository
+from studioloop.booking import job_names, reading, repository
 from studioloop.booking.eligibility import OccurrenceFacts
 from studioloop.booking.models import Booking
 from studioloop.jobs.defer import send_deferred
@@ -85,14 +85,12 @@ def checkin_code_image(code: str) -> notifications.Attachment:
 async def tell_later(
     session: AsyncSession, booking: Booking | uuid.UUID, event: str, tenant_id: uuid.UUID
 ) -> None:
-    from studioloop.booking.tasks import announce_booking  # tasks import this module
-
     booking_id = booking.id if isinstance(booking, Booking) else booking
     # Sent without waiting for its answer: in the booking's pipeline it travels with the
     # seat (booking/service.py).
     await send_deferred(
         session,
-        announce_booking,
+        job_names.ANNOUNCE_BOOKING,
         booking_id=str(booking_id),
         event=event,
         tenant_id=str(tenant_id),

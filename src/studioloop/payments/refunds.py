@@ -16,7 +16,7 @@ from studioloop.booking import holds
 from studioloop.config import Settings
 from studioloop.credits import service as credits
 from studioloop.jobs.defer import defer_in_transaction
-from studioloop.payments import exceptions as exc, payouts, providers, service
+from studioloop.payments import exceptions as exc, job_names, payouts, providers, service
 from studioloop.payments.models import Payment, PaymentRefund
 from studioloop.tenants import service as tenants_service
 
@@ -117,11 +117,9 @@ async def _take_back_credits(
 async def defer_refund_in_full(session: AsyncSession, payment: Payment, reason: str) -> None:
     """Give the whole remainder back once this transaction commits (a job, so the
     provider is asked only for a change that is kept)."""
-    from studioloop.payments.tasks import refund_payment_in_full  # the task imports this
-
     await defer_in_transaction(
         session,
-        refund_payment_in_full,
+        job_names.REFUND_PAYMENT_IN_FULL,
         tenant_id=str(payment.tenant_id),
         payment_id=str(payment.id),
         reason=reason,

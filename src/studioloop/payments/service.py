@@ -28,7 +28,7 @@ from studioloop.credits.exceptions import PackageNotForSale, PackageNotFound
 from studioloop.db.tenancy import set_tenant_context
 from studioloop.jobs.defer import defer_in_transaction
 from studioloop.notifications import service as notifications
-from studioloop.payments import exceptions as exc, payouts, providers
+from studioloop.payments import exceptions as exc, job_names, payouts, providers
 from studioloop.payments.models import Payment, PaymentEvent, WebhookEvent
 from studioloop.tenants import service as tenants_service
 from studioloop.tenants.cache import TenantRef
@@ -207,9 +207,9 @@ async def receive_webhook(
     )
     if stored is None:
         return True
-    from studioloop.payments.tasks import process_webhook_event  # the task imports this module
-
-    await defer_in_transaction(session, process_webhook_event, webhook_event_id=str(stored))
+    await defer_in_transaction(
+        session, job_names.PROCESS_WEBHOOK_EVENT, webhook_event_id=str(stored)
+    )
     return False
 
 
