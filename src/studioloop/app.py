@@ -15,7 +15,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from studioloop import __version__
+from studioloop import __version__, wiring
 from studioloop.api import API_PREFIX, include_api
 from studioloop.booking.rush_gate import RushGate
 from studioloop.chat import fanout as chat_fanout
@@ -34,7 +34,8 @@ from studioloop.core.ratelimit import RateLimiter
 from studioloop.db import engine as db_engine
 from studioloop.db.embedded import stop_embedded_servers
 from studioloop.db.urls import libpq_conninfo
-from studioloop.jobs.app import connected_job_app, run_job_worker
+from studioloop.jobs.app import connected_job_app
+from studioloop.jobs.worker import run_job_worker
 from studioloop.ops import router as ops_router
 from studioloop.tenants.cache import TenantCache, listen_for_changes
 from studioloop.tenants.dependencies import tenant_domain_check
@@ -72,6 +73,7 @@ DOCS_CSP = (
 def create_app(settings: Settings | None = None, *, run_worker: bool = False) -> FastAPI:
     settings = settings or get_settings()
     init_error_reporting(settings)
+    wiring.wire()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

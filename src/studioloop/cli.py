@@ -220,10 +220,11 @@ def worker(concurrency: int | None, data_dir: Path | None, metrics_port: int | N
         from studioloop.db.embedded import stop_embedded_servers
         from studioloop.db.engine import create_database, set_database
         from studioloop.db.urls import libpq_conninfo
-        from studioloop.jobs.app import connected_job_app, run_job_worker
+        from studioloop.jobs.app import connected_job_app
+        from studioloop.jobs.worker import run_job_worker
 
         # SIGTERM and SIGINT cancel the worker: it lets running jobs finish, then stops.
-        # Anything else that stops it starts it again (jobs.app.run_job_worker).
+        # Anything else that stops it starts it again (jobs.worker.run_job_worker).
         main = asyncio.current_task()
         assert main is not None
         loop = asyncio.get_running_loop()

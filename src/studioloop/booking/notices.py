@@ -25,7 +25,6 @@ from studioloop.booking.eligibility import OccurrenceFacts
 from studioloop.booking.models import Booking
 from studioloop.jobs.defer import send_deferred
 from studioloop.notifications import service as notifications
-from studioloop.scheduling import hooks
 from studioloop.scheduling.models import ClassSchedule
 
 # The booking status each announcement is about; the job stays quiet when it has changed.
@@ -125,8 +124,7 @@ async def announce(session: AsyncSession, booking_id: uuid.UUID, event: str) -> 
     return True
 
 
-@hooks.on_teacher_changed
-async def _tell_booked_members(
+async def tell_booked_members(
     session: AsyncSession, occurrence: ClassSchedule, previous: uuid.UUID | None
 ) -> None:
     """Someone else teaches the class now: the people booked in hear who."""

@@ -20,7 +20,6 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.booking import hooks as booking_hooks
 from studioloop.booking.models import Booking
 from studioloop.config import Settings
 from studioloop.payments import exceptions as exc
@@ -149,8 +148,7 @@ async def settle_marketplace_booking(
     )
 
 
-@booking_hooks.on_booking_cancelled
-async def _reverse_marketplace_settlement(
+async def reverse_marketplace_settlement(
     session: AsyncSession, booking: Booking, refund_due: bool
 ) -> None:
     """A marketplace booking cancelled with its credits given back: the studio is no

@@ -14,7 +14,6 @@ from studioloop.db.tenancy import set_tenant_context
 from studioloop.jobs.app import DEFAULT_RETRY, job_app
 from studioloop.jobs.per_tenant import for_each_tenant
 from studioloop.payments import (
-    class_payments,  # noqa: F401  (registers the booking-cancelled hook in the worker)
     job_names,
     payouts,
     reconciliation,
