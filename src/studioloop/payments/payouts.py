@@ -24,6 +24,7 @@ from studioloop.booking.models import Booking
 from studioloop.config import Settings
 from studioloop.payments import exceptions as exc
 from studioloop.payments.models import Payment, PayoutAccount, PayoutEntry
+from studioloop.payments.stripe_provider import StripeProvider
 from studioloop.tenants import service as tenants_service
 
 
@@ -200,8 +201,6 @@ async def pay_out(session: AsyncSession, settings: Settings, tenant_id: uuid.UUI
             "Connect a Stripe account to receive payouts.",
             details={"provider": "stripe", "setting": "stripe_account_id"},
         )
-    from studioloop.payments.stripe_provider import StripeProvider  # only for payouts
-
     provider = StripeProvider(settings, destination)
     tenant = await tenants_service.get_tenant(session, tenant_id)
     account = await _locked_account(session, tenant_id, tenant.currency)
