@@ -12,6 +12,7 @@ import fastapi_offline
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -30,6 +31,7 @@ from studioloop.core.middleware import (
     SecurityHeadersMiddleware,
     StorableTextMiddleware,
 )
+from studioloop.core.openapi import declare_path_parameters, errors, name_operations
 from studioloop.core.ratelimit import RateLimiter
 from studioloop.db import engine as db_engine
 from studioloop.db.embedded import stop_embedded_servers
@@ -201,9 +203,6 @@ def _document_common_errors(app: FastAPI) -> None:
     """Errors every API operation can return, added to the OpenAPI document once, so each
     endpoint lists them without repeating them in every route: 429 from the rate limit, and
     400/413/422 for any operation that takes a body."""
-    from fastapi.openapi.utils import get_openapi
-
-    from studioloop.core.openapi import declare_path_parameters, errors, name_operations
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
