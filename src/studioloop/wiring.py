@@ -4,8 +4,9 @@ A lower domain calls the domains above it only through a registry it owns: payme
 through `payments.fulfilment` (a payment's purpose -> what it was for), booking through
 `booking.hooks`, scheduling through `scheduling.hooks`. `wire()` fills those registries. It
 is called at start-up by `create_app` and by every job worker (`jobs.worker`), not left to
-whichever modules a process happens to import: a worker that never imported billing still
-extends a membership when its payment succeeds. Calling it again changes nothing.
+import side effects: a handler registered by its module's decorator exists only in the
+processes that happened to import that module, and importing it from the registry's side
+is the circle this replaces. Calling it again changes nothing.
 """
 
 from __future__ import annotations
