@@ -87,3 +87,10 @@ async def test_a_job_sent_in_a_pipeline_is_the_same_row(
     async with database.sessionmaker() as session, session.begin():
         with pytest.raises(ValueError, match="queueing lock"):
             await send_deferred(session, "close_finished_classes")
+
+
+async def test_a_name_no_task_has_is_refused(database: Database, owner_db: Owner) -> None:
+    async with database.sessionmaker() as session, session.begin():
+        with pytest.raises(procrastinate_errors.TaskNotFound):
+            await defer_in_transaction(session, "announce_bookings", booking_id="b")
+    assert owner_db.value("SELECT count(*) FROM procrastinate_jobs") == 0
