@@ -8,6 +8,10 @@ import pytest
 from tests.conftest import Api
 from tests.scheduling.conftest import Studio
 
+# The state machine's model and invariants (test_stateful.py) are helpers, not test files:
+# rewrite their asserts too, so a failure shows what differed.
+pytest.register_assert_rewrite("tests.booking.stateful_checks", "tests.booking.stateful_model")
+
 
 class BookingStudio(Studio):
     async def give_credits(
