@@ -25,19 +25,13 @@ PRICED_CLASS, CARD_ONLY_CLASS, PRICE = 2, 3, 1000
 SEATED = ("confirmed", "held")  # the bookings that take a seat
 ACTIVE = ("confirmed", "waitlisted", "held")
 
-# KNOWN BUG (test_stateful_findings.py, test_promotion_into_a_card_only_class_is_not_free):
-# a waitlisted member promoted into a class sold by card only (credits_required 0, a price)
-# is confirmed without paying anything. The model mirrors the engine as it is (True); once
-# promotion no longer gives such a seat away, set this to False: the model then expects
-# the candidate to be passed over (as a member without the credits is) and the seat to
-# stay free.
-PROMOTION_GIVES_CARD_ONLY_SEATS_AWAY = True
-# KNOWN BUG (test_stateful_findings.py, test_a_card_only_class_is_not_free_on_the_marketplace):
-# the marketplace prices a class at its `credits_required` universal credits, so a class
-# sold by card only books for 0 credits and the studio is owed nothing. The model mirrors
-# the engine (True); once fixed, set this to False: the model then expects such a booking
-# with credits to be refused (any refusal; `pay_with: card` still holds a seat).
-MARKETPLACE_GIVES_CARD_ONLY_SEATS_AWAY = True
+# Bugs this model found, now fixed (rule `paid_by_card` in booking/eligibility.py; the
+# regression tests are in test_stateful_findings.py). Set a flag back to True only to see
+# what the engine did before: a waitlisted member promoted into a class sold by card only
+# (credits_required 0, a price) was confirmed without paying anything, and the marketplace
+# booked such a class for 0 universal credits.
+PROMOTION_GIVES_CARD_ONLY_SEATS_AWAY = False
+MARKETPLACE_GIVES_CARD_ONLY_SEATS_AWAY = False
 
 
 @dataclass

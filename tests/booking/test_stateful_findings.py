@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.booking.conftest import BookingStudio
 from tests.conftest import Api
 
@@ -50,19 +48,13 @@ async def test_a_clash_is_reported_before_a_full_class(studio: BookingStudio) ->
     assert answer.json()["error"]["code"] == "SCHEDULE_CONFLICT"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (stateful_model.PROMOTION_GIVES_CARD_ONLY_SEATS_AWAY): waitlist promotion "
-    "into a class sold by card only confirms the member without any payment",
-)
 async def test_promotion_into_a_card_only_class_is_not_free(
     studio: BookingStudio, client: Any
 ) -> None:
     """A class sold only by card (credits_required 0, a price) fills with a held seat; the
-    next member joins the waitlist; the hold is cancelled. `waitlist.promote` asks
-    `decide(Intent(channel="promotion"))`, whose cost is credits_required, 0, with no
-    `hold_for_card` for a promotion: the waitlisted member is confirmed, with a QR code,
-    having paid nothing (no credits, no payment)."""
+    next member joins the waitlist; the hold is cancelled. A promotion has no checkout, so
+    `decide` (rule `paid_by_card`) passes the waitlisted member over instead of confirming
+    them for nothing (found by the stateful test)."""
     occurrence = await studio.occurrence(hours_ahead=48, capacity=1, **CARD_ONLY)
     holder, waiter = [await studio.new_member() for _ in range(2)]
     held = await studio.book(holder, occurrence["id"])
@@ -76,18 +68,13 @@ async def test_promotion_into_a_card_only_class_is_not_free(
     assert after.json()["status"] != "confirmed", after.json()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (stateful_model.MARKETPLACE_GIVES_CARD_ONLY_SEATS_AWAY): the marketplace "
-    "books a class sold by card only for 0 universal credits",
-)
 async def test_a_card_only_class_is_not_free_on_the_marketplace(
     studio: BookingStudio, api: Api
 ) -> None:
     """The marketplace prices a class at `pricing.credits_for(credits_required)`, 0 for a
-    class sold by card only, so `POST /marketplace/bookings` without `pay_with: card`
-    confirms it for nothing and the studio is owed nothing (its direct booking answers
-    402 PAYMENT_REQUIRED)."""
+    class sold by card only: without `pay_with: card` it is refused with 402
+    PAYMENT_REQUIRED, as its direct booking is, instead of being given away for 0 universal
+    credits (found by the stateful test)."""
     occurrence = await studio.occurrence(hours_ahead=48, capacity=2, **CARD_ONLY)
     explorer = await api.signup(first_name="Explorer")
     answer = await api.client.post(
@@ -95,4 +82,6 @@ async def test_a_card_only_class_is_not_free_on_the_marketplace(
         headers=explorer["headers"],
         json={"class_schedule_id": occurrence["id"]},
     )
-    assert answer.status_code != 201, answer.json()
+    assert answer.status_code == 402, answer.json()
+    assert answer.json()["error"]["code"] == "PAYMENT_REQUIRED"
+    assert answer.json()["error"]["details"] == {"pay_with": "card"}

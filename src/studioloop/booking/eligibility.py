@@ -302,6 +302,23 @@ def credits_as_asked(attempt: Attempt, intent: Intent, now: datetime) -> AppErro
     return None
 
 
+def paid_by_card(attempt: Attempt, intent: Intent, now: datetime) -> AppError | None:
+    """A class sold by card only (a price, no credits) is never given away: universal
+    credits cannot buy it (it costs 0 of them) and a promotion from the waitlist has no
+    checkout, so both are refused; a membership covering the class still books it."""
+    facts = attempt.facts
+    if facts.price is None or facts.credits_required > 0:
+        return None
+    if intent.channel == "marketplace" and not intent.by_card:
+        return exc.PaymentRequired(
+            "This class is sold by card only: book it with pay_with card.",
+            details={"pay_with": "card"},
+        )
+    if intent.channel == "promotion" and not attempt.entitlement.covers(facts.class_type):
+        return exc.PaymentRequired()
+    return None
+
+
 RULES: list[Rule] = [
     class_open,
     not_booked_already,
@@ -310,6 +327,7 @@ RULES: list[Rule] = [
     membership_usable,
     within_limits,
     membership_covers,
+    paid_by_card,
     credits_as_asked,
 ]
 

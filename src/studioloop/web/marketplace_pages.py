@@ -53,6 +53,11 @@ class Result:
     spots: str
     price: str
 
+    @property
+    def card_only(self) -> bool:
+        """Sold by card only: no credits buy it (the booking decision refuses them)."""
+        return self.item.credits == 0 and self.item.price is not None
+
 
 def _result(item: ListingOut) -> Result:
     zone = ZoneInfo(item.timezone)
