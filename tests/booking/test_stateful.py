@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, event, example, given, settings, strategies 
 from studioloop.booking.tasks import expire_seat_holds
 from studioloop.config import get_settings
 from studioloop.credits import service as credits
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.payments.providers import SandboxProvider
 from studioloop.payments.tasks import process_webhook_event
 from tests.booking.conftest import BookingStudio
@@ -343,7 +343,7 @@ class Run:
             (lot.id,),
         )
         async with self.database.sessionmaker() as session:
-            await set_tenant_context(session, uuid.UUID(self.tenant_id))
+            await enter_tenant_for_transaction(session, uuid.UUID(self.tenant_id))
             expired = await credits.expire_due(session)
             await session.commit()
         assert expired == lot.remaining

@@ -37,7 +37,7 @@ from studioloop.accounts.service import _now, _user_by_email, normalise_email
 from studioloop.config import Settings
 from studioloop.core import security
 from studioloop.db import raw
-from studioloop.db.tenancy import set_invitation_lookup, set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction, set_invitation_lookup
 from studioloop.notifications import service as notifications
 from studioloop.tenants.models import Tenant
 
@@ -460,7 +460,7 @@ async def accept_invitation(session: AsyncSession, user: User, token: str) -> Ac
     assert row.invitation_expires_at is not None
     if row.invitation_expires_at <= _now():
         raise exc.InvitationExpired()
-    await set_tenant_context(session, row.tenant_id)
+    await enter_tenant_for_transaction(session, row.tenant_id)
     before = {"status": "invited", "role": row.role, "email": row.invited_email}
     existing = await session.scalar(
         select(UserTenantRole)

@@ -176,10 +176,10 @@ async def _read_message(
     from studioloop.chat.models import ChatMessage  # fanout is imported by the models' users
     from studioloop.chat.schemas import MessageOut
     from studioloop.db.engine import get_database
-    from studioloop.db.tenancy import set_tenant_context
+    from studioloop.db.tenancy import enter_tenant_for_transaction
 
     async with get_database().sessionmaker() as session:
-        await set_tenant_context(session, tenant_id)
+        await enter_tenant_for_transaction(session, tenant_id)
         message = await session.scalar(
             select(ChatMessage).where(ChatMessage.room_id == room_id, ChatMessage.seq == seq)
         )

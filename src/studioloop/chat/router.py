@@ -286,9 +286,9 @@ async def room_socket(
 async def _in_room(who: Participant, room_id: uuid.UUID) -> Any:
     """A session with the studio's context and the room, for one piece of work."""
     session = get_database().sessionmaker()
-    from studioloop.db.tenancy import set_tenant_context
+    from studioloop.db.tenancy import enter_tenant_for_transaction
 
-    await set_tenant_context(session, who.tenant_id)
+    await enter_tenant_for_transaction(session, who.tenant_id)
     room = await service.room_for(session, who, room_id)
     return session, room
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import LiteralString
+from typing import Any, LiteralString
 
 from psycopg.pq import TransactionStatus
 from sqlalchemy import text
@@ -30,10 +30,6 @@ from studioloop.db import raw
 TENANT_SETTING = "app.tenant_id"
 USER_SETTING = "app.user_id"
 INVITATION_SETTING = "app.invitation_token_hash"
-
-# For a statement that reads something and enters its user in the same round trip (every
-# authenticated request loads its user so: accounts/service.py). Bind the user id to it.
-ENTER_USER_COLUMN: LiteralString = "set_config('app.user_id', %s, true)"
 
 _SET_TENANT: LiteralString = "SELECT set_config('app.tenant_id', %s, true)"
 # The old value and the new one in one round trip. The MATERIALIZED CTE is read before
@@ -59,6 +55,18 @@ async def enter_user_for_transaction(session: AsyncSession, user_id: uuid.UUID) 
     """The person the transaction acts for (their own rows at every studio become
     visible). Nothing switches the user within a transaction, so there is no scope."""
     await set_user_context(session, user_id)
+
+
+async def enter_user_reading_row(session: AsyncSession, user_id: uuid.UUID) -> Any:
+    """`enter_user_for_transaction`, and the user's `users` row (None without one; its
+    extra column `context_set` is no user attribute) in the same round trip: every
+    authenticated request starts so (accounts/service.py), hence plain SQL."""
+    return await raw.fetch_one(
+        session,
+        "SELECT u.*, set_config('app.user_id', %s, true) AS context_set FROM users u "
+        "WHERE u.id = %s",
+        (str(user_id), user_id),
+    )
 
 
 @asynccontextmanager
@@ -105,10 +113,6 @@ async def set_tenant_context(session: AsyncSession, tenant_id: uuid.UUID | None)
     made of. Elsewhere, use those (a switch outside a scope was how a transaction ended
     up in the wrong studio)."""
     await raw.execute(session, _SET_TENANT, (_setting(tenant_id),))
-
-
-async def clear_tenant_context(session: AsyncSession) -> None:
-    await set_tenant_context(session, None)
 
 
 async def set_user_context(session: AsyncSession, user_id: uuid.UUID) -> None:

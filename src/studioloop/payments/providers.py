@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.config import Settings
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.payments import exceptions as exc
 
 SANDBOX_CHECKOUT_LIFETIME = timedelta(hours=24)
@@ -240,7 +240,7 @@ async def for_webhook(
     if name == "yoco":
         from studioloop.payments.yoco_provider import YocoProvider
 
-        await set_tenant_context(session, YocoProvider.claimed_tenant(body))
+        await enter_tenant_for_transaction(session, YocoProvider.claimed_tenant(body))
         try:
             return await load(session, name, settings)
         except exc.ProviderNotConfigured:
