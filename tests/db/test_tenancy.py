@@ -150,3 +150,19 @@ async def test_a_scope_does_not_outlive_its_transaction(database, studios) -> No
             await session.commit()
         # Neither studio is carried into the next transaction.
         assert await _setting(session) == ""
+
+
+INVITATION = "SELECT current_setting('app.invitation_token_hash', true)"
+
+
+async def _look_up_and_fail(session: AsyncSession) -> None:
+    async with tenancy.invitation_lookup(session, "some-hash"):
+        assert await session.scalar(text(INVITATION)) == "some-hash"
+        raise Boom
+
+
+async def test_the_invitation_lookup_ends_with_its_block(database) -> None:
+    async with database.sessionmaker() as session:
+        with pytest.raises(Boom):
+            await _look_up_and_fail(session)
+        assert await session.scalar(text(INVITATION)) == ""

@@ -128,14 +128,24 @@ async def set_platform_view(session: AsyncSession) -> None:
     await session.execute(text("SELECT set_config('app.platform_view', 'on', true)"))
 
 
-async def set_invitation_lookup(session: AsyncSession, token_hash: str | None) -> None:
-    """Make the one membership row holding this invitation token hash visible (or, with
-    None, nothing through this path). The lookup happens before the tenant is known; the
-    policy never lets this setting authorise a write."""
+@asynccontextmanager
+async def invitation_lookup(session: AsyncSession, token_hash: str) -> AsyncIterator[None]:
+    """Make the one membership row holding this invitation token hash visible for the
+    block, and nothing through this path after it (also when it raises). The lookup
+    happens before the tenant is known; the policy never lets this setting authorise a
+    write."""
     await session.execute(
         text("SELECT set_config(:name, :value, true)"),
-        {"name": INVITATION_SETTING, "value": token_hash or ""},
+        {"name": INVITATION_SETTING, "value": token_hash},
     )
+    transaction = session.sync_session.get_transaction()
+    try:
+        yield
+    finally:
+        if await _can_restore(session, transaction):
+            await session.execute(
+                text("SELECT set_config(:name, '', true)"), {"name": INVITATION_SETTING}
+            )
 
 
 async def allow_occurrence_lookup(session: AsyncSession, occurrence_id: uuid.UUID) -> None:
