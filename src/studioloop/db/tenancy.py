@@ -76,7 +76,9 @@ async def scope(session: AsyncSession, tenant_id: uuid.UUID | None) -> AsyncIter
 
     Pending ORM changes are flushed on the way in and on the way out, so each is written
     in the context it was made in. A scope lives inside one transaction: if the block ends
-    its transaction, the setting ended with it and there is nothing to restore."""
+    its transaction, the setting ended with it and there is nothing to restore. Inside a
+    block, switch again only with a nested scope: an `enter_*` there would be undone at
+    the block's end (or kept, when the block is in the studio it found in context)."""
     wanted = _setting(tenant_id)
     # Flushes the changes made before the block (raw.driver_connection), then switches.
     row = await raw.fetch_one(session, _SWAP_TENANT, (wanted,))
