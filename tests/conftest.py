@@ -35,6 +35,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from studioloop import wiring
 from studioloop.config import Settings, get_settings
 from studioloop.core.logging import configure_logging
 from studioloop.db import migrate
@@ -89,6 +90,9 @@ def settings(owner_url: str) -> Settings:
 async def database(settings: Settings, owner_url: str) -> AsyncIterator[Database]:
     db = create_database(settings, owner_url=owner_url)
     set_database(db)
+    # As create_app and the worker do: tests that call services or run jobs without an app
+    # get the same cross-domain handlers.
+    wiring.wire()
     yield db
     await db.dispose()
     set_database(None)

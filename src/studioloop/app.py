@@ -12,10 +12,11 @@ import fastapi_offline
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from studioloop import __version__
+from studioloop import __version__, wiring
 from studioloop.api import API_PREFIX, include_api
 from studioloop.booking.rush_gate import RushGate
 from studioloop.chat import fanout as chat_fanout
@@ -30,11 +31,13 @@ from studioloop.core.middleware import (
     SecurityHeadersMiddleware,
     StorableTextMiddleware,
 )
+from studioloop.core.openapi import declare_path_parameters, errors, name_operations
 from studioloop.core.ratelimit import RateLimiter
 from studioloop.db import engine as db_engine
 from studioloop.db.embedded import stop_embedded_servers
 from studioloop.db.urls import libpq_conninfo
-from studioloop.jobs.app import connected_job_app, run_job_worker
+from studioloop.jobs.app import connected_job_app
+from studioloop.jobs.worker import run_job_worker
 from studioloop.ops import router as ops_router
 from studioloop.tenants.cache import TenantCache, listen_for_changes
 from studioloop.tenants.dependencies import tenant_domain_check
@@ -72,6 +75,7 @@ DOCS_CSP = (
 def create_app(settings: Settings | None = None, *, run_worker: bool = False) -> FastAPI:
     settings = settings or get_settings()
     init_error_reporting(settings)
+    wiring.wire()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -199,9 +203,6 @@ def _document_common_errors(app: FastAPI) -> None:
     """Errors every API operation can return, added to the OpenAPI document once, so each
     endpoint lists them without repeating them in every route: 429 from the rate limit, and
     400/413/422 for any operation that takes a body."""
-    from fastapi.openapi.utils import get_openapi
-
-    from studioloop.core.openapi import declare_path_parameters, errors, name_operations
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:

@@ -1,4 +1,9 @@
-"""The `studioloop` command."""
+"""The `studioloop` command.
+
+Each command imports what it runs inside its function, not at the top: `studioloop --help`,
+`migrate` or `backup` start in a fraction of a second instead of loading the web app, the
+job app and every domain first (seconds).
+"""
 
 from __future__ import annotations
 
@@ -13,37 +18,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from studioloop import __version__
+from studioloop.cli_backup import backup, recover, restore
+from studioloop.cli_settings import read_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from studioloop.config import Settings
-
-
-def _settings(
-    data_dir: Path | None = None, host: str | None = None, port: int | None = None
-) -> Settings:
-    """Read settings once, after command-line overrides are placed in the environment."""
-    if data_dir is not None:
-        os.environ["DATA_DIR"] = str(data_dir)
-    from studioloop.config import InsecureSettingsError, get_settings
-
-    get_settings.cache_clear()
-    try:
-        settings = get_settings()
-        if port is not None and "base_url" not in settings.model_fields_set:
-            # No BASE_URL anywhere: links in messages (unsubscribe, payment pages) must
-            # reach this very server, on the port it was given.
-            shown = "127.0.0.1" if host in (None, "0.0.0.0", "::") else host  # noqa: S104
-            os.environ["BASE_URL"] = f"http://{shown}:{port}"
-            get_settings.cache_clear()
-            settings = get_settings()
-    except InsecureSettingsError as error:
-        raise click.ClickException(str(error)) from error
-    from studioloop.core.logging import configure_logging
-
-    configure_logging(settings.log_level, settings.log_renderer)
-    return settings
 
 
 def _migrate(owner_url: str) -> None:
@@ -95,7 +76,7 @@ def main() -> None:
 @click.option("--demo/--no-demo", default=False, help="Load the demo studios and logins first.")
 def serve(host: str, port: int, data_dir: Path | None, demo: bool) -> None:
     """All in one: API, pages and a job worker; embedded PostgreSQL unless DATABASE_URL is set."""
-    settings = _settings(data_dir, host, port)
+    settings = read_settings(data_dir, host, port)
     from studioloop.db.urls import owner_database_url
 
     owner_url = owner_database_url(settings)
@@ -118,7 +99,7 @@ def serve(host: str, port: int, data_dir: Path | None, demo: bool) -> None:
 )
 def api(host: str, port: int, data_dir: Path | None, workers: int) -> None:
     """API, pages and WebSockets only (run several behind a load balancer, or --workers)."""
-    settings = _settings(data_dir, host, port)
+    settings = read_settings(data_dir, host, port)
     if settings.uses_embedded_database:
         if workers > 1:
             raise click.ClickException(
@@ -201,7 +182,7 @@ def _run_uvicorn(settings: Settings, host: str, port: int, *, run_worker: bool) 
 )
 def worker(concurrency: int | None, data_dir: Path | None, metrics_port: int | None) -> None:
     """Run background jobs and periodic tasks."""
-    settings = _settings(data_dir)
+    settings = read_settings(data_dir)
     from studioloop.core.error_reporting import init_error_reporting
 
     init_error_reporting(settings)
@@ -220,10 +201,11 @@ def worker(concurrency: int | None, data_dir: Path | None, metrics_port: int | N
         from studioloop.db.embedded import stop_embedded_servers
         from studioloop.db.engine import create_database, set_database
         from studioloop.db.urls import libpq_conninfo
-        from studioloop.jobs.app import connected_job_app, run_job_worker
+        from studioloop.jobs.app import connected_job_app
+        from studioloop.jobs.worker import run_job_worker
 
         # SIGTERM and SIGINT cancel the worker: it lets running jobs finish, then stops.
-        # Anything else that stops it starts it again (jobs.app.run_job_worker).
+        # Anything else that stops it starts it again (jobs.worker.run_job_worker).
         main = asyncio.current_task()
         assert main is not None
         loop = asyncio.get_running_loop()
@@ -252,7 +234,7 @@ def worker(concurrency: int | None, data_dir: Path | None, metrics_port: int | N
 @click.option("--data-dir", type=click.Path(path_type=Path))
 def migrate(revision: str, downgrade_to: str | None, data_dir: Path | None) -> None:
     """Apply database migrations (as the schema owner)."""
-    settings = _settings(data_dir)
+    settings = read_settings(data_dir)
     from studioloop.db import migrate as migrations
     from studioloop.db.urls import owner_database_url
 
@@ -269,7 +251,7 @@ def migrate(revision: str, downgrade_to: str | None, data_dir: Path | None) -> N
 @click.option("--data-dir", type=click.Path(path_type=Path))
 def demo(data_dir: Path | None) -> None:
     """Load the demo studios, members and logins (safe to repeat)."""
-    settings = _settings(data_dir)
+    settings = read_settings(data_dir)
     from studioloop.db.urls import owner_database_url
 
     owner_url = owner_database_url(settings)
@@ -296,7 +278,7 @@ def createsuperuser(
         check_password(password)
     except (ValidationError, ValueError) as error:
         raise click.ClickException(f"Invalid input: {error}") from error
-    settings = _settings(data_dir)
+    settings = read_settings(data_dir)
     from studioloop.accounts import service as accounts_service
     from studioloop.db.urls import owner_database_url
 
@@ -326,7 +308,7 @@ def jobs() -> None:
 
 
 async def _with_job_manager(data_dir: Path | None, work: Callable[[Any], Awaitable[Any]]) -> Any:
-    settings = _settings(data_dir)
+    settings = read_settings(data_dir)
     from studioloop.db.embedded import stop_embedded_servers
     from studioloop.db.engine import create_database
     from studioloop.db.urls import libpq_conninfo
@@ -386,14 +368,9 @@ def jobs_retry(job_id: int, data_dir: Path | None) -> None:
     click.echo(f"job {job.id} ({job.task}) queued to run again")
 
 
-def _add_backup_commands() -> None:
-    from studioloop.cli_backup import backup, recover, restore
-
-    for command in (backup, restore, recover):
-        main.add_command(command)
-
-
-_add_backup_commands()
+main.add_command(backup)
+main.add_command(restore)
+main.add_command(recover)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

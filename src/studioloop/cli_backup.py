@@ -1,5 +1,6 @@
 """`studioloop backup`, `restore` and `recover`: the commands; the work is in
-db/backup.py, db/restore.py and db/pitr.py (docs/backups.md)."""
+db/backup.py, db/restore.py and db/pitr.py (docs/backups.md), imported by the command that
+runs it (as in cli.py: the command line starts without loading what it does not run)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from studioloop.cli_settings import read_settings
+
 if TYPE_CHECKING:
     from studioloop.config import Settings
-
-
-def _settings(data_dir: Path | None = None) -> Settings:
-    from studioloop.cli import _settings as read_settings
-
-    return read_settings(data_dir)
 
 
 @click.command()
@@ -35,7 +32,7 @@ def backup(
     """Back the database up (pg_dump, one consistent snapshot; safe while serving)."""
     from studioloop.db.backup import create_backup, human_size
 
-    settings = _settings(data_dir)
+    settings = read_settings(data_dir)
     if base:
         from studioloop.db.pitr import create_base_backup
 
@@ -79,7 +76,7 @@ def restore(archive: Path, data_dir: Path | None, force: bool) -> None:
     """Restore a backup into an empty database (a new --data-dir, or DATABASE_URL's)."""
     from studioloop.db.restore import restore_backup
 
-    settings = _settings(data_dir)
+    settings = read_settings(data_dir)
     result = _run_database_tool(
         settings,
         lambda owner_url: restore_backup(
@@ -118,7 +115,7 @@ def recover(base: Path, data_dir: Path, wal_dir: Path | None, target: str | None
     from studioloop.db.pg_tools import BackupError
     from studioloop.db.pitr import recover as recover_database
 
-    settings = _settings()
+    settings = read_settings()
     archive = wal_dir or settings.wal_archive_dir
     if archive is None:
         raise click.ClickException("give --wal-dir (or set WAL_ARCHIVE_DIR)")

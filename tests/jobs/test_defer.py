@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from procrastinate import exceptions as procrastinate_errors
 
-from studioloop.booking.tasks import announce_booking, close_finished_classes
+from studioloop.booking.job_names import ANNOUNCE_BOOKING
+from studioloop.booking.tasks import announce_booking
 from studioloop.db import raw
 from studioloop.db.engine import Database
 from studioloop.jobs.defer import defer_in_transaction, send_deferred
@@ -22,7 +23,7 @@ async def test_a_deferred_job_is_the_row_procrastinate_writes(
     later = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
     async with database.sessionmaker() as session, session.begin():
         ours = await defer_in_transaction(
-            session, announce_booking, schedule_at=later, booking_id="b", event="e", tenant_id="t"
+            session, ANNOUNCE_BOOKING, schedule_at=later, booking_id="b", event="e", tenant_id="t"
         )
         connection = await session.connection()
         driver = (await connection.get_raw_connection()).driver_connection
@@ -43,7 +44,7 @@ async def test_a_deferred_job_is_the_row_procrastinate_writes(
 async def test_a_job_rolls_back_with_its_transaction(database: Database, owner_db: Owner) -> None:
     async with database.sessionmaker() as session:
         await defer_in_transaction(
-            session, announce_booking, booking_id="b", event="e", tenant_id="t"
+            session, ANNOUNCE_BOOKING, booking_id="b", event="e", tenant_id="t"
         )
         await session.rollback()
     assert owner_db.value("SELECT count(*) FROM procrastinate_jobs") == 0
@@ -52,13 +53,13 @@ async def test_a_job_rolls_back_with_its_transaction(database: Database, owner_d
 async def test_a_queueing_lock_refuses_a_second_job(database: Database, owner_db: Owner) -> None:
     async with database.sessionmaker() as session, session.begin():
         await defer_in_transaction(
-            session, announce_booking, queueing_lock="one", booking_id="b", event="e", tenant_id="t"
+            session, ANNOUNCE_BOOKING, queueing_lock="one", booking_id="b", event="e", tenant_id="t"
         )
     with pytest.raises(procrastinate_errors.AlreadyEnqueued):
         async with database.sessionmaker() as session, session.begin():
             await defer_in_transaction(
                 session,
-                announce_booking,
+                ANNOUNCE_BOOKING,
                 queueing_lock="one",
                 booking_id="c",
                 event="e",
@@ -76,13 +77,20 @@ async def test_a_job_sent_in_a_pipeline_is_the_same_row(
     since its conflict could not be told from the block's other errors."""
     async with database.sessionmaker() as session, session.begin():
         await defer_in_transaction(
-            session, announce_booking, booking_id="b", event="e", tenant_id="t"
+            session, ANNOUNCE_BOOKING, booking_id="b", event="e", tenant_id="t"
         )
         async with raw.pipeline(session):
-            await send_deferred(session, announce_booking, booking_id="b", event="e", tenant_id="t")
+            await send_deferred(session, ANNOUNCE_BOOKING, booking_id="b", event="e", tenant_id="t")
     rows = owner_db.rows(f"SELECT {JOB_COLUMNS} FROM procrastinate_jobs ORDER BY id")
     assert len(rows) == 2 and rows[0] == rows[1]
 
     async with database.sessionmaker() as session, session.begin():
         with pytest.raises(ValueError, match="queueing lock"):
-            await send_deferred(session, close_finished_classes)
+            await send_deferred(session, "close_finished_classes")
+
+
+async def test_a_name_no_task_has_is_refused(database: Database, owner_db: Owner) -> None:
+    async with database.sessionmaker() as session, session.begin():
+        with pytest.raises(procrastinate_errors.TaskNotFound):
+            await defer_in_transaction(session, "announce_bookings", booking_id="b")
+    assert owner_db.value("SELECT count(*) FROM procrastinate_jobs") == 0

@@ -1,7 +1,7 @@
 """Accounts: memberships of studios, roles, invitations and the membership history.
 
 Split from `service.py` (sign-up, sign-in, profiles), which re-exports these names so other
-domains keep calling `accounts.service`.
+domains keep calling `accounts.service`; this module does not import it back.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts import exceptions as exc
+from studioloop.accounts.emails import normalise_email, user_by_email as _user_by_email
 from studioloop.accounts.models import (
     MembershipAudit,
     User,
@@ -33,7 +34,6 @@ from studioloop.accounts.schemas import (
     MemberOut,
     MemberUpdate,
 )
-from studioloop.accounts.service import _now, _user_by_email, normalise_email
 from studioloop.config import Settings
 from studioloop.core import security
 from studioloop.db import raw, tenancy
@@ -43,6 +43,10 @@ from studioloop.tenants.models import Tenant
 # --- tenant roles ------------------------------------------------------------------------
 # These run with the tenant already set in the transaction (row-level security), except
 # where an invitation is looked up by its token (see `_invitation_by_token`).
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""Accounts: registration, verification, sign-in, refresh rotation, profiles, roles."""
+"""Accounts: registration, verification, sign-in, refresh rotation, profiles, roles.
+
+Memberships, roles and invitations live in `membership_service` and are re-exported here:
+other domains reach them through this module, the domain's public face.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from studioloop.accounts import exceptions as exc
+from studioloop.accounts.emails import normalise_email, user_by_email as _user_by_email
+from studioloop.accounts.membership_service import (
+    ROLE_PHRASES as ROLE_PHRASES,
+    Membership as Membership,
+    accept_invitation as accept_invitation,
+    get_invitation as get_invitation,
+    get_member as get_member,
+    grant_role as grant_role,
+    invitation_link as invitation_link,
+    invite_member as invite_member,
+    join_tenant as join_tenant,
+    list_members as list_members,
+    member_history as member_history,
+    membership_of as membership_of,
+    preview_invitation as preview_invitation,
+    revoke_invitation as revoke_invitation,
+    update_member as update_member,
+)
 from studioloop.accounts.models import (
     RefreshToken,
     User,
@@ -29,10 +51,6 @@ from studioloop.core import security
 from studioloop.db import tenancy
 from studioloop.notifications import service as notifications
 from studioloop.tenants.models import Tenant
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def _now() -> datetime:
@@ -282,10 +300,6 @@ async def confirm_password_reset(
 # --- users and profiles ------------------------------------------------------------------
 
 
-async def _user_by_email(session: AsyncSession, email: str) -> User | None:
-    return await session.scalar(select(User).where(User.email == normalise_email(email)))
-
-
 async def get_active_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
     # Every authenticated request starts here, so this is one round trip: the user's row,
     # and (for row-level security) who is asking. Setting the latter for a user who then
@@ -382,25 +396,3 @@ async def ensure_verified_user(
     user.email_verified_at = user.email_verified_at or _now()
     await session.flush()
     return user
-
-
-# Memberships, roles and invitations live in `membership_service`; other domains reach
-# them through this module, the domain's public face. (Imported last: that module uses the
-# helpers above.)
-from studioloop.accounts.membership_service import (  # noqa: E402
-    ROLE_PHRASES as ROLE_PHRASES,
-    Membership as Membership,
-    accept_invitation as accept_invitation,
-    get_invitation as get_invitation,
-    get_member as get_member,
-    grant_role as grant_role,
-    invitation_link as invitation_link,
-    invite_member as invite_member,
-    join_tenant as join_tenant,
-    list_members as list_members,
-    member_history as member_history,
-    membership_of as membership_of,
-    preview_invitation as preview_invitation,
-    revoke_invitation as revoke_invitation,
-    update_member as update_member,
-)

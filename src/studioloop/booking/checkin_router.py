@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from studioloop.accounts.dependencies import CurrentUser, require_role
 from studioloop.accounts.exceptions import InsufficientRole
 from studioloop.accounts.service import Membership, membership_of
-from studioloop.booking import checkin
+from studioloop.booking import checkin, qr
 from studioloop.booking.schemas import BatchIn
 from studioloop.config import Settings
 from studioloop.core.errors import field_error
@@ -64,8 +64,6 @@ async def check_in_code(
     """Check in by the scanned code. The studio is the request's, or the code's own."""
     settings = _settings(request)
     if tenant is None:
-        from studioloop.booking import qr
-
         try:
             tenant_id = qr.read(settings, body.code, allow_expired=True).tenant_id
         except qr.InvalidCode as error:

@@ -1,7 +1,8 @@
 """Extension points of the booking engine, called inside the causing transaction.
 
 Payments subscribes to give back the money of a class paid for by card when its booking
-is cancelled; booking does not import payments.
+is cancelled; booking does not import payments. Handlers are registered in one place,
+`studioloop.wiring.wire`, not by importing their modules.
 """
 
 from __future__ import annotations

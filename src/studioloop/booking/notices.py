@@ -20,12 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User
-from studioloop.booking import reading, repository
+from studioloop.booking import job_names, reading, repository
 from studioloop.booking.eligibility import OccurrenceFacts
 from studioloop.booking.models import Booking
 from studioloop.jobs.defer import send_deferred
 from studioloop.notifications import service as notifications
-from studioloop.scheduling import hooks
 from studioloop.scheduling.models import ClassSchedule
 
 # The booking status each announcement is about; the job stays quiet when it has changed.
@@ -85,14 +84,12 @@ def checkin_code_image(code: str) -> notifications.Attachment:
 async def tell_later(
     session: AsyncSession, booking: Booking | uuid.UUID, event: str, tenant_id: uuid.UUID
 ) -> None:
-    from studioloop.booking.tasks import announce_booking  # tasks import this module
-
     booking_id = booking.id if isinstance(booking, Booking) else booking
     # Sent without waiting for its answer: in the booking's pipeline it travels with the
     # seat (booking/service.py).
     await send_deferred(
         session,
-        announce_booking,
+        job_names.ANNOUNCE_BOOKING,
         booking_id=str(booking_id),
         event=event,
         tenant_id=str(tenant_id),
@@ -127,8 +124,7 @@ async def announce(session: AsyncSession, booking_id: uuid.UUID, event: str) -> 
     return True
 
 
-@hooks.on_teacher_changed
-async def _tell_booked_members(
+async def tell_booked_members(
     session: AsyncSession, occurrence: ClassSchedule, previous: uuid.UUID | None
 ) -> None:
     """Someone else teaches the class now: the people booked in hear who."""

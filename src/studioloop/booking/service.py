@@ -55,7 +55,6 @@ from studioloop.config import Settings
 from studioloop.credits import service as credits, universal
 from studioloop.credits.exceptions import InsufficientCredits
 from studioloop.db import raw
-from studioloop.scheduling import hooks
 from studioloop.scheduling.models import ClassSchedule
 
 
@@ -440,8 +439,7 @@ async def _refund_credits(session: AsyncSession, booking: Booking, reason: str) 
     )
 
 
-@hooks.on_occurrence_cancelled
-async def _cancel_all_bookings(
+async def cancel_all_bookings(
     session: AsyncSession, occurrence: ClassSchedule, reason: str
 ) -> None:
     """The studio cancelled a class: every booking is cancelled and refunded, people told."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.booking import checkin, holds, notices, reminders
+from studioloop.booking import checkin, holds, job_names, notices, reminders
 from studioloop.config import get_settings
 from studioloop.core.logging import get_logger
 from studioloop.db import raw
@@ -68,7 +68,7 @@ async def expire_seat_holds(timestamp: int) -> int:
 
 
 @job_app.task(
-    name="announce_booking", queue="notifications", retry=DEFAULT_RETRY, pass_context=False
+    name=job_names.ANNOUNCE_BOOKING, queue="notifications", retry=DEFAULT_RETRY, pass_context=False
 )
 async def announce_booking(booking_id: str, event: str, tenant_id: str) -> bool:
     """Tell the member about their booking (see booking/notices.py). Safe to run twice: the

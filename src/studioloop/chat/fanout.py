@@ -34,7 +34,11 @@ from sqlalchemy import event as sqlalchemy_event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from studioloop.chat.models import ChatMessage
+from studioloop.chat.schemas import MessageOut
 from studioloop.core.logging import get_logger
+from studioloop.db.engine import get_database
+from studioloop.db.tenancy import enter_tenant_for_transaction
 
 logger = get_logger(__name__)
 CHANNEL = "studioloop_chat"
@@ -173,11 +177,6 @@ async def _hand_over(hub: ChatHub, payload: str | bytes) -> None:
 async def _read_message(
     tenant_id: uuid.UUID, room_id: uuid.UUID, seq: int
 ) -> dict[str, Any] | None:
-    from studioloop.chat.models import ChatMessage  # fanout is imported by the models' users
-    from studioloop.chat.schemas import MessageOut
-    from studioloop.db.engine import get_database
-    from studioloop.db.tenancy import enter_tenant_for_transaction
-
     async with get_database().sessionmaker() as session:
         await enter_tenant_for_transaction(session, tenant_id)
         message = await session.scalar(

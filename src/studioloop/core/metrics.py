@@ -31,6 +31,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from studioloop.db.engine import get_database
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 # prometheus_client's multiprocess mode: read when it is imported, so set before start-up.
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -113,8 +115,6 @@ class DatabasePoolCollector:
     """The process's database pools, read when scraped: nothing polls them."""
 
     def collect(self) -> list[Metric]:
-        from studioloop.db.engine import get_database  # the engine imports settings
-
         try:
             database = get_database()
         except RuntimeError:  # no database in this process (yet)

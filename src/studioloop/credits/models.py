@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from studioloop.credits.kinds import Kind
 from studioloop.db.base import (
     Base,
     TenantPrimaryKey,
@@ -26,7 +27,7 @@ from studioloop.db.base import (
     tenant_foreign_key,
 )
 
-TRANSACTION_TYPES = ("purchase", "usage", "refund", "transfer", "expiry", "adjustment")
+TRANSACTION_TYPES = tuple(kind.value for kind in Kind)
 LOT_SOURCES = ("purchase", "adjustment", "grant", "transfer")
 
 
@@ -85,7 +86,8 @@ class CreditLot(TenantPrimaryKey, Base):
 
 
 class CreditTransaction(TenantPrimaryKey, Base):
-    """The append-only ledger (the app role may not UPDATE or DELETE it)."""
+    """The append-only ledger (the app role may not UPDATE or DELETE it), written only by
+    credits/ledger.py."""
 
     __tablename__ = "credit_transactions"
     __table_args__ = (

@@ -26,6 +26,8 @@ from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import namedtuple_row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from studioloop.db.engine import AUTOCOMMIT_WAIT_SECONDS, get_database
+
 Params = Sequence[Any] | Mapping[str, Any]
 
 
@@ -115,9 +117,6 @@ async def fetch_one_outside_transaction(sql: LiteralString, params: Params = ())
     ROLLBACK, no session, no liveness ping. Only for a read that decides nothing by itself
     (booking/rush_gate.py: a rush answered at the door; anything it cannot answer goes
     through a transaction). A connection error propagates: callers fall back."""
-    # Imported here: the engine module is the process's database, set at start-up.
-    from studioloop.db.engine import AUTOCOMMIT_WAIT_SECONDS, get_database
-
     pool = await get_database().autocommit_pool()
     async with (
         pool.connection(timeout=AUTOCOMMIT_WAIT_SECONDS) as connection,

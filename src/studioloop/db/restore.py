@@ -20,9 +20,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from psycopg import sql
 from sqlalchemy import create_engine, pool
 
+from studioloop.db.migrate import alembic_config
 from studioloop.db.pg_tools import (
     BackupError,
     Connection,
@@ -225,11 +228,6 @@ def _set_default_privileges(connection: Connection, app_role: str) -> None:
 
 def schema_revision(owner_url: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The database's Alembic revision(s) and this version's head(s)."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    from studioloop.db.migrate import alembic_config
-
     head = tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
     engine = create_engine(owner_url, poolclass=pool.NullPool)
     try:

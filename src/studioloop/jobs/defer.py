@@ -4,13 +4,16 @@ A job is inserted on the very connection of the SQLAlchemy session, so it commit
 back with the business change that caused it: a committed sign-up always gets its email, a
 rolled-back one never does.
 
-The job is described by procrastinate itself (`task.configure(...).make_new_job`: queue,
-lock, priority, arguments) and inserted by procrastinate's own SQL function,
-`procrastinate_defer_jobs_v1`. Only the call is ours: procrastinate sends its jobs as an
-array of composite values, which psycopg dumps in Python and which is never prepared. That
-cost about 0.4 ms of CPU a job, a tenth of a whole booking (every confirmed booking defers
-its announcement, docs/benchmarks.md). The same function called with plain parameters, as a
-prepared statement, costs a fraction of that.
+A job is named by its task's registered name (a constant in the domain's `job_names.py`),
+never by the task function: a task module imports the services that defer it, so a service
+importing its task would be an import circle. The job is described by procrastinate itself
+(`job_app.configure_task(name, ...).make_new_job`: the task's queue, lock, priority,
+arguments) and inserted by procrastinate's own SQL function, `procrastinate_defer_jobs_v1`.
+Only the call is ours: procrastinate sends its jobs as an array of composite values, which
+psycopg dumps in Python and which is never prepared. That cost about 0.4 ms of CPU a job, a
+tenth of a whole booking (every confirmed booking defers its announcement,
+docs/benchmarks.md). The same function called with plain parameters, as a prepared
+statement, costs a fraction of that.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.db import raw
+from studioloop.jobs.app import job_app
 
 _DEFER_ONE = """
 SELECT (procrastinate_defer_jobs_v1(ARRAY[ROW(
@@ -34,15 +38,20 @@ SELECT (procrastinate_defer_jobs_v1(ARRAY[ROW(
 
 
 def _new_job(
-    task: Any, queueing_lock: str | None, schedule_at: datetime | None, kwargs: dict[str, Any]
+    task_name: str,
+    queueing_lock: str | None,
+    schedule_at: datetime | None,
+    kwargs: dict[str, Any],
 ) -> Any:
-    """The job as procrastinate itself describes it (queue, lock, priority, arguments)."""
+    """The job as procrastinate itself describes it (queue, lock, priority, arguments).
+    procrastinate imports the task modules (`jobs.app.TASK_MODULES`) the first time, so the
+    name is known whatever this process imported; an unknown name raises `TaskNotFound`."""
     options: dict[str, Any] = {}
     if queueing_lock is not None:
         options["queueing_lock"] = queueing_lock
     if schedule_at is not None:
         options["schedule_at"] = schedule_at
-    return task.configure(**options).make_new_job(**kwargs)
+    return job_app.configure_task(task_name, allow_unknown=False, **options).make_new_job(**kwargs)
 
 
 def _job_row(job: Any) -> tuple[Any, ...]:
@@ -60,14 +69,14 @@ def _job_row(job: Any) -> tuple[Any, ...]:
 
 async def defer_in_transaction(
     session: AsyncSession,
-    task: Any,
+    task_name: str,
     *,
     queueing_lock: str | None = None,
     schedule_at: datetime | None = None,
     **kwargs: Any,
 ) -> int:
-    """Defer a job in the session's transaction; its id."""
-    job = _new_job(task, queueing_lock, schedule_at, kwargs)
+    """Defer the task named `task_name` in the session's transaction; the job's id."""
+    job = _new_job(task_name, queueing_lock, schedule_at, kwargs)
     try:
         row = await raw.fetch_one(session, _DEFER_ONE, _job_row(job))
     except psycopg.errors.UniqueViolation as error:
@@ -80,12 +89,12 @@ async def defer_in_transaction(
     return job_id
 
 
-async def send_deferred(session: AsyncSession, task: Any, **kwargs: Any) -> None:
-    """Defer a job without a queueing lock in the session's transaction, with `raw.send`:
-    in a `raw.pipeline` it travels with the block's other statements. (A queueing lock's
-    conflict would surface at the end of the block, not here: use `defer_in_transaction`
-    for those.)"""
-    job = _new_job(task, None, None, kwargs)
+async def send_deferred(session: AsyncSession, task_name: str, **kwargs: Any) -> None:
+    """Defer the task named `task_name` without a queueing lock in the session's transaction,
+    with `raw.send`: in a `raw.pipeline` it travels with the block's other statements. (A
+    queueing lock's conflict would surface at the end of the block, not here: use
+    `defer_in_transaction` for those.)"""
+    job = _new_job(task_name, None, None, kwargs)
     if job.queueing_lock is not None:  # the task's own default
         raise ValueError(f"{job.task_name} has a queueing lock: use defer_in_transaction")
     await raw.send(session, _DEFER_ONE, _job_row(job))

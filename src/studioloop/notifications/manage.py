@@ -16,7 +16,7 @@ from studioloop.accounts.models import User, UserTenantRole
 from studioloop.core.pagination import newest_first
 from studioloop.db.tenancy import enter_user_for_transaction
 from studioloop.jobs.defer import defer_in_transaction
-from studioloop.notifications import preferences, rendering, schemas, service
+from studioloop.notifications import job_names, preferences, rendering, schemas, service
 from studioloop.notifications.events import EVENTS, get_event
 from studioloop.notifications.exceptions import TemplateInvalid, UnknownEvent
 from studioloop.notifications.models import (
@@ -252,15 +252,13 @@ async def announce(
     """Queue a studio announcement for its members who opted in to marketing messages
     (marketing is off until a member opts in). A job writes the messages: a studio with
     thousands of members must not hold the request open."""
-    from studioloop.notifications.tasks import send_announcement  # tasks import this module
-
     announcement_id = uuid.uuid4()
     recipients = await session.scalar(
         select(func.count()).select_from(_opted_in_members(tenant_id).subquery())
     )
     await defer_in_transaction(
         session,
-        send_announcement,
+        job_names.SEND_ANNOUNCEMENT,
         announcement_id=str(announcement_id),
         tenant_id=str(tenant_id),
         title=body.title,

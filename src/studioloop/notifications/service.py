@@ -24,7 +24,7 @@ from studioloop.config import get_settings
 from studioloop.db import raw
 from studioloop.db.tenancy import set_platform_view
 from studioloop.jobs.defer import defer_in_transaction
-from studioloop.notifications import channels, preferences, rendering
+from studioloop.notifications import channels, job_names, preferences, rendering
 from studioloop.notifications.events import FALLBACK_ORDER, Event, get_event
 from studioloop.notifications.models import (
     ChannelOptOut,
@@ -188,11 +188,9 @@ async def schedule_delivery(
     tenant_id: uuid.UUID | None,
     send_after: datetime | None = None,
 ) -> None:
-    from studioloop.notifications.tasks import deliver_notification  # the task imports this
-
     await defer_in_transaction(
         session,
-        deliver_notification,
+        job_names.DELIVER_NOTIFICATION,
         schedule_at=send_after,
         notification_id=str(notification_id),
         tenant_id=str(tenant_id) if tenant_id else None,

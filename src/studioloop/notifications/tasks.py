@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.config import get_settings
@@ -15,16 +15,19 @@ from studioloop.core.logging import get_logger
 from studioloop.db.engine import get_database
 from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.jobs.app import DEFAULT_RETRY, MAX_ATTEMPTS, job_app
-from studioloop.notifications import channels
+from studioloop.notifications import channels, job_names, manage
 from studioloop.notifications.channels import ChannelError
-from studioloop.notifications.events import get_event
+from studioloop.notifications.fallback import count_failure, fall_back
 from studioloop.notifications.models import FINISHED_STATUSES, ChannelOptOut, Notification
 
 logger = get_logger(__name__)
 
 
 @job_app.task(
-    name="deliver_notification", queue="notifications", retry=DEFAULT_RETRY, pass_context=False
+    name=job_names.DELIVER_NOTIFICATION,
+    queue="notifications",
+    retry=DEFAULT_RETRY,
+    pass_context=False,
 )
 async def deliver_notification(notification_id: str, tenant_id: str | None = None) -> None:
     async with get_database().sessionmaker() as session:
@@ -49,11 +52,9 @@ async def deliver_notification(notification_id: str, tenant_id: str | None = Non
 
 
 @job_app.task(
-    name="send_announcement", queue="notifications", retry=DEFAULT_RETRY, pass_context=False
+    name=job_names.SEND_ANNOUNCEMENT, queue="notifications", retry=DEFAULT_RETRY, pass_context=False
 )
 async def send_announcement(announcement_id: str, tenant_id: str, title: str, message: str) -> int:
-    from studioloop.notifications import manage  # manage defers this task
-
     async with get_database().sessionmaker() as session:
         await enter_tenant_for_transaction(session, uuid.UUID(tenant_id))
         sent = await manage.send_announcement(
@@ -111,11 +112,6 @@ def _fail(session: AsyncSession, notification: Notification, reason: str) -> Non
     count_failure(session, notification)
 
 
-def count_failure(session: AsyncSession, notification: Notification) -> None:
-    """Counted for /metrics once the failure is committed (a retried job counts once)."""
-    metrics.count_on_commit(session, metrics.NOTIFICATION_FAILURES.labels(notification.channel).inc)
-
-
 async def _opted_out(session: AsyncSession, notification: Notification) -> bool:
     found = await session.scalar(
         select(ChannelOptOut.reason).where(
@@ -124,55 +120,3 @@ async def _opted_out(session: AsyncSession, notification: Notification) -> bool:
         )
     )
     return found is not None
-
-
-async def fall_back(session: AsyncSession, failed: Notification) -> uuid.UUID | None:
-    """Write the message again for the next channel in its chain, and send that."""
-    from studioloop.notifications import service  # service defers this module's task
-
-    remaining = list(failed.payload.get("fallbacks") or [])
-    if not remaining:
-        return None
-    person = await service.person_for(session, failed.user_id)
-    if person is None:
-        return None
-    studio = await service.studio_for(session, failed.tenant_id)
-    message = service.Message(
-        get_event(failed.event),
-        dict(failed.payload.get("context") or {}),
-        person,
-        studio,
-        failed.payload.get("url"),
-    )
-    fields = await message.compose(session, remaining[0])
-    fields["payload"]["fallbacks"] = remaining[1:]
-    fields["payload"]["context"] = failed.payload.get("context") or {}
-    replacement = Notification(
-        tenant_id=failed.tenant_id,
-        user_id=failed.user_id,
-        event=failed.event,
-        critical=failed.critical,
-        fallback_from_id=failed.id,
-        not_after=failed.not_after,
-        **fields,
-    )
-    session.add(replacement)
-    await session.flush()
-    if replacement.channel == "email":
-        # The original's attachments (if any) travel with the message.
-        await session.execute(
-            text(
-                "INSERT INTO email_attachments (email_id, filename, content_type, content) "
-                "SELECT :new, filename, content_type, content FROM email_attachments "
-                "WHERE email_id = :old"
-            ),
-            {"new": replacement.id, "old": failed.id},
-        )
-    await service.schedule_delivery(session, replacement.id, failed.tenant_id)
-    logger.info(
-        "notification falls back to another channel",
-        notification_id=str(failed.id),
-        from_channel=failed.channel,
-        to_channel=replacement.channel,
-    )
-    return replacement.id

@@ -26,6 +26,7 @@ from studioloop.core.logging import get_logger
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.db import tenancy
 from studioloop.db.session import DbSession
+from studioloop.notifications.fallback import count_failure, fall_back
 from studioloop.notifications.models import ChannelOptOut, Notification
 
 logger = get_logger(__name__)
@@ -146,8 +147,6 @@ async def _failed(session: AsyncSession, notification: Notification, status: dic
     notification.last_error = (
         f"WhatsApp {problems[0].get('code', '')}: {problems[0].get('title', 'failed')}"
     )[:2000]
-    from studioloop.notifications.tasks import count_failure, fall_back  # tasks import service
-
     count_failure(session, notification)
     if notification.payload.get("fallbacks"):  # undeliverable there: try the next
         await fall_back(session, notification)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User
-from studioloop.booking import holds, hooks as booking_hooks
+from studioloop.booking import holds
 from studioloop.booking.holds import SeatHold
 from studioloop.booking.models import Booking
 from studioloop.config import Settings
@@ -110,10 +110,14 @@ async def payment_closed(session: AsyncSession, settings: Settings, payment: Pay
         await holds.release(session, settings, payment.booking_id)
 
 
-@booking_hooks.on_booking_cancelled
-async def _refund_cancelled_class(
-    session: AsyncSession, booking: Booking, refund_due: bool
-) -> None:
+async def payment_refunded(session: AsyncSession, settings: Settings, payment: Payment) -> None:
+    """All the money back for a class: the booking goes with it (a no-op when the refund is
+    because the booking was already cancelled or lapsed)."""
+    if payment.booking_id is not None:
+        await holds.cancel_refunded(session, settings, payment.booking_id)
+
+
+async def refund_cancelled_class(session: AsyncSession, booking: Booking, refund_due: bool) -> None:
     """A class paid for by card, cancelled in time (or by the studio): its money back."""
     if not refund_due:
         return

@@ -20,11 +20,11 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.booking import hooks as booking_hooks
 from studioloop.booking.models import Booking
 from studioloop.config import Settings
 from studioloop.payments import exceptions as exc
 from studioloop.payments.models import Payment, PayoutAccount, PayoutEntry
+from studioloop.payments.stripe_provider import StripeProvider
 from studioloop.tenants import service as tenants_service
 
 
@@ -149,8 +149,7 @@ async def settle_marketplace_booking(
     )
 
 
-@booking_hooks.on_booking_cancelled
-async def _reverse_marketplace_settlement(
+async def reverse_marketplace_settlement(
     session: AsyncSession, booking: Booking, refund_due: bool
 ) -> None:
     """A marketplace booking cancelled with its credits given back: the studio is no
@@ -202,8 +201,6 @@ async def pay_out(session: AsyncSession, settings: Settings, tenant_id: uuid.UUI
             "Connect a Stripe account to receive payouts.",
             details={"provider": "stripe", "setting": "stripe_account_id"},
         )
-    from studioloop.payments.stripe_provider import StripeProvider  # only for payouts
-
     provider = StripeProvider(settings, destination)
     tenant = await tenants_service.get_tenant(session, tenant_id)
     account = await _locked_account(session, tenant_id, tenant.currency)

@@ -15,9 +15,8 @@ import json
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -26,78 +25,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studioloop.config import Settings
 from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.payments import exceptions as exc
+from studioloop.payments.credentials import keys_of
+from studioloop.payments.provider_base import (
+    CANCELED as CANCELED,
+    FAILED as FAILED,
+    REQUIRES_ACTION as REQUIRES_ACTION,
+    SIGNATURE_TOLERANCE_SECONDS as SIGNATURE_TOLERANCE_SECONDS,
+    SUCCEEDED as SUCCEEDED,
+    Checkout as Checkout,
+    CheckoutRequest as CheckoutRequest,
+    PaymentProvider as PaymentProvider,
+    ProviderEvent as ProviderEvent,
+)
+from studioloop.payments.stripe_provider import StripeProvider
+from studioloop.payments.yoco_provider import YocoProvider
 
 SANDBOX_CHECKOUT_LIFETIME = timedelta(hours=24)
-# A webhook signed longer ago than this is refused (a replay of an old capture).
-SIGNATURE_TOLERANCE_SECONDS = 300
-
-# What our state machine understands; providers map their own event types onto these.
-SUCCEEDED, FAILED, CANCELED, REQUIRES_ACTION = (
-    "payment.succeeded",
-    "payment.failed",
-    "payment.canceled",
-    "payment.requires_action",
-)
-
-
-@dataclass(frozen=True)
-class Checkout:
-    reference: str  # the provider's id for it, stored on the payment
-    url: str  # where the member pays
-
-
-@dataclass(frozen=True)
-class ProviderEvent:
-    id: str
-    type: str
-    reference: str | None
-    metadata: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class CheckoutRequest:
-    payment_id: uuid.UUID
-    tenant_id: uuid.UUID
-    amount: int
-    currency: str
-    description: str
-    platform_fee: int = 0  # taken by the provider where it can (Stripe application fee)
-    save_method: bool = False  # keep the card for charges without the member (renewals)
-    customer_email: str | None = None
-
-
-class PaymentProvider(Protocol):
-    name: str
-    # Whether the money lands on the platform's account (then the platform owes it to the
-    # studio: payments/payouts.py) rather than straight on the studio's.
-    collects_for_platform: bool
-    # Whether the platform's fee can be taken on its payments (not on a studio's own Yoco).
-    charges_platform_fee: bool
-
-    async def create_checkout(self, request: CheckoutRequest, base_url: str) -> Checkout: ...
-
-    def verify_webhook(
-        self, body: bytes, headers: Mapping[str, str], now: float | None = None
-    ) -> ProviderEvent: ...
-
-    def read_event(self, payload: str) -> ProviderEvent: ...
-
-    async def refund(self, reference: str, amount: int) -> str: ...
-
-    async def charge_saved(self, method_ref: str, request: CheckoutRequest) -> tuple[str, str]:
-        """Charge a saved card without the member (a renewal): (reference, one of our
-        event types). Providers without saved cards raise ProviderRejected."""
-        ...
-
-    async def saved_method(self, reference: str) -> str | None:
-        """The card a paid checkout saved (it was opened with `save_method`), to charge
-        later; None when the provider keeps none."""
-        ...
-
-    async def checkout_outcome(self, reference: str, started: datetime) -> str | None:
-        """For reconciliation: what became of a checkout whose webhook never came (one of
-        our event types), or None while it is still open."""
-        ...
 
 
 class SandboxProvider:
@@ -208,8 +151,6 @@ def get_provider(
     if name == "sandbox":
         return SandboxProvider(settings)
     if name == "stripe":
-        from studioloop.payments.stripe_provider import StripeProvider
-
         account = (tenant_settings or {}).get("stripe_account_id")
         return StripeProvider(settings, account if isinstance(account, str) else None)
     raise exc.UnknownProvider(details={"provider": name})
@@ -224,10 +165,7 @@ async def load(
     """The provider `name` for the studio in context, with its own keys where it has them
     (Yoco's are in the database, so this is async; the others are in settings)."""
     if name == "yoco":
-        from studioloop.payments import credentials
-        from studioloop.payments.yoco_provider import YocoProvider
-
-        return YocoProvider(settings, await credentials.keys_of(session, settings, "yoco"))
+        return YocoProvider(settings, await keys_of(session, settings, "yoco"))
     return get_provider(name, settings, tenant_settings)
 
 
@@ -238,8 +176,6 @@ async def for_webhook(
     studio's own secret: the studio it claims is put in context to read that secret, and
     nothing else in the body is believed until the signature checks out."""
     if name == "yoco":
-        from studioloop.payments.yoco_provider import YocoProvider
-
         await enter_tenant_for_transaction(session, YocoProvider.claimed_tenant(body))
         try:
             return await load(session, name, settings)
@@ -251,11 +187,7 @@ async def for_webhook(
 def read_stored_event(provider: str, payload: str) -> ProviderEvent:
     """An event stored after its signature was verified; reading it needs no credentials."""
     if provider == "stripe":
-        from studioloop.payments.stripe_provider import StripeProvider
-
         return StripeProvider.read_event(payload)
     if provider == "yoco":
-        from studioloop.payments.yoco_provider import YocoProvider
-
         return YocoProvider.read_event(payload)
     return SandboxProvider.read_event(payload)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.config import Settings
+from studioloop.config import Settings, get_settings
 from studioloop.payments import exceptions as exc, providers, service
 from studioloop.payments.models import Payment
 
@@ -74,6 +74,4 @@ async def reconcile(
 async def reconcile_tenant(
     session: AsyncSession, tenant_id: uuid.UUID, tenant_settings: dict[str, object]
 ) -> int:
-    from studioloop.config import get_settings
-
     return await reconcile(session, get_settings(), tenant_settings)

@@ -12,11 +12,17 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.booking import holds
 from studioloop.config import Settings
 from studioloop.credits import service as credits
 from studioloop.jobs.defer import defer_in_transaction
-from studioloop.payments import exceptions as exc, payouts, providers, service
+from studioloop.payments import (
+    exceptions as exc,
+    fulfilment,
+    job_names,
+    payouts,
+    providers,
+    service,
+)
 from studioloop.payments.models import Payment, PaymentRefund
 from studioloop.tenants import service as tenants_service
 
@@ -78,10 +84,8 @@ async def refund(
         source="api",
         detail={"refund_id": str(record.id), "amount": amount, "credits_revoked": revoked},
     )
-    if status == "refunded" and payment.booking_id is not None:
-        # All the money back for a class: the booking goes with it (a no-op when the
-        # refund is because the booking was already cancelled or lapsed).
-        await holds.cancel_refunded(session, settings, payment.booking_id)
+    if status == "refunded":
+        await fulfilment.refunded(session, settings, payment)
     await session.refresh(record)
     await session.refresh(payment)
     return RefundResult(refund=record, payment=payment, credits_already_used=used)
@@ -117,11 +121,9 @@ async def _take_back_credits(
 async def defer_refund_in_full(session: AsyncSession, payment: Payment, reason: str) -> None:
     """Give the whole remainder back once this transaction commits (a job, so the
     provider is asked only for a change that is kept)."""
-    from studioloop.payments.tasks import refund_payment_in_full  # the task imports this
-
     await defer_in_transaction(
         session,
-        refund_payment_in_full,
+        job_names.REFUND_PAYMENT_IN_FULL,
         tenant_id=str(payment.tenant_id),
         payment_id=str(payment.id),
         reason=reason,

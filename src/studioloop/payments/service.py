@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 
 from sqlalchemy import select
@@ -27,8 +27,7 @@ from studioloop.credits import service as credits
 from studioloop.credits.exceptions import PackageNotForSale, PackageNotFound
 from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.jobs.defer import defer_in_transaction
-from studioloop.notifications import service as notifications
-from studioloop.payments import exceptions as exc, payouts, providers
+from studioloop.payments import exceptions as exc, fulfilment, job_names, payouts, providers
 from studioloop.payments.models import Payment, PaymentEvent, WebhookEvent
 from studioloop.tenants import service as tenants_service
 from studioloop.tenants.cache import TenantRef
@@ -207,9 +206,9 @@ async def receive_webhook(
     )
     if stored is None:
         return True
-    from studioloop.payments.tasks import process_webhook_event  # the task imports this module
-
-    await defer_in_transaction(session, process_webhook_event, webhook_event_id=str(stored))
+    await defer_in_transaction(
+        session, job_names.PROCESS_WEBHOOK_EVENT, webhook_event_id=str(stored)
+    )
     return False
 
 
@@ -289,60 +288,10 @@ async def change_status(
     if to_status == "succeeded":
         payment.succeeded_at = _now()
         await payouts.record_payment(session, settings, payment)
-        await _fulfil(session, settings, payment)
-    elif to_status in ("failed", "canceled") and payment.booking_id is not None:
-        from studioloop.payments import class_payments  # it imports this module
-
-        await class_payments.payment_closed(session, settings, payment)
+        await fulfilment.succeeded(session, settings, payment)
+    elif to_status in ("failed", "canceled"):
+        await fulfilment.closed(session, settings, payment)
     await session.flush()
-
-
-async def _fulfil(session: AsyncSession, settings: Settings, payment: Payment) -> None:
-    """What the member paid for. Runs once: only on the transition into `succeeded`."""
-    if payment.purpose == "class_booking":
-        from studioloop.payments import class_payments  # it imports this module
-
-        await class_payments.fulfil(session, settings, payment)
-    elif payment.purpose in ("subscription", "subscription_upgrade"):
-        from studioloop.billing import service as billing  # billing imports payments
-
-        await billing.payment_succeeded(session, settings, payment)
-    elif payment.purpose == "credit_pack" and payment.package_id is not None:
-        package = await credits.get_package(session, payment.package_id)
-        expires = _now() + timedelta(days=package.validity_days) if package.validity_days else None
-        lot = await credits.grant(
-            session,
-            payment.tenant_id,
-            payment.user_id,
-            package.credits,
-            source="purchase",
-            transaction_type="purchase",
-            expires_at=expires,
-            package_id=package.id,
-            reason=f"Bought {package.name}",
-        )
-        payment.credit_lot_id = lot.id
-        from studioloop.payments import receipts  # receipts imports this module
-
-        receipt = await receipts.issue(session, payment)
-        user = await session.get(User, payment.user_id)
-        if user is not None:
-            await notifications.notify(
-                session,
-                "payment_receipt",
-                tenant_id=payment.tenant_id,
-                user_id=user.id,
-                attachments=[await receipts.as_attachment(session, settings, payment, receipt)],
-                dedup_key=f"payment_receipt:{payment.id}",
-                context={
-                    "first_name": user.first_name,
-                    "description": payment.description,
-                    "amount": format_money(payment.amount, payment.currency),
-                    "payment_id": str(payment.id),
-                    "expires": expires.strftime("%d %b %Y") if expires else None,
-                    "receipt_number": receipts.display_number(receipt.number),
-                },
-            )
 
 
 def format_money(amount: int, currency: str) -> str:

@@ -18,7 +18,7 @@ import stripe
 
 from studioloop.config import Settings
 from studioloop.payments import exceptions as exc
-from studioloop.payments.providers import (
+from studioloop.payments.provider_base import (
     CANCELED,
     FAILED,
     REQUIRES_ACTION,

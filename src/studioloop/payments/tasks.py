@@ -14,7 +14,7 @@ from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.jobs.app import DEFAULT_RETRY, job_app
 from studioloop.jobs.per_tenant import for_each_tenant
 from studioloop.payments import (
-    class_payments,  # noqa: F401  (registers the booking-cancelled hook in the worker)
+    job_names,
     payouts,
     reconciliation,
     refunds,
@@ -31,7 +31,7 @@ logger = get_logger(__name__)
 
 
 @job_app.task(
-    name="process_webhook_event", queue="payments", retry=DEFAULT_RETRY, pass_context=False
+    name=job_names.PROCESS_WEBHOOK_EVENT, queue="payments", retry=DEFAULT_RETRY, pass_context=False
 )
 async def process_webhook_event(webhook_event_id: str) -> str:
     async with get_database().sessionmaker() as session:
@@ -44,7 +44,7 @@ async def process_webhook_event(webhook_event_id: str) -> str:
 
 
 @job_app.task(
-    name="refund_payment_in_full", queue="payments", retry=DEFAULT_RETRY, pass_context=False
+    name=job_names.REFUND_PAYMENT_IN_FULL, queue="payments", retry=DEFAULT_RETRY, pass_context=False
 )
 async def refund_payment_in_full(tenant_id: str, payment_id: str, reason: str) -> str:
     """Deferred by a cancelled paid booking, a payment too late for its seat, or one for a

@@ -29,7 +29,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from studioloop.config import Settings
 from studioloop.payments import exceptions as exc
 from studioloop.payments.credentials import Keys
-from studioloop.payments.providers import (
+from studioloop.payments.provider_base import (
     CANCELED,
     FAILED,
     SUCCEEDED,

@@ -1,7 +1,8 @@
 """Extension points other domains subscribe to, called inside the causing transaction.
 
 The booking engine registers here to refund and tell booked members when an occurrence is
-cancelled; scheduling does not import booking.
+cancelled; scheduling does not import booking. Handlers are registered in one place,
+`studioloop.wiring.wire`, not by importing their modules.
 """
 
 from __future__ import annotations

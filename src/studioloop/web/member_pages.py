@@ -26,6 +26,7 @@ from studioloop.credits import service as credits
 from studioloop.db import tenancy
 from studioloop.db.session import DbSession
 from studioloop.notifications import manage as notification_settings
+from studioloop.notifications.channels import e164
 from studioloop.notifications.schemas import PreferencesUpdate
 from studioloop.payments import service as payments
 from studioloop.payments.models import Payment
@@ -308,8 +309,6 @@ LANGUAGES = {"en": "English"}
 
 
 def _profile_context(user: User, errors: dict[str, str], saved: bool) -> dict[str, Any]:
-    from studioloop.notifications.channels import e164
-
     return {
         "phone_reachable": bool(user.phone) and e164(user.phone) is not None,
         "user": user,

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from studioloop.accounts.models import User
 from studioloop.accounts.service import membership_of
 from studioloop.booking import checkin
+from studioloop.booking.models import Booking
 from studioloop.booking.schemas import BatchIn
 from studioloop.db.session import DbSession
 from studioloop.tenants.cache import TenantRef
@@ -131,8 +132,6 @@ def _refusal(problem: Any, tenant: TenantRef) -> dict[str, Any]:
 
 
 async def _name_of(session: DbSession, booking_id: Any) -> str:
-    from studioloop.booking.models import Booking
-
     booking = await session.get(Booking, booking_id)
     person = await session.get(User, booking.user_id) if booking else None
     return f"{person.first_name} {person.last_name}" if person else "This member"
