@@ -22,7 +22,7 @@ from studioloop.config import Settings
 from studioloop.core import security
 from studioloop.credits import universal
 from studioloop.credits.models import CreditPackage
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db import tenancy
 from studioloop.scheduling import schedule_service, service as scheduling_service
 from studioloop.scheduling.models import ClassTemplate
 from studioloop.scheduling.schemas import ClassIn, LocationIn, Recurrence, RoomIn, ScheduleIn
@@ -174,19 +174,23 @@ async def load_demo(session: AsyncSession, settings: Settings) -> list[DemoLogin
         if tenant is None:
             tenant = await tenants_service.create_tenant(session, owner, studio)
         tenants[studio.slug] = tenant
-        await set_tenant_context(session, tenant.id)
-        for user, role in [
-            *((i, "instructor") for i in instructors),
-            *((m, "member") for m in members),
-        ]:
-            with contextlib.suppress(AlreadyMember):  # from an earlier load
-                await accounts_service.grant_role(session, tenant.id, user.id, role)
+        # Everything is loaded in one transaction, so each studio's part is a scope.
+        async with tenancy.scope(session, tenant.id):
+            for user, role in [
+                *((i, "instructor") for i in instructors),
+                *((m, "member") for m in members),
+            ]:
+                with contextlib.suppress(AlreadyMember):  # from an earlier load
+                    await accounts_service.grant_role(session, tenant.id, user.id, role)
 
-    await _timetable(session, tenants["loop-yoga"], instructors, horizon=settings)
-    await _gym_timetable(session, tenants["jozi-hiit"], instructors, horizon=settings)
+    async with tenancy.scope(session, tenants["loop-yoga"].id):
+        await _timetable(session, tenants["loop-yoga"], instructors, horizon=settings)
+    async with tenancy.scope(session, tenants["jozi-hiit"].id):
+        await _gym_timetable(session, tenants["jozi-hiit"], instructors, horizon=settings)
     for tenant in tenants.values():
-        await _packages(session, tenant)
-        await _plans(session, tenant)
+        async with tenancy.scope(session, tenant.id):
+            await _packages(session, tenant)
+            await _plans(session, tenant)
     await _universal_credits(session, operator, members[0])
     return [
         DemoLogin(OPERATOR[0], "platform operator (sees /dev/outbox)"),
@@ -219,7 +223,6 @@ PACKAGES = [
 
 
 async def _packages(session: AsyncSession, tenant: Tenant) -> None:
-    await set_tenant_context(session, tenant.id)
     if await session.scalar(select(func.count()).select_from(CreditPackage)):
         return  # from an earlier load
     for order, (name, credits, price, days) in enumerate(PACKAGES):
@@ -264,7 +267,6 @@ async def _plans(session: AsyncSession, tenant: Tenant) -> None:
 async def _timetable(
     session: AsyncSession, tenant: Tenant, instructors: list[User], horizon: Settings
 ) -> None:
-    await set_tenant_context(session, tenant.id)
     if await session.scalar(select(func.count()).select_from(ClassTemplate)):
         return  # loaded before
     ref = TenantRef(
@@ -340,7 +342,6 @@ GYM_CLASSES = [
 async def _gym_timetable(
     session: AsyncSession, tenant: Tenant, instructors: list[User], horizon: Settings
 ) -> None:
-    await set_tenant_context(session, tenant.id)
     if await session.scalar(select(func.count()).select_from(ClassTemplate)):
         return  # loaded before
     ref = TenantRef(

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from studioloop.core import security
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from tests.conftest import Api, Owner, assert_error
 
 
@@ -640,13 +640,13 @@ async def test_the_history_cannot_be_rewritten_by_the_app(
         "DELETE FROM membership_audit",
     ):
         async with database.sessionmaker() as session:
-            await set_tenant_context(session, tenant_id)
+            await enter_tenant_for_transaction(session, tenant_id)
             with pytest.raises(DBAPIError, match="permission denied"):
                 await session.execute(text(statement))
             await session.rollback()
     # Other tenants' history is invisible and cannot be written into either.
     async with database.sessionmaker() as session:
-        await set_tenant_context(session, uuid.uuid4())
+        await enter_tenant_for_transaction(session, uuid.uuid4())
         assert await session.scalar(text("SELECT count(*) FROM membership_audit")) == 0
         with pytest.raises(DBAPIError, match="row-level security"):
             await session.execute(

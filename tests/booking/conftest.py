@@ -41,13 +41,13 @@ class BookingStudio(Studio):
         from studioloop.accounts import service as accounts_service
         from studioloop.core import security
         from studioloop.credits import service as credits_service
-        from studioloop.db.tenancy import set_tenant_context
+        from studioloop.db.tenancy import enter_tenant_for_transaction
 
         tenant_id = uuid.UUID(self.tenant["id"])
         shared_hash = security.hash_password(settings, "secret123")
         people = []
         async with database.sessionmaker() as session:
-            await set_tenant_context(session, tenant_id)
+            await enter_tenant_for_transaction(session, tenant_id)
             for _ in range(count):
                 user = await accounts_service.ensure_verified_user(
                     session,

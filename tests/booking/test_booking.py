@@ -287,15 +287,15 @@ async def test_the_ledger_is_append_only(studio: BookingStudio, database) -> Non
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
-    from studioloop.db.tenancy import set_tenant_context
+    from studioloop.db.tenancy import enter_tenant_for_transaction
 
     member = await studio.new_member(credits=2)
     async with database.sessionmaker() as session:
-        await set_tenant_context(session, uuid.UUID(studio.tenant["id"]))
+        await enter_tenant_for_transaction(session, uuid.UUID(studio.tenant["id"]))
         with pytest.raises(DBAPIError, match="permission denied"):
             await session.execute(text("UPDATE credit_transactions SET amount = 100"))
         await session.rollback()
-        await set_tenant_context(session, uuid.UUID(studio.tenant["id"]))
+        await enter_tenant_for_transaction(session, uuid.UUID(studio.tenant["id"]))
         with pytest.raises(DBAPIError, match="permission denied"):
             await session.execute(text("DELETE FROM credit_transactions"))
     assert await studio.balance(member) == 2

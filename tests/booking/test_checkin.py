@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from studioloop.booking import checkin
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from tests.booking.conftest import BookingStudio
 from tests.conftest import Owner, assert_error
 
@@ -222,7 +222,7 @@ async def test_after_class_no_shows_and_completions(
         "end_time = now() - interval '1 hour'"
     )
     async with database.sessionmaker() as session:
-        await set_tenant_context(session, uuid.UUID(studio.tenant["id"]))
+        await enter_tenant_for_transaction(session, uuid.UUID(studio.tenant["id"]))
         counts = await checkin.close_finished(session, grace=timedelta(minutes=15))
         await session.commit()
     assert counts == {"completed": 1, "no_show": 1, "occurrences": 1}

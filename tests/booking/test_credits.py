@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from studioloop.credits import service as credits
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from tests.booking.conftest import BookingStudio
 from tests.booking.test_booking import ledger_matches_balances
 from tests.conftest import Owner, assert_error
@@ -46,7 +46,7 @@ async def test_lapsed_credits_cannot_be_spent_and_the_job_expires_them(
     assert error["details"]["balance"] == 0  # expired on the spot, and the 402 rolled it back
 
     async with database.sessionmaker() as session:
-        await set_tenant_context(session, uuid.UUID(studio.tenant["id"]))
+        await enter_tenant_for_transaction(session, uuid.UUID(studio.tenant["id"]))
         assert await credits.expire_due(session) == 2
         await session.commit()
     assert owner_db.rows(

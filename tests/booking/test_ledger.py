@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studioloop.credits import exceptions as exc, ledger, schemas, service
 from studioloop.credits.kinds import DIRECTION, EITHER, IN, Kind
 from studioloop.credits.models import CreditAccount, CreditLot
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from tests.booking.conftest import BookingStudio
 from tests.booking.test_booking import ledger_matches_balances
 from tests.conftest import Owner
@@ -26,7 +26,7 @@ from tests.conftest import Owner
 @asynccontextmanager
 async def _in_studio(database, studio: BookingStudio) -> AsyncIterator[AsyncSession]:
     async with database.sessionmaker() as session:
-        await set_tenant_context(session, uuid.UUID(studio.tenant["id"]))
+        await enter_tenant_for_transaction(session, uuid.UUID(studio.tenant["id"]))
         yield session
 
 

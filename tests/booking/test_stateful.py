@@ -47,7 +47,7 @@ from hypothesis.stateful import (
 from studioloop.booking.tasks import expire_seat_holds
 from studioloop.config import Settings, get_settings
 from studioloop.credits import service as credits
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.payments.providers import SandboxProvider
 from studioloop.payments.tasks import process_webhook_event
 from tests.booking.conftest import BookingStudio
@@ -425,7 +425,7 @@ class BookingMachine(RuleBasedStateMachine):
 
     async def _expire_credits(self) -> int:
         async with self.world.database.sessionmaker() as session:
-            await set_tenant_context(session, uuid.UUID(self.tenant_id))
+            await enter_tenant_for_transaction(session, uuid.UUID(self.tenant_id))
             expired: int = await credits.expire_due(session)
             await session.commit()
         return expired

@@ -117,7 +117,7 @@ async def _members(owner_url: str, tenant_id: uuid.UUID) -> list[dict[str, str]]
     from studioloop.core import security
     from studioloop.credits import service as credits_service
     from studioloop.db.engine import create_database
-    from studioloop.db.tenancy import set_tenant_context
+    from studioloop.db.tenancy import enter_tenant_for_transaction
 
     settings = get_settings()
     database = create_database(settings, owner_url=owner_url)
@@ -125,7 +125,7 @@ async def _members(owner_url: str, tenant_id: uuid.UUID) -> list[dict[str, str]]
     members = []
     try:
         async with database.sessionmaker() as session:
-            await set_tenant_context(session, tenant_id)
+            await enter_tenant_for_transaction(session, tenant_id)
             for number in range(MEMBERS):
                 user = await accounts_service.ensure_verified_user(
                     session,

@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy import text
 
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db import tenancy
 from tests.conftest import Api, Owner, assert_error
 from tests.notifications.conftest import NoticeStudio, RunJobs
 
@@ -83,11 +83,11 @@ async def test_row_level_security_keeps_platform_and_other_studios_messages_apar
     assert owner_db.value("SELECT count(*) FROM notifications WHERE tenant_id IS NULL") > 0
     other_tenant = uuid.uuid4()
     async with database.sessionmaker() as session:
-        await set_tenant_context(session, uuid.UUID(studio.tenant["id"]))
+        await tenancy.enter_tenant_for_transaction(session, uuid.UUID(studio.tenant["id"]))
         visible = await session.scalar(text("SELECT count(*) FROM notifications"))
         assert visible == 0  # sign-up codes are nobody's studio business
-        await set_tenant_context(session, other_tenant)
-        assert await session.scalar(text("SELECT count(*) FROM notifications")) == 0
+        async with tenancy.scope(session, other_tenant):
+            assert await session.scalar(text("SELECT count(*) FROM notifications")) == 0
 
 
 async def test_a_studio_writes_its_own_words(

@@ -98,11 +98,11 @@ async def test_quiet_hours_hold_a_message_until_they_end(
     assert (await studio.book(member, occurrence["id"])).status_code == 201
     from studioloop.booking.notices import announce
     from studioloop.db.engine import get_database
-    from studioloop.db.tenancy import set_tenant_context
+    from studioloop.db.tenancy import enter_tenant_for_transaction
 
     booking_id = owner_db.value("SELECT id FROM bookings WHERE user_id = %s", member["user"]["id"])
     async with get_database().sessionmaker() as session:
-        await set_tenant_context(session, owner_db.value("SELECT id FROM tenants"))
+        await enter_tenant_for_transaction(session, owner_db.value("SELECT id FROM tenants"))
         assert await announce(session, booking_id, "booking_confirmed")
         await session.commit()
     notification_id, send_after = owner_db.rows(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from studioloop.booking import reminders
 from studioloop.credits import expiry_notices
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from tests.conftest import Api, Owner
 from tests.notifications.conftest import NoticeStudio, RunJobs
 
@@ -66,7 +66,7 @@ async def test_reminders_are_sent_once_at_the_local_time_across_dst(
 
     async def run_at(now: datetime) -> int:
         async with database.sessionmaker() as session:
-            await set_tenant_context(session, tenant_id)
+            await enter_tenant_for_transaction(session, tenant_id)
             sent = await reminders.send_due(session, tenant_id, {}, LONDON, now=now)
             await session.commit()
         return sent
@@ -103,7 +103,7 @@ async def test_members_choose_their_reminders(
     tenant_id = uuid.UUID(studio.tenant["id"])
     start = datetime.fromisoformat(occurrence["start_time"])
     async with database.sessionmaker() as session:
-        await set_tenant_context(session, tenant_id)
+        await enter_tenant_for_transaction(session, tenant_id)
         sent = await reminders.send_due(
             session, tenant_id, {}, "Africa/Johannesburg", now=start - timedelta(hours=47)
         )
@@ -152,7 +152,7 @@ async def test_credits_expiring_within_a_week_are_announced_once(
     tenant_id = uuid.UUID(studio.tenant["id"])
     for _ in range(2):
         async with database.sessionmaker() as session:
-            await set_tenant_context(session, tenant_id)
+            await enter_tenant_for_transaction(session, tenant_id)
             await expiry_notices.warn_expiring(session, tenant_id)
             await session.commit()
     [(body,)] = owner_db.rows(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from studioloop.config import Settings
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.payments import reconciliation
 from tests.booking.test_booking import ledger_matches_balances
 from tests.conftest import Api, Owner, assert_error
@@ -163,7 +163,7 @@ async def test_a_lost_webhook_is_reconciled_with_stripe(
 
     tenant_id = uuid.UUID(shop.tenant["id"])
     async with database.sessionmaker() as session:
-        await set_tenant_context(session, tenant_id)
+        await enter_tenant_for_transaction(session, tenant_id)
         tenant_settings = {"payment_provider": "stripe"}
         assert await reconciliation.reconcile(session, stripe_settings, tenant_settings) == 1
         await session.commit()

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from studioloop.config import Settings
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.payments import reconciliation
 from tests.conftest import Api, Owner, assert_error
 from tests.fakes.yoco import SECRET_KEY, WEBHOOK_SECRET, FakeYoco
@@ -249,7 +249,7 @@ async def test_a_lost_yoco_webhook_is_reconciled(
     fake_yoco.pay(first_checkout["id"])
     owner_db.rows("UPDATE payments SET created_at = now() - interval '1 hour'")
     async with database.sessionmaker() as session:
-        await set_tenant_context(session, uuid.UUID(shop.tenant["id"]))
+        await enter_tenant_for_transaction(session, uuid.UUID(shop.tenant["id"]))
         changed = await reconciliation.reconcile(
             session, yoco_settings, {"payment_provider": "yoco"}
         )

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from tests.conftest import Api, Owner, assert_error
 
 # Tables whose rows may belong to no studio on purpose, and why. Their policies hide such
@@ -85,7 +85,7 @@ async def test_rls_confines_reads_and_writes_to_the_tenant(api: Api, database) -
     a = await api.create_tenant(owner_a, "studio-a")
     b = await api.create_tenant(owner_b, "studio-b")
     async with database.sessionmaker() as session:
-        await set_tenant_context(session, uuid.UUID(a["id"]))
+        await enter_tenant_for_transaction(session, uuid.UUID(a["id"]))
         tenants_seen = await session.scalars(
             text("SELECT DISTINCT tenant_id FROM user_tenant_roles")
         )
@@ -100,7 +100,7 @@ async def test_rls_confines_reads_and_writes_to_the_tenant(api: Api, database) -
                 {"t": b["id"], "u": owner_a["user"]["id"]},
             )
         await session.rollback()
-        await set_tenant_context(session, uuid.UUID(a["id"]))
+        await enter_tenant_for_transaction(session, uuid.UUID(a["id"]))
         changed = await session.execute(
             text("UPDATE user_tenant_roles SET role = 'member' WHERE tenant_id = :t"),
             {"t": b["id"]},

@@ -10,7 +10,7 @@ import pytest
 
 from studioloop.analytics import service as analytics
 from studioloop.app import create_app
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from tests.booking.conftest import BookingStudio
 from tests.conftest import Api, Owner
 from tests.payments.conftest import RunJobs, run_jobs
@@ -48,7 +48,7 @@ async def test_dashboard_figures(studio: BookingStudio, database, owner_db: Owne
     )
     tenant_id = owner_db.value("SELECT id FROM tenants WHERE slug = 'loop-yoga'")
     async with database.sessionmaker() as session:
-        await set_tenant_context(session, tenant_id)
+        await enter_tenant_for_transaction(session, tenant_id)
         figures = await analytics.dashboard(
             session, tenant_id, "Africa/Johannesburg", datetime.now(UTC)
         )

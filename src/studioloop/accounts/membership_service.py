@@ -36,8 +36,7 @@ from studioloop.accounts.schemas import (
 )
 from studioloop.config import Settings
 from studioloop.core import security
-from studioloop.db import raw
-from studioloop.db.tenancy import set_invitation_lookup, set_tenant_context
+from studioloop.db import raw, tenancy
 from studioloop.notifications import service as notifications
 from studioloop.tenants.models import Tenant
 
@@ -427,13 +426,11 @@ async def _invitation_by_token(
     The token's hash is put in the transaction for this one query (the RLS policy shows
     the matching row) and removed straight after, so nothing else becomes visible."""
     digest = security.token_digest(token)
-    await set_invitation_lookup(session, digest)
     query = select(UserTenantRole).where(
         UserTenantRole.invitation_token_hash == digest, UserTenantRole.status == "invited"
     )
-    row = await session.scalar(query.with_for_update() if for_update else query)
-    await set_invitation_lookup(session, None)
-    return row
+    async with tenancy.invitation_lookup(session, digest):
+        return await session.scalar(query.with_for_update() if for_update else query)
 
 
 async def preview_invitation(session: AsyncSession, token: str) -> InvitationPreview:
@@ -464,7 +461,7 @@ async def accept_invitation(session: AsyncSession, user: User, token: str) -> Ac
     assert row.invitation_expires_at is not None
     if row.invitation_expires_at <= _now():
         raise exc.InvitationExpired()
-    await set_tenant_context(session, row.tenant_id)
+    await tenancy.enter_tenant_for_transaction(session, row.tenant_id)
     before = {"status": "invited", "role": row.role, "email": row.invited_email}
     existing = await session.scalar(
         select(UserTenantRole)

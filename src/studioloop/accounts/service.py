@@ -48,8 +48,7 @@ from studioloop.accounts.schemas import (
 )
 from studioloop.config import Settings
 from studioloop.core import security
-from studioloop.db import raw
-from studioloop.db.tenancy import set_user_context
+from studioloop.db import tenancy
 from studioloop.notifications import service as notifications
 from studioloop.tenants.models import Tenant
 
@@ -301,16 +300,11 @@ async def confirm_password_reset(
 # --- users and profiles ------------------------------------------------------------------
 
 
-# Every authenticated request starts here, so this is plain SQL (db/raw.py) in one round
-# trip: the user's row, and (for row-level security) who is asking. Setting the latter for
-# a user who then turns out inactive is harmless: the request is refused.
-_ACTIVE_USER = """
-SELECT u.*, set_config('app.user_id', %s, true) AS context_set FROM users u WHERE u.id = %s
-"""
-
-
 async def get_active_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
-    row = await raw.fetch_one(session, _ACTIVE_USER, (str(user_id), user_id))
+    # Every authenticated request starts here, so this is one round trip: the user's row,
+    # and (for row-level security) who is asking. Setting the latter for a user who then
+    # turns out inactive is harmless: the request is refused.
+    row = await tenancy.enter_user_reading_row(session, user_id)
     if row is None or row.status != "active" or row.email_verified_at is None:
         return None
     columns = row._asdict()
@@ -328,7 +322,7 @@ async def user_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:
 
 
 async def profile(session: AsyncSession, user: User) -> UserProfile:
-    await set_user_context(session, user.id)
+    await tenancy.enter_user_for_transaction(session, user.id)
     rows = await session.execute(
         select(UserTenantRole, Tenant.slug, Tenant.name)
         .join(Tenant, Tenant.id == UserTenantRole.tenant_id)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studioloop.accounts.models import User, UserTenantRole
 from studioloop.booking.models import Booking
 from studioloop.config import Settings
-from studioloop.db.tenancy import set_tenant_context, set_user_context
+from studioloop.db import tenancy
 from studioloop.scheduling.models import ClassSchedule, ClassTemplate, Location
 from studioloop.tenants.models import Tenant
 
@@ -59,7 +59,7 @@ async def user_for_token(session: AsyncSession, settings: Settings, token: str) 
 
 async def feed(session: AsyncSession, user: User) -> bytes:
     """Confirmed and attended bookings from a month back to four months ahead."""
-    await set_user_context(session, user.id)
+    await tenancy.enter_user_for_transaction(session, user.id)
     tenant_ids = list(
         await session.scalars(
             select(UserTenantRole.tenant_id).where(UserTenantRole.user_id == user.id)
@@ -71,27 +71,28 @@ async def feed(session: AsyncSession, user: User) -> bytes:
     calendar.add("x-wr-calname", "My StudioLoop classes")
     now = datetime.now(UTC)
     for tenant_id in tenant_ids:
-        await set_tenant_context(session, tenant_id)
-        rows = await session.execute(
-            select(
-                Booking,
-                ClassSchedule.start_time,
-                ClassSchedule.end_time,
-                ClassTemplate.name,
-                Location.name,
-                Tenant.name,
+        # One studio's classes at a time (the result is read in full inside the scope).
+        async with tenancy.scope(session, tenant_id):
+            rows = await session.execute(
+                select(
+                    Booking,
+                    ClassSchedule.start_time,
+                    ClassSchedule.end_time,
+                    ClassTemplate.name,
+                    Location.name,
+                    Tenant.name,
+                )
+                .join(ClassSchedule, ClassSchedule.id == Booking.class_schedule_id)
+                .join(ClassTemplate, ClassTemplate.id == ClassSchedule.class_id)
+                .join(Tenant, Tenant.id == Booking.tenant_id)
+                .outerjoin(Location, Location.id == ClassSchedule.location_id)
+                .where(
+                    Booking.user_id == user.id,
+                    Booking.status.in_(("confirmed", "completed")),
+                    ClassSchedule.start_time >= now - PAST,
+                    ClassSchedule.start_time < now + AHEAD,
+                )
             )
-            .join(ClassSchedule, ClassSchedule.id == Booking.class_schedule_id)
-            .join(ClassTemplate, ClassTemplate.id == ClassSchedule.class_id)
-            .join(Tenant, Tenant.id == Booking.tenant_id)
-            .outerjoin(Location, Location.id == ClassSchedule.location_id)
-            .where(
-                Booking.user_id == user.id,
-                Booking.status.in_(("confirmed", "completed")),
-                ClassSchedule.start_time >= now - PAST,
-                ClassSchedule.start_time < now + AHEAD,
-            )
-        )
         for booking, start, end, class_name, location, studio in rows:
             event = Event()
             event.add("uid", f"booking-{booking.id}@studioloop")

@@ -16,7 +16,7 @@ from studioloop.config import Settings
 from studioloop.core.errors import field_error
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.db.session import DbSession
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.tenants.dependencies import CurrentTenant, OptionalTenant
 
 router = APIRouter(prefix=API_PREFIX, tags=["check-in"])
@@ -70,7 +70,7 @@ async def check_in_code(
             raise checkin.CheckinRefused(
                 "This is not a valid StudioLoop check-in code.", code="INVALID_CODE"
             ) from error
-        await set_tenant_context(session, tenant_id)
+        await enter_tenant_for_transaction(session, tenant_id)
     else:
         tenant_id = tenant.id
     membership = await membership_of(session, tenant_id, user.id)

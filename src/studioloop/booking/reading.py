@@ -20,7 +20,7 @@ from studioloop.booking import exceptions as exc, repository
 from studioloop.booking.eligibility import Intent, OccurrenceFacts, cost_for
 from studioloop.booking.models import ACTIVE_STATUSES, Booking
 from studioloop.booking.schemas import BookingOut
-from studioloop.db.tenancy import set_tenant_context, set_user_context
+from studioloop.db.tenancy import enter_tenant_for_transaction, enter_user_for_transaction
 from studioloop.scheduling.models import ClassSchedule, ClassTemplate
 
 
@@ -47,13 +47,13 @@ async def visible_booking(
     """A booking this person may see: their own (at any studio), or with `staff` any
     booking of a studio where they hold at least that role. Anything else is not found,
     so nobody learns that a booking exists. Its studio is put in context."""
-    await set_user_context(session, user_id)  # their own bookings, at every studio
+    await enter_user_for_transaction(session, user_id)  # their own bookings, at every studio
     booking = await get_booking(session, booking_id)
     if booking.user_id != user_id:
         membership = await membership_of(session, booking.tenant_id, user_id)
         if staff is None or membership is None or not membership.allows(staff):
             raise exc.BookingNotFound()
-    await set_tenant_context(session, booking.tenant_id)
+    await enter_tenant_for_transaction(session, booking.tenant_id)
     return booking
 
 
@@ -123,7 +123,7 @@ async def booked_among(
     waitlist spot) in: their own bookings are visible to them across studios."""
     if not occurrence_ids:
         return set()
-    await set_user_context(session, user_id)
+    await enter_user_for_transaction(session, user_id)
     found = await session.scalars(
         select(Booking.class_schedule_id).where(
             Booking.user_id == user_id,

@@ -19,8 +19,8 @@ from studioloop.core.error_handlers import error_body
 from studioloop.core.errors import NotFound
 from studioloop.core.http import IdempotencyKey, app_settings
 from studioloop.core.openapi import API_PREFIX, errors
+from studioloop.db import tenancy
 from studioloop.db.session import DbSession
-from studioloop.db.tenancy import set_tenant_context
 from studioloop.tenants.dependencies import CurrentTenant, OptionalTenant
 
 router = APIRouter(prefix=API_PREFIX, tags=["bookings"])
@@ -103,15 +103,16 @@ async def list_bookings(
     )
     found: list[schemas.BookingOut] = []
     for tenant_id in tenant_ids:
-        await set_tenant_context(session, tenant_id)
-        found += await reading.list_bookings(
-            session,
-            user.id,
-            status=status_filter,
-            start_from=start_from,
-            start_to=start_to,
-            limit=limit,
-        )
+        # The request's own studio, if any, is the only one and is in context already.
+        async with tenancy.scope(session, tenant_id):
+            found += await reading.list_bookings(
+                session,
+                user.id,
+                status=status_filter,
+                start_from=start_from,
+                start_to=start_to,
+                limit=limit,
+            )
     return sorted(found, key=lambda b: b.start_time)[:limit]
 
 

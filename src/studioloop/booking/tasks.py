@@ -14,7 +14,7 @@ from studioloop.config import get_settings
 from studioloop.core.logging import get_logger
 from studioloop.db import raw
 from studioloop.db.engine import get_database
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.jobs.app import DEFAULT_RETRY, job_app
 from studioloop.jobs.per_tenant import for_each_tenant
 
@@ -74,7 +74,7 @@ async def announce_booking(booking_id: str, event: str, tenant_id: str) -> bool:
     """Tell the member about their booking (see booking/notices.py). Safe to run twice: the
     message's dedup key is the event and the booking."""
     async with get_database().sessionmaker() as session:
-        await set_tenant_context(session, uuid.UUID(tenant_id))
+        await enter_tenant_for_transaction(session, uuid.UUID(tenant_id))
         written = await notices.announce(session, uuid.UUID(booking_id), event)
         await session.commit()
     return written

@@ -15,7 +15,7 @@ from studioloop.chat.identity import InvalidGuestToken, Participant, read_guest_
 from studioloop.config import Settings
 from studioloop.core import security
 from studioloop.db.session import DbSession
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.tenants import service as tenants_service
 from studioloop.tenants.exceptions import TenantNotFound, TenantRequired
 
@@ -31,7 +31,7 @@ async def participant_for(
     except InvalidGuestToken:
         guest = None
     if guest is not None:
-        await set_tenant_context(session, guest.tenant_id)
+        await enter_tenant_for_transaction(session, guest.tenant_id)
         return guest
     try:
         claims = security.decode_access_token(settings, token)
@@ -49,7 +49,7 @@ async def participant_for(
     tenant = await tenants_service.find_tenant_ref(session, key)
     if tenant is None or tenant.status not in ("active", "trial"):
         raise TenantNotFound()
-    await set_tenant_context(session, tenant.id)
+    await enter_tenant_for_transaction(session, tenant.id)
     membership = await accounts.membership_of(session, tenant.id, user.id)
     staff = bool(membership and membership.allows("instructor"))
     return Participant("user", user.id, tenant.id, f"{user.first_name} {user.last_name}", staff)

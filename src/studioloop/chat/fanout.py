@@ -38,7 +38,7 @@ from studioloop.chat.models import ChatMessage
 from studioloop.chat.schemas import MessageOut
 from studioloop.core.logging import get_logger
 from studioloop.db.engine import get_database
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 
 logger = get_logger(__name__)
 CHANNEL = "studioloop_chat"
@@ -178,7 +178,7 @@ async def _read_message(
     tenant_id: uuid.UUID, room_id: uuid.UUID, seq: int
 ) -> dict[str, Any] | None:
     async with get_database().sessionmaker() as session:
-        await set_tenant_context(session, tenant_id)
+        await enter_tenant_for_transaction(session, tenant_id)
         message = await session.scalar(
             select(ChatMessage).where(ChatMessage.room_id == room_id, ChatMessage.seq == seq)
         )

@@ -32,7 +32,7 @@ from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.ratelimit import SensitiveRateLimit
 from studioloop.db.engine import get_database
 from studioloop.db.session import DbSession
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.tenants.dependencies import CurrentTenant
 
 router = APIRouter(prefix=API_PREFIX, tags=["chat"])
@@ -287,7 +287,7 @@ async def room_socket(
 async def _in_room(who: Participant, room_id: uuid.UUID) -> Any:
     """A session with the studio's context and the room, for one piece of work."""
     session = get_database().sessionmaker()
-    await set_tenant_context(session, who.tenant_id)
+    await enter_tenant_for_transaction(session, who.tenant_id)
     room = await service.room_for(session, who, room_id)
     return session, room
 

@@ -13,7 +13,7 @@ from studioloop.accounts import service as accounts_service
 from studioloop.credits import exceptions as exc
 from studioloop.credits.models import CreditAccount, CreditLot, CreditTransaction
 from studioloop.credits.service import Debit, adjust, debit, refund_booking, statement
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db import tenancy
 from studioloop.tenants import service as tenants_service
 from studioloop.tenants.models import PLATFORM_TENANT_ID
 
@@ -23,8 +23,8 @@ async def universal_statement(
 ) -> tuple[CreditAccount | None, list[CreditLot], list[CreditTransaction]]:
     # Reading needs no platform tenant row (without one there is no account either), so
     # this does not write one on every page view as adjusting does.
-    await set_tenant_context(session, PLATFORM_TENANT_ID)
-    return await statement(session, PLATFORM_TENANT_ID, user_id, limit=limit)
+    async with tenancy.scope(session, PLATFORM_TENANT_ID):
+        return await statement(session, PLATFORM_TENANT_ID, user_id, limit=limit)
 
 
 async def adjust_universal(
@@ -61,18 +61,13 @@ async def debit_universal(
     studio_id: uuid.UUID,
 ) -> list[Debit]:
     """Pay for a marketplace booking at `studio_id` from the member's universal credits,
-    then return to that studio's context (where the booking is written)."""
+    then return to that studio's context (where the booking is written): the caller's,
+    which `scope` restores, also when this raises (the caller may go on: a 402 answer)."""
     # No account yet means no credits: the platform tenant need not exist for this.
-    await set_tenant_context(session, PLATFORM_TENANT_ID)
-    try:
-        taken = await debit(
+    async with tenancy.scope(session, PLATFORM_TENANT_ID):
+        return await debit(
             session, PLATFORM_TENANT_ID, user_id, amount, booking_id=booking_id, reason=reason
         )
-    except exc.InsufficientCredits:
-        await set_tenant_context(session, studio_id)  # the caller may go on (a 402 answer)
-        raise
-    await set_tenant_context(session, studio_id)
-    return taken
 
 
 async def refund_universal_booking(
@@ -84,8 +79,6 @@ async def refund_universal_booking(
     studio_id: uuid.UUID,
 ) -> int:
     """Give back the universal credits a marketplace booking took (once), then return to
-    the studio's context."""
-    await set_tenant_context(session, PLATFORM_TENANT_ID)
-    refunded = await refund_booking(session, PLATFORM_TENANT_ID, user_id, booking_id, reason=reason)
-    await set_tenant_context(session, studio_id)
-    return refunded
+    the studio's context (the caller's)."""
+    async with tenancy.scope(session, PLATFORM_TENANT_ID):
+        return await refund_booking(session, PLATFORM_TENANT_ID, user_id, booking_id, reason=reason)

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.db.engine import get_database
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 
 # A studio's work: (session with the tenant set, tenant id, tenant settings) -> a count.
 TenantWork = Callable[[AsyncSession, uuid.UUID, dict[str, Any]], Awaitable[int]]
@@ -26,7 +26,7 @@ async def for_each_tenant(work: TenantWork, *, active_only: bool = True) -> int:
     total = 0
     for tenant_id, settings in tenants:
         async with database.sessionmaker() as session:
-            await set_tenant_context(session, tenant_id)
+            await enter_tenant_for_transaction(session, tenant_id)
             total += await work(session, tenant_id, settings or {})
             await session.commit()
     return total

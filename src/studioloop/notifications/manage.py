@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User, UserTenantRole
 from studioloop.core.pagination import newest_first
-from studioloop.db.tenancy import set_user_context
+from studioloop.db.tenancy import enter_user_for_transaction
 from studioloop.jobs.defer import defer_in_transaction
 from studioloop.notifications import job_names, preferences, rendering, schemas, service
 from studioloop.notifications.events import EVENTS, get_event
@@ -112,7 +112,7 @@ async def history(
     studio: theirs from every studio (row-level security lets a member read their own
     rows, and only those)."""
     if tenant_id is None:
-        await set_user_context(session, user_id)
+        await enter_user_for_transaction(session, user_id)
     query = select(Notification).where(Notification.user_id == user_id)
     if tenant_id is not None:
         query = query.where(Notification.tenant_id == tenant_id)

@@ -13,7 +13,7 @@ from studioloop.config import get_settings
 from studioloop.core import metrics
 from studioloop.core.logging import get_logger
 from studioloop.db.engine import get_database
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.jobs.app import DEFAULT_RETRY, MAX_ATTEMPTS, job_app
 from studioloop.notifications import channels, job_names, manage
 from studioloop.notifications.channels import ChannelError
@@ -32,7 +32,7 @@ logger = get_logger(__name__)
 async def deliver_notification(notification_id: str, tenant_id: str | None = None) -> None:
     async with get_database().sessionmaker() as session:
         if tenant_id:
-            await set_tenant_context(session, uuid.UUID(tenant_id))
+            await enter_tenant_for_transaction(session, uuid.UUID(tenant_id))
         notification = await session.get(
             Notification, uuid.UUID(notification_id), with_for_update=True
         )
@@ -56,7 +56,7 @@ async def deliver_notification(notification_id: str, tenant_id: str | None = Non
 )
 async def send_announcement(announcement_id: str, tenant_id: str, title: str, message: str) -> int:
     async with get_database().sessionmaker() as session:
-        await set_tenant_context(session, uuid.UUID(tenant_id))
+        await enter_tenant_for_transaction(session, uuid.UUID(tenant_id))
         sent = await manage.send_announcement(
             session, uuid.UUID(announcement_id), uuid.UUID(tenant_id), title, message
         )

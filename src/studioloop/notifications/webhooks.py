@@ -24,8 +24,8 @@ from studioloop.config import Settings, get_settings
 from studioloop.core.errors import Forbidden, NotFound, Unauthorized
 from studioloop.core.logging import get_logger
 from studioloop.core.openapi import API_PREFIX, errors
+from studioloop.db import tenancy
 from studioloop.db.session import DbSession
-from studioloop.db.tenancy import clear_tenant_context, set_tenant_context
 from studioloop.notifications.fallback import count_failure, fall_back
 from studioloop.notifications.models import ChannelOptOut, Notification
 
@@ -105,10 +105,15 @@ async def apply_status(session: AsyncSession, status: dict[str, Any]) -> int:
         tenant_id = uuid.UUID(tenant_part) if tenant_part else None
     except ValueError:
         return 0  # not one of ours (sent from Meta's own tools, say)
-    if tenant_id is None:
-        await clear_tenant_context(session)
-    else:
-        await set_tenant_context(session, tenant_id)
+    # One delivery carries statuses of several studios (and platform messages, with no
+    # studio), all in the request's one transaction: each is read and changed in its own.
+    async with tenancy.scope(session, tenant_id):
+        return await _apply_status(session, notification_id, status)
+
+
+async def _apply_status(
+    session: AsyncSession, notification_id: uuid.UUID, status: dict[str, Any]
+) -> int:
     notification = await session.scalar(
         select(Notification)
         .where(

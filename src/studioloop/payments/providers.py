@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.config import Settings
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.payments import exceptions as exc
 from studioloop.payments.credentials import keys_of
 from studioloop.payments.provider_base import (
@@ -176,7 +176,7 @@ async def for_webhook(
     studio's own secret: the studio it claims is put in context to read that secret, and
     nothing else in the body is believed until the signature checks out."""
     if name == "yoco":
-        await set_tenant_context(session, YocoProvider.claimed_tenant(body))
+        await enter_tenant_for_transaction(session, YocoProvider.claimed_tenant(body))
         try:
             return await load(session, name, settings)
         except exc.ProviderNotConfigured:

@@ -25,7 +25,7 @@ from studioloop.core import metrics
 from studioloop.core.pagination import newest_first
 from studioloop.credits import service as credits
 from studioloop.credits.exceptions import PackageNotForSale, PackageNotFound
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.jobs.defer import defer_in_transaction
 from studioloop.payments import exceptions as exc, fulfilment, job_names, payouts, providers
 from studioloop.payments.models import Payment, PaymentEvent, WebhookEvent
@@ -243,7 +243,7 @@ async def _apply(session: AsyncSession, settings: Settings, stored: WebhookEvent
         payment_id = uuid.UUID(event.metadata["payment_id"])
     except (KeyError, ValueError):
         return "ignored: no payment in metadata"
-    await set_tenant_context(session, tenant_id)
+    await enter_tenant_for_transaction(session, tenant_id)
     try:
         payment = await get_payment(session, payment_id, lock=True)
     except exc.PaymentNotFound:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studioloop.config import get_settings
 from studioloop.core.logging import get_logger
 from studioloop.db.engine import get_database
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.jobs.app import DEFAULT_RETRY, job_app
 from studioloop.jobs.per_tenant import for_each_tenant
 from studioloop.payments import (
@@ -50,7 +50,7 @@ async def refund_payment_in_full(tenant_id: str, payment_id: str, reason: str) -
     """Deferred by a cancelled paid booking, a payment too late for its seat, or one for a
     membership that had ended."""
     async with get_database().sessionmaker() as session:
-        await set_tenant_context(session, uuid.UUID(tenant_id))
+        await enter_tenant_for_transaction(session, uuid.UUID(tenant_id))
         outcome = await refunds.refund_in_full(
             session, get_settings(), uuid.UUID(payment_id), reason
         )

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studioloop.config import Settings
 from studioloop.db.engine import get_database
 from studioloop.db.session import ON_REPLICA, DbSession, ReadSession
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.tenants import service
 from studioloop.tenants.cache import TenantCache, TenantRef
 from studioloop.tenants.exceptions import TenantNotFound, TenantRequired, TenantSuspended
@@ -80,7 +80,7 @@ async def _enter(request: Request, session: AsyncSession, ref: TenantRef) -> Ten
     if ref.status == "suspended":
         raise TenantSuspended()
     # Row-level security now confines every query of this transaction to the tenant.
-    await set_tenant_context(session, ref.id)
+    await enter_tenant_for_transaction(session, ref.id)
     request.state.tenant_id = ref.id
     return ref
 

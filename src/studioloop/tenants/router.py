@@ -11,7 +11,7 @@ from studioloop.core.http import app_settings
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.pagination import Page
 from studioloop.db.session import DbSession
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.tenants import logo, schemas, service
 from studioloop.tenants.models import Tenant
 
@@ -69,7 +69,7 @@ async def update_tenant(
 async def _administered(session: DbSession, slug: str, user: CurrentUser) -> Tenant:
     """The studio named by `slug`, if the caller is one of its admins (or the operator)."""
     tenant = await service.get_tenant_by_slug(session, slug, include_inactive=True)
-    await set_tenant_context(session, tenant.id)
+    await enter_tenant_for_transaction(session, tenant.id)
     if not user.is_platform_owner:
         membership = await accounts_service.membership_of(session, tenant.id, user.id)
         if membership is None or not membership.allows("admin") or tenant.status == "cancelled":

@@ -14,8 +14,7 @@ from studioloop.accounts import service as accounts_service
 from studioloop.accounts.models import User
 from studioloop.core.errors import Forbidden
 from studioloop.core.pagination import Page, cursor_uuid, decode_cursor, encode_cursor
-from studioloop.db import raw
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db import raw, tenancy
 from studioloop.tenants.cache import TenantRef, announce_tenant_change
 from studioloop.tenants.exceptions import DomainTaken, SlugTaken, TenantNotFound
 from studioloop.tenants.models import (
@@ -76,8 +75,11 @@ async def create_tenant(session: AsyncSession, owner: User, data: TenantCreate) 
     except IntegrityError as exc:
         raise SlugTaken(details={"field": "slug"}) from exc
     await session.refresh(tenant)
-    await set_tenant_context(session, tenant.id)
-    await accounts_service.grant_role(session, tenant.id, owner.id, "owner", actor_user_id=owner.id)
+    # A scope, not an entry: the demo loader creates several studios in one transaction.
+    async with tenancy.scope(session, tenant.id):
+        await accounts_service.grant_role(
+            session, tenant.id, owner.id, "owner", actor_user_id=owner.id
+        )
     await announce_tenant_change(session, tenant.id)
     return tenant
 
@@ -176,7 +178,7 @@ async def enter_platform_tenant(session: AsyncSession) -> uuid.UUID:
         "false, 'UTC') ON CONFLICT (id) DO NOTHING",
         (PLATFORM_TENANT_ID, PLATFORM_TENANT_SLUG, PLATFORM_KIND),
     )
-    await set_tenant_context(session, PLATFORM_TENANT_ID)
+    await tenancy.enter_tenant_for_transaction(session, PLATFORM_TENANT_ID)
     return PLATFORM_TENANT_ID
 
 

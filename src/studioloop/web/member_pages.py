@@ -23,8 +23,8 @@ from studioloop.booking.eligibility import OccurrenceFacts
 from studioloop.booking.models import ACTIVE_STATUSES, Booking
 from studioloop.booking.schemas import BookingOut
 from studioloop.credits import service as credits
+from studioloop.db import tenancy
 from studioloop.db.session import DbSession
-from studioloop.db.tenancy import set_tenant_context
 from studioloop.notifications import manage as notification_settings
 from studioloop.notifications.channels import e164
 from studioloop.notifications.schemas import PreferencesUpdate
@@ -61,20 +61,20 @@ async def _my_bookings(session: DbSession, user: User) -> list[tuple[BookingOut,
     found: list[tuple[BookingOut, Any, str | None]] = []
     since = datetime.now(UTC) - timedelta(hours=12)
     for role in (await accounts.profile(session, user)).tenant_roles:
-        await set_tenant_context(session, role.tenant_id)
-        for booking in await booking_reading.list_bookings(
-            session, user.id, status=None, start_from=since, start_to=None, limit=50
-        ):
-            if booking.status == "cancelled":
-                continue
-            pay_url = None
-            if booking.status == "held":
-                pay_url = await session.scalar(
-                    select(Payment.checkout_url).where(
-                        Payment.booking_id == booking.id, Payment.status == "pending"
+        async with tenancy.scope(session, role.tenant_id):
+            for booking in await booking_reading.list_bookings(
+                session, user.id, status=None, start_from=since, start_to=None, limit=50
+            ):
+                if booking.status == "cancelled":
+                    continue
+                pay_url = None
+                if booking.status == "held":
+                    pay_url = await session.scalar(
+                        select(Payment.checkout_url).where(
+                            Payment.booking_id == booking.id, Payment.status == "pending"
+                        )
                     )
-                )
-            found.append((booking, role, pay_url))
+                found.append((booking, role, pay_url))
     return sorted(found, key=lambda entry: entry[0].start_time)
 
 

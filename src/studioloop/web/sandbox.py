@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from studioloop.core.errors import AppError
 from studioloop.db.session import DbSession
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.payments import providers, service as payments_service, stripe_connect
 from studioloop.payments.exceptions import PaymentNotFound
 from studioloop.payments.models import Payment
@@ -48,7 +48,7 @@ async def _payment(
 ) -> Payment | None:
     if not _sandbox(request).page_signature_valid(tenant_id, payment_id, sig):
         return None
-    await set_tenant_context(session, tenant_id)
+    await enter_tenant_for_transaction(session, tenant_id)
     try:
         payment = await payments_service.get_payment(session, payment_id)
     except PaymentNotFound:
@@ -129,7 +129,7 @@ async def stripe_connected(
     if studio:
         try:
             tenant = await tenants_service.get_tenant_by_slug(session, studio)
-            await set_tenant_context(session, tenant.id)
+            await enter_tenant_for_transaction(session, tenant.id)
             state = await stripe_connect.refresh(session, request.app.state.settings, tenant.id)
         except AppError:
             state = None  # unknown studio, or Stripe unreachable: the page says to check later

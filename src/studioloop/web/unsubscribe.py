@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from studioloop.db.session import DbSession
-from studioloop.db.tenancy import set_tenant_context
+from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.notifications import preferences, service, unsubscribe
 from studioloop.web.routes import render
 
@@ -34,7 +34,7 @@ async def _read(
     if found is None:
         page = render(request, "unsubscribe.html", {"invalid": True}, status_code=404)
         return {}, page
-    await set_tenant_context(session, found.tenant_id)
+    await enter_tenant_for_transaction(session, found.tenant_id)
     studio = await service.studio_for(session, found.tenant_id)
     context = {
         "request_token": token,
