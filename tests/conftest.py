@@ -401,6 +401,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         _tell_groups(Path(run["dir"]), config.workerinput["workerid"], items)
 
 
+# --- serial -----------------------------------------------------------------------------------
+#
+# A test marked `serial` runs while no other test runs: under pytest-xdist the other
+# workers wait (for tests whose timing the other workers' load would spoil, such as a rush of
+# hundreds of requests on one connection pool). Every test holds a shared lock on a file of
+# the run while it runs, a serial one an exclusive lock; a serial test waiting for it holds
+# the turnstile, so that no test starts meanwhile and it is not kept waiting for ever.
+
+
+@contextlib.contextmanager
+def _turn(shared: Path, *, alone: bool) -> Iterator[None]:
+    with (shared / "turnstile").open("a") as turnstile, (shared / "running").open("a") as running:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        if alone:
+            fcntl.flock(running, fcntl.LOCK_EX)  # the tests running now finish first
+        else:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+            fcntl.flock(running, fcntl.LOCK_SH)
+        yield  # closing the files lets go of both locks
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)  # outermost: waiting is not the test's time
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    run = getattr(item.config, "workerinput", {}).get(_RUN_INPUT)
+    if run is None:
+        return (yield)
+    with _turn(Path(run["dir"]), alone=item.get_closest_marker("serial") is not None):
+        return (yield)
+
+
 # --- xdist_group ------------------------------------------------------------------------------
 #
 # `--dist loadgroup` runs the tests of one `xdist_group` on one worker, one after another.
