@@ -462,7 +462,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     shared = Path(config.stash[_RUN]["dir"])
 
-    class MarkedGroupScheduling(LoadGroupScheduling):  # type: ignore[misc]
+    class MarkedGroupScheduling(LoadGroupScheduling):
         groups: dict[str, str] | None = None
 
         def _split_scope(self, nodeid: str) -> str:
