@@ -5,11 +5,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from studioloop.booking import repository
 from studioloop.db import raw
 from tests.booking.conftest import BookingStudio
 from tests.booking.test_booking import ledger_matches_balances
 from tests.conftest import Owner
+
+# Hundreds of requests at once on one pool of 20 connections: with other tests loading the
+# machine, some wait longer than the pool's timeout and are answered 503. Alone, they
+# do not.
+pytestmark = pytest.mark.serial
 
 SEATS = 20
 RUSH = 300  # as many attempts as the proof asks for

@@ -15,6 +15,10 @@ from studioloop.config import get_settings
 from studioloop.db import migrate
 from studioloop.db.urls import libpq_conninfo
 
+# It creates and drops a role, and migrates (granting the cluster-wide application role):
+# under pytest-xdist, on one worker with tests/db/test_migrations.py, one at a time.
+pytestmark = pytest.mark.xdist_group("cluster-roles")
+
 OWNER_ROLE = "studioloop_plain_owner"
 DATABASE = "studioloop_plain_owner"
 SEARCH = (

@@ -16,6 +16,13 @@ from studioloop.db.urls import libpq_conninfo
 MIGRATION_NAME = r"^\d{4}-\d{2}-\d{2}-\d{4}_[a-z0-9_]+\.py$"
 
 
+# Migrating grants the cluster-wide application role (to the owner, too), as does
+# test_definer_functions.py; and both tests here use one scratch database. Under
+# pytest-xdist they all run on one worker, one at a time (two GRANTs of one role at once
+# can fail: "tuple concurrently updated").
+pytestmark = pytest.mark.xdist_group("cluster-roles")
+
+
 @pytest.fixture
 def scratch_url(owner_url: str) -> Iterator[str]:
     """An empty database on the same server, dropped afterwards."""

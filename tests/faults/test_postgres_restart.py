@@ -31,7 +31,9 @@ import pytest
 from tests.faults.conftest import signed_up
 from tests.faults.processes import PrivatePostgres, Process, api_processes, tail, worker_process
 
-pytestmark = pytest.mark.faults
+# Each starts processes of its own and times what they do: under pytest-xdist they run on
+# one worker, one after another, never two at once.
+pytestmark = [pytest.mark.faults, pytest.mark.xdist_group("faults")]
 
 MEMBERS = 16
 CLASSES = 40

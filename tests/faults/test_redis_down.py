@@ -21,7 +21,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from tests.faults.conftest import signed_up
 from tests.faults.processes import RedisServer, api_processes, tail
 
-pytestmark = pytest.mark.faults
+# Each starts processes of its own and times what they do: under pytest-xdist they run on
+# one worker, one after another, never two at once.
+pytestmark = [pytest.mark.faults, pytest.mark.xdist_group("faults")]
 
 SENSITIVE_LIMIT = 3  # sign-in attempts per address an hour (RATE_LIMIT_SENSITIVE)
 STUDIO = "/api/v1/tenants/loop-yoga"

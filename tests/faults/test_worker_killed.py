@@ -21,7 +21,9 @@ from tests.conftest import Owner
 from tests.fakes.smtp import FakeSmtpServer
 from tests.faults.processes import tail, worker_process
 
-pytestmark = pytest.mark.faults
+# Each starts processes of its own and times what they do: under pytest-xdist they run on
+# one worker, one after another, never two at once.
+pytestmark = [pytest.mark.faults, pytest.mark.xdist_group("faults")]
 
 STALLED_AFTER = 3  # JOB_STALLED_AFTER_SECONDS for the workers: heartbeats every second
 EMAIL = "naledi@example.com"

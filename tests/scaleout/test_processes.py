@@ -14,6 +14,7 @@ from email.utils import parseaddr
 from typing import Any
 
 import httpx
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from studioloop.config import Settings
@@ -22,6 +23,9 @@ from tests.booking.conftest import BookingStudio
 from tests.conftest import PASSWORD, Api, Owner, assert_error
 from tests.scaleout.conftest import SENSITIVE_LIMIT, Installation
 from tests.scaleout.support import wait_for
+
+# Under pytest-xdist, the module's tests go to one worker: one installation for them all.
+pytestmark = pytest.mark.xdist_group("scaleout-processes")
 
 _studios = itertools.count(1)
 

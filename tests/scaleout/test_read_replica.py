@@ -31,6 +31,9 @@ from tests.scaleout.pgpair import Cluster, primary_and_replica
 from tests.scaleout.support import StudioLoopProcess, environment, wait_until_up
 from tests.scheduling.conftest import Studio
 
+# Under pytest-xdist, the module's tests go to one worker: one pair of clusters for them.
+pytestmark = pytest.mark.xdist_group("scaleout-replica")
+
 MAX_LAG = 5.0
 # The lag is measured at most once a second per process (db/replica.py).
 CHECK_INTERVAL = 1.0
