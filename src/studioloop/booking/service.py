@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.accounts import exceptions as accounts_exc, service as accounts_service
+from studioloop.accounts import exceptions as accounts_exc, members
 from studioloop.accounts.models import User
 from studioloop.booking import (
     exceptions as exc,
@@ -146,7 +146,7 @@ async def _join_studio(session: AsyncSession, tenant_id: uuid.UUID, user_id: uui
     listed with the studio's)."""
     user = await session.get(User, user_id)
     assert user is not None  # the attempt found the account active
-    await accounts_service.join_tenant(session, tenant_id, user)
+    await members.join_tenant(session, tenant_id, user)
 
 
 async def _hold(

@@ -10,7 +10,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.accounts import service as accounts_service
+from studioloop.accounts import members
 from studioloop.accounts.models import User
 from studioloop.core.errors import Forbidden
 from studioloop.core.pagination import Page, cursor_uuid, decode_cursor, encode_cursor
@@ -77,9 +77,7 @@ async def create_tenant(session: AsyncSession, owner: User, data: TenantCreate) 
     await session.refresh(tenant)
     # A scope, not an entry: the demo loader creates several studios in one transaction.
     async with tenancy.scope(session, tenant.id):
-        await accounts_service.grant_role(
-            session, tenant.id, owner.id, "owner", actor_user_id=owner.id
-        )
+        await members.grant_role(session, tenant.id, owner.id, "owner", actor_user_id=owner.id)
     await announce_tenant_change(session, tenant.id)
     return tenant
 

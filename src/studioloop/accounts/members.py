@@ -1,7 +1,7 @@
 """Accounts: memberships of studios, roles, invitations and the membership history.
 
-Split from `service.py` (sign-up, sign-in, profiles), which re-exports these names so other
-domains keep calling `accounts.service`; this module does not import it back.
+Part of the domain's public face beside `service.py` (sign-up, sign-in, profiles); the two
+do not import each other.
 """
 
 from __future__ import annotations
