@@ -54,7 +54,6 @@ from studioloop.booking.schemas import BookingOut
 from studioloop.config import Settings
 from studioloop.credits import service as credits, universal
 from studioloop.credits.exceptions import InsufficientCredits
-from studioloop.db import raw
 from studioloop.scheduling.models import ClassSchedule
 
 
@@ -190,7 +189,7 @@ async def _take_seat_with_credits(
     try:
         # The debit's writes, the job and the seat go in one round trip: only the credit
         # lots (locked and read by the debit) are waited for inside the block.
-        async with raw.pipeline(session):
+        async with repository.pipeline(session):
             if cost:
                 await credits.debit(
                     session,

@@ -14,13 +14,13 @@ from studioloop.accounts import members
 from studioloop.accounts.models import User
 from studioloop.core.errors import Forbidden
 from studioloop.core.pagination import Page, cursor_uuid, decode_cursor, encode_cursor
-from studioloop.db import raw, tenancy
+from studioloop.db import tenancy
+from studioloop.tenants import repository
 from studioloop.tenants.cache import TenantRef, announce_tenant_change
 from studioloop.tenants.exceptions import DomainTaken, SlugTaken, TenantNotFound
 from studioloop.tenants.models import (
     PLATFORM_KIND,
     PLATFORM_TENANT_ID,
-    PLATFORM_TENANT_SLUG,
     Tenant,
 )
 from studioloop.tenants.schemas import TenantCreate, TenantPublic, TenantUpdate
@@ -169,13 +169,7 @@ async def update_tenant(
 async def enter_platform_tenant(session: AsyncSession) -> uuid.UUID:
     """Create the platform's own tenant if this database has none yet, and put it in
     context for the rest of the transaction."""
-    await raw.execute(
-        session,
-        "INSERT INTO tenants (id, name, slug, kind, email, marketplace_enabled, timezone) "
-        "VALUES (%s, 'StudioLoop marketplace', %s, %s, 'marketplace@studioloop.invalid', "
-        "false, 'UTC') ON CONFLICT (id) DO NOTHING",
-        (PLATFORM_TENANT_ID, PLATFORM_TENANT_SLUG, PLATFORM_KIND),
-    )
+    await repository.create_platform_tenant(session)
     await tenancy.enter_tenant_for_transaction(session, PLATFORM_TENANT_ID)
     return PLATFORM_TENANT_ID
 
