@@ -23,7 +23,7 @@ from studioloop.marketplace.schemas import (
     TermsIn,
     TermsOut,
 )
-from studioloop.payments import payouts
+from studioloop.payments import public as payments_public
 from studioloop.tenants import service as tenants_service
 
 
@@ -116,7 +116,7 @@ async def book(
 
     async def settle(booking_id: uuid.UUID) -> None:  # credits only: a card pays on payment
         if settlement.gross:
-            await payouts.settle_marketplace_booking(
+            await payments_public.settle_marketplace_booking(
                 session,
                 facts.tenant_id,
                 offer.currency,
