@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.accounts import service as accounts_service
+from studioloop.accounts import members as accounts_members, service as accounts_service
 from studioloop.accounts.exceptions import AlreadyMember
 from studioloop.accounts.models import User
 from studioloop.billing.models import MembershipPlan
@@ -23,7 +23,7 @@ from studioloop.core import security
 from studioloop.credits import universal
 from studioloop.credits.models import CreditPackage
 from studioloop.db import tenancy
-from studioloop.scheduling import schedule_service, service as scheduling_service
+from studioloop.scheduling import service as scheduling_service, timetable
 from studioloop.scheduling.models import ClassTemplate
 from studioloop.scheduling.schemas import ClassIn, LocationIn, Recurrence, RoomIn, ScheduleIn
 from studioloop.tenants import service as tenants_service
@@ -181,7 +181,7 @@ async def load_demo(session: AsyncSession, settings: Settings) -> list[DemoLogin
                 *((m, "member") for m in members),
             ]:
                 with contextlib.suppress(AlreadyMember):  # from an earlier load
-                    await accounts_service.grant_role(session, tenant.id, user.id, role)
+                    await accounts_members.grant_role(session, tenant.id, user.id, role)
 
     async with tenancy.scope(session, tenants["loop-yoga"].id):
         await _timetable(session, tenants["loop-yoga"], instructors, horizon=settings)
@@ -313,7 +313,7 @@ async def _timetable(
             ),
         )
         weekdays = sorted({index % 7, (index + 3) % 7})
-        await schedule_service.create_schedule(
+        await timetable.create_schedule(
             session,
             ref,
             ScheduleIn(
@@ -380,7 +380,7 @@ async def _gym_timetable(
                 description=f"{title} at Jozi HIIT Club, Rosebank.",
             ),
         )
-        await schedule_service.create_schedule(
+        await timetable.create_schedule(
             session,
             ref,
             ScheduleIn(

@@ -38,7 +38,7 @@ class BookingStudio(Studio):
         (hundreds of sign-ups over HTTP would dominate a rush test's run time)."""
         import uuid
 
-        from studioloop.accounts import service as accounts_service
+        from studioloop.accounts import members as accounts_members, service as accounts_service
         from studioloop.core import security
         from studioloop.credits import service as credits_service
         from studioloop.db.tenancy import enter_tenant_for_transaction
@@ -58,7 +58,7 @@ class BookingStudio(Studio):
                     first_name="Rush",
                     last_name="Member",
                 )
-                await accounts_service.grant_role(session, tenant_id, user.id, "member")
+                await accounts_members.grant_role(session, tenant_id, user.id, "member")
                 if credits:
                     await credits_service.grant(
                         session,

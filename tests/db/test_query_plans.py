@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from studioloop.credits import ledger
+from studioloop.credits import repository as credits_repository
 
 LOTS = 3000
 
@@ -91,11 +91,11 @@ def _debit_plan_scans(
 
 def test_without_the_key_list_a_debit_scans_every_lot(many_lots: psycopg.Connection[Any]) -> None:
     """The JSON alone: the planner guesses 100 entries and reads the whole table."""
-    unguided = ledger.DEBIT_WRITE.replace(" AND l.id = ANY (%s::uuid[])", "")
-    assert unguided != ledger.DEBIT_WRITE
+    unguided = credits_repository.DEBIT_WRITE.replace(" AND l.id = ANY (%s::uuid[])", "")
+    assert unguided != credits_repository.DEBIT_WRITE
     assert "Seq Scan" in _debit_plan_scans(many_lots, unguided, with_lot_ids=False)
 
 
 def test_a_debit_reads_only_its_lots(many_lots: psycopg.Connection[Any]) -> None:
-    scans = _debit_plan_scans(many_lots, ledger.DEBIT_WRITE, with_lot_ids=True)
+    scans = _debit_plan_scans(many_lots, credits_repository.DEBIT_WRITE, with_lot_ids=True)
     assert scans and "Seq Scan" not in scans, scans

@@ -114,7 +114,7 @@ async def _seed(
 async def _members(owner_url: str, tenant_id: uuid.UUID) -> list[dict[str, str]]:
     """MEMBERS verified members with CREDITS_EACH credits, made through the services in one
     transaction (as tests/booking's rush tests do: sign-ups over HTTP take seconds)."""
-    from studioloop.accounts import service as accounts_service
+    from studioloop.accounts import members as accounts_members, service as accounts_service
     from studioloop.config import get_settings
     from studioloop.core import security
     from studioloop.credits import service as credits_service
@@ -138,7 +138,7 @@ async def _members(owner_url: str, tenant_id: uuid.UUID) -> list[dict[str, str]]
                     first_name="Member",
                     last_name=str(number),
                 )
-                await accounts_service.grant_role(session, tenant_id, user.id, "member")
+                await accounts_members.grant_role(session, tenant_id, user.id, "member")
                 await credits_service.grant(
                     session,
                     tenant_id,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from studioloop.accounts import exceptions as exc, service
+from studioloop.accounts import exceptions as exc, members, service
 from studioloop.accounts.models import User
 from studioloop.accounts.roles import Role
 from studioloop.config import Settings
@@ -95,7 +95,7 @@ OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 PlatformOwner = Annotated[User, Depends(get_platform_owner)]
 
 
-def require_role(minimum: Role) -> Callable[..., Awaitable[service.Membership]]:
+def require_role(minimum: Role) -> Callable[..., Awaitable[members.Membership]]:
     """Dependency: the caller holds at least `minimum` in the request's tenant.
 
     Usage: `actor: Annotated[Membership, Depends(require_role("admin"))]`.
@@ -103,8 +103,8 @@ def require_role(minimum: Role) -> Callable[..., Awaitable[service.Membership]]:
 
     async def dependency(
         tenant: CurrentTenant, user: CurrentUser, session: DbSession
-    ) -> service.Membership:
-        membership = await service.membership_of(session, tenant.id, user.id)
+    ) -> members.Membership:
+        membership = await members.membership_of(session, tenant.id, user.id)
         if membership is None or not membership.allows(minimum):
             raise exc.InsufficientRole(details={"required_role": minimum})
         return membership

@@ -1,5 +1,5 @@
 """A user found by email address, however it was typed: for signing in (service.py) and for
-inviting (membership_service.py)."""
+inviting (members.py)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from studioloop.accounts import schemas, service
+from studioloop.accounts import members, schemas, service
 from studioloop.accounts.dependencies import CurrentUser, require_role
 from studioloop.accounts.roles import Role
 from studioloop.accounts.schemas import MemberStatus
@@ -31,7 +31,7 @@ def _settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
-Admin = Annotated[service.Membership, Depends(require_role("admin"))]
+Admin = Annotated[members.Membership, Depends(require_role("admin"))]
 
 
 # --- auth --------------------------------------------------------------------------------
@@ -194,7 +194,7 @@ async def _list_members(
     if cursor:
         email, raw_id = decode_cursor(cursor, 2)
         after = (str(email), cursor_uuid(raw_id))
-    items = await service.list_members(
+    items = await members.list_members(
         session, tenant.id, role=role, status=status, q=q, limit=limit + 1, offset_after=after
     )
     next_cursor = (
@@ -217,7 +217,7 @@ async def _invite_member(
 
     201 with the new invitation. If the email already has a pending invitation here, it is
     sent again with a new link (the old one stops working) and a new 7-day expiry: 200."""
-    invitation, created = await service.invite_member(session, settings, tenant.id, actor, body)
+    invitation, created = await members.invite_member(session, settings, tenant.id, actor, body)
     if not created:
         response.status_code = status.HTTP_200_OK
     return invitation
@@ -226,7 +226,7 @@ async def _invite_member(
 async def _get_member(
     user_id: uuid.UUID, tenant: CurrentTenant, _actor: Admin, session: DbSession
 ) -> schemas.MemberOut:
-    return await service.get_member(session, tenant.id, user_id)
+    return await members.get_member(session, tenant.id, user_id)
 
 
 async def _update_member(
@@ -236,7 +236,7 @@ async def _update_member(
     actor: Admin,
     session: DbSession,
 ) -> schemas.MemberOut:
-    return await service.update_member(session, tenant.id, actor, user_id, body)
+    return await members.update_member(session, tenant.id, actor, user_id, body)
 
 
 async def _member_history(
@@ -252,7 +252,7 @@ async def _member_history(
     if cursor:
         created_at, raw_id = decode_cursor(cursor, 2)
         before = (cursor_datetime(created_at), cursor_uuid(raw_id))
-    items = await service.member_history(
+    items = await members.member_history(
         session, tenant.id, user_id, limit=limit + 1, before=before
     )
     next_cursor = (
@@ -266,14 +266,14 @@ async def _member_history(
 async def _get_invitation(
     membership_id: uuid.UUID, tenant: CurrentTenant, _actor: Admin, session: DbSession
 ) -> schemas.MemberOut:
-    return await service.get_invitation(session, tenant.id, membership_id)
+    return await members.get_invitation(session, tenant.id, membership_id)
 
 
 async def _revoke_invitation(
     membership_id: uuid.UUID, tenant: CurrentTenant, actor: Admin, session: DbSession
 ) -> None:
     """Withdraw a pending invitation; its link stops working (admin+; owner for staff)."""
-    await service.revoke_invitation(session, tenant.id, actor, membership_id)
+    await members.revoke_invitation(session, tenant.id, actor, membership_id)
 
 
 for prefix in ("/tenants/{slug}", ""):
@@ -362,7 +362,7 @@ async def accept_invite(
     """Accept an emailed invitation with the signed-in account; the studio is the one that
     sent it. Unknown or used token: 404 `INVITATION_NOT_FOUND`; expired: 400
     `INVITATION_EXPIRED`; already an active member: 409 `ALREADY_MEMBER`."""
-    return await service.accept_invitation(session, user, body.token)
+    return await members.accept_invitation(session, user, body.token)
 
 
 @router.post(
@@ -374,4 +374,4 @@ async def accept_invite(
 )
 async def join(tenant: CurrentTenant, user: CurrentUser, session: DbSession) -> schemas.MemberOut:
     """Become a member of a studio."""
-    return await service.join_tenant(session, tenant.id, user)
+    return await members.join_tenant(session, tenant.id, user)

@@ -1,7 +1,7 @@
-"""Accounts: registration, verification, sign-in, refresh rotation, profiles, roles.
+"""Accounts: registration, verification, sign-in, refresh rotation, profiles.
 
-Memberships, roles and invitations live in `membership_service` and are re-exported here:
-other domains reach them through this module, the domain's public face.
+Members of a studio (roles, invitations, membership history) are in `accounts.members`,
+which is also part of the domain's public face: callers import it directly.
 """
 
 from __future__ import annotations
@@ -16,23 +16,6 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from studioloop.accounts import exceptions as exc
 from studioloop.accounts.emails import normalise_email, user_by_email as _user_by_email
-from studioloop.accounts.membership_service import (
-    ROLE_PHRASES as ROLE_PHRASES,
-    Membership as Membership,
-    accept_invitation as accept_invitation,
-    get_invitation as get_invitation,
-    get_member as get_member,
-    grant_role as grant_role,
-    invitation_link as invitation_link,
-    invite_member as invite_member,
-    join_tenant as join_tenant,
-    list_members as list_members,
-    member_history as member_history,
-    membership_of as membership_of,
-    preview_invitation as preview_invitation,
-    revoke_invitation as revoke_invitation,
-    update_member as update_member,
-)
 from studioloop.accounts.models import (
     RefreshToken,
     User,

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.db import raw
+from studioloop.analytics import repository
 from studioloop.tenants.models import PLATFORM_KIND, Tenant
 
 
@@ -38,10 +38,10 @@ async def overview(session: AsyncSession, since: datetime) -> Platform:
             select(Tenant).where(Tenant.kind != PLATFORM_KIND).order_by(Tenant.created_at.desc())
         )
     )
-    rows = await raw.fetch_all(session, "SELECT * FROM platform_tenant_stats(%s)", (since,))
+    rows = await repository.platform_tenant_stats(session, since)
     figures: dict[uuid.UUID, tuple[int, int, int]] = {
         row.tenant_id: (row.members, row.bookings, row.revenue) for row in rows
     }
     studios = [StudioFigures(t, *figures.get(t.id, (0, 0, 0))) for t in tenants]
-    signups = await raw.fetch_one(session, "SELECT platform_signups(%s) AS n", (since,))
-    return Platform(studios, int(signups.n), sum(s.bookings for s in studios))
+    signups = await repository.platform_signups(session, since)
+    return Platform(studios, signups, sum(s.bookings for s in studios))

@@ -1,4 +1,4 @@
-"""The figures on a studio's dashboard and the platform console, each one SQL statement.
+"""The figures on a studio's dashboard, each one SQL statement (repository.py).
 
 Days and weeks are the studio's own (its time zone): "today" in Cape Town is not today
 in UTC at 01:00.
@@ -13,42 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.db import raw
-
-_CLASSES = """
-SELECT count(*) AS classes,
-       coalesce(sum(o.booked_count), 0) AS booked,
-       coalesce(sum(o.capacity), 0) AS capacity,
-       coalesce(sum(o.waitlist_count), 0) AS waitlisted,
-       (SELECT count(*) FROM bookings b JOIN class_schedules x ON x.id = b.class_schedule_id
-         WHERE x.start_time >= %s AND x.start_time < %s AND b.check_in_time IS NOT NULL)
-         AS checked_in
-  FROM class_schedules o
- WHERE o.start_time >= %s AND o.start_time < %s AND o.status <> 'cancelled'
-"""
-
-_DAILY_BOOKINGS = """
-SELECT (o.start_time AT TIME ZONE %s)::date AS day, coalesce(sum(o.booked_count), 0) AS booked,
-       coalesce(sum(o.capacity), 0) AS capacity
-  FROM class_schedules o
- WHERE o.start_time >= %s AND o.start_time < %s AND o.status <> 'cancelled'
- GROUP BY 1 ORDER BY 1
-"""
-
-# Money in, by the studio's week; refunds taken off.
-_WEEKLY_REVENUE = """
-SELECT date_trunc('week', p.succeeded_at AT TIME ZONE %s)::date AS week,
-       coalesce(sum(p.amount - p.amount_refunded), 0) AS net
-  FROM payments p
- WHERE p.succeeded_at >= %s AND p.status IN ('succeeded', 'partially_refunded', 'refunded')
- GROUP BY 1 ORDER BY 1
-"""
-
-_MEMBERS = """
-SELECT count(*) FILTER (WHERE role = 'member' AND status = 'active') AS members,
-       count(*) FILTER (WHERE role = 'member' AND joined_at >= %s) AS new_members
-  FROM user_tenant_roles WHERE tenant_id = %s
-"""
+from studioloop.analytics import repository
 
 
 @dataclass(frozen=True)
@@ -80,7 +45,7 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
 
 
 async def _period(session: AsyncSession, start: datetime, end: datetime) -> Period:
-    row = await raw.fetch_one(session, _CLASSES, (start, end, start, end))
+    row = await repository.classes_between(session, start, end)
     return Period(row.classes, row.booked, row.capacity, row.waitlisted, row.checked_in)
 
 
@@ -93,8 +58,8 @@ async def dashboard(
     monday = today - timedelta(days=today.weekday())
     day_start = _midnight(today, zone)
     week_start = _midnight(monday, zone)
-    daily_rows = await raw.fetch_all(
-        session, _DAILY_BOOKINGS, (timezone, day_start, day_start + timedelta(days=7))
+    daily_rows = await repository.daily_bookings(
+        session, timezone, day_start, day_start + timedelta(days=7)
     )
     found = {row.day: (row.booked, row.capacity) for row in daily_rows}
     daily = [
@@ -102,15 +67,13 @@ async def dashboard(
         for day in (today + timedelta(days=offset) for offset in range(7))
     ]
     first_week = monday - timedelta(weeks=7)
-    revenue_rows = await raw.fetch_all(
-        session, _WEEKLY_REVENUE, (timezone, _midnight(first_week, zone))
-    )
+    revenue_rows = await repository.weekly_revenue(session, timezone, _midnight(first_week, zone))
     by_week = {row.week: row.net for row in revenue_rows}
     revenue = [
         (week, int(by_week.get(week, 0)))
         for week in (first_week + timedelta(weeks=n) for n in range(8))
     ]
-    members = await raw.fetch_one(session, _MEMBERS, (now - timedelta(days=30), tenant_id))
+    members = await repository.member_counts(session, tenant_id, now - timedelta(days=30))
     return Dashboard(
         today=await _period(session, day_start, day_start + timedelta(days=1)),
         week=await _period(session, week_start, week_start + timedelta(days=7)),

@@ -29,8 +29,7 @@ from studioloop.core.logging import get_logger
 from studioloop.notifications import service as notifications
 from studioloop.payments import (
     exceptions as payment_errors,
-    payouts,
-    providers,
+    public as payments_public,
     service as payments,
 )
 from studioloop.payments.models import Payment
@@ -109,13 +108,15 @@ async def _charge_saved(
     await session.flush()
     try:
         tenant_settings = await tenants_service.settings_of(session, subscription.tenant_id)
-        provider = await providers.load(session, subscription.provider, settings, tenant_settings)
+        provider = await payments_public.load_provider(
+            session, subscription.provider, settings, tenant_settings
+        )
         payment.platform_collected = provider.collects_for_platform
         if provider.charges_platform_fee:
-            payment.platform_fee = payouts.platform_fee(settings, payment.amount)
+            payment.platform_fee = payments_public.platform_fee(settings, payment.amount)
         reference, outcome = await provider.charge_saved(
             subscription.payment_method_ref,
-            providers.CheckoutRequest(
+            payments_public.CheckoutRequest(
                 payment_id=payment.id,
                 tenant_id=payment.tenant_id,
                 amount=payment.amount,
@@ -126,7 +127,7 @@ async def _charge_saved(
         )
     except (payment_errors.ProviderUnavailable, payment_errors.ProviderRejected) as error:
         logger.warning("renewal charge failed", subscription=str(subscription.id), error=str(error))
-        reference, outcome = None, providers.FAILED
+        reference, outcome = None, payments_public.FAILED
     payment.provider_reference = reference
     status = payments.EVENT_STATUS[outcome]
     await payments.change_status(

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 
 from studioloop.accounts.dependencies import CurrentUser, OptionalUser, require_role
+from studioloop.accounts.members import Membership, membership_of
 from studioloop.accounts.models import User
-from studioloop.accounts.service import Membership, membership_of
 from studioloop.billing import schemas, service
 from studioloop.billing.exceptions import SubscriptionNotFound
 from studioloop.billing.models import Subscription

@@ -29,9 +29,7 @@ from studioloop.credits import service as credits
 from studioloop.notifications import service as notifications
 from studioloop.payments import (
     exceptions as payment_errors,
-    providers,
-    receipts,
-    refunds,
+    public as payments_public,
     service as payments,
 )
 from studioloop.payments.models import Payment
@@ -214,15 +212,17 @@ async def payment_succeeded(session: AsyncSession, settings: Settings, payment: 
     )
     if payment.purpose == "subscription_upgrade" and in_period:
         await _upgrade_now(session, subscription, plan)
-        receipt = await receipts.issue(session, payment)
+        receipt = await payments_public.issue_receipt(session, payment)
         await tell(
             session,
             subscription,
             "membership_upgraded",
-            attachments=[await receipts.as_attachment(session, settings, payment, receipt)],
+            attachments=[
+                await payments_public.receipt_attachment(session, settings, payment, receipt)
+            ],
             plan=plan.name,
             amount=payments.format_money(payment.amount, payment.currency),
-            receipt_number=receipts.display_number(receipt.number),
+            receipt_number=payments_public.receipt_number(receipt.number),
         )
         return
     if payment.purpose == "subscription_upgrade" or subscription.status == "canceled":
@@ -230,7 +230,7 @@ async def payment_succeeded(session: AsyncSession, settings: Settings, payment: 
         # or ended), or a period paid after the membership ended (an abandoned first
         # checkout completed after a new one was started, a link paid after cancelling):
         # nothing to give for it, so the money goes back.
-        await refunds.defer_refund_in_full(
+        await payments_public.defer_refund_in_full(
             session, payment, "Refunded automatically: the membership had ended"
         )
         await tell(
@@ -263,16 +263,16 @@ async def payment_succeeded(session: AsyncSession, settings: Settings, payment: 
             expires_at=subscription.current_period_end,
             reason=f"{plan.name} membership, {start:%d %b %Y}",
         )
-    receipt = await receipts.issue(session, payment)
+    receipt = await payments_public.issue_receipt(session, payment)
     await tell(
         session,
         subscription,
         "membership_active",
-        attachments=[await receipts.as_attachment(session, settings, payment, receipt)],
+        attachments=[await payments_public.receipt_attachment(session, settings, payment, receipt)],
         plan=plan.name,
         amount=payments.format_money(payment.amount, payment.currency),
         period_end=subscription.current_period_end.strftime("%d %b %Y"),
-        receipt_number=receipts.display_number(receipt.number),
+        receipt_number=payments_public.receipt_number(receipt.number),
     )
 
 
@@ -283,7 +283,7 @@ async def _keep_card(
     member who pays a renewal link with a new card has updated it). Without one, renewals
     go by payment link."""
     try:
-        provider = await providers.load(session, payment.provider, settings)
+        provider = await payments_public.load_provider(session, payment.provider, settings)
         saved = await provider.saved_method(payment.provider_reference or "")
     except (
         payment_errors.ProviderUnavailable,

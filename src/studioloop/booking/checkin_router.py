@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from studioloop.accounts.dependencies import CurrentUser, require_role
 from studioloop.accounts.exceptions import InsufficientRole
-from studioloop.accounts.service import Membership, membership_of
+from studioloop.accounts.members import Membership, membership_of
 from studioloop.booking import checkin, qr
 from studioloop.booking.schemas import BatchIn
 from studioloop.config import Settings

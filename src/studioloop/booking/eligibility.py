@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from studioloop.booking import exceptions as exc
 from studioloop.core.errors import AppError, field_error
-from studioloop.scheduling.schedule_service import (
+from studioloop.scheduling.timetable import (
     DEFAULT_BOOKING_WINDOW_HOURS,
     DEFAULT_CANCELLATION_WINDOW_HOURS,
     effective_window,

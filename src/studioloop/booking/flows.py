@@ -19,7 +19,7 @@ from studioloop.booking import service
 from studioloop.booking.holds import SeatHold
 from studioloop.booking.schemas import BookingOut
 from studioloop.config import Settings
-from studioloop.payments import class_payments
+from studioloop.payments import public as payments_public
 
 Booked = TypeVar("Booked", bound=BookingOut)
 
@@ -50,7 +50,7 @@ async def finish(
     payment provider sends the member back to."""
     if not isinstance(outcome, SeatHold):
         return outcome
-    payment = await class_payments.checkout_for_hold(session, settings, outcome, base_url)
+    payment = await payments_public.checkout_for_hold(session, settings, outcome, base_url)
     return Checkout(outcome, payment.id, payment.checkout_url)
 
 

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from studioloop.accounts.members import membership_of
 from studioloop.accounts.models import User
 from studioloop.accounts.roles import Role
-from studioloop.accounts.service import membership_of
 from studioloop.booking import exceptions as exc, repository
 from studioloop.booking.eligibility import Intent, OccurrenceFacts, cost_for
 from studioloop.booking.models import ACTIVE_STATUSES, Booking

@@ -19,17 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.booking import notices, repository
-from studioloop.db import raw
 from studioloop.notifications import preferences, service as notifications
 from studioloop.notifications.models import NotificationPreference
-
-_UPCOMING = """
-SELECT b.id, b.user_id, b.created_at, o.id AS occurrence_id, o.start_time
-  FROM bookings b
-  JOIN class_schedules o ON o.id = b.class_schedule_id
- WHERE b.status = 'confirmed' AND o.status = 'scheduled'
-   AND o.start_time > %s AND o.start_time <= %s
-"""
 
 
 def due_at(start: datetime, hours: int, timezone: str) -> datetime:
@@ -53,13 +44,8 @@ async def _horizon_hours(
     session: AsyncSession, tenant_id: uuid.UUID, studio_hours: tuple[int, ...]
 ) -> int:
     """The furthest ahead anyone here wants reminding, plus an hour for a clock change."""
-    custom = await raw.fetch_one(
-        session,
-        "SELECT max(h) AS hours FROM notification_preferences p, unnest(p.reminder_hours) h "
-        "WHERE p.tenant_id = %s",
-        (tenant_id,),
-    )
-    return max((*studio_hours, custom.hours or 0, 0)) + 1
+    custom = await repository.furthest_custom_reminder(session, tenant_id)
+    return max((*studio_hours, custom or 0, 0)) + 1
 
 
 async def send_due(
@@ -74,7 +60,7 @@ async def send_due(
     horizon = await _horizon_hours(
         session, tenant_id, preferences.studio_reminder_hours(tenant_settings)
     )
-    upcoming = await raw.fetch_all(session, _UPCOMING, (now, now + timedelta(hours=horizon)))
+    upcoming = await repository.confirmed_between(session, now, now + timedelta(hours=horizon))
     if not upcoming:
         return 0
     choices = {

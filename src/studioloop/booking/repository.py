@@ -1,7 +1,8 @@
 """The booking domain's statements: the one read a booking decision needs, the one seat
 statement, and the seat counters. Plain SQL on the request's connection (db/raw.py): these
 run for every booking attempt, so each is one prepared round trip with nothing between the
-driver and PostgreSQL.
+driver and PostgreSQL. Also the reminder job's reads, and `pipeline`, with which the
+booking path sends the debit, its job and the seat in one round trip.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from studioloop.booking.models import ACTIVE_STATUSES, SEAT_STATUSES
 from studioloop.db import raw, sql_files
 from studioloop.scheduling import exceptions as scheduling_exc
 from studioloop.scheduling.models import ClassSchedule
+
+# The service opens the block; only this domain's (and the credit ledger's) plain SQL runs
+# inside it (db/raw.py says why the ORM cannot).
+pipeline = raw.pipeline
 
 
 def attempt_function_sql() -> str:
@@ -227,3 +232,39 @@ async def clear_counts(session: AsyncSession, occurrence_id: uuid.UUID) -> None:
         .where(ClassSchedule.id == occurrence_id)
         .values(booked_count=0, waitlist_count=0, marketplace_booked=0)
     )
+
+
+# --- reminders (the periodic job) --------------------------------------------------------
+
+_UPCOMING = """
+SELECT b.id, b.user_id, b.created_at, o.id AS occurrence_id, o.start_time
+  FROM bookings b
+  JOIN class_schedules o ON o.id = b.class_schedule_id
+ WHERE b.status = 'confirmed' AND o.status = 'scheduled'
+   AND o.start_time > %s AND o.start_time <= %s
+"""
+
+
+async def confirmed_between(session: AsyncSession, start: datetime, end: datetime) -> list[Any]:
+    """Confirmed bookings of scheduled classes starting in (start, end]."""
+    return await raw.fetch_all(session, _UPCOMING, (start, end))
+
+
+async def furthest_custom_reminder(session: AsyncSession, tenant_id: uuid.UUID) -> int | None:
+    """The most hours ahead any member here chose to be reminded, if any chose."""
+    custom = await raw.fetch_one(
+        session,
+        "SELECT max(h) AS hours FROM notification_preferences p, unnest(p.reminder_hours) h "
+        "WHERE p.tenant_id = %s",
+        (tenant_id,),
+    )
+    hours: int | None = custom.hours
+    return hours
+
+
+async def studio_timezone(session: AsyncSession, tenant_id: uuid.UUID) -> str:
+    timezone = await raw.fetch_one(
+        session, "SELECT timezone FROM tenants WHERE id = %s", (tenant_id,)
+    )
+    zone: str = timezone.timezone
+    return zone

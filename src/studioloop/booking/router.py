@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from studioloop.accounts import service as accounts_service
 from studioloop.accounts.dependencies import CurrentUser, TokenClaims, require_role
 from studioloop.accounts.exceptions import InvalidToken
+from studioloop.accounts.members import Membership, membership_of
 from studioloop.accounts.models import User
-from studioloop.accounts.service import Membership, membership_of
 from studioloop.booking import calendar, flows, reading, schemas, service
 from studioloop.booking.exceptions import BookingNotFound, PaymentRequired
 from studioloop.core import http

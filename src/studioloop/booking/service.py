@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.accounts import exceptions as accounts_exc, service as accounts_service
+from studioloop.accounts import exceptions as accounts_exc, members
 from studioloop.accounts.models import User
 from studioloop.booking import (
     exceptions as exc,
@@ -54,7 +54,6 @@ from studioloop.booking.schemas import BookingOut
 from studioloop.config import Settings
 from studioloop.credits import service as credits, universal
 from studioloop.credits.exceptions import InsufficientCredits
-from studioloop.db import raw
 from studioloop.scheduling.models import ClassSchedule
 
 
@@ -146,7 +145,7 @@ async def _join_studio(session: AsyncSession, tenant_id: uuid.UUID, user_id: uui
     listed with the studio's)."""
     user = await session.get(User, user_id)
     assert user is not None  # the attempt found the account active
-    await accounts_service.join_tenant(session, tenant_id, user)
+    await members.join_tenant(session, tenant_id, user)
 
 
 async def _hold(
@@ -190,7 +189,7 @@ async def _take_seat_with_credits(
     try:
         # The debit's writes, the job and the seat go in one round trip: only the credit
         # lots (locked and read by the debit) are waited for inside the block.
-        async with raw.pipeline(session):
+        async with repository.pipeline(session):
             if cost:
                 await credits.debit(
                     session,

@@ -9,10 +9,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.booking import checkin, holds, job_names, notices, reminders
+from studioloop.booking import checkin, holds, job_names, notices, reminders, repository
 from studioloop.config import get_settings
 from studioloop.core.logging import get_logger
-from studioloop.db import raw
 from studioloop.db.engine import get_database
 from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.jobs.app import DEFAULT_RETRY, job_app
@@ -81,10 +80,8 @@ async def announce_booking(booking_id: str, event: str, tenant_id: str) -> bool:
 
 
 async def _remind(session: AsyncSession, tenant_id: uuid.UUID, settings: dict[str, Any]) -> int:
-    timezone = await raw.fetch_one(
-        session, "SELECT timezone FROM tenants WHERE id = %s", (tenant_id,)
-    )
-    return await reminders.send_due(session, tenant_id, settings, timezone.timezone)
+    timezone = await repository.studio_timezone(session, tenant_id)
+    return await reminders.send_due(session, tenant_id, settings, timezone)
 
 
 @job_app.periodic(cron="*/5 * * * *", periodic_id="send_class_reminders")

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.accounts import service as accounts
+from studioloop.accounts import members, service as accounts
 from studioloop.chat import exceptions as exc
 from studioloop.chat.identity import InvalidGuestToken, Participant, read_guest_token
 from studioloop.config import Settings
@@ -50,7 +50,7 @@ async def participant_for(
     if tenant is None or tenant.status not in ("active", "trial"):
         raise TenantNotFound()
     await enter_tenant_for_transaction(session, tenant.id)
-    membership = await accounts.membership_of(session, tenant.id, user.id)
+    membership = await members.membership_of(session, tenant.id, user.id)
     staff = bool(membership and membership.allows("instructor"))
     return Participant("user", user.id, tenant.id, f"{user.first_name} {user.last_name}", staff)
 

@@ -9,21 +9,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.db import raw
+from studioloop.credits import repository
 from studioloop.notifications import service as notifications
 from studioloop.tenants.models import PLATFORM_KIND
 
 WARN_AHEAD = timedelta(days=7)
-
-_EXPIRING = """
-SELECT l.id, l.remaining, l.expires_at, a.user_id, u.first_name,
-       t.name AS studio_name, t.timezone, t.slug, t.kind
-  FROM credit_lots l
-  JOIN credit_accounts a ON a.id = l.account_id
-  JOIN users u ON u.id = a.user_id
-  JOIN tenants t ON t.id = l.tenant_id
- WHERE l.remaining > 0 AND l.expires_at > %s AND l.expires_at <= %s
-"""
 
 
 async def warn_expiring(
@@ -33,7 +23,7 @@ async def warn_expiring(
     now = now or datetime.now(UTC)
     lots = {
         f"credits_expiring:{row.id}": row
-        for row in await raw.fetch_all(session, _EXPIRING, (now, now + WARN_AHEAD))
+        for row in await repository.lots_expiring(session, now, now + WARN_AHEAD)
     }
     sent = await notifications.already_sent(session, list(lots))
     for key, lot in lots.items():

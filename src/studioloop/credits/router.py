@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 
 from studioloop.accounts.dependencies import CurrentUser, OptionalUser, PlatformOwner, require_role
-from studioloop.accounts.service import Membership, membership_of
+from studioloop.accounts.members import Membership, membership_of
 from studioloop.core.errors import NotFound
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.patching import apply_changes

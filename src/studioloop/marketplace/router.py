@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 
-from studioloop.accounts import service as accounts_service
+from studioloop.accounts import members
 from studioloop.accounts.dependencies import CurrentUser
 from studioloop.accounts.exceptions import InsufficientRole
 from studioloop.accounts.models import User
@@ -117,7 +117,7 @@ async def _admin_or_operator(session: DbSession, tenant: TenantRef, user: User) 
     """True for the platform operator; a studio admin gets False; anyone else 403."""
     if user.is_platform_owner:
         return True
-    membership = await accounts_service.membership_of(session, tenant.id, user.id)
+    membership = await members.membership_of(session, tenant.id, user.id)
     if membership is None or not membership.allows("admin"):
         raise InsufficientRole(details={"required_role": "admin"})
     return False

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studioloop.config import Settings
 from studioloop.core.errors import field_error
 from studioloop.core.pagination import cursor_uuid, decode_cursor, encode_cursor
-from studioloop.db import raw
+from studioloop.marketplace import repository
 from studioloop.marketplace.schemas import ListingOut, PlaceOut, SearchPage, StudioSummary
 
 EARTH_RADIUS_KM = 6371.0088
@@ -106,12 +106,6 @@ def _check(filters: Filters) -> None:
         raise field_error("sort", "sorting by distance needs lat and lng", location="query")
 
 
-_SEARCH = """
-SELECT * FROM marketplace_search(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-                                 %s, %s, %s, %s, %s, %s)
-"""
-
-
 async def search(
     session: AsyncSession,
     settings: Settings,
@@ -136,9 +130,8 @@ async def search(
             raise field_error("cursor", "The cursor is not valid.", location="query")
         after_key, after_start, after_id = float(key), float(start), cursor_uuid(ident)
     query = (filters.q or "").strip() or None
-    rows = await raw.fetch_all(
+    rows = await repository.search(
         session,
-        _SEARCH,
         (
             filters.lat,
             filters.lng,

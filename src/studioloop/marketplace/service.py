@@ -14,8 +14,7 @@ from studioloop.accounts.models import User
 from studioloop.booking import repository as booking_repository, service as booking_service
 from studioloop.booking.holds import SeatHold
 from studioloop.config import Settings
-from studioloop.db import raw
-from studioloop.marketplace import exceptions as exc, pricing
+from studioloop.marketplace import exceptions as exc, pricing, repository
 from studioloop.marketplace.models import MarketplaceTerms
 from studioloop.marketplace.pricing import Terms
 from studioloop.marketplace.schemas import (
@@ -24,7 +23,7 @@ from studioloop.marketplace.schemas import (
     TermsIn,
     TermsOut,
 )
-from studioloop.payments import payouts
+from studioloop.payments import public as payments_public
 from studioloop.tenants import service as tenants_service
 
 
@@ -38,20 +37,6 @@ class Offer:
     credits: int
     card_price: int | None  # None: credits only
     seats_left: int | None  # of the marketplace's share; None: any free seat
-
-
-# Whether the studio sells this class on the marketplace, on what terms: one statement.
-_OFFER = """
-SELECT t.id, t.slug, t.name, t.currency, t.marketplace_enabled, t.status, t.kind,
-       t.settings ->> 'payment_provider' AS payment_provider,
-       c.is_active, c.is_private, c.price, c.marketplace_seats, o.marketplace_booked,
-       m.payout_rate, m.commission_basis_points, m.floor_price
-  FROM class_schedules o
-  JOIN classes c ON c.id = o.class_id
-  JOIN tenants t ON t.id = o.tenant_id
-  LEFT JOIN marketplace_terms m ON m.tenant_id = o.tenant_id
- WHERE o.id = %s
-"""
 
 
 def terms_from(
@@ -76,7 +61,7 @@ async def offer_for(
     session: AsyncSession, settings: Settings, occurrence_id: uuid.UUID, credits_required: int
 ) -> Offer:
     """The occurrence as the marketplace sells it, or NOT_ON_MARKETPLACE."""
-    row = await raw.fetch_one(session, _OFFER, (occurrence_id,))
+    row = await repository.offer_row(session, occurrence_id)
     if (
         row is None
         or not row.marketplace_enabled
@@ -131,7 +116,7 @@ async def book(
 
     async def settle(booking_id: uuid.UUID) -> None:  # credits only: a card pays on payment
         if settlement.gross:
-            await payouts.settle_marketplace_booking(
+            await payments_public.settle_marketplace_booking(
                 session,
                 facts.tenant_id,
                 offer.currency,

@@ -19,32 +19,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.core.errors import field_error
-from studioloop.db import raw
+from studioloop.marketplace import repository
 from studioloop.marketplace.schemas import StatementLine, StatementOut
 from studioloop.tenants import service as tenants_service
 
 MAX_PERIOD_DAYS = 366
-
-# A booking's entries are named by it (universal credits), or by its card payment.
-_LINES = """
-SELECT b.id AS booking_id, b.created_at AS booked_at, c.name AS class_name, o.start_time,
-       u.first_name, u.last_name, b.status, b.credits_used,
-       bool_or(p.id IS NOT NULL) AS by_card,
-       coalesce(sum(e.amount) FILTER (WHERE e.entry_type IN
-                ('marketplace', 'marketplace_refund', 'payment', 'refund')), 0) AS gross,
-       -coalesce(sum(e.amount) FILTER (WHERE e.entry_type IN
-                 ('commission', 'commission_refund', 'fee', 'fee_refund')), 0) AS commission
-  FROM payout_entries e
-  LEFT JOIN payments p ON p.id = e.payment_id
-  JOIN bookings b ON b.id = coalesce(e.booking_id, p.booking_id)
-  JOIN class_schedules o ON o.id = b.class_schedule_id
-  JOIN classes c ON c.id = o.class_id
-  JOIN users u ON u.id = b.user_id
- WHERE e.tenant_id = %s AND e.created_at >= %s AND e.created_at < %s
-   AND b.booking_type = 'marketplace' AND e.entry_type <> 'transfer'
- GROUP BY b.id, b.tenant_id, c.name, o.start_time, u.first_name, u.last_name
- ORDER BY min(e.seq)
-"""
 
 
 def period_bounds(start: date, end: date, timezone: str) -> tuple[datetime, datetime]:
@@ -62,7 +41,7 @@ async def statement(
 ) -> StatementOut:
     tenant = await tenants_service.get_tenant(session, tenant_id)
     period_from, period_to = period_bounds(start, end, tenant.timezone)
-    rows = await raw.fetch_all(session, _LINES, (tenant_id, period_from, period_to))
+    rows = await repository.statement_lines(session, tenant_id, period_from, period_to)
     lines = [
         StatementLine(
             booking_id=row.booking_id,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict
 
 from studioloop.accounts.dependencies import CurrentUser, PlatformOwner, require_role
-from studioloop.accounts.service import Membership
+from studioloop.accounts.members import Membership
 from studioloop.config import get_settings
 from studioloop.core.errors import NotFound
 from studioloop.core.openapi import API_PREFIX, errors

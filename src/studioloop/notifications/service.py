@@ -21,10 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User
 from studioloop.config import get_settings
-from studioloop.db import raw
 from studioloop.db.tenancy import set_platform_view
 from studioloop.jobs.defer import defer_in_transaction
-from studioloop.notifications import channels, job_names, preferences, rendering
+from studioloop.notifications import channels, job_names, preferences, rendering, repository
 from studioloop.notifications.events import FALLBACK_ORDER, Event, get_event
 from studioloop.notifications.models import (
     ChannelOptOut,
@@ -321,9 +320,7 @@ async def person_for(
 async def studio_for(session: AsyncSession, tenant_id: uuid.UUID | None) -> Studio | None:
     if tenant_id is None:
         return None
-    row = await raw.fetch_one(
-        session, "SELECT id, name, timezone, settings FROM tenants WHERE id = %s", (tenant_id,)
-    )
+    row = await repository.studio_row(session, tenant_id)
     if row is None:
         return None
     return Studio(row.id, row.name, row.timezone, row.settings or {})

@@ -18,17 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User
 from studioloop.config import Settings
-from studioloop.db import raw
 from studioloop.notifications.service import Attachment
-from studioloop.payments import service
+from studioloop.payments import repository, service
 from studioloop.payments.models import Payment, Receipt
 from studioloop.tenants import logo, service as tenants_service
-
-_NEXT_NUMBER = """
-INSERT INTO receipt_counters (tenant_id, last_number) VALUES (%s, 1)
-ON CONFLICT (tenant_id) DO UPDATE SET last_number = receipt_counters.last_number + 1
-RETURNING last_number
-"""
 
 
 def vat_included(amount: int, rate_basis_points: int) -> int:
@@ -48,11 +41,11 @@ async def issue(session: AsyncSession, payment: Payment) -> Receipt:
     settings = await tenants_service.settings_of(session, payment.tenant_id)
     rate = settings.get("vat_rate_basis_points", 0)
     rate = rate if isinstance(rate, int) and 0 <= rate <= 10_000 else 0
-    row = await raw.fetch_one(session, _NEXT_NUMBER, (payment.tenant_id,))
+    number = await repository.next_receipt_number(session, payment.tenant_id)
     receipt = Receipt(
         tenant_id=payment.tenant_id,
         payment_id=payment.id,
-        number=row.last_number,
+        number=number,
         amount=payment.amount,
         vat_amount=vat_included(payment.amount, rate),
         vat_rate_basis_points=rate,

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 
 from studioloop.accounts.dependencies import CurrentUser, require_role
+from studioloop.accounts.members import Membership, membership_of
 from studioloop.accounts.models import User
-from studioloop.accounts.service import Membership, membership_of
 from studioloop.core import http
 from studioloop.core.http import IdempotencyKey, app_settings
 from studioloop.core.openapi import API_PREFIX, errors

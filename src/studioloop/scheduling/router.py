@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from studioloop.accounts.dependencies import OptionalUser, require_role
-from studioloop.accounts.service import Membership, membership_of
+from studioloop.accounts.members import Membership, membership_of
 from studioloop.core.errors import field_error
 from studioloop.core.http import app_settings
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.pagination import Page
 from studioloop.db.session import DbSession, ReadSession
-from studioloop.scheduling import ics, schedule_service, schemas, service
-from studioloop.scheduling.schedule_service import OccurrenceFilter
+from studioloop.scheduling import ics, schemas, service, timetable
+from studioloop.scheduling.timetable import OccurrenceFilter
 from studioloop.tenants.dependencies import CurrentTenant, ReadTenant
 
 router = APIRouter(prefix=f"{API_PREFIX}/tenants/{{slug}}", tags=["scheduling"])
@@ -213,7 +213,7 @@ async def list_schedules(
     and place, and live `available_spots`. May be read from the read replica, so up to
     REPLICA_MAX_LAG_SECONDS (+1 s) behind the latest change when one is configured."""
     start, end = _range(start_from, start_to)
-    items, next_cursor = await schedule_service.list_occurrences(
+    items, next_cursor = await timetable.list_occurrences(
         session,
         OccurrenceFilter(
             start, end, class_type, instructor_id, location_id, class_id, include_cancelled
@@ -240,9 +240,7 @@ async def create_schedule(
 ) -> schemas.CreatedSchedule:
     """One occurrence (`start_time`), or a weekly series (`local_start_time` +
     `recurrence`) in the studio's time zone. Overlaps: 409 `SCHEDULE_CONFLICT`."""
-    return await schedule_service.create_schedule(
-        session, tenant, body, horizon_weeks=_horizon(request)
-    )
+    return await timetable.create_schedule(session, tenant, body, horizon_weeks=_horizon(request))
 
 
 @router.get(
@@ -254,7 +252,7 @@ async def create_schedule(
 async def get_schedule(
     schedule_id: uuid.UUID, tenant: CurrentTenant, session: DbSession
 ) -> schemas.OccurrenceOut:
-    return await schedule_service.get_occurrence(session, schedule_id)
+    return await timetable.get_occurrence(session, schedule_id)
 
 
 @router.patch(
@@ -271,7 +269,7 @@ async def update_schedule(
     session: DbSession,
 ) -> schemas.OccurrenceOut:
     """Edit one occurrence (time, instructor, substitute, room, capacity, windows)."""
-    return await schedule_service.update_occurrence(session, tenant, schedule_id, body)
+    return await timetable.update_occurrence(session, tenant, schedule_id, body)
 
 
 @router.post(
@@ -287,7 +285,7 @@ async def cancel_schedule(
     _admin: Admin,
     session: DbSession,
 ) -> schemas.OccurrenceOut:
-    return await schedule_service.cancel_occurrence(session, schedule_id, body.reason)
+    return await timetable.cancel_occurrence(session, schedule_id, body.reason)
 
 
 @router.get(
@@ -296,7 +294,7 @@ async def cancel_schedule(
 async def get_series(
     series_id: uuid.UUID, tenant: CurrentTenant, session: DbSession
 ) -> schemas.SeriesOut:
-    return schedule_service.series_out(await schedule_service.get_series(session, series_id))
+    return timetable.series_out(await timetable.get_series(session, series_id))
 
 
 @router.patch(
@@ -314,7 +312,7 @@ async def update_series(
     request: Request,
 ) -> schemas.CreatedSchedule:
     """Change the series from `apply_from` on (occurrences edited on their own are kept)."""
-    return await schedule_service.update_series(
+    return await timetable.update_series(
         session, tenant, series_id, body, horizon_weeks=_horizon(request)
     )
 
@@ -331,9 +329,7 @@ async def timetable_ics(tenant: ReadTenant, session: ReadSession, request: Reque
     occurrences: list[schemas.OccurrenceOut] = []
     cursor = None
     while True:
-        page, cursor = await schedule_service.list_occurrences(
-            session, filters, limit=200, cursor=cursor
-        )
+        page, cursor = await timetable.list_occurrences(session, filters, limit=200, cursor=cursor)
         occurrences.extend(page)
         if cursor is None:
             break

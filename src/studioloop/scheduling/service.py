@@ -1,6 +1,6 @@
 """The studio's catalogue: locations, rooms and classes.
 
-The timetable (occurrences and series) is in `schedule_service`. Both run with the tenant
+Occurrences and weekly series are in `timetable`. Both run with the tenant
 already set in the transaction, so row-level security confines every statement.
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.accounts import service as accounts_service
+from studioloop.accounts import members
 from studioloop.config import Settings
 from studioloop.core.errors import field_error
 from studioloop.core.patching import apply_changes
@@ -41,7 +41,7 @@ async def check_instructor(
 ) -> None:
     if user_id is None:
         return
-    membership = await accounts_service.membership_of(session, tenant_id, user_id)
+    membership = await members.membership_of(session, tenant_id, user_id)
     if membership is None or not membership.allows("instructor"):
         raise field_error(field, "is not an active instructor of this studio")
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from studioloop.accounts import service as accounts_service
+from studioloop.accounts import members
 from studioloop.accounts.dependencies import CurrentUser
 from studioloop.accounts.exceptions import InsufficientRole
 from studioloop.core.http import app_settings
@@ -71,7 +71,7 @@ async def _administered(session: DbSession, slug: str, user: CurrentUser) -> Ten
     tenant = await service.get_tenant_by_slug(session, slug, include_inactive=True)
     await enter_tenant_for_transaction(session, tenant.id)
     if not user.is_platform_owner:
-        membership = await accounts_service.membership_of(session, tenant.id, user.id)
+        membership = await members.membership_of(session, tenant.id, user.id)
         if membership is None or not membership.allows("admin") or tenant.status == "cancelled":
             raise InsufficientRole(details={"required_role": "admin"})
     return tenant

@@ -10,17 +10,17 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.accounts import service as accounts_service
+from studioloop.accounts import members
 from studioloop.accounts.models import User
 from studioloop.core.errors import Forbidden
 from studioloop.core.pagination import Page, cursor_uuid, decode_cursor, encode_cursor
-from studioloop.db import raw, tenancy
+from studioloop.db import tenancy
+from studioloop.tenants import repository
 from studioloop.tenants.cache import TenantRef, announce_tenant_change
 from studioloop.tenants.exceptions import DomainTaken, SlugTaken, TenantNotFound
 from studioloop.tenants.models import (
     PLATFORM_KIND,
     PLATFORM_TENANT_ID,
-    PLATFORM_TENANT_SLUG,
     Tenant,
 )
 from studioloop.tenants.schemas import TenantCreate, TenantPublic, TenantUpdate
@@ -77,9 +77,7 @@ async def create_tenant(session: AsyncSession, owner: User, data: TenantCreate) 
     await session.refresh(tenant)
     # A scope, not an entry: the demo loader creates several studios in one transaction.
     async with tenancy.scope(session, tenant.id):
-        await accounts_service.grant_role(
-            session, tenant.id, owner.id, "owner", actor_user_id=owner.id
-        )
+        await members.grant_role(session, tenant.id, owner.id, "owner", actor_user_id=owner.id)
     await announce_tenant_change(session, tenant.id)
     return tenant
 
@@ -171,13 +169,7 @@ async def update_tenant(
 async def enter_platform_tenant(session: AsyncSession) -> uuid.UUID:
     """Create the platform's own tenant if this database has none yet, and put it in
     context for the rest of the transaction."""
-    await raw.execute(
-        session,
-        "INSERT INTO tenants (id, name, slug, kind, email, marketplace_enabled, timezone) "
-        "VALUES (%s, 'StudioLoop marketplace', %s, %s, 'marketplace@studioloop.invalid', "
-        "false, 'UTC') ON CONFLICT (id) DO NOTHING",
-        (PLATFORM_TENANT_ID, PLATFORM_TENANT_SLUG, PLATFORM_KIND),
-    )
+    await repository.create_platform_tenant(session)
     await tenancy.enter_tenant_for_transaction(session, PLATFORM_TENANT_ID)
     return PLATFORM_TENANT_ID
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from studioloop.accounts import service as accounts
+from studioloop.accounts import members
 from studioloop.accounts.models import User
 from studioloop.accounts.schemas import InviteRequest, MemberUpdate
 from studioloop.core.pagination import cursor_uuid, decode_cursor, encode_cursor
@@ -43,7 +43,7 @@ async def _list_page(
     if cursor:
         email, raw_id = decode_cursor(cursor, 2)
         after = (str(email), cursor_uuid(raw_id))
-    people = await accounts.list_members(
+    people = await members.list_members(
         session, tenant.id, role=None, q=q or None, limit=PAGE + 1, offset_after=after
     )
     more = None
@@ -98,11 +98,11 @@ async def invite(request: Request, tenant: CurrentTenant, session: DbSession) ->
     data: dict[str, Any] = {k: v for k, v in fields.items() if v}
     parsed, errors = parse(InviteRequest, data)
     if parsed is not None:
-        actor = await accounts.membership_of(session, tenant.id, user.id)
+        actor = await members.membership_of(session, tenant.id, user.id)
         assert actor is not None
         settings = request.app.state.settings
         sent, problem = await attempt(
-            session, lambda: accounts.invite_member(session, settings, tenant.id, actor, parsed)
+            session, lambda: members.invite_member(session, settings, tenant.id, actor, parsed)
         )
         if problem is None and sent is not None:
             target = f"/s/{tenant.slug}/admin/members?invited={parsed.email}"
@@ -124,7 +124,7 @@ async def _detail(
     notice: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    member = await accounts.get_member(session, tenant.id, member_id)
+    member = await members.get_member(session, tenant.id, member_id)
     balance = await credits.balance_of(session, tenant.id, member_id)
     context = {
         **await studio_context(session, tenant),
@@ -164,11 +164,11 @@ async def update_member(
     parsed, errors = parse(MemberUpdate, data)
     problem_text = next(iter(errors.values()), None)
     if parsed is not None:
-        actor = await accounts.membership_of(session, tenant.id, user.id)
+        actor = await members.membership_of(session, tenant.id, user.id)
         assert actor is not None
         _done, problem = await attempt(
             session,
-            lambda: accounts.update_member(session, tenant.id, actor, member_id, parsed),
+            lambda: members.update_member(session, tenant.id, actor, member_id, parsed),
         )
         if problem is None:
             return RedirectResponse(

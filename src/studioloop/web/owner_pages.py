@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from studioloop.accounts.members import membership_of
 from studioloop.accounts.models import User
-from studioloop.accounts.service import membership_of
 from studioloop.analytics import service as analytics
 from studioloop.db.session import DbSession
 from studioloop.notifications import manage as notification_history

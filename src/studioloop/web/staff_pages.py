@@ -15,8 +15,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from studioloop.accounts.members import membership_of
 from studioloop.accounts.models import User
-from studioloop.accounts.service import membership_of
 from studioloop.booking import checkin
 from studioloop.booking.models import Booking
 from studioloop.booking.schemas import BatchIn

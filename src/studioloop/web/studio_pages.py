@@ -19,17 +19,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy import select
 
+from studioloop.accounts.members import grant_role, membership_of
 from studioloop.accounts.models import User
-from studioloop.accounts.service import grant_role, membership_of
 from studioloop.booking import flows, reading as booking_reading
 from studioloop.booking.models import ACTIVE_STATUSES, Booking
 from studioloop.credits import service as credits
 from studioloop.db.session import DbSession, ReadSession
 from studioloop.payments.service import format_money
-from studioloop.scheduling import schedule_service
+from studioloop.scheduling import timetable as schedule
 from studioloop.scheduling.models import ClassTemplate
-from studioloop.scheduling.schedule_service import OccurrenceFilter
 from studioloop.scheduling.schemas import OccurrenceOut
+from studioloop.scheduling.timetable import OccurrenceFilter
 from studioloop.tenants import service as tenants_service
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant, ReadTenant
@@ -130,7 +130,7 @@ async def studio_context(session: DbSession, tenant: TenantRef) -> dict[str, Any
 @router.get("/s/{slug}", response_class=HTMLResponse)
 async def studio_home(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
     now = datetime.now(UTC)
-    items, _ = await schedule_service.list_occurrences(
+    items, _ = await schedule.list_occurrences(
         session,
         OccurrenceFilter(now, now + timedelta(days=7), include_cancelled=False),
         limit=8,
@@ -167,7 +167,7 @@ async def timetable(
         shown = today  # a mangled link shows this week rather than an error
     monday = shown - timedelta(days=shown.weekday())
     start = datetime.combine(monday, time(0), tzinfo=zone)
-    items, _ = await schedule_service.list_occurrences(
+    items, _ = await schedule.list_occurrences(
         session,
         OccurrenceFilter(start, start + timedelta(days=7), class_type=type or None),
         limit=500,
@@ -214,7 +214,7 @@ async def _class_page(
     problem: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    occurrence = await schedule_service.get_occurrence(session, occurrence_id)
+    occurrence = await schedule.get_occurrence(session, occurrence_id)
     user = await web_user(request, session)
     mine = None
     if user is not None:

@@ -12,11 +12,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from studioloop.accounts import service as accounts
+from studioloop.accounts import members
 from studioloop.accounts.models import User
 from studioloop.db.session import DbSession
 from studioloop.marketplace import pricing, service as marketplace
-from studioloop.scheduling import schedule_service, service as scheduling
+from studioloop.scheduling import service as scheduling, timetable
 from studioloop.scheduling.models import ScheduleSeries
 from studioloop.scheduling.schemas import ClassIn, ClassUpdate, ScheduleIn, SeriesUpdate
 from studioloop.tenants.cache import TenantRef
@@ -49,7 +49,7 @@ async def _page(
     status_code: int = 200,
 ) -> Response:
     classes = await scheduling.list_classes(session, tenant, include_inactive=True, class_type=None)
-    people = await accounts.list_members(
+    people = await members.list_members(
         session, tenant.id, role=None, q=None, limit=200, offset_after=None
     )
     series = list(
@@ -180,9 +180,7 @@ async def create_series(request: Request, tenant: CurrentTenant, session: DbSess
         horizon = request.app.state.settings.schedule_horizon_weeks
         created, problem = await attempt(
             session,
-            lambda: schedule_service.create_schedule(
-                session, tenant, parsed, horizon_weeks=horizon
-            ),
+            lambda: timetable.create_schedule(session, tenant, parsed, horizon_weeks=horizon),
         )
         if problem is None and created is not None:
             # The week of the first new class, so the admin sees what was added.
@@ -233,7 +231,7 @@ async def cancel_occurrence(
         return refused or Response(status_code=401)
     reason = str(form.get("reason") or "").strip()[:500] or "Cancelled by the studio"
     _done, problem = await attempt(
-        session, lambda: schedule_service.cancel_occurrence(session, occurrence_id, reason)
+        session, lambda: timetable.cancel_occurrence(session, occurrence_id, reason)
     )
     target = f"/s/{tenant.slug}/classes/{occurrence_id}"
     if problem is not None:
@@ -331,7 +329,7 @@ async def change_series(
         horizon = request.app.state.settings.schedule_horizon_weeks
         _changed, problem = await attempt(
             session,
-            lambda: schedule_service.update_series(
+            lambda: timetable.update_series(
                 session, tenant, series_id, parsed, horizon_weeks=horizon
             ),
         )

@@ -1,7 +1,7 @@
 """Accounts: memberships of studios, roles, invitations and the membership history.
 
-Split from `service.py` (sign-up, sign-in, profiles), which re-exports these names so other
-domains keep calling `accounts.service`; this module does not import it back.
+Part of the domain's public face beside `service.py` (sign-up, sign-in, profiles); the two
+do not import each other.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.accounts import exceptions as exc
+from studioloop.accounts import exceptions as exc, repository
 from studioloop.accounts.emails import normalise_email, user_by_email as _user_by_email
 from studioloop.accounts.models import (
     MembershipAudit,
@@ -36,7 +36,7 @@ from studioloop.accounts.schemas import (
 )
 from studioloop.config import Settings
 from studioloop.core import security
-from studioloop.db import raw, tenancy
+from studioloop.db import tenancy
 from studioloop.notifications import service as notifications
 from studioloop.tenants.models import Tenant
 
@@ -60,17 +60,10 @@ class Membership:
         return self.status == "active" and at_least(self.role, minimum)
 
 
-# Plain SQL (db/raw.py): asked by every role check and every booking.
-_MEMBERSHIP = """
-SELECT user_id, tenant_id, role, status FROM user_tenant_roles
- WHERE tenant_id = %s AND user_id = %s AND status <> 'invited'
-"""
-
-
 async def membership_of(
     session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
 ) -> Membership | None:
-    row = await raw.fetch_one(session, _MEMBERSHIP, (tenant_id, user_id))
+    row = await repository.membership_row(session, tenant_id, user_id)
     if row is None or row.user_id is None:
         return None
     return Membership(
