@@ -23,7 +23,7 @@ from studioloop.core import security
 from studioloop.credits import universal
 from studioloop.credits.models import CreditPackage
 from studioloop.db import tenancy
-from studioloop.scheduling import service as scheduling_service, timetable
+from studioloop.scheduling import series, service as scheduling_service
 from studioloop.scheduling.models import ClassTemplate
 from studioloop.scheduling.schemas import ClassIn, LocationIn, Recurrence, RoomIn, ScheduleIn
 from studioloop.tenants import service as tenants_service
@@ -313,7 +313,7 @@ async def _timetable(
             ),
         )
         weekdays = sorted({index % 7, (index + 3) % 7})
-        await timetable.create_schedule(
+        await series.create_schedule(
             session,
             ref,
             ScheduleIn(
@@ -380,7 +380,7 @@ async def _gym_timetable(
                 description=f"{title} at Jozi HIIT Club, Rosebank.",
             ),
         )
-        await timetable.create_schedule(
+        await series.create_schedule(
             session,
             ref,
             ScheduleIn(

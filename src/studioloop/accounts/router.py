@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from studioloop.accounts import members, schemas, service
+from studioloop.accounts import invitations, members, schemas, service
 from studioloop.accounts.dependencies import CurrentUser, require_role
 from studioloop.accounts.roles import Role
 from studioloop.accounts.schemas import MemberStatus
@@ -217,7 +217,7 @@ async def _invite_member(
 
     201 with the new invitation. If the email already has a pending invitation here, it is
     sent again with a new link (the old one stops working) and a new 7-day expiry: 200."""
-    invitation, created = await members.invite_member(session, settings, tenant.id, actor, body)
+    invitation, created = await invitations.invite_member(session, settings, tenant.id, actor, body)
     if not created:
         response.status_code = status.HTTP_200_OK
     return invitation
@@ -266,14 +266,14 @@ async def _member_history(
 async def _get_invitation(
     membership_id: uuid.UUID, tenant: CurrentTenant, _actor: Admin, session: DbSession
 ) -> schemas.MemberOut:
-    return await members.get_invitation(session, tenant.id, membership_id)
+    return await invitations.get_invitation(session, tenant.id, membership_id)
 
 
 async def _revoke_invitation(
     membership_id: uuid.UUID, tenant: CurrentTenant, actor: Admin, session: DbSession
 ) -> None:
     """Withdraw a pending invitation; its link stops working (admin+; owner for staff)."""
-    await members.revoke_invitation(session, tenant.id, actor, membership_id)
+    await invitations.revoke_invitation(session, tenant.id, actor, membership_id)
 
 
 for prefix in ("/tenants/{slug}", ""):
@@ -362,7 +362,7 @@ async def accept_invite(
     """Accept an emailed invitation with the signed-in account; the studio is the one that
     sent it. Unknown or used token: 404 `INVITATION_NOT_FOUND`; expired: 400
     `INVITATION_EXPIRED`; already an active member: 409 `ALREADY_MEMBER`."""
-    return await members.accept_invitation(session, user, body.token)
+    return await invitations.accept_invitation(session, user, body.token)
 
 
 @router.post(

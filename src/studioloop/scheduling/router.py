@@ -13,7 +13,7 @@ from studioloop.core.http import app_settings
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.pagination import Page
 from studioloop.db.session import DbSession, ReadSession
-from studioloop.scheduling import ics, schemas, service, timetable
+from studioloop.scheduling import ics, schemas, series, service, timetable
 from studioloop.scheduling.timetable import OccurrenceFilter
 from studioloop.tenants.dependencies import CurrentTenant, ReadTenant
 
@@ -240,7 +240,7 @@ async def create_schedule(
 ) -> schemas.CreatedSchedule:
     """One occurrence (`start_time`), or a weekly series (`local_start_time` +
     `recurrence`) in the studio's time zone. Overlaps: 409 `SCHEDULE_CONFLICT`."""
-    return await timetable.create_schedule(session, tenant, body, horizon_weeks=_horizon(request))
+    return await series.create_schedule(session, tenant, body, horizon_weeks=_horizon(request))
 
 
 @router.get(
@@ -294,7 +294,7 @@ async def cancel_schedule(
 async def get_series(
     series_id: uuid.UUID, tenant: CurrentTenant, session: DbSession
 ) -> schemas.SeriesOut:
-    return timetable.series_out(await timetable.get_series(session, series_id))
+    return series.series_out(await series.get_series(session, series_id))
 
 
 @router.patch(
@@ -312,7 +312,7 @@ async def update_series(
     request: Request,
 ) -> schemas.CreatedSchedule:
     """Change the series from `apply_from` on (occurrences edited on their own are kept)."""
-    return await timetable.update_series(
+    return await series.update_series(
         session, tenant, series_id, body, horizon_weeks=_horizon(request)
     )
 

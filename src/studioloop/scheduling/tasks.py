@@ -11,7 +11,7 @@ from studioloop.config import get_settings
 from studioloop.core.logging import get_logger
 from studioloop.jobs.app import DEFAULT_RETRY, job_app
 from studioloop.jobs.per_tenant import for_each_tenant
-from studioloop.scheduling import timetable
+from studioloop.scheduling import series
 from studioloop.tenants import service as tenants_service
 
 logger = get_logger(__name__)
@@ -21,7 +21,7 @@ async def _extend(session: AsyncSession, tenant_id: uuid.UUID, settings: dict[st
     tenant = await tenants_service.find_tenant_ref(session, ("id", str(tenant_id)))
     if tenant is None:
         return 0
-    return await timetable.extend_all_series(
+    return await series.extend_all_series(
         session, tenant, horizon_weeks=get_settings().schedule_horizon_weeks
     )
 

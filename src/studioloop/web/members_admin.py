@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from studioloop.accounts import members
+from studioloop.accounts import invitations, members
 from studioloop.accounts.models import User
 from studioloop.accounts.schemas import InviteRequest, MemberUpdate
 from studioloop.core.pagination import cursor_uuid, decode_cursor, encode_cursor
@@ -102,7 +102,7 @@ async def invite(request: Request, tenant: CurrentTenant, session: DbSession) ->
         assert actor is not None
         settings = request.app.state.settings
         sent, problem = await attempt(
-            session, lambda: members.invite_member(session, settings, tenant.id, actor, parsed)
+            session, lambda: invitations.invite_member(session, settings, tenant.id, actor, parsed)
         )
         if problem is None and sent is not None:
             target = f"/s/{tenant.slug}/admin/members?invited={parsed.email}"

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from studioloop import __version__
-from studioloop.accounts import members, service as accounts_service
+from studioloop.accounts import invitations, service as accounts_service
 from studioloop.accounts.exceptions import (
     AccountDisabled,
     AlreadyMember,
@@ -147,7 +147,7 @@ async def _render_invitation(
         # Tokens are url-safe base64 of 32 bytes; anything far off that cannot be one.
         if not 10 <= len(token) <= 256:
             raise InvitationNotFound()
-        invitation = await members.preview_invitation(session, token)
+        invitation = await invitations.preview_invitation(session, token)
         if error is None and invitation.expired:
             raise InvitationExpired()
     except (InvitationNotFound, InvitationExpired) as problem:
@@ -158,7 +158,7 @@ async def _render_invitation(
         {
             "user": user,
             "invitation": invitation,
-            "role_phrase": members.ROLE_PHRASES[invitation.role] if invitation else "",
+            "role_phrase": invitations.ROLE_PHRASES[invitation.role] if invitation else "",
             "problem": error.message if error else None,
             "token": token,
             "login_url": f"/login?next={quote(_invite_page_url(token), safe='')}",
@@ -190,7 +190,7 @@ async def accept_invite_submit(
     try:
         if not 10 <= len(token) <= 256:
             raise InvitationNotFound()
-        await members.accept_invitation(session, user, token)
+        await invitations.accept_invitation(session, user, token)
     except (InvitationNotFound, InvitationExpired, AlreadyMember) as error:
         response = await _render_invitation(request, session, token, error)
         # The page is rendered; now make sure the refused attempt leaves nothing behind.

@@ -16,7 +16,7 @@ from studioloop.accounts import members
 from studioloop.accounts.models import User
 from studioloop.db.session import DbSession
 from studioloop.marketplace import pricing, service as marketplace
-from studioloop.scheduling import service as scheduling, timetable
+from studioloop.scheduling import series, service as scheduling, timetable
 from studioloop.scheduling.models import ScheduleSeries
 from studioloop.scheduling.schemas import ClassIn, ClassUpdate, ScheduleIn, SeriesUpdate
 from studioloop.tenants.cache import TenantRef
@@ -180,7 +180,7 @@ async def create_series(request: Request, tenant: CurrentTenant, session: DbSess
         horizon = request.app.state.settings.schedule_horizon_weeks
         created, problem = await attempt(
             session,
-            lambda: timetable.create_schedule(session, tenant, parsed, horizon_weeks=horizon),
+            lambda: series.create_schedule(session, tenant, parsed, horizon_weeks=horizon),
         )
         if problem is None and created is not None:
             # The week of the first new class, so the admin sees what was added.
@@ -329,9 +329,7 @@ async def change_series(
         horizon = request.app.state.settings.schedule_horizon_weeks
         _changed, problem = await attempt(
             session,
-            lambda: timetable.update_series(
-                session, tenant, series_id, parsed, horizon_weeks=horizon
-            ),
+            lambda: series.update_series(session, tenant, series_id, parsed, horizon_weeks=horizon),
         )
         if problem is None:
             return RedirectResponse(f"/s/{tenant.slug}/admin/classes?changed=1", status_code=303)
