@@ -25,11 +25,13 @@ PRICED_CLASS, CARD_ONLY_CLASS, PRICE = 2, 3, 1000
 SEATED = ("confirmed", "held")  # the bookings that take a seat
 ACTIVE = ("confirmed", "waitlisted", "held")
 
-# Bugs this model found, now fixed (rule `paid_by_card` in booking/eligibility.py; the
-# regression tests are in test_stateful_findings.py). Set a flag back to True only to see
-# what the engine did before: a waitlisted member promoted into a class sold by card only
-# (credits_required 0, a price) was confirmed without paying anything, and the marketplace
-# booked such a class for 0 universal credits.
+# Bugs this model found, now fixed (rule `paid_by_card` and `decide` in
+# booking/eligibility.py; the regression tests are in test_stateful_findings.py). Set a flag
+# back to True only to see what the engine did before: a waitlisted member promoted into a
+# class sold by card only (credits_required 0, a price) was confirmed without paying
+# anything, and the marketplace booked such a class for 0 universal credits. Now such a
+# promotion (and one of a member short of credits for a class with a card price) holds the
+# seat for the member to pay.
 PROMOTION_GIVES_CARD_ONLY_SEATS_AWAY = False
 MARKETPLACE_GIVES_CARD_ONLY_SEATS_AWAY = False
 
@@ -211,13 +213,17 @@ class Model:
             if self.clashes(candidate.member, cls):
                 self.note("promotion skipped a member booked at that time")
                 continue
-            if c.card_only and not PROMOTION_GIVES_CARD_ONLY_SEATS_AWAY:
-                continue
-            if self.balance(candidate.member) < c.cost:
-                self.note("promotion skipped a member without credits")
-                continue
-            if c.card_only:
+            if c.card_only and PROMOTION_GIVES_CARD_ONLY_SEATS_AWAY:
                 self.note("promoted into a card-only class for nothing (known bug)")
+            elif c.card_only or self.balance(candidate.member) < c.cost:
+                if c.price is None:
+                    self.note("promotion skipped a member without credits")
+                    continue
+                # Offered as a hold to pay for by card; its checkout opens when asked.
+                candidate.status = "held"
+                self.waitlist[cls].remove(candidate)
+                self.note("promoted into a held seat")
+                return
             candidate.taken = self.debit(candidate.member, c.cost)
             candidate.status = "confirmed"
             self.waitlist[cls].remove(candidate)

@@ -277,6 +277,11 @@ class BookingMachine(RuleBasedStateMachine):
         if again:
             active = self.model.active(member, cls)
             assert active is not None
+            if active.payment_id is None:  # a seat offered from the waitlist: its checkout
+                self.note("promoted hold: checkout opened")
+                assert details["booking_id"] == active.id
+                active.payment_id, active.payable = details["payment_id"], True
+                return
             assert (details["booking_id"], details["payment_id"]) == (
                 active.id,
                 active.payment_id,
@@ -479,8 +484,8 @@ class BookingMachine(RuleBasedStateMachine):
         m = self.model
         choices = [b for b in m.bookings if b.status == "held"]
         booking = choices[pick % len(choices)]
-        if declined:
-            self.run(self._payment_event(booking.payment_id or "", "payment.failed"))
+        if declined and booking.payment_id is not None:
+            self.run(self._payment_event(booking.payment_id, "payment.failed"))
             booking.payable = False
         else:
             self.world.db.execute(
@@ -488,7 +493,7 @@ class BookingMachine(RuleBasedStateMachine):
                 (booking.id,),
             )
             assert self.run(expire_seat_holds(timestamp=0)) == 1
-        self.note("hold declined" if declined else "hold expired")
+        self.note("hold declined" if declined and booking.payment_id else "hold expired")
         m.free_seat(booking, "expired")
 
     # --- after every step ------------------------------------------------------------------
@@ -512,6 +517,7 @@ COVERED = {
     "hold expired",
     "hold declined",
     "promoted from the waitlist",
+    "promoted into a held seat",
 }
 MACHINE_SETTINGS = settings(
     max_examples=int(os.environ.get("STATEFUL_EXAMPLES", str(DEFAULT_EXAMPLES))),

@@ -26,6 +26,7 @@ from studioloop.billing import service
 from studioloop.billing.models import MembershipPlan, Subscription
 from studioloop.config import Settings
 from studioloop.core.logging import get_logger
+from studioloop.core.money import format_money
 from studioloop.notifications import service as notifications
 from studioloop.payments import (
     exceptions as payment_errors,
@@ -162,7 +163,7 @@ async def _send_payment_link(
         subscription,
         "membership_renewal_due",
         plan=plan.name,
-        amount=payments.format_money(open_payment.amount, open_payment.currency),
+        amount=format_money(open_payment.amount, open_payment.currency),
         checkout_url=open_payment.checkout_url or "",
     )
 
@@ -224,7 +225,7 @@ async def announce_upcoming(
             dedup_key=key,
             plan=plan.name,
             renews_on=renews_on.strftime("%d %b %Y"),
-            amount=payments.format_money(plan.price, tenant.currency),
+            amount=format_money(plan.price, tenant.currency),
             saved_card=bool(subscription.payment_method_ref),
         )
     return len(keyed) - len(sent)

@@ -25,6 +25,7 @@ from studioloop.billing.models import MembershipPlan, Subscription
 from studioloop.billing.schemas import PlanIn, PlanUpdate
 from studioloop.config import Settings
 from studioloop.core.errors import field_error
+from studioloop.core.money import format_money
 from studioloop.credits import service as credits
 from studioloop.notifications import service as notifications
 from studioloop.payments import (
@@ -221,7 +222,7 @@ async def payment_succeeded(session: AsyncSession, settings: Settings, payment: 
                 await payments_public.receipt_attachment(session, settings, payment, receipt)
             ],
             plan=plan.name,
-            amount=payments.format_money(payment.amount, payment.currency),
+            amount=format_money(payment.amount, payment.currency),
             receipt_number=payments_public.receipt_number(receipt.number),
         )
         return
@@ -238,7 +239,7 @@ async def payment_succeeded(session: AsyncSession, settings: Settings, payment: 
             subscription,
             "membership_payment_refunded",
             plan=plan.name,
-            amount=payments.format_money(payment.amount, payment.currency),
+            amount=format_money(payment.amount, payment.currency),
         )
         return
     continuing = subscription.status in ("active", "past_due") and subscription.current_period_end
@@ -270,7 +271,7 @@ async def payment_succeeded(session: AsyncSession, settings: Settings, payment: 
         "membership_active",
         attachments=[await payments_public.receipt_attachment(session, settings, payment, receipt)],
         plan=plan.name,
-        amount=payments.format_money(payment.amount, payment.currency),
+        amount=format_money(payment.amount, payment.currency),
         period_end=subscription.current_period_end.strftime("%d %b %Y"),
         receipt_number=payments_public.receipt_number(receipt.number),
     )

@@ -94,13 +94,54 @@ async def feed(session: AsyncSession, user: User) -> bytes:
                 )
             )
         for booking, start, end, class_name, location, studio in rows:
-            event = Event()
-            event.add("uid", f"booking-{booking.id}@studioloop")
-            event.add("dtstamp", now)
-            event.add("dtstart", start)
-            event.add("dtend", end)
-            event.add("summary", f"{class_name} ({studio})")
-            if location:
-                event.add("location", f"{studio}, {location}")
-            calendar.add_component(event)
+            calendar.add_component(
+                _event(booking.id, start, end, class_name, studio, location, now)
+            )
+    return bytes(calendar.to_ical())
+
+
+def _event(
+    booking_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    class_name: str,
+    studio: str,
+    location: str | None,
+    now: datetime,
+) -> Event:
+    """One booking as a calendar event; its uid is the same in the feed and in a single
+    download, so a calendar that has both shows it once."""
+    event = Event()
+    event.add("uid", f"booking-{booking_id}@studioloop")
+    event.add("dtstamp", now)
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    event.add("summary", f"{class_name} ({studio})")
+    if location:
+        event.add("location", f"{studio}, {location}")
+    return event
+
+
+async def one_booking(session: AsyncSession, booking: Booking, page_url: str) -> bytes:
+    """A single booking as an .ics file ("Add to calendar"), linking back to its page.
+    The booking's studio is in context."""
+    row = (
+        await session.execute(
+            select(ClassSchedule.start_time, ClassSchedule.end_time, ClassTemplate.name)
+            .add_columns(Location.name, Tenant.name)
+            .join(ClassTemplate, ClassTemplate.id == ClassSchedule.class_id)
+            .join(Tenant, Tenant.id == ClassSchedule.tenant_id)
+            .outerjoin(Location, Location.id == ClassSchedule.location_id)
+            .where(ClassSchedule.id == booking.class_schedule_id)
+        )
+    ).one()
+    start, end, class_name, location, studio = row
+    calendar = Calendar()
+    calendar.add("prodid", "-//StudioLoop//Booking//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    event = _event(booking.id, start, end, class_name, studio, location, datetime.now(UTC))
+    event.add("url", page_url)
+    event.add("description", f"Your booking and check-in code: {page_url}")
+    calendar.add_component(event)
     return bytes(calendar.to_ical())

@@ -26,6 +26,7 @@ from studioloop.scheduling.timetable import (
 )
 
 DEFAULT_WAITLIST_CUTOFF_MINUTES = 60
+DEFAULT_SEAT_HOLD_MINUTES = 15
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,14 @@ class OccurrenceFacts:
     @property
     def full(self) -> bool:
         return self.booked_count >= self.capacity
+
+    @property
+    def seat_hold(self) -> timedelta:
+        """How long a seat is held while its member pays by card: the studio's
+        `seat_hold_minutes` (a booking's hold, and a place offered from the waitlist)."""
+        minutes = self.tenant_settings.get("seat_hold_minutes", DEFAULT_SEAT_HOLD_MINUTES)
+        valid = isinstance(minutes, int) and 1 <= minutes <= 24 * 60
+        return timedelta(minutes=minutes if valid else DEFAULT_SEAT_HOLD_MINUTES)
 
 
 def facts_from_row(row: Any) -> OccurrenceFacts:
@@ -304,8 +313,9 @@ def credits_as_asked(attempt: Attempt, intent: Intent, now: datetime) -> AppErro
 
 def paid_by_card(attempt: Attempt, intent: Intent, now: datetime) -> AppError | None:
     """A class sold by card only (a price, no credits) is never given away: universal
-    credits cannot buy it (it costs 0 of them) and a promotion from the waitlist has no
-    checkout, so both are refused; a membership covering the class still books it."""
+    credits cannot buy it (it costs 0 of them), so the marketplace refuses it unless paid
+    by card. (At the studio, and to a member promoted from the waitlist, `decide` holds
+    the seat for a card payment instead; a membership covering the class still books it.)"""
     facts = attempt.facts
     if facts.price is None or facts.credits_required > 0:
         return None
@@ -314,8 +324,6 @@ def paid_by_card(attempt: Attempt, intent: Intent, now: datetime) -> AppError | 
             "This class is sold by card only: book it with pay_with card.",
             details={"pay_with": "card"},
         )
-    if intent.channel == "promotion" and not attempt.entitlement.covers(facts.class_type):
-        return exc.PaymentRequired()
     return None
 
 
@@ -347,7 +355,7 @@ def decide(attempt: Attempt, intent: Intent, now: datetime) -> Decision:
     cost = cost_for(attempt, intent)
     facts = attempt.facts
     card_only = (
-        intent.channel == "direct"
+        intent.channel in ("direct", "promotion")
         and cost == 0
         and facts.price is not None
         and not attempt.entitlement.covers(facts.class_type)

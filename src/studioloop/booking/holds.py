@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -28,7 +28,6 @@ from studioloop.booking.eligibility import Intent, OccurrenceFacts, Refused, dec
 from studioloop.booking.models import SEAT_STATUSES, Booking
 from studioloop.config import Settings
 
-DEFAULT_SEAT_HOLD_MINUTES = 15
 EXPIRY_BATCH = 200
 
 
@@ -65,11 +64,6 @@ class SeatHold:
             "credits_required": self.credits_required,
             "packages": self.packages,
         }
-
-
-def hold_minutes(tenant_settings: dict[str, Any]) -> int:
-    minutes = tenant_settings.get("seat_hold_minutes", DEFAULT_SEAT_HOLD_MINUTES)
-    return minutes if isinstance(minutes, int) and 1 <= minutes <= 24 * 60 else 15
 
 
 def _hold_of(
@@ -114,7 +108,7 @@ async def hold_seat(
 ) -> SeatHold:
     """Take a seat as a hold (the same seat statement as a booking), or CLASS_FULL. A
     marketplace hold has the marketplace's card `price` and its `fee` on the payment."""
-    expires_at = _now() + timedelta(minutes=hold_minutes(facts.tenant_settings))
+    expires_at = _now() + facts.seat_hold
     try:
         sent = await repository.send_book_seat(
             session,

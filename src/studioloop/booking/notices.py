@@ -45,9 +45,11 @@ async def tell(
     dedup_key: str | None = None,
     not_after: datetime | None = None,
     attachments: Sequence[notifications.Attachment] = (),
+    link: str = "/my/bookings",
     **extra: object,
 ) -> None:
-    """Tell a member about one of their bookings (on the channel they prefer)."""
+    """Tell a member about one of their bookings (on the channel they prefer); `link` is
+    the page the message leads to."""
     user = await session.get(User, user_id)
     if user is None:
         return
@@ -59,7 +61,7 @@ async def tell(
         dedup_key=dedup_key,
         not_after=not_after,
         attachments=attachments,
-        link="/my/bookings",
+        link=link,
         context={
             "first_name": user.first_name,
             "class_name": facts.class_name,
@@ -119,6 +121,7 @@ async def announce(session: AsyncSession, booking_id: uuid.UUID, event: str) -> 
         facts,
         dedup_key=f"{event}:{booking.id}",
         attachments=attachments,
+        link=f"/my/bookings/{booking.id}",  # the booking itself: its code, cancel, calendar
         **extra,
     )
     return True

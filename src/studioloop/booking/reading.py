@@ -97,6 +97,8 @@ async def booking_out(
         hold_expires_at=booking.hold_expires_at if booking.status == "held" else None,
         cancellation_reason=booking.cancellation_reason,
         cancelled_at=booking.cancelled_at,
+        cancelled_by_studio=booking.status == "cancelled"
+        and booking.cancelled_by_user_id != booking.user_id,
         late_cancellation=booking.late_cancellation,
         credits_refunded=refunded,
         class_name=row[0],

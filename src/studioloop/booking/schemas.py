@@ -47,6 +47,10 @@ class BookingOut(BaseModel):
     )
     cancellation_reason: str | None
     cancelled_at: datetime | None
+    cancelled_by_studio: bool = Field(
+        default=False,
+        description="Cancelled by the studio (the class, or its staff), not by the member",
+    )
     late_cancellation: bool
     credits_refunded: int | None = None
     class_name: str

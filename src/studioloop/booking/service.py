@@ -465,6 +465,7 @@ async def cancel_all_bookings(
             "class_cancelled",
             facts,
             dedup_key=f"class_cancelled:{booking.id}",
+            link=f"/my/bookings/{booking.id}",
         )
     await repository.clear_counts(session, occurrence.id)
     await session.flush()

@@ -89,9 +89,16 @@ async def handle_app_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
 
-async def handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def handle_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
+    if wants_html(request):
+        # A page address with a malformed id names nothing: not found, as an unknown id
+        # is. A malformed query value (a cursor, a date) is the link's fault: say which.
+        if all(e.get("loc", ("body",))[0] == "path" for e in errors):
+            return html_error(404, "There is nothing at this address.")
+        names = ", ".join(sorted({_field_name(e.get("loc", ())) for e in errors}))
+        return html_error(400, f"This link has a value we cannot read ({names}).")
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(
             400,

@@ -67,6 +67,13 @@ EVENTS: dict[str, Event] = {
         ),
         Event("waitlist_promoted", "booking", "You're in: {class_name} on {start}", True, _CLASS),
         Event(
+            "waitlist_offer",
+            "booking",
+            "A place opened in {class_name}: pay by {hold_until} to take it",
+            True,
+            (*_CLASS, "price", "hold_until"),
+        ),
+        Event(
             "waitlist_skipped",
             "booking",
             "A place opened in {class_name}, but you need credits",

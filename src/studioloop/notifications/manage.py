@@ -54,6 +54,8 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "reason": "the class was full",
     "saved_card": True,
     "days": 7,
+    "price": "ZAR 120.00",
+    "hold_until": "08:45",
     "role": "member",
     "role_phrase": "a member",
     "inviter_name": "Thabo",

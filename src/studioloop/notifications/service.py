@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import escape
 from typing import Any
 
 from sqlalchemy import Select, func, select, text
@@ -224,6 +225,15 @@ class Message:
                 override=await self._override(session, "email"),
             )
             text, html = email.text, email.html
+            page = self._page_url()
+            if page and page not in text:
+                # Every email leads somewhere: the booking, the bookings, the membership.
+                text += f"\nOpen it in StudioLoop: {page}\n"
+                html += (
+                    f'\n<p><a href="{escape(page)}" style="display:inline-block;'
+                    "padding:10px 18px;background:#0f766e;color:#ffffff;border-radius:8px;"
+                    'text-decoration:none;font-weight:bold">Open in StudioLoop</a></p>\n'
+                )
             unsubscribe = self._unsubscribe_url()
             if unsubscribe:
                 payload["unsubscribe_url"] = unsubscribe
@@ -263,6 +273,14 @@ class Message:
             "body_html": None,
             "payload": payload,
         }
+
+    def _page_url(self) -> str | None:
+        """The message's page as an address to click: app paths on our own site."""
+        if not self.link:
+            return None
+        if self.link.startswith("/"):
+            return f"{get_settings().base_url}{self.link}"
+        return self.link
 
     def _unsubscribe_url(self) -> str | None:
         if self.studio is None or self.person.user_id is None:

@@ -21,6 +21,7 @@ from studioloop.booking import holds
 from studioloop.booking.holds import SeatHold
 from studioloop.booking.models import Booking
 from studioloop.config import Settings
+from studioloop.core.money import format_money
 from studioloop.notifications import service as notifications
 from studioloop.payments import receipts, refunds, service
 from studioloop.payments.models import Payment
@@ -80,7 +81,7 @@ async def fulfil(session: AsyncSession, settings: Settings, payment: Payment) ->
                 context={
                     "first_name": user.first_name,
                     "description": payment.description,
-                    "amount": service.format_money(payment.amount, payment.currency),
+                    "amount": format_money(payment.amount, payment.currency),
                     "reason": refusal,
                 },
             )
@@ -97,7 +98,7 @@ async def fulfil(session: AsyncSession, settings: Settings, payment: Payment) ->
             context={
                 "first_name": user.first_name,
                 "description": payment.description,
-                "amount": service.format_money(payment.amount, payment.currency),
+                "amount": format_money(payment.amount, payment.currency),
                 "payment_id": str(payment.id),
                 "receipt_number": receipts.display_number(receipt.number),
             },

@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User
 from studioloop.config import Settings
+from studioloop.core.money import format_money
 from studioloop.credits import service as credits
 from studioloop.notifications import service as notifications
-from studioloop.payments import receipts, service
+from studioloop.payments import receipts
 from studioloop.payments.models import Payment
 
 
@@ -49,7 +50,7 @@ async def fulfil(session: AsyncSession, settings: Settings, payment: Payment) ->
             context={
                 "first_name": user.first_name,
                 "description": payment.description,
-                "amount": service.format_money(payment.amount, payment.currency),
+                "amount": format_money(payment.amount, payment.currency),
                 "payment_id": str(payment.id),
                 "expires": expires.strftime("%d %b %Y") if expires else None,
                 "receipt_number": receipts.display_number(receipt.number),

@@ -48,6 +48,11 @@ class CheckoutRequest:
     save_method: bool = False  # keep the card for charges without the member (renewals)
     customer_email: str | None = None
 
+    def return_url(self, base_url: str) -> str:
+        """The page a hosted checkout sends the member back to (web/payment_results.py):
+        it shows this payment and the way back to what was bought."""
+        return f"{base_url}/payments/done?payment={self.payment_id}&studio={self.tenant_id}"
+
 
 class PaymentProvider(Protocol):
     name: str

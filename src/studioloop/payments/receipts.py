@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts.models import User
 from studioloop.config import Settings
+from studioloop.core.money import format_money
 from studioloop.notifications.service import Attachment
-from studioloop.payments import repository, service
+from studioloop.payments import repository
 from studioloop.payments.models import Payment, Receipt
 from studioloop.tenants import logo, service as tenants_service
 
@@ -105,7 +106,7 @@ async def render_pdf(
         pdf.cell(0, 5, _latin1(f"Customer: {name}"), new_x="LMARGIN", new_y="NEXT")
     pdf.cell(0, 5, f"Payment reference: {payment.id}", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
-    money = service.format_money
+    money = format_money
     rows = [(receipt.description, money(receipt.amount, receipt.currency))]
     if receipt.vat_rate_basis_points:
         whole, hundredths = divmod(receipt.vat_rate_basis_points, 100)

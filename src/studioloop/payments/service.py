@@ -292,9 +292,3 @@ async def change_status(
     elif to_status in ("failed", "canceled"):
         await fulfilment.closed(session, settings, payment)
     await session.flush()
-
-
-def format_money(amount: int, currency: str) -> str:
-    """Minor units as a price, without floats: 12500 ZAR -> 'ZAR 125.00'."""
-    whole, cents = divmod(amount, 100)
-    return f"{currency} {whole:,}.{cents:02d}"

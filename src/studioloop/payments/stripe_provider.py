@@ -85,8 +85,8 @@ class StripeProvider:
             ],
             "metadata": metadata,
             "payment_intent_data": intent,
-            "success_url": f"{base_url}/payments/done?payment={request.payment_id}",
-            "cancel_url": f"{base_url}/payments/done?payment={request.payment_id}&canceled=1",
+            "success_url": request.return_url(base_url),
+            "cancel_url": f"{request.return_url(base_url)}&canceled=1",
         }
         if request.save_method:
             params["customer_creation"] = "always"

@@ -86,7 +86,7 @@ class YocoProvider:
         return answer
 
     async def create_checkout(self, request: CheckoutRequest, base_url: str) -> Checkout:
-        done = f"{base_url}/payments/done?payment={request.payment_id}"
+        done = request.return_url(base_url)
         checkout = await self._call(
             "POST",
             "/api/checkouts",

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from studioloop.accounts.models import User
+from studioloop.core.money import format_money
 from studioloop.db.session import DbSession
 from studioloop.marketplace import service as marketplace, statement
 from studioloop.marketplace.schemas import TermsIn
-from studioloop.payments.service import format_money
 from studioloop.tenants import service as tenants_service
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant

@@ -22,11 +22,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from studioloop.accounts.models import User
 from studioloop.booking import flows, reading as booking_reading
 from studioloop.core.errors import AppError
+from studioloop.core.money import format_money
 from studioloop.credits import universal
 from studioloop.db.session import DbSession
 from studioloop.marketplace import search, service as marketplace
 from studioloop.marketplace.schemas import ListingOut, MarketplaceBookingOut
-from studioloop.payments.service import format_money
 from studioloop.scheduling import geocoding
 from studioloop.web.csrf import CSRF_FIELD, check_csrf
 from studioloop.web.forms import attempt

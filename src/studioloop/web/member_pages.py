@@ -22,6 +22,7 @@ from studioloop.booking import reading as booking_reading, service as booking_se
 from studioloop.booking.eligibility import OccurrenceFacts
 from studioloop.booking.models import ACTIVE_STATUSES, Booking
 from studioloop.booking.schemas import BookingOut
+from studioloop.core.money import format_money
 from studioloop.credits import service as credits
 from studioloop.db import tenancy
 from studioloop.db.session import DbSession
@@ -43,7 +44,10 @@ Csrf = Annotated[str | None, Form(alias=CSRF_FIELD)]
 REMINDER_CHOICES = (48, 24, 12, 2, 1)
 
 
-async def _member(request: Request, session: DbSession) -> tuple[User | None, Response | None]:
+async def member_or_login(
+    request: Request, session: DbSession
+) -> tuple[User | None, Response | None]:
+    """The signed-in person, or the sign-in page to send them to (and back here after)."""
     user = await web_user(request, session)
     if user is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -65,8 +69,8 @@ async def _my_bookings(session: DbSession, user: User) -> list[tuple[BookingOut,
             for booking in await booking_reading.list_bookings(
                 session, user.id, status=None, start_from=since, start_to=None, limit=50
             ):
-                if booking.status == "cancelled":
-                    continue
+                if booking.status == "cancelled" and not booking.cancelled_by_studio:
+                    continue  # their own cancellations: in their history, not here
                 pay_url = None
                 if booking.status == "held":
                     pay_url = await session.scalar(
@@ -80,7 +84,7 @@ async def _my_bookings(session: DbSession, user: User) -> list[tuple[BookingOut,
 
 @router.get("/my/bookings", response_class=HTMLResponse)
 async def my_bookings(request: Request, session: DbSession) -> Response:
-    user, refused = await _member(request, session)
+    user, refused = await member_or_login(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     bookings = await _my_bookings(session, user)
@@ -88,10 +92,13 @@ async def my_bookings(request: Request, session: DbSession) -> Response:
         role.tenant_id: (await tenants_service.get_tenant(session, role.tenant_id)).timezone
         for _, role, _ in bookings
     }
+    now = datetime.now(UTC)
     entries = [
         {
             "booking": booking,
             "studio": role,
+            "lapsed": hold_lapsed(booking, now),
+            "class_url": f"/s/{role.tenant_slug}/classes/{booking.class_schedule_id}",
             "when": booking.start_time.astimezone(UTC).isoformat(),
             "local": booking.start_time.astimezone(ZoneInfo(zones[role.tenant_id])).strftime(
                 "%a %d %b %H:%M"
@@ -110,6 +117,15 @@ async def my_bookings(request: Request, session: DbSession) -> Response:
     return render(request, "my/bookings.html", {"user": user, "entries": entries})
 
 
+def hold_lapsed(booking: BookingOut, now: datetime) -> bool:
+    """A seat hold whose time is up: shown as released even before the job that releases
+    it has run, so nobody is offered to pay for (or cancel) a seat that is gone."""
+    if booking.status == "expired":
+        return True
+    expires = booking.hold_expires_at
+    return booking.status == "held" and expires is not None and expires <= now
+
+
 async def _own_booking(session: DbSession, user: User, booking_id: uuid.UUID) -> Booking:
     return await booking_reading.visible_booking(session, user.id, booking_id, staff=None)
 
@@ -118,20 +134,35 @@ async def _own_booking(session: DbSession, user: User, booking_id: uuid.UUID) ->
 async def my_booking(
     request: Request, session: DbSession, booking_id: uuid.UUID, new: int = 0
 ) -> Response:
-    user, refused = await _member(request, session)
+    user, refused = await member_or_login(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     booking = await _own_booking(session, user, booking_id)
     out = await booking_reading.booking_out(session, booking)
     facts = await booking_reading.occurrence_facts(session, booking.class_schedule_id)
+    studio = await tenants_service.get_tenant(session, booking.tenant_id)
+    lapsed = hold_lapsed(out, datetime.now(UTC))
+    pay_url = None
+    if out.status == "held" and not lapsed:
+        pay_url = await session.scalar(
+            select(Payment.checkout_url).where(
+                Payment.booking_id == booking.id, Payment.status == "pending"
+            )
+        )
     context = {
         "user": user,
         "booking": out,
         "facts": facts,
-        "studio": await tenants_service.get_tenant(session, booking.tenant_id),
+        "studio": studio,
         "qr": qr_svg(out.qr_code) if out.qr_code else None,
         "new": bool(new),
-        "cancellable": out.status in ACTIVE_STATUSES,
+        "cancellable": out.status in ACTIVE_STATUSES and not lapsed,
+        "lapsed": lapsed,
+        "pay_url": pay_url,
+        "class_url": f"/s/{studio.slug}/classes/{booking.class_schedule_id}",
+        "held_until": out.hold_expires_at.astimezone(ZoneInfo(studio.timezone)).strftime("%H:%M")
+        if out.hold_expires_at
+        else None,
     }
     return render(request, "my/booking.html", context)
 
@@ -161,7 +192,7 @@ def _consequence(booking: Booking, facts: OccurrenceFacts) -> str:
 
 @router.get("/my/bookings/{booking_id}/cancel", response_class=HTMLResponse)
 async def cancel_page(request: Request, session: DbSession, booking_id: uuid.UUID) -> Response:
-    user, refused = await _member(request, session)
+    user, refused = await member_or_login(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     booking = await _own_booking(session, user, booking_id)
@@ -181,7 +212,7 @@ async def cancel_submit(
     request: Request, session: DbSession, booking_id: uuid.UUID, csrf: Csrf = None
 ) -> Response:
     check_csrf(request, csrf)
-    user, refused = await _member(request, session)
+    user, refused = await member_or_login(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     booking = await _own_booking(session, user, booking_id)
@@ -205,7 +236,7 @@ async def cancel_submit(
 
 @router.get("/s/{slug}/credits", response_class=HTMLResponse)
 async def credits_page(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
-    user, refused = await _member(request, session)
+    user, refused = await member_or_login(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     account, lots, history = await credits.statement(session, tenant.id, user.id)
@@ -216,7 +247,7 @@ async def credits_page(request: Request, tenant: CurrentTenant, session: DbSessi
         "balance": account.balance if account else 0,
         "lots": lots,
         "history": history,
-        "packages": [(p, payments.format_money(p.price, tenant.currency)) for p in packages],
+        "packages": [(p, format_money(p.price, tenant.currency)) for p in packages],
     }
     return render(request, "studio/credits.html", context)
 
@@ -230,7 +261,7 @@ async def buy_pack(
     csrf: Csrf = None,
 ) -> Response:
     check_csrf(request, csrf)
-    user, refused = await _member(request, session)
+    user, refused = await member_or_login(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     settings = request.app.state.settings
@@ -244,7 +275,7 @@ async def buy_pack(
 async def notifications_page(
     request: Request, tenant: CurrentTenant, session: DbSession, saved: int = 0
 ) -> Response:
-    user, refused = await _member(request, session)
+    user, refused = await member_or_login(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     prefs = await notification_settings.preferences_view(session, tenant.id, user)
@@ -265,7 +296,7 @@ async def notifications_submit(
 ) -> Response:
     form = await request.form()
     check_csrf(request, str(form.get(CSRF_FIELD) or ""))
-    user, refused = await _member(request, session)
+    user, refused = await member_or_login(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     prefs = await notification_settings.preferences_view(session, tenant.id, user)
@@ -321,7 +352,7 @@ def _profile_context(user: User, errors: dict[str, str], saved: bool) -> dict[st
 
 @router.get("/my/profile", response_class=HTMLResponse)
 async def profile_page(request: Request, session: DbSession, saved: int = 0) -> Response:
-    user, refused = await _member(request, session)
+    user, refused = await member_or_login(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     return render(request, "my/profile.html", _profile_context(user, {}, bool(saved)))
@@ -331,7 +362,7 @@ async def profile_page(request: Request, session: DbSession, saved: int = 0) -> 
 async def profile_submit(request: Request, session: DbSession) -> Response:
     form = await request.form()
     check_csrf(request, str(form.get(CSRF_FIELD) or ""))
-    user, refused = await _member(request, session)
+    user, refused = await member_or_login(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     locale = str(form.get("locale") or "en")

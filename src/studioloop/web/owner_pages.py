@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from studioloop.accounts.members import membership_of
 from studioloop.accounts.models import User
 from studioloop.analytics import service as analytics
+from studioloop.core.errors import NotFound
+from studioloop.core.money import format_money
 from studioloop.db.session import DbSession
 from studioloop.notifications import manage as notification_history
-from studioloop.payments.service import format_money
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
 from studioloop.web.charts import bar_chart
 from studioloop.web.csrf import CSRF_FIELD, check_csrf
 from studioloop.web.routes import render
-from studioloop.web.session import web_user
+from studioloop.web.staff_access import staff_of
 from studioloop.web.studio_pages import studio_context
 
 router = APIRouter(include_in_schema=False)
@@ -30,13 +30,8 @@ router = APIRouter(include_in_schema=False)
 async def admin_of(
     request: Request, session: DbSession, tenant: TenantRef, minimum: str = "admin"
 ) -> tuple[User | None, Response | None]:
-    user = await web_user(request, session)
-    if user is None:
-        return None, RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-    membership = await membership_of(session, tenant.id, user.id)
-    if membership is None or not membership.allows(minimum):
-        return None, render(request, "staff/forbidden.html", {"user": user}, status_code=403)
-    return user, None
+    """The studio's admin (or `minimum`) signed in, or the page to answer with instead."""
+    return await staff_of(request, session, tenant, minimum)
 
 
 async def admin_form(
@@ -86,7 +81,7 @@ async def member_messages(
         return refused or Response(status_code=401)
     member = await session.get(User, user_id)
     if member is None or await membership_of(session, tenant.id, user_id) is None:
-        return render(request, "staff/forbidden.html", {"user": user}, status_code=404)
+        raise NotFound("This person is not one of the studio's people.")
     messages, _ = await notification_history.history(
         session, user_id=user_id, tenant_id=tenant.id, cursor=None, limit=100
     )

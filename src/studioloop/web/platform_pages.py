@@ -11,8 +11,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from studioloop.analytics import platform
+from studioloop.core.money import format_money
 from studioloop.db.session import DbSession
-from studioloop.payments.service import format_money
 from studioloop.tenants import service as tenants_service
 from studioloop.tenants.schemas import TenantUpdate
 from studioloop.web.admin import operator

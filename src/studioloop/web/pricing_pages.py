@@ -12,11 +12,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from studioloop.accounts.models import User
 from studioloop.billing import service as billing
 from studioloop.billing.schemas import PlanIn
+from studioloop.core.money import format_money
 from studioloop.credits import service as credits
 from studioloop.credits.models import CreditPackage
 from studioloop.credits.schemas import PackageIn
 from studioloop.db.session import DbSession
-from studioloop.payments.service import format_money
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
 from studioloop.web.csrf import CSRF_FIELD, check_csrf

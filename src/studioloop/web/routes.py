@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -28,7 +30,7 @@ from studioloop.db.session import DbSession
 from studioloop.notifications import service as notifications_service
 from studioloop.tenants import service as tenants_service
 from studioloop.web.csrf import CSRF_FIELD, attach_csrf_cookie, check_csrf, csrf_token
-from studioloop.web.session import end_web_session, start_web_session, web_user
+from studioloop.web.session import end_web_session, staff_home, start_web_session, web_user
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
@@ -49,8 +51,14 @@ def counted(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
+def local_time(value: datetime | None, zone: str, pattern: str = "%d %b %H:%M") -> str:
+    """A stored (UTC) time on the studio's wall clock, as its members live it."""
+    return value.astimezone(ZoneInfo(zone)).strftime(pattern) if value else ""
+
+
 templates.env.filters["kind"] = kind_label
 templates.env.filters["counted"] = counted
+templates.env.filters["local"] = local_time
 
 
 def render(
@@ -110,7 +118,10 @@ async def login_submit(
         except (InvalidCredentials, EmailNotVerified, AccountDisabled) as error:
             errors["form"] = error.message
         else:
-            response = RedirectResponse(safe_next(next), status_code=303)
+            target = safe_next(next)
+            if target == "/":  # no page asked for: staff start at their studio
+                target = await staff_home(session, user) or "/"
+            response = RedirectResponse(target, status_code=303)
             start_web_session(response, settings, user)
             return response
     return render(

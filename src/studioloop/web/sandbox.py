@@ -18,14 +18,17 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from studioloop.core.errors import AppError
+from studioloop.core.money import format_money
 from studioloop.db.session import DbSession
 from studioloop.db.tenancy import enter_tenant_for_transaction
 from studioloop.payments import providers, service as payments_service, stripe_connect
 from studioloop.payments.exceptions import PaymentNotFound
 from studioloop.payments.models import Payment
 from studioloop.tenants import service as tenants_service
+from studioloop.web import payment_results
 from studioloop.web.csrf import CSRF_FIELD, check_csrf
 from studioloop.web.routes import render
+from studioloop.web.session import web_user
 
 router = APIRouter(include_in_schema=False)
 OUTCOME_EVENTS = {
@@ -56,16 +59,21 @@ async def _payment(
     return payment if payment.provider == "sandbox" else None
 
 
-def _page(request: Request, payment: Payment | None, sig: str, **extra: object) -> Response:
+async def _page(
+    request: Request, session: DbSession, payment: Payment | None, sig: str, **extra: object
+) -> Response:
+    user = await web_user(request, session)
     if payment is None:
         return render(
-            request, "sandbox_checkout.html", {"payment": None, "user": None}, status_code=404
+            request, "sandbox_checkout.html", {"payment": None, "user": user}, status_code=404
         )
     context = {
         "payment": payment,
-        "amount": payments_service.format_money(payment.amount, payment.currency),
+        "amount": format_money(payment.amount, payment.currency),
         "sig": sig,
-        "user": None,
+        "user": user,
+        # Where the member goes on from here, as a real provider's return URL takes them.
+        "done_url": f"/payments/done?payment={payment.id}&studio={payment.tenant_id}",
         **extra,
     }
     return render(request, "sandbox_checkout.html", context)
@@ -79,7 +87,8 @@ async def checkout_page(
     payment_id: uuid.UUID,
     sig: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
-    return _page(request, await _payment(request, session, tenant_id, payment_id, sig), sig)
+    payment = await _payment(request, session, tenant_id, payment_id, sig)
+    return await _page(request, session, payment, sig)
 
 
 @router.post("/sandbox/checkout/{tenant_id}/{payment_id}", response_class=HTMLResponse)
@@ -95,7 +104,7 @@ async def checkout_submit(
     check_csrf(request, csrf_token_field)
     payment = await _payment(request, session, tenant_id, payment_id, sig)
     if payment is None or payment.status not in ("pending", "requires_action"):
-        return _page(request, payment, sig)
+        return await _page(request, session, payment, sig)
     sandbox = _sandbox(request)
     body = sandbox.event_body(
         OUTCOME_EVENTS[outcome],
@@ -113,7 +122,8 @@ async def checkout_submit(
                 sandbox.SIGNATURE_HEADER: sandbox.sign(body),
             },
         )
-    return _page(request, payment, sig, outcome=outcome, delivered=answer.status_code == 200)
+    delivered = answer.status_code == 200
+    return await _page(request, session, payment, sig, outcome=outcome, delivered=delivered)
 
 
 @router.get("/payments/connected", response_class=HTMLResponse)
@@ -137,7 +147,19 @@ async def stripe_connected(
 
 
 @router.get("/payments/done", response_class=HTMLResponse)
-async def payment_done(request: Request, canceled: Annotated[bool, Query()] = False) -> Response:
+async def payment_done(
+    request: Request,
+    session: DbSession,
+    payment: Annotated[uuid.UUID | None, Query()] = None,
+    studio: Annotated[uuid.UUID | None, Query()] = None,
+    canceled: Annotated[bool, Query()] = False,
+) -> Response:
     """Where a provider's hosted checkout sends the member back to. What counts is the
-    provider's webhook, which may arrive before or after this page is shown."""
-    return render(request, "payment_done.html", {"canceled": canceled, "user": None})
+    provider's webhook, which may arrive before or after this page is shown: the page
+    shows the payment as it stands and the way back to what was bought."""
+    user = await web_user(request, session)
+    result = None
+    if user is not None and payment is not None and studio is not None:
+        result = await payment_results.result_for(session, user, studio, payment, canceled=canceled)
+    context = {"canceled": canceled, "user": user, "result": result}
+    return render(request, "payment_done.html", context)

@@ -12,6 +12,8 @@ from studioloop.config import Settings
 from studioloop.core import security
 
 SESSION_COOKIE = "sl_session"
+# The roles that work at a studio, the most trusted first.
+STAFF_RANK = {"owner": 0, "admin": 1, "instructor": 2}
 
 
 def start_web_session(response: Response, settings: Settings, user: User) -> None:
@@ -43,3 +45,20 @@ async def web_user(request: Request, session: AsyncSession) -> User | None:
     if user is not None:
         request.state.user_id = user.id
     return user
+
+
+async def staff_home(session: AsyncSession, user: User) -> str | None:
+    """Where a member of staff starts after signing in: the owner or an admin on their
+    studio's dashboard, an instructor on their schedule (today's classes, the door). With
+    several studios, the one where they are most trusted, then by name."""
+    roles = [
+        r
+        for r in (await accounts_service.profile(session, user)).tenant_roles
+        if r.role in STAFF_RANK and r.status == "active"
+    ]
+    if not roles:
+        return None
+    best = min(roles, key=lambda r: STAFF_RANK[r.role])
+    if best.role == "instructor":
+        return f"/s/{best.tenant_slug}/staff/schedule"
+    return f"/s/{best.tenant_slug}/admin"

@@ -8,14 +8,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 
-from studioloop.accounts.members import membership_of
 from studioloop.accounts.models import User
 from studioloop.booking import checkin
 from studioloop.booking.models import Booking
@@ -26,7 +24,7 @@ from studioloop.tenants.dependencies import CurrentTenant
 from studioloop.web.csrf import CSRF_FIELD, check_csrf
 from studioloop.web.forms import attempt
 from studioloop.web.routes import render
-from studioloop.web.session import web_user
+from studioloop.web.staff_access import staff_of
 from studioloop.web.studio_pages import studio_context
 
 router = APIRouter(include_in_schema=False)
@@ -35,14 +33,7 @@ router = APIRouter(include_in_schema=False)
 async def _staff(
     request: Request, session: DbSession, tenant: TenantRef
 ) -> tuple[User | None, Response | None]:
-    user = await web_user(request, session)
-    if user is None:
-        return None, RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-    membership = await membership_of(session, tenant.id, user.id)
-    if membership is None or not membership.allows("instructor"):
-        page = render(request, "staff/forbidden.html", {"user": user}, status_code=403)
-        return None, page
-    return user, None
+    return await staff_of(request, session, tenant, "instructor")
 
 
 async def _today(request: Request, session: DbSession, tenant: TenantRef) -> dict[str, Any]:

@@ -23,9 +23,9 @@ from studioloop.accounts.members import grant_role, membership_of
 from studioloop.accounts.models import User
 from studioloop.booking import flows, reading as booking_reading
 from studioloop.booking.models import ACTIVE_STATUSES, Booking
+from studioloop.core.money import format_money
 from studioloop.credits import service as credits
 from studioloop.db.session import DbSession, ReadSession
-from studioloop.payments.service import format_money
 from studioloop.scheduling import timetable as schedule
 from studioloop.scheduling.models import ClassTemplate
 from studioloop.scheduling.schemas import OccurrenceOut
@@ -245,6 +245,7 @@ class Offer:
     cost: int  # credits
     balance: int
     card_price: str | None  # paid by card when the credits are not there
+    hold_minutes: int  # how long a seat offered from the waitlist waits for the card
 
     @property
     def covered(self) -> bool:
@@ -257,7 +258,7 @@ async def _offer(
     facts, cost = await booking_reading.cost_for_member(session, occurrence.id, user.id)
     balance = await credits.balance_of(session, tenant.id, user.id)
     price = format_money(facts.price, facts.currency) if facts.price is not None else None
-    return Offer(cost, balance, price)
+    return Offer(cost, balance, price, int(facts.seat_hold.total_seconds() // 60))
 
 
 @router.get("/s/{slug}/classes/{occurrence_id}", response_class=HTMLResponse)
