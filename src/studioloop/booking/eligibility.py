@@ -353,14 +353,20 @@ def decide(attempt: Attempt, intent: Intent, now: datetime) -> Decision:
     if attempt.facts.full:  # only a direct booking asking for the waitlist gets here
         return JoinWaitlist(join_studio)
     cost = cost_for(attempt, intent)
+    card_only = sold_by_card_only(attempt, intent, cost)
+    return TakeSeat(cost, join_studio, hold_for_card=card_only or intent.by_card)
+
+
+def sold_by_card_only(attempt: Attempt, intent: Intent, cost: int) -> bool:
+    """A seat that costs no credits but has a card price (and no membership covering it)
+    is held for a card payment, at the studio and when offered from the waitlist."""
     facts = attempt.facts
-    card_only = (
+    return (
         intent.channel in ("direct", "promotion")
         and cost == 0
         and facts.price is not None
         and not attempt.entitlement.covers(facts.class_type)
     )
-    return TakeSeat(cost, join_studio, hold_for_card=card_only or intent.by_card)
 
 
 def refusal_of(decision: Decision) -> AppError | None:

@@ -17,7 +17,7 @@ from studioloop.accounts.members import membership_of
 from studioloop.accounts.models import User
 from studioloop.accounts.roles import Role
 from studioloop.booking import exceptions as exc, repository
-from studioloop.booking.eligibility import Intent, OccurrenceFacts, cost_for
+from studioloop.booking.eligibility import Intent, OccurrenceFacts, cost_for, sold_by_card_only
 from studioloop.booking.models import ACTIVE_STATUSES, Booking
 from studioloop.booking.schemas import BookingOut
 from studioloop.db.tenancy import enter_tenant_for_transaction, enter_user_for_transaction
@@ -31,14 +31,16 @@ async def occurrence_facts(session: AsyncSession, occurrence_id: uuid.UUID) -> O
 
 async def cost_for_member(
     session: AsyncSession, occurrence_id: uuid.UUID, user_id: uuid.UUID
-) -> tuple[OccurrenceFacts, int]:
-    """The occurrence, and the credits booking it would cost this member (what the class
-    page's button says before they press it): the booking decision's own price."""
+) -> tuple[OccurrenceFacts, int, bool]:
+    """The occurrence, the credits booking it would cost this member, and whether it is
+    paid by card instead (what the class page's button says before they press it): the
+    booking decision's own price."""
     attempt = await repository.read_attempt(session, occurrence_id, user_id, keep_caller=True)
     if attempt is None:  # a closed account: the class's own price
         facts = await repository.occurrence_facts(session, occurrence_id)
-        return facts, facts.credits_required
-    return attempt.facts, cost_for(attempt, Intent())
+        return facts, facts.credits_required, False
+    cost = cost_for(attempt, Intent())
+    return attempt.facts, cost, sold_by_card_only(attempt, Intent(), cost)
 
 
 async def visible_booking(

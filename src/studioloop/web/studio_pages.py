@@ -246,19 +246,21 @@ class Offer:
     balance: int
     card_price: str | None  # paid by card when the credits are not there
     hold_minutes: int  # how long a seat offered from the waitlist waits for the card
+    card_only: bool = False  # no credits buy it: always paid by card
 
     @property
     def covered(self) -> bool:
-        return self.cost <= self.balance
+        return not self.card_only and self.cost <= self.balance
 
 
 async def _offer(
     session: DbSession, tenant: TenantRef, occurrence: OccurrenceOut, user: User
 ) -> Offer:
-    facts, cost = await booking_reading.cost_for_member(session, occurrence.id, user.id)
+    facts, cost, card_only = await booking_reading.cost_for_member(session, occurrence.id, user.id)
     balance = await credits.balance_of(session, tenant.id, user.id)
     price = format_money(facts.price, facts.currency) if facts.price is not None else None
-    return Offer(cost, balance, price, int(facts.seat_hold.total_seconds() // 60))
+    hold = int(facts.seat_hold.total_seconds() // 60)
+    return Offer(cost, balance, price, hold, card_only)
 
 
 @router.get("/s/{slug}/classes/{occurrence_id}", response_class=HTMLResponse)
