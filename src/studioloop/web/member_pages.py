@@ -43,7 +43,9 @@ Csrf = Annotated[str | None, Form(alias=CSRF_FIELD)]
 REMINDER_CHOICES = (48, 24, 12, 2, 1)
 
 
-async def _member(request: Request, session: DbSession) -> tuple[User | None, Response | None]:
+async def signed_in_member(
+    request: Request, session: DbSession
+) -> tuple[User | None, Response | None]:
     user = await web_user(request, session)
     if user is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -80,7 +82,7 @@ async def _my_bookings(session: DbSession, user: User) -> list[tuple[BookingOut,
 
 @router.get("/my/bookings", response_class=HTMLResponse)
 async def my_bookings(request: Request, session: DbSession) -> Response:
-    user, refused = await _member(request, session)
+    user, refused = await signed_in_member(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     bookings = await _my_bookings(session, user)
@@ -107,7 +109,11 @@ async def my_bookings(request: Request, session: DbSession) -> Response:
         }
         for booking, role, pay_url in bookings
     ]
-    return render(request, "my/bookings.html", {"user": user, "entries": entries})
+    studios = [
+        r for r in (await accounts.profile(session, user)).tenant_roles if r.status == "active"
+    ]
+    context = {"user": user, "entries": entries, "studios": studios}
+    return render(request, "my/bookings.html", context)
 
 
 async def _own_booking(session: DbSession, user: User, booking_id: uuid.UUID) -> Booking:
@@ -118,7 +124,7 @@ async def _own_booking(session: DbSession, user: User, booking_id: uuid.UUID) ->
 async def my_booking(
     request: Request, session: DbSession, booking_id: uuid.UUID, new: int = 0
 ) -> Response:
-    user, refused = await _member(request, session)
+    user, refused = await signed_in_member(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     booking = await _own_booking(session, user, booking_id)
@@ -161,7 +167,7 @@ def _consequence(booking: Booking, facts: OccurrenceFacts) -> str:
 
 @router.get("/my/bookings/{booking_id}/cancel", response_class=HTMLResponse)
 async def cancel_page(request: Request, session: DbSession, booking_id: uuid.UUID) -> Response:
-    user, refused = await _member(request, session)
+    user, refused = await signed_in_member(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     booking = await _own_booking(session, user, booking_id)
@@ -181,7 +187,7 @@ async def cancel_submit(
     request: Request, session: DbSession, booking_id: uuid.UUID, csrf: Csrf = None
 ) -> Response:
     check_csrf(request, csrf)
-    user, refused = await _member(request, session)
+    user, refused = await signed_in_member(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     booking = await _own_booking(session, user, booking_id)
@@ -205,7 +211,7 @@ async def cancel_submit(
 
 @router.get("/s/{slug}/credits", response_class=HTMLResponse)
 async def credits_page(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
-    user, refused = await _member(request, session)
+    user, refused = await signed_in_member(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     account, lots, history = await credits.statement(session, tenant.id, user.id)
@@ -230,7 +236,7 @@ async def buy_pack(
     csrf: Csrf = None,
 ) -> Response:
     check_csrf(request, csrf)
-    user, refused = await _member(request, session)
+    user, refused = await signed_in_member(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     settings = request.app.state.settings
@@ -244,7 +250,7 @@ async def buy_pack(
 async def notifications_page(
     request: Request, tenant: CurrentTenant, session: DbSession, saved: int = 0
 ) -> Response:
-    user, refused = await _member(request, session)
+    user, refused = await signed_in_member(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     prefs = await notification_settings.preferences_view(session, tenant.id, user)
@@ -265,7 +271,7 @@ async def notifications_submit(
 ) -> Response:
     form = await request.form()
     check_csrf(request, str(form.get(CSRF_FIELD) or ""))
-    user, refused = await _member(request, session)
+    user, refused = await signed_in_member(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     prefs = await notification_settings.preferences_view(session, tenant.id, user)
@@ -321,7 +327,7 @@ def _profile_context(user: User, errors: dict[str, str], saved: bool) -> dict[st
 
 @router.get("/my/profile", response_class=HTMLResponse)
 async def profile_page(request: Request, session: DbSession, saved: int = 0) -> Response:
-    user, refused = await _member(request, session)
+    user, refused = await signed_in_member(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     return render(request, "my/profile.html", _profile_context(user, {}, bool(saved)))
@@ -331,7 +337,7 @@ async def profile_page(request: Request, session: DbSession, saved: int = 0) -> 
 async def profile_submit(request: Request, session: DbSession) -> Response:
     form = await request.form()
     check_csrf(request, str(form.get(CSRF_FIELD) or ""))
-    user, refused = await _member(request, session)
+    user, refused = await signed_in_member(request, session)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
     locale = str(form.get("locale") or "en")
