@@ -106,7 +106,7 @@ def test_a_member_joins_upgrades_and_cancels_on_a_phone(
 
     expect(page.get_by_role("status")).to_contain_text("set to end")
     end = page.locator("#membership-ends")
-    expect(end).to_contain_text("it will not renew")
+    expect(end).to_contain_text("nothing more is charged")
     expect(page.locator("#membership-status")).to_contain_text(
         re.compile(r"ends on \d\d \w{3} \d{4}")
     )
