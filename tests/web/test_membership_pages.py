@@ -266,3 +266,34 @@ async def test_nobody_else_sees_or_changes_it(
     cancel = await web.post("/s/other-gym/membership/cancel", data={"csrf_token": owner_token})
     assert cancel.status_code == 409
     assert _state(owner_db) == before
+
+
+async def test_before_the_first_payment_and_while_a_renewal_is_unpaid(
+    web: httpx.AsyncClient, gym: MemberStudio, owner_db: Owner, run_jobs: RunJobs
+) -> None:
+    small = await gym.plan()
+    big = await gym.plan(name="Twenty a month", price=85000, credits_per_period=20)
+    member = await gym.new_member()
+    token = await _signed_in(web, member)
+    started = await web.post(f"/s/loop-yoga/memberships/{small['id']}", data={"csrf_token": token})
+    assert started.status_code == 303
+    page = await web.get("/s/loop-yoga/membership")
+    assert "Waiting for your first payment" in page.text and "Not paid yet." in page.text
+    assert started.headers["location"].replace("&", "&amp;") in page.text  # Pay now
+    assert "Switch to" not in page.text and "Cancel at the end" not in page.text
+    listing = await web.get("/s/loop-yoga/memberships")
+    assert "Join Eight a month" in listing.text and "Your plan" not in listing.text
+    refused = await web.get(f"/s/loop-yoga/membership/change?plan={big['id']}")
+    assert refused.status_code == 409 and "no membership at this studio to change" in refused.text
+
+    await _pay(web, started.headers["location"], run_jobs)
+    owner_db.rows("UPDATE subscriptions SET status = 'past_due'")
+    before = _state(owner_db)
+    page = await web.get("/s/loop-yoga/membership")
+    assert "Renewal unpaid" in page.text
+    assert "Your plan" in (await web.get("/s/loop-yoga/memberships")).text
+    posted = await web.post(
+        "/s/loop-yoga/membership/change", data={"csrf_token": token, "plan_id": big["id"]}
+    )
+    assert posted.status_code == 409 and "cannot be changed in its current state" in posted.text
+    assert _state(owner_db) == before

@@ -158,7 +158,7 @@ async def _page(
                 }
                 for p in payments
             ],
-            today=date.today().isoformat(),
+            today=now.date().isoformat(),  # billing takes pause days in UTC
             plans=[
                 (p, format_money(p.price, tenant.currency))
                 for p in await billing.list_plans(session, include_inactive=False)
