@@ -184,6 +184,14 @@ async def test_cancel_at_period_end_once_then_take_it_back(
     plan = await gym.plan()
     member, _ = await gym.member_with(plan, run_jobs)
     token = await _signed_in(web, member)
+    for action in ("cancel", "resume", "pause", "change"):  # no CSRF token: refused
+        forged = await web.post(
+            f"/s/loop-yoga/membership/{action}",
+            data={"start": "2099-01-01", "end": "2099-01-02", "plan_id": plan["id"]},
+            headers=HTML,
+        )
+        assert forged.status_code == 403, action
+    assert _state(owner_db)[0][3] is False
     explained = await web.get("/s/loop-yoga/membership/cancel")
     assert "keeps running until" in explained.text and "nothing more is charged" in explained.text
     assert _state(owner_db)[0][3] is False
