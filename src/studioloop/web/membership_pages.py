@@ -162,7 +162,7 @@ async def _page(
             plans=[
                 (p, format_money(p.price, tenant.currency))
                 for p in await billing.list_plans(session, include_inactive=False)
-                if p.id != mine.plan.id and p.interval == mine.plan.interval
+                if p.id != mine.plan.id  # billing says which it may switch to
             ],
         )
     return render(request, "studio/membership.html", context, status_code=status_code)
