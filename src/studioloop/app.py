@@ -52,6 +52,7 @@ from studioloop.web.marketplace_pages import router as marketplace_pages_router
 from studioloop.web.member_history import router as member_history_router
 from studioloop.web.member_pages import router as member_pages_router
 from studioloop.web.members_admin import router as members_admin_router
+from studioloop.web.membership_pages import router as membership_pages_router
 from studioloop.web.owner_pages import router as owner_pages_router
 from studioloop.web.platform_pages import router as platform_pages_router
 from studioloop.web.pricing_pages import router as pricing_pages_router
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     # Before the member's pages: "/my/bookings/past" is not a booking id.
     app.include_router(member_history_router)
     app.include_router(member_pages_router)
+    app.include_router(membership_pages_router)
     app.include_router(marketplace_pages_router)
     app.include_router(marketplace_admin_router)
     app.include_router(pwa_router)

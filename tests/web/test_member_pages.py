@@ -36,7 +36,7 @@ async def _signed_in(web: httpx.AsyncClient, person: dict[str, Any]) -> str:
     return CSRF.search(page.text).group(1)
 
 
-async def test_pages_need_a_signed_in_member(web: httpx.AsyncClient, studio: BookingStudio) -> None:
+async def test_pages_need_a_member_or_login(web: httpx.AsyncClient, studio: BookingStudio) -> None:
     for path in ("/my/bookings", "/s/loop-yoga/credits", "/s/loop-yoga/notifications"):
         response = await web.get(path)
         assert response.status_code == 303

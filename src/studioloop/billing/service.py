@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -329,6 +330,37 @@ def _remaining_share(subscription: Subscription) -> tuple[int, int]:
     return max(0, min(left, total)), max(total, 1)
 
 
+@dataclass(frozen=True)
+class PlanChange:
+    """What changing to `plan` does, decided once for the change itself and for a page
+    that explains it first: `same` (keeps the plan; a waiting downgrade is dropped),
+    `at_renewal` (a downgrade or the same price: from the next renewal, nothing charged)
+    or `now` (an upgrade: `due` charged now, prorated for the rest of the period)."""
+
+    current: MembershipPlan
+    plan: MembershipPlan
+    when: str
+    due: int
+
+
+async def quote_change(
+    session: AsyncSession, subscription: Subscription, plan_id: uuid.UUID
+) -> PlanChange:
+    if subscription.status != "active" or subscription.cancel_at_period_end:
+        raise exc.SubscriptionNotChangeable(details={"status": subscription.status})
+    plan = await get_plan(session, plan_id, on_sale=True)
+    current = await get_plan(session, subscription.plan_id)
+    if plan.id == current.id:
+        return PlanChange(current, plan, "same", 0)
+    if plan.interval != current.interval:
+        raise field_error("plan_id", "choose a plan with the same interval (month or year)")
+    if plan.price <= current.price:
+        return PlanChange(current, plan, "at_renewal", 0)
+    left, total = _remaining_share(subscription)
+    due = (plan.price - current.price) * left // total
+    return PlanChange(current, plan, "now" if due > 0 else "at_renewal", max(due, 0))
+
+
 async def change_plan(
     session: AsyncSession,
     settings: Settings,
@@ -338,37 +370,22 @@ async def change_plan(
 ) -> tuple[Payment | None, int]:
     """An upgrade is charged now, prorated for the rest of the period, and takes effect
     when paid; a downgrade (or the same price) takes effect at the next renewal."""
-    if subscription.status != "active" or subscription.cancel_at_period_end:
-        raise exc.SubscriptionNotChangeable(details={"status": subscription.status})
-    plan = await get_plan(session, plan_id, on_sale=True)
-    current = await get_plan(session, subscription.plan_id)
-    if plan.id == current.id:
-        subscription.next_plan_id = None
-        await session.flush()
-        return None, 0
-    if plan.interval != current.interval:
-        raise field_error("plan_id", "choose a plan with the same interval (month or year)")
-    if plan.price <= current.price:
-        subscription.next_plan_id = plan.id
-        await session.flush()
-        return None, 0
-    left, total = _remaining_share(subscription)
-    due = (plan.price - current.price) * left // total
-    if due <= 0:
-        subscription.next_plan_id = plan.id
+    change = await quote_change(session, subscription, plan_id)
+    if change.when != "now":
+        subscription.next_plan_id = change.plan.id if change.when == "at_renewal" else None
         await session.flush()
         return None, 0
     payment = await _open_payment(
         session,
         settings,
         subscription,
-        plan,
-        due,
-        f"Upgrade to {plan.name} (prorated)",
+        change.plan,
+        change.due,
+        f"Upgrade to {change.plan.name} (prorated)",
         base_url,
         upgrade=True,
     )
-    return payment, due
+    return payment, change.due
 
 
 async def cancel(
@@ -377,6 +394,11 @@ async def cancel(
     """At the period's end by default (the member keeps what they paid for)."""
     if subscription.status == "canceled":
         raise exc.SubscriptionNotChangeable(details={"status": subscription.status})
+    if subscription.cancel_at_period_end and not immediately:
+        raise exc.SubscriptionNotChangeable(
+            "This membership is already set to end when its period does.",
+            details={"cancel_at_period_end": True},
+        )
     if immediately or subscription.status in ("incomplete", "suspended"):
         subscription.status, subscription.canceled_at = "canceled", _now()
     else:
@@ -384,6 +406,31 @@ async def cancel(
     await session.flush()
     await session.refresh(subscription)
     return subscription
+
+
+async def keep(session: AsyncSession, subscription: Subscription) -> Subscription:
+    """Undo a cancellation at the period's end while that period still runs: the
+    membership renews again as before."""
+    end = subscription.current_period_end
+    if not subscription.cancel_at_period_end or subscription.status != "active":
+        raise exc.SubscriptionNotChangeable(
+            "This membership is not set to end.", details={"status": subscription.status}
+        )
+    if end is None or end <= _now():
+        raise exc.SubscriptionNotChangeable(
+            "This membership's period is over; join again instead.",
+            details={"status": subscription.status},
+        )
+    subscription.cancel_at_period_end = False
+    await session.flush()
+    await session.refresh(subscription)
+    return subscription
+
+
+async def payments_of(session: AsyncSession, subscription: Subscription) -> list[Payment]:
+    """The subscription's payments, newest first: first period, renewals, upgrades."""
+    query = select(Payment).where(Payment.subscription_id == subscription.id)
+    return list(await session.scalars(query.order_by(Payment.created_at.desc()).limit(100)))
 
 
 async def pause(

@@ -114,7 +114,11 @@ async def my_bookings(request: Request, session: DbSession) -> Response:
         }
         for booking, role, pay_url in bookings
     ]
-    return render(request, "my/bookings.html", {"user": user, "entries": entries})
+    studios = [
+        r for r in (await accounts.profile(session, user)).tenant_roles if r.status == "active"
+    ]
+    context = {"user": user, "entries": entries, "studios": studios}
+    return render(request, "my/bookings.html", context)
 
 
 def hold_lapsed(booking: BookingOut, now: datetime) -> bool:

@@ -83,7 +83,7 @@ async def result_for(
         else:
             retry_url = f"{studio}/classes/{booking.class_schedule_id}"
     elif payment.purpose.startswith("subscription"):
-        back_url, back_label = f"{studio}/memberships", "Your membership"
+        back_url, back_label = f"{studio}/membership", "Your membership"
         retry_url = f"{studio}/memberships"
     return PaymentResult(
         payment=payment,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,6 +23,7 @@ from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
 from studioloop.web.csrf import CSRF_FIELD, check_csrf
 from studioloop.web.forms import attempt, parse
+from studioloop.web.membership_pages import NO_SUCH_PLAN, membership_of
 from studioloop.web.owner_pages import admin_of
 from studioloop.web.routes import render
 from studioloop.web.session import web_user
@@ -127,40 +130,75 @@ async def create_plan(request: Request, tenant: CurrentTenant, session: DbSessio
     )
 
 
+async def _memberships_page(
+    request: Request,
+    session: DbSession,
+    tenant: TenantRef,
+    user: User | None,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The plans on sale, each with what joining commits to (price per period, the first
+    renewal's date, how cancelling works) or, for a member, their plan and the way to
+    switch."""
+    shown = await studio_context(session, tenant)
+    zone = ZoneInfo(shown["studio"].timezone)
+    plans = await billing.list_plans(session, include_inactive=False)
+    now = datetime.now(UTC)
+    context = {
+        **shown,
+        "user": user,
+        "mine": await membership_of(session, user),
+        "plans": [
+            (
+                p,
+                format_money(p.price, tenant.currency),
+                billing.add_interval(now, p.interval).astimezone(zone).strftime("%d %b %Y"),
+            )
+            for p in plans
+        ],
+        "error": error,
+    }
+    return render(request, "studio/memberships.html", context, status_code=status_code)
+
+
 @router.get("/s/{slug}/memberships", response_class=HTMLResponse)
 async def memberships_page(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
-    plans = await billing.list_plans(session, include_inactive=False)
-    context = {
-        **await studio_context(session, tenant),
-        "user": await web_user(request, session),
-        "plans": [(p, format_money(p.price, tenant.currency)) for p in plans],
-        "error": None,
-    }
-    return render(request, "studio/memberships.html", context)
+    return await _memberships_page(request, session, tenant, await web_user(request, session))
 
 
 @router.post("/s/{slug}/memberships/{plan_id}")
 async def join_membership(
-    request: Request, tenant: CurrentTenant, session: DbSession, plan_id: uuid.UUID
+    request: Request, tenant: CurrentTenant, session: DbSession, plan_id: str
 ) -> Response:
     await _form(request, ())
     user = await web_user(request, session)
     if user is None:
         target = f"/s/{tenant.slug}/memberships"
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    try:
+        plan_uuid = uuid.UUID(plan_id)
+    except ValueError:
+        return await _memberships_page(
+            request, session, tenant, user, error=NO_SUCH_PLAN, status_code=404
+        )
     settings = request.app.state.settings
     base = str(request.base_url).rstrip("/")
     started, problem = await attempt(
-        session, lambda: billing.start(session, settings, tenant, user, plan_id, base)
+        session, lambda: billing.start(session, settings, tenant, user, plan_uuid, base)
     )
     if problem is not None or started is None:
-        plans = await billing.list_plans(session, include_inactive=False)
-        context = {
-            **await studio_context(session, tenant),
-            "user": user,
-            "plans": [(p, format_money(p.price, tenant.currency)) for p in plans],
-            "error": problem.message if problem else "The membership could not be started.",
-        }
-        return render(request, "studio/memberships.html", context, status_code=409)
+        message = problem.message if problem else "The membership could not be started."
+        if problem is not None and problem.code == "ALREADY_SUBSCRIBED":
+            message = "You already have a membership here: switch plans from My membership."
+        return await _memberships_page(
+            request,
+            session,
+            tenant,
+            user,
+            error=message,
+            status_code=problem.status_code if problem else 409,
+        )
     _subscription, payment = started
     return RedirectResponse(payment.checkout_url or f"/s/{tenant.slug}", status_code=303)
