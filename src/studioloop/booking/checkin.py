@@ -146,7 +146,7 @@ async def find_short_code(
     if matches:  # cancelled: check_in says so
         return matches[0][0]
     raise CheckinRefused(
-        f"No booking at this studio around today has the code {qr.show_short_code(code)}. "
+        f"No booking at this studio today has the code {qr.show_short_code(code)}. "
         "Check the code, and that the booking is for this studio.",
         code="UNKNOWN_CODE",
     )
