@@ -253,6 +253,7 @@ def test_a_booking_page_opened_once_works_offline(
     expect(page.locator("#offline-banner")).to_be_visible()
     shot(page, "booking-offline-phone")
 
+    page = context.new_page()
     page.goto(f"{live_server}/s/loop-yoga/timetable")  # never opened: not kept
     expect(page.get_by_role("heading", name="You are offline")).to_be_visible()
     expect(page.get_by_text("Sign in")).to_have_count(0)

@@ -22,8 +22,10 @@ function showConnection() {
 window.addEventListener("offline", showConnection);
 window.addEventListener("online", () => {
   showConnection();
-  // Back online: a page shown from the device's copy is refreshed with the real one.
-  if (document.documentElement.dataset.fromCache === "1") location.reload();
+  // Back online: a page shown from the device's copy is refreshed with the real one (the
+  // door page does it itself, once its offline scans are sent).
+  const fromCache = document.documentElement.dataset.fromCache === "1";
+  if (fromCache && !document.querySelector("[data-reloads-itself]")) location.reload();
 });
 document.addEventListener("DOMContentLoaded", () => {
   showConnection();

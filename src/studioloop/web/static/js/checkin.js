@@ -129,9 +129,20 @@
     });
   }
 
-  async function sync() {
+  const saidKey = "sl-said-" + slug;
+  const fromCache = document.documentElement.dataset.fromCache === "1";
+  // Back online on the device's copy of the page: the real page, with what sync said.
+  // (Only on the "online" event: a copy shown while the server is down must not loop.)
+  function refreshPage(reload, message, ok) {
+    if (!reload || !fromCache) return;
+    if (message) sessionStorage.setItem(saidKey, JSON.stringify({ message: message, ok: ok }));
+    location.reload();
+  }
+
+  async function sync(reload) {
     const items = queue();
-    if (!items.length || !navigator.onLine) return;
+    if (!navigator.onLine) return;
+    if (!items.length) { refreshPage(reload); return; }
     try {
       const response = await fetch("/s/" + slug + "/staff/checkin/batch", {
         method: "POST",
@@ -146,9 +157,11 @@
       const answer = await response.json();
       saveQueue([]);
       const refused = answer.results.filter((r) => r.result === "rejected");
-      say("Synced " + answer.results.length + " offline scan(s)" +
-        (refused.length ? "; " + refused.length + " refused: " + refused.map((r) => r.message || r.code).join(", ") : "."), !refused.length);
-      keepRoster();
+      const message = "Synced " + answer.results.length + " offline scan(s)" +
+        (refused.length ? "; " + refused.length + " refused: " + refused.map((r) => r.message || r.code).join(", ") : ".");
+      say(message, !refused.length);
+      await keepRoster();
+      refreshPage(reload, message, !refused.length);
     } catch (error) { /* try again later */ }
   }
 
@@ -248,8 +261,10 @@
     }
   }
 
-  window.addEventListener("online", sync);
+  window.addEventListener("online", () => sync(true));
+  const said = JSON.parse(sessionStorage.getItem(saidKey) || "null");
+  if (said) { sessionStorage.removeItem(saidKey); say(said.message, said.ok); }
   saveQueue(queue());
   queue().forEach((item) => item.booking_id && markIn(item.booking_id));
-  keepRoster().then(sync);
+  keepRoster().then(() => sync(false));
 })();
