@@ -217,6 +217,7 @@ def test_the_door_works_offline_after_one_visit(
         "Sipho Test is checked in (offline; will sync)."
     )
     expect(page.locator("#queue-state")).to_have_text("1 scan(s) waiting to be sent.")
+    expect(page.locator(f'[data-count="{now_class}"]')).to_have_text("1 of 1 checked in")
     page.get_by_label("Check-in code").fill(soon_code)
     page.get_by_role("button", name="Check in", exact=True).click()
     expect(page.locator("#scan-result")).to_contain_text("Sipho Test was already checked in at")

@@ -123,9 +123,17 @@
 
   function markIn(bookingId) {
     document.querySelectorAll('[data-booking="' + bookingId + '"]').forEach((row) => {
+      const count = row.closest(".roster") && row.closest(".roster").querySelector("[data-count]");
+      if (count && !row.classList.contains("in")) {
+        count.textContent = count.textContent.replace(/^\d+/, (n) => String(Number(n) + 1));
+      }
       row.classList.add("in");
-      const state = row.querySelector(".state");
-      if (state) state.textContent = "checked in (to sync)";
+      // The roster's "Check in <name>" button becomes a state, as on the server's page.
+      const state = document.createElement("span");
+      state.className = "small state";
+      state.textContent = "checked in (to sync)";
+      const old = row.querySelector("form.inline") || row.querySelector(".state");
+      if (old) old.replaceWith(state);
     });
   }
 
