@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -22,7 +23,10 @@ async def _booked_soon(studio: BookingStudio, minutes_ahead: int = 30) -> tuple[
     return member, response.json()
 
 
-async def _roster(studio: BookingStudio, client, day: str) -> dict:
+async def _roster(studio: BookingStudio, client, booking: dict) -> dict:
+    """The roster of the booking's day, a day on the studio's clock."""
+    start = datetime.fromisoformat(booking["start_time"])
+    day = start.astimezone(ZoneInfo(studio.tenant["timezone"])).date().isoformat()
     roster = await client.get(
         f"{studio.base}/checkin/roster", headers=studio.instructor["headers"], params={"date": day}
     )
@@ -62,7 +66,7 @@ async def test_the_short_code_checks_the_member_in(
     studio: BookingStudio, client, settings: Settings
 ) -> None:
     _member, booking = await _booked_soon(studio)
-    roster = await _roster(studio, client, booking["start_time"][:10])
+    roster = await _roster(studio, client, booking)
     _, entry = _entry(roster, booking)
     code = entry["short_code"]
     assert code == qr.short_code(settings, uuid.UUID(studio.tenant["id"]), uuid.UUID(booking["id"]))
@@ -140,7 +144,7 @@ async def test_the_window_is_applied_to_short_codes_and_sent_with_the_roster(
     studio: BookingStudio, client, owner_db: Owner, how: str
 ) -> None:
     _member, booking = await _booked_soon(studio, minutes_ahead=5 * 60)  # too early
-    roster = await _roster(studio, client, booking["start_time"][:10])
+    roster = await _roster(studio, client, booking)
     occurrence, entry = _entry(roster, booking)
     # The device is given the rule's instants, computed by the server's one rule.
     start = datetime.fromisoformat(occurrence["start_time"])
