@@ -18,10 +18,14 @@ from studioloop.booking.models import ACTIVE_STATUSES, Booking, CheckinScan
 from studioloop.config import Settings
 from studioloop.core.errors import Conflict
 from studioloop.scheduling.models import ClassSchedule, ClassTemplate
+from studioloop.tenants.models import Tenant
 
 DEFAULT_OPENS_MINUTES_BEFORE = 60
 DEFAULT_CLOSES_MINUTES_AFTER = 30
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+# The roster lists cancelled bookings too, so a door offline can say "cancelled" rather
+# than "unknown" for a code that was good yesterday.
+ROSTER_STATUSES = ("confirmed", "waitlisted", "completed", "cancelled")
 
 
 class CheckinRefused(Conflict):
@@ -36,10 +40,19 @@ class CheckinResult:
     occurrence_id: uuid.UUID
 
 
-def _window(settings: dict[str, Any]) -> tuple[timedelta, timedelta]:
+# Typed short codes are looked for among the studio's bookings of classes starting in
+# this span around now (wider than any check-in window, so a code typed too early or too
+# late gets the window's own answer rather than "unknown").
+SHORT_CODE_SPAN = (timedelta(hours=12), timedelta(hours=36))
+
+
+def window(start_time: datetime, settings: dict[str, Any]) -> tuple[datetime, datetime]:
+    """When check-in for a class starting at `start_time` opens and closes: the one home of
+    the rule. The door page is sent these instants with its roster and applies them
+    offline as given."""
     opens = settings.get("checkin_opens_minutes_before", DEFAULT_OPENS_MINUTES_BEFORE)
     closes = settings.get("checkin_closes_minutes_after", DEFAULT_CLOSES_MINUTES_AFTER)
-    return timedelta(minutes=int(opens)), timedelta(minutes=int(closes))
+    return start_time - timedelta(minutes=int(opens)), start_time + timedelta(minutes=int(closes))
 
 
 async def check_in(
@@ -64,14 +77,14 @@ async def check_in(
             "This person is on the waitlist, not booked.", code="BOOKING_NOT_CONFIRMED"
         )
     facts = await repository.occurrence_facts(session, booking.class_schedule_id)
-    opens, closes = _window(facts.tenant_settings)
-    if at < facts.start_time - opens:
+    opens_at, closes_at = window(facts.start_time, facts.tenant_settings)
+    if at < opens_at:
         raise CheckinRefused(
             "Check-in has not opened for this class yet.",
             code="CHECKIN_NOT_OPEN",
-            details={"opens_at": (facts.start_time - opens).isoformat()},
+            details={"opens_at": opens_at.isoformat()},
         )
-    if at > facts.start_time + closes:
+    if at > closes_at:
         raise CheckinRefused("Check-in for this class has closed.", code="CHECKIN_CLOSED")
     booking.check_in_time = at
     await session.flush()
@@ -90,6 +103,68 @@ def read_code(settings: Settings, code: str, tenant_id: uuid.UUID) -> qr.Checkin
     if decoded.tenant_id != tenant_id:
         raise CheckinRefused("This code belongs to another studio.", code="WRONG_STUDIO")
     return decoded
+
+
+async def find_short_code(
+    session: AsyncSession,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    code: str,
+    *,
+    at: datetime | None = None,
+) -> uuid.UUID:
+    """The booking whose short code this is, among this studio's bookings of classes near
+    `at` (qr.short_code says why codes are derived, not stored)."""
+    at = at or datetime.now(UTC)
+    rows = await session.execute(
+        select(Booking.id, Booking.status)
+        .join(
+            ClassSchedule,
+            (ClassSchedule.id == Booking.class_schedule_id)
+            & (ClassSchedule.tenant_id == Booking.tenant_id),
+        )
+        .where(
+            Booking.tenant_id == tenant_id,
+            ClassSchedule.start_time >= at - SHORT_CODE_SPAN[0],
+            ClassSchedule.start_time <= at + SHORT_CODE_SPAN[1],
+        )
+    )
+    matches = [
+        (booking_id, status)
+        for booking_id, status in rows
+        if qr.short_code(settings, tenant_id, booking_id) == code
+    ]
+    # A member who cancelled and booked again has two bookings: the live one counts.
+    live = [booking_id for booking_id, status in matches if status != "cancelled"]
+    if len(live) > 1:
+        raise CheckinRefused(
+            "Two bookings share this code today: scan the QR code, or tap the name.",
+            code="AMBIGUOUS_CODE",
+        )
+    if live:
+        return live[0]
+    if matches:  # cancelled: check_in says so
+        return matches[0][0]
+    raise CheckinRefused(
+        f"No booking at this studio today has the code {qr.show_short_code(code)}. "
+        "Check the code, and that the booking is for this studio.",
+        code="UNKNOWN_CODE",
+    )
+
+
+async def booking_for_code(
+    session: AsyncSession,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    text: str,
+    *,
+    at: datetime | None = None,
+) -> uuid.UUID:
+    """The booking a scanned QR code or a typed short code stands for at this studio."""
+    short = qr.normalise_short_code(text)
+    if short is not None:
+        return await find_short_code(session, settings, tenant_id, short, at=at)
+    return read_code(settings, text.strip(), tenant_id).booking_id
 
 
 async def apply_offline_scan(
@@ -135,9 +210,9 @@ async def apply_offline_scan(
         outcome.update(result="rejected", code="CLOCK_AHEAD")
     else:
         try:
-            decoded = read_code(settings, code, tenant_id)
-            scan.booking_id = decoded.booking_id
-            done = await check_in(session, decoded.booking_id, at=scanned_at)
+            booking_id = await booking_for_code(session, settings, tenant_id, code, at=scanned_at)
+            scan.booking_id = booking_id
+            done = await check_in(session, booking_id, at=scanned_at)
             outcome.update(
                 result=done.result,
                 booking_id=str(done.booking_id),
@@ -163,16 +238,18 @@ async def apply_offline_scan(
 async def offline_roster(
     session: AsyncSession, settings: Settings, tenant_id: uuid.UUID, timezone: str, day: date
 ) -> dict[str, Any]:
-    """Everything a door device needs to check people in for a day without a connection."""
+    """Everything a door device needs to check people in for a day without a connection:
+    each class with its check-in window (from `window`, so the device applies the server's
+    rule, not a copy of it), its bookings with their short codes, and the public key."""
     zone = ZoneInfo(timezone)
     start = datetime.combine(day, time.min, tzinfo=zone)
+    studio_settings = await session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
     rows = await session.execute(
         select(ClassSchedule, ClassTemplate.name, Booking, User.first_name, User.last_name)
         .join(ClassTemplate, ClassTemplate.id == ClassSchedule.class_id)
         .outerjoin(
             Booking,
-            (Booking.class_schedule_id == ClassSchedule.id)
-            & Booking.status.in_(("confirmed", "waitlisted")),
+            (Booking.class_schedule_id == ClassSchedule.id) & Booking.status.in_(ROSTER_STATUSES),
         )
         .outerjoin(User, User.id == Booking.user_id)
         .where(
@@ -184,6 +261,7 @@ async def offline_roster(
     )
     occurrences: dict[uuid.UUID, dict[str, Any]] = {}
     for occ, name, booking, first, last in rows:
+        opens_at, closes_at = window(occ.start_time, studio_settings or {})
         entry = occurrences.setdefault(
             occ.id,
             {
@@ -191,6 +269,8 @@ async def offline_roster(
                 "class_name": name,
                 "start_time": occ.start_time.isoformat(),
                 "end_time": occ.end_time.isoformat(),
+                "checkin_opens_at": opens_at.isoformat(),
+                "checkin_closes_at": closes_at.isoformat(),
                 "bookings": [],
             },
         )
@@ -198,6 +278,7 @@ async def offline_roster(
             entry["bookings"].append(
                 {
                     "booking_id": str(booking.id),
+                    "short_code": qr.short_code(settings, tenant_id, booking.id),
                     "first_name": first,
                     "last_name": last,
                     "status": booking.status,
@@ -209,10 +290,13 @@ async def offline_roster(
     return {
         "date": day.isoformat(),
         "timezone": timezone,
+        "tenant_id": str(tenant_id),
         "public_key": qr.public_key_b64(settings, tenant_id),
         "key_format": "Ed25519, raw 32-byte public key, base64url",
         "code_format": "SL1.<base64url JSON {b: booking, o: occurrence, t: tenant, e: expiry "
         "unix seconds}>.<base64url Ed25519 signature of the JSON bytes>",
+        "short_code_format": f"{qr.SHORT_LENGTH} of {qr.SHORT_ALPHABET}; spaces, dashes and "
+        "case ignored",
         "occurrences": list(occurrences.values()),
     }
 

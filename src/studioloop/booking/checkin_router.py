@@ -27,7 +27,12 @@ ERRORS = errors(400, 401, 403, 404, 409, 422)
 class CodeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(min_length=10, max_length=1000, description="The scanned QR text")
+    code: str = Field(
+        min_length=6,
+        max_length=1000,
+        description="The scanned QR text, or the booking's six-character short code "
+        "(only under /tenants/{slug}: it does not name its studio)",
+    )
 
 
 class CheckinOut(BaseModel):
@@ -63,6 +68,11 @@ async def check_in_code(
 ) -> CheckinOut:
     """Check in by the scanned code. The studio is the request's, or the code's own."""
     settings = _settings(request)
+    if tenant is None and qr.normalise_short_code(body.code) is not None:
+        raise checkin.CheckinRefused(
+            "A short code is checked at its studio: POST /tenants/{slug}/checkin.",
+            code="STUDIO_NEEDED",
+        )
     if tenant is None:
         try:
             tenant_id = qr.read(settings, body.code, allow_expired=True).tenant_id
@@ -76,8 +86,8 @@ async def check_in_code(
     membership = await membership_of(session, tenant_id, user.id)
     if membership is None or not membership.allows("instructor"):
         raise InsufficientRole(details={"required_role": "instructor"})
-    decoded = checkin.read_code(settings, body.code, tenant_id)
-    return _out(await checkin.check_in(session, decoded.booking_id))
+    booking_id = await checkin.booking_for_code(session, settings, tenant_id, body.code)
+    return _out(await checkin.check_in(session, booking_id))
 
 
 async def offline_roster(

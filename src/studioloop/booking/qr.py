@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
+import hmac
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +27,10 @@ from studioloop.config import Settings
 
 PREFIX = "SL1"  # format version, so codes can change shape later
 VALID_AFTER_END = timedelta(hours=2)
+# Short codes, typed at the door when the QR cannot be scanned: no 0/O, 1/I/L.
+SHORT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+SHORT_LENGTH = 6
+_SHORT_SHAPE = re.compile(f"^[{SHORT_ALPHABET}]{{{SHORT_LENGTH}}}$")
 
 
 def _b64(raw: bytes) -> str:
@@ -119,3 +126,44 @@ def code_for_booking(
     after the class ends, for a late scan at the door)."""
     expires = end_time + VALID_AFTER_END
     return issue(settings, CheckinCode(booking_id, occurrence_id, tenant_id, expires)), expires
+
+
+# The short code is derived from the booking, not stored. Why: every path that gives a
+# booking its QR (a direct or marketplace booking, a paid hold, a waitlist promotion) gets
+# one for free, with no column, no migration and no extra statement (or retry on a
+# collision) in the booking core's one write, whose speed is benchmarked. It is an HMAC
+# under a per-studio key derived from SECRET_KEY, so a member cannot work out another
+# member's code, and the server checks a typed one by recomputing it over the studio's
+# bookings near the time (`checkin.find_short_code`). It is not globally unique: 31**6 is
+# about 887 million, so two of one studio's bookings on the same day sharing one is
+# rare, and then the door refuses the code as ambiguous (scan the QR or tap the name)
+# rather than guess. Offline, the door matches it against the roster it was given.
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_key(secret: str, tenant_id: uuid.UUID) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"studioloop-shortcode-v1", info=tenant_id.bytes
+    ).derive(secret.encode())
+
+
+def short_code(settings: Settings, tenant_id: uuid.UUID, booking_id: uuid.UUID) -> str:
+    """The booking's six-character door code (e.g. `K7QW3M`)."""
+    key = _short_key(settings.secret_key.get_secret_value(), tenant_id)
+    number = int.from_bytes(hmac.digest(key, booking_id.bytes, hashlib.sha256)[:8], "big")
+    letters = []
+    for _ in range(SHORT_LENGTH):
+        number, digit = divmod(number, len(SHORT_ALPHABET))
+        letters.append(SHORT_ALPHABET[digit])
+    return "".join(letters)
+
+
+def normalise_short_code(text: str) -> str | None:
+    """A typed short code in its canonical form, or None if it cannot be one. Spaces,
+    dashes and lower case are forgiven (the page shows it as `K7Q W3M`)."""
+    compact = re.sub(r"[\s-]", "", text).upper()
+    return compact if _SHORT_SHAPE.match(compact) else None
+
+
+def show_short_code(code: str) -> str:
+    return f"{code[:3]} {code[3:]}"

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from studioloop.accounts import service as accounts
 from studioloop.accounts.models import User
 from studioloop.accounts.schemas import ProfileUpdate
-from studioloop.booking import reading as booking_reading, service as booking_service
+from studioloop.booking import qr, reading as booking_reading, service as booking_service
 from studioloop.booking.eligibility import OccurrenceFacts
 from studioloop.booking.models import ACTIVE_STATUSES, Booking
 from studioloop.booking.schemas import BookingOut
@@ -159,6 +159,11 @@ async def my_booking(
         "facts": facts,
         "studio": studio,
         "qr": qr_svg(out.qr_code) if out.qr_code else None,
+        "short_code": qr.show_short_code(
+            qr.short_code(request.app.state.settings, booking.tenant_id, booking.id)
+        )
+        if out.qr_code
+        else None,
         "new": bool(new),
         "cancellable": out.status in ACTIVE_STATUSES and not lapsed,
         "lapsed": lapsed,

@@ -45,6 +45,7 @@ async def _today(request: Request, session: DbSession, tenant: TenantRef) -> dic
     for occurrence in roster["occurrences"]:
         start = datetime.fromisoformat(occurrence["start_time"]).astimezone(zone)
         occurrence["local_time"] = start.strftime("%H:%M")
+        occurrence["bookings"] = [b for b in occurrence["bookings"] if b["status"] != "cancelled"]
         booked = [b for b in occurrence["bookings"] if b["status"] == "confirmed"]
         occurrence["booked"] = len(booked)
         occurrence["checked_in"] = sum(1 for b in booked if b["check_in_time"])
@@ -95,8 +96,12 @@ async def checkin_submit(
     async def scan() -> checkin.CheckinResult:
         if booking_id is not None:
             return await checkin.check_in(session, booking_id)
-        decoded = checkin.read_code(settings, code.strip(), tenant.id)
-        return await checkin.check_in(session, decoded.booking_id)
+        if not code.strip():
+            raise checkin.CheckinRefused(
+                "Scan a code, or type the code under the member's QR.", code="NO_CODE"
+            )
+        found = await checkin.booking_for_code(session, settings, tenant.id, code)
+        return await checkin.check_in(session, found)
 
     done, problem = await attempt(session, scan)
     if problem is not None or done is None:
@@ -134,8 +139,10 @@ async def roster_json(request: Request, tenant: CurrentTenant, session: DbSessio
     user, refused = await _staff(request, session, tenant)
     if refused is not None or user is None:
         return JSONResponse({"error": "staff only"}, status_code=403)
-    roster = await _today(request, session, tenant)
-    roster["tenant_id"] = str(tenant.id)
+    day = datetime.now(ZoneInfo(tenant.timezone)).date()
+    roster = await checkin.offline_roster(
+        session, request.app.state.settings, tenant.id, tenant.timezone, day
+    )
     return JSONResponse(roster, headers={"Cache-Control": "no-store"})
 
 

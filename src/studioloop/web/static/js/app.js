@@ -5,6 +5,14 @@
 
 if ("serviceWorker" in navigator) {
   navigator.serviceWorker.register("/sw.js").catch(() => {});
+  // A page this worker did not serve (the first visit, a link from an email) is kept by
+  // asking for it, with its styles and scripts: the worker keeps only the pages it may.
+  if (!navigator.serviceWorker.controller && navigator.onLine) {
+    navigator.serviceWorker.ready.then((registration) => {
+      const files = Array.from(document.querySelectorAll("script[src], link[rel=stylesheet]"), (el) => el.src || el.href);
+      if (registration.active) registration.active.postMessage({ type: "keep", urls: [location.pathname].concat(files) });
+    });
+  }
 }
 
 function showConnection() {
@@ -14,17 +22,20 @@ function showConnection() {
 window.addEventListener("offline", showConnection);
 window.addEventListener("online", () => {
   showConnection();
-  // Back online: a page shown from the device's copy is refreshed with the real one.
-  if (document.documentElement.dataset.fromCache === "1") location.reload();
+  // Back online: a page shown from the device's copy is refreshed with the real one (the
+  // door page does it itself, once its offline scans are sent).
+  const fromCache = document.documentElement.dataset.fromCache === "1";
+  if (fromCache && !document.querySelector("[data-reloads-itself]")) location.reload();
 });
 document.addEventListener("DOMContentLoaded", () => {
   showConnection();
-  // Signing out forgets the bookings kept on this device.
+  // Signing out forgets the bookings, the door page and its rosters kept on this device.
   document.querySelectorAll('form[action="/logout"]').forEach((form) =>
     form.addEventListener("submit", () => {
       if (navigator.serviceWorker && navigator.serviceWorker.controller) {
         navigator.serviceWorker.controller.postMessage({ type: "forget" });
       }
+      Object.keys(localStorage).filter((k) => k.startsWith("sl-roster-")).forEach((k) => localStorage.removeItem(k));
     })
   );
   refreshSpots();
