@@ -61,12 +61,12 @@ from studioloop.web.routes import router as web_router
 from studioloop.web.sandbox import router as sandbox_router
 from studioloop.web.settings_pages import router as settings_pages_router
 from studioloop.web.staff_pages import router as staff_pages_router
+from studioloop.web.static_files import STATIC
 from studioloop.web.studio_pages import router as studio_pages_router
 from studioloop.web.timetable_admin import router as timetable_admin_router
 from studioloop.web.unsubscribe import router as unsubscribe_router
 
 logger = get_logger(__name__)
-STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 SWAGGER_DIR = Path(fastapi_offline.__file__).resolve().parent / "static"
 
 # Swagger UI runs an inline start-up script; allow it on the docs page only.
@@ -160,7 +160,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(inbox_pages_router)
     # Swagger UI 5 (OpenAPI 3.1) served from the fastapi-offline wheel: no CDN.
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", STATIC, name="static")
 
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
     async def api_docs() -> HTMLResponse:

@@ -31,6 +31,7 @@ from studioloop.notifications import service as notifications_service
 from studioloop.tenants import service as tenants_service
 from studioloop.web.csrf import CSRF_FIELD, attach_csrf_cookie, check_csrf, csrf_token
 from studioloop.web.session import end_web_session, staff_home, start_web_session, web_user
+from studioloop.web.static_files import static_url
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
@@ -59,6 +60,7 @@ def local_time(value: datetime | None, zone: str, pattern: str = "%d %b %H:%M") 
 templates.env.filters["kind"] = kind_label
 templates.env.filters["counted"] = counted
 templates.env.filters["local"] = local_time
+templates.env.globals["static"] = static_url
 
 
 def render(

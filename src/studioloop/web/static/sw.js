@@ -13,7 +13,8 @@ const PRECACHE = [
 // door page (its roster and verification key are kept by checkin.js).
 const KEEP = [/^\/my\/bookings(\/[0-9a-f-]+)?$/, /^\/s\/[^/]+\/staff\/checkin$/];
 // Files whose name carries their version: never fetched again once kept.
-const IMMUTABLE = /^\/static\/vendor\//;
+// Files whose name changes with their content (web/static_files.py): a kept copy is final.
+const IMMUTABLE = /^\/static\/(vendor\/|.+\.[0-9a-f]{12}\.[A-Za-z0-9]+$)/;
 
 function keepable(pathname) {
   return KEEP.some((pattern) => pattern.test(pathname));
