@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     base_url: str = "http://127.0.0.1:8000"
     base_domain: str = "studioloop.localhost"
+    # The operator's own terms of use and privacy notice; without them /terms and /privacy
+    # show the ones that ship with StudioLoop.
+    terms_url: str | None = Field(default=None, pattern=r"^https?://")
+    privacy_url: str | None = Field(default=None, pattern=r"^https?://")
     data_dir: Path = Path(".data")
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 

@@ -104,3 +104,14 @@ class InvitationNotFound(NotFound):
 class InvitationExpired(BadRequest):
     code = "INVITATION_EXPIRED"
     message = "This invitation has expired; ask the studio to send a new one."
+
+
+class WrongPassword(BadRequest):
+    # 400, not 401: the person is signed in; only the password they typed is wrong.
+    code = "WRONG_PASSWORD"
+    message = "Your current password is not right."
+
+
+class TermsNotAccepted(BadRequest):
+    code = "TERMS_NOT_ACCEPTED"
+    message = "Accept the terms and the privacy notice to create your account."

@@ -60,6 +60,9 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     preferences: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     status: Mapped[str] = mapped_column(String(32), server_default=text("'active'"))
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When they accepted the terms and the privacy notice at sign-up (None: before these
+    # were asked, or an API client that shows its own).
+    terms_accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     is_platform_owner: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Part of the secret calendar-feed URL; bumping it retires the old URL.

@@ -170,6 +170,25 @@ async def update_profile(
     return await service.update_profile(session, user, body)
 
 
+@router.post(
+    "/users/profile/password",
+    status_code=204,
+    tags=["users"],
+    responses=errors(400, 401, 422, 429),
+)
+async def change_password(
+    body: schemas.PasswordChange,
+    user: CurrentUser,
+    session: DbSession,
+    settings: SettingsDep,
+    _: SensitiveRateLimit,
+) -> Response:
+    """Change the password, proving the current one; every other device is signed out
+    (refresh tokens revoked). Access tokens already issued run out on their own."""
+    await service.change_password(session, settings, user, body.current_password, body.new_password)
+    return Response(status_code=204)
+
+
 # --- members of a tenant -----------------------------------------------------------------
 # Each is reachable as /tenants/{slug}/members... or as /members... with the tenant taken
 # from X-Tenant-ID or the host.

@@ -39,6 +39,11 @@ class RegisterRequest(Strict):
     first_name: str = Field(min_length=1, max_length=100)
     last_name: str = Field(min_length=1, max_length=100)
     phone: str | None = Field(default=None, max_length=32)
+    accept_terms: bool | None = Field(
+        default=None,
+        description="The person accepted the terms and the privacy notice (the time is "
+        "kept). Sign-up pages require it; API clients that show their own terms may omit it.",
+    )
 
     _password = field_validator("password")(check_password)
     _phone = field_validator("phone")(check_phone)
@@ -67,6 +72,13 @@ class LoginRequest(Strict):
 
 class RefreshRequest(Strict):
     refresh_token: str = Field(min_length=10, max_length=256)
+
+
+class PasswordChange(Strict):
+    current_password: str = Field(max_length=256)
+    new_password: str = Field(max_length=256)
+
+    _password = field_validator("new_password")(check_password)
 
 
 class PasswordResetConfirm(Strict):

@@ -50,6 +50,7 @@ async def register(session: AsyncSession, settings: Settings, data: RegisterRequ
         first_name=data.first_name,
         last_name=data.last_name,
         phone=data.phone,
+        terms_accepted_at=_now() if data.accept_terms else None,
     )
     try:
         async with session.begin_nested():
@@ -278,6 +279,18 @@ async def confirm_password_reset(
     # Receiving the code proves control of the mailbox.
     user.email_verified_at = user.email_verified_at or _now()
     await _revoke_all_sessions(session, user.id)
+
+
+async def change_password(
+    session: AsyncSession, settings: Settings, user: User, current: str, new: str
+) -> None:
+    """A signed-in person changes their password, proving the current one. Every other
+    signed-in device is signed out (their refresh tokens revoked), as after a reset."""
+    if not security.verify_password(settings, user.password_hash, current):
+        raise exc.WrongPassword(details={"field": "current_password"})
+    user.password_hash = security.hash_password(settings, new)
+    await _revoke_all_sessions(session, user.id)
+    await session.flush()
 
 
 # --- users and profiles ------------------------------------------------------------------

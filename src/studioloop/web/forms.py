@@ -52,6 +52,8 @@ PLAIN_WORDS = {
 
 def _in_words(problem: Any) -> str:
     kind = problem.get("type", "")
+    if problem.get("input") == "":  # an empty field: "not a valid email address" says less
+        return "Fill this in."
     if kind == "string_too_short" and (problem.get("ctx") or {}).get("min_length") == 1:
         return "Fill this in."
     if kind in PLAIN_WORDS:
