@@ -5,6 +5,7 @@ schema.org Events."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -107,10 +108,16 @@ def test_find_a_class_nearby_and_book_it_with_universal_credits(
     page.locator("li.result").filter(has_text="Sunset Flow").get_by_role(
         "button", name="Book"
     ).click()
+    # Universal credits are spent only once the member has seen how many.
+    expect(page.get_by_role("heading", name="Book Sunset Flow?")).to_be_visible()
+    expect(page.locator("#spend")).to_contain_text("of your 5")
+    shot(page, "marketplace-confirm")
+    page.locator("#confirm-booking").get_by_role("button", name=re.compile("^Book for")).click()
     expect(page.locator("#booked")).to_contain_text("You're booked!")
     expect(page.locator("svg").first).to_be_visible()  # the check-in code
     shot(page, "marketplace-booked")
-    page.go_back()
+    page.go_back()  # the confirmation
+    page.go_back()  # the search
     page.reload()
     expect(page.get_by_role("heading", name="Your universal credits: 3")).to_be_visible()
     # The class shows as booked (no second booking offered).

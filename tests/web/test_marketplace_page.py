@@ -11,9 +11,14 @@ import httpx
 import pytest
 
 from studioloop.app import create_app
-from tests.conftest import Api
-from tests.marketplace.conftest import MarketStudio
-from tests.web.test_pages import _login
+from tests.conftest import Api, Owner
+from tests.marketplace.conftest import (
+    MarketStudio,
+    give_universal,
+    make_operator,
+    universal_balance,
+)
+from tests.web.test_pages import CSRF, _login
 
 
 @pytest.fixture
@@ -55,3 +60,40 @@ async def test_a_card_only_class_is_offered_for_its_price(api: Api, web: httpx.A
     assert "Free" not in result
     assert 'value="card"' in result and "Pay ZAR 120.00" in result
     assert 'value="credits"' not in result
+
+
+async def test_universal_credits_are_spent_only_after_a_confirmation(
+    api: Api, web: httpx.AsyncClient, owner_db: Owner
+) -> None:
+    studio = await MarketStudio(api, "sea-point-yoga").setup()
+    listed = await studio.listing(name="Confirm Flow")
+    explorer = await api.signup(first_name="Explorer")
+    await give_universal(api, await make_operator(api, owner_db), explorer, 5)
+    assert (await _login(web, explorer["email"], "secret123")).status_code == 303
+    page = await web.get("/marketplace", params={"lat": -33.92, "lng": 18.42})
+    token = CSRF.search(page.text).group(1)
+    assert "How they work, and your history" in page.text
+    form = {"csrf_token": token, "occurrence_id": listed["id"], "pay_with": "credits"}
+    asked = await web.post("/marketplace/book", data=form)
+    assert asked.status_code == 200 and "Book Confirm Flow?" in asked.text
+    spend = re.search(r'id="spend">(.*?)</p>', asked.text, re.S)
+    assert spend is not None and "of your 5" in spend.group(1)
+    assert owner_db.value("SELECT count(*) FROM bookings") == 0  # nothing spent yet
+    assert await universal_balance(api, explorer) == 5
+
+    booked = await web.post("/marketplace/book", data={**form, "confirmed": "1"})
+    assert booked.status_code == 303 and booked.headers["location"].startswith("/my/bookings/")
+    assert owner_db.value("SELECT count(*) FROM bookings") == 1
+    left = await universal_balance(api, explorer)
+    assert left < 5
+    history = await web.get("/my/credits/universal")
+    assert history.status_code == 200 and f'id="balance">{left}<' in history.text
+    assert "Marketplace welcome" in history.text
+
+    unknown = await web.post(
+        "/marketplace/book",
+        data={**form, "occurrence_id": "00000000-0000-0000-0000-000000000000"},
+        headers={"accept": "text/html"},
+    )
+    assert unknown.status_code == 404
+    assert owner_db.value("SELECT count(*) FROM bookings") == 1

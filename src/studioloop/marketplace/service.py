@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -83,6 +84,34 @@ async def offer_for(
         credits=pricing.credits_for(credits_required, terms),
         card_price=pricing.card_price(row.price, terms, row.payment_provider or "sandbox"),
         seats_left=seats_left,
+    )
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What booking this class through the marketplace would spend, before it is booked
+    (the confirmation step), read the way `book` reads it."""
+
+    class_name: str
+    local_start: str  # on the studio's clock
+    cancel_by: datetime  # cancelling before this gives the credits back
+    offer: Offer
+
+
+async def quote(
+    session: AsyncSession, settings: Settings, user: User, occurrence_id: uuid.UUID
+) -> Quote:
+    """The price `book` would charge; nothing is written. NOT_ON_MARKETPLACE or
+    SCHEDULE_NOT_FOUND as `book` would answer."""
+    attempt = await booking_repository.read_attempt(
+        session, occurrence_id, user.id, find_studio=True
+    )
+    if attempt is None:
+        raise accounts_exc.InvalidToken()
+    facts = attempt.facts
+    offer = await offer_for(session, settings, occurrence_id, facts.credits_required)
+    return Quote(
+        facts.class_name, facts.local_start, facts.start_time - facts.cancellation_window, offer
     )
 
 

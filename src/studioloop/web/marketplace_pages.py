@@ -248,6 +248,7 @@ async def marketplace_book(
     occurrence_id: Annotated[uuid.UUID, Form()],
     pay_with: Annotated[str, Form(max_length=10)] = "credits",
     back: Annotated[str, Form(max_length=1000)] = "/marketplace",
+    confirmed: Annotated[str | None, Form(max_length=1)] = None,
     csrf: Annotated[str | None, Form(alias=CSRF_FIELD)] = None,
 ) -> Response:
     check_csrf(request, csrf)
@@ -256,6 +257,26 @@ async def marketplace_book(
     if user is None:
         return RedirectResponse(f"/login?next={quote(back)}", status_code=303)
     settings = request.app.state.settings
+    if pay_with != "card" and not confirmed:
+        # Universal credits are spent only after the member has seen what and how many
+        # (a card payment's checkout is its own confirmation).
+        found, refused = await attempt(
+            session, lambda: marketplace.quote(session, settings, user, occurrence_id)
+        )
+        if refused is not None or found is None:
+            status_code = refused.status_code if refused else 409
+            return await _page(
+                request, session, _form_from(back), problem=refused, status_code=status_code
+            )
+        context = {
+            "user": user,
+            "quote": found,
+            "wallet": await _wallet(session, user),
+            "occurrence_id": occurrence_id,
+            "back": back,
+            "money": format_money,
+        }
+        return render(request, "marketplace/confirm.html", context)
 
     async def book() -> MarketplaceBookingOut | flows.Checkout:
         outcome = await marketplace.book(
@@ -298,3 +319,20 @@ def _form_from(link: str) -> SearchForm:
         spots=bool(values.get("spots")),
         sort=values.get("sort", "")[:20],
     )
+
+
+@router.get("/my/credits/universal", response_class=HTMLResponse)
+async def universal_history(request: Request, session: DbSession) -> Response:
+    """The member's universal credits: what they are, what is left and until when, and
+    every grant, spend, refund and expiry."""
+    user = await web_user(request, session)
+    if user is None:
+        return RedirectResponse("/login?next=/my/credits/universal", status_code=303)
+    account, lots, history = await universal.universal_statement(session, user.id, limit=100)
+    context = {
+        "user": user,
+        "balance": account.balance if account else 0,
+        "lots": lots,
+        "history": history,
+    }
+    return render(request, "my/universal_credits.html", context)
