@@ -3,12 +3,14 @@ off by default, and a studio's save never fails because the geocoder does."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from studioloop.config import Settings
-from studioloop.scheduling import geocoding
+from studioloop.scheduling import exceptions as exc, geocoding
 from tests.fakes.nominatim import FakeNominatim
 from tests.scheduling.conftest import Studio
 
@@ -63,3 +65,23 @@ async def test_no_geocoder_no_lookup(studio: Studio, settings: Settings) -> None
     assert settings.geocoder_url is None  # the default: nothing needs the internet
     location = await studio.post("/locations", {"name": "Plain", "address": ADDRESS})
     assert location["latitude"] is None
+
+
+async def test_the_service_is_asked_at_most_once_a_second(
+    settings: Settings, nominatim: FakeNominatim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nominatim's usage policy: one request a second. Answers already known are free;
+    a person who would wait too long for a turn is told to try again."""
+    geocoder = geocoding.geocoder_for(settings)
+    assert geocoder is not None
+    started = time.monotonic()
+    for place in ("Cape Town", "Durban", "cape town"):  # the third is the first, cached
+        await geocoder.locate(place)
+    assert 0.9 <= time.monotonic() - started < 2.5
+    assert len(nominatim.queries) == 2
+    monkeypatch.setattr(geocoding, "MAX_WAIT_SECONDS", 0.2)
+    answers = await asyncio.gather(
+        *(geocoder.locate(f"Place {n}") for n in range(3)), return_exceptions=True
+    )
+    refused = [a for a in answers if isinstance(a, exc.GeocodingUnavailable)]
+    assert refused and "try again in a moment" in refused[0].message

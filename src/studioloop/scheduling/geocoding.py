@@ -10,7 +10,10 @@ well within that, and answers are cached for the process's lifetime.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+import weakref
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,6 +25,12 @@ from studioloop.scheduling import exceptions as exc
 
 logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 5.0
+# Nominatim's usage policy: at most one request a second from an application. Kept per
+# process (each API process asks on its own); cached answers do not count.
+MIN_SECONDS_BETWEEN_REQUESTS = 1.0
+# A person searching waits at most this long for their turn; past it they are told to
+# try again, rather than the server queueing searches without end.
+MAX_WAIT_SECONDS = 3.0
 _answers: TTLCache[tuple[str, str], Point | None] = TTLCache(maxsize=2_000, ttl=24 * 3600)
 
 
@@ -36,6 +45,35 @@ class Geocoder(Protocol):
     async def locate(self, query: str) -> Point | None: ...
 
 
+class _Spacing:
+    """Requests to the service at least `interval` seconds apart, in this process."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last = -interval
+        # One lock per event loop (an asyncio.Lock belongs to the loop it first waits in).
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def wait_turn(self, max_wait: float) -> None:
+        lock = self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        asked = time.monotonic()
+        async with lock:
+            delay = self._last + self.interval - time.monotonic()
+            if time.monotonic() - asked + max(delay, 0) > max_wait:
+                raise exc.GeocodingUnavailable(
+                    "Many people are looking up places right now; try again in a moment, "
+                    "or share your location instead."
+                )
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._last = time.monotonic()
+
+
+_spacing = _Spacing(MIN_SECONDS_BETWEEN_REQUESTS)
+
+
 class NominatimGeocoder:
     def __init__(self, base_url: str, user_agent: str) -> None:
         self.base_url = base_url.rstrip("/")
@@ -45,6 +83,7 @@ class NominatimGeocoder:
         key = (self.base_url, query.strip().lower())
         if key in _answers:
             return _answers[key]
+        await _spacing.wait_turn(MAX_WAIT_SECONDS)
         async with httpx.AsyncClient(
             timeout=TIMEOUT_SECONDS, headers={"User-Agent": self.user_agent}
         ) as client:
