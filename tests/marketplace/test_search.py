@@ -172,3 +172,26 @@ async def test_a_place_name_finds_the_classes_there(market: MarketStudio, api: A
     there = await market.listing(await market.place(-33.915, 18.386, "Sea Point Pavilion"))
     await market.listing(name="Elsewhere Flow")  # at the studio's main location
     assert _ids(await _search(api, q="pavilon")) == [there["id"]]
+
+
+async def test_a_text_search_lists_class_name_matches_before_studio_name_matches(
+    market: MarketStudio, api: Api
+) -> None:
+    """In "Sea Point Yoga", a spin class matches "yoga" only by its studio's name: the
+    yoga class comes first although it starts later, and paging keeps that order."""
+    spin = await market.listing(name="Hill Climb", class_type="cycling", hours_ahead=30)
+    yoga = await market.listing(name="Morning Yoga", class_type="yoga", hours_ahead=40)
+    stretch = await market.listing(name="Deep Stretch", class_type="stretch", hours_ahead=35)
+    near = {"lat": -33.92, "lng": 18.42, "radius_km": 3}
+    found = await _search(api, **near, q="yoga")  # near a point: by distance, all at 0 km
+    assert _ids(found) == [yoga["id"], spin["id"], stretch["id"]]
+    anywhere = await _search(api, q="yoga")  # no point: by start
+    assert _ids(anywhere) == [yoga["id"], spin["id"], stretch["id"]]
+    by_price = await _search(api, **near, q="yoga", sort="price")  # as asked: all 1 credit
+    assert _ids(by_price) == [spin["id"], stretch["id"], yoga["id"]]
+    first = await _search(api, **near, q="yoga", limit=1)
+    second = await _search(api, **near, q="yoga", limit=1, cursor=first["next_cursor"])
+    third = await _search(api, **near, q="yoga", limit=1, cursor=second["next_cursor"])
+    assert _ids(first) + _ids(second) + _ids(third) == [yoga["id"], spin["id"], stretch["id"]]
+    # Without a query, and by distance or price, the order is as before: soonest first.
+    assert _ids(await _search(api, **near)) == [spin["id"], stretch["id"], yoga["id"]]
