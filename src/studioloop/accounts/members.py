@@ -381,4 +381,4 @@ async def notes_about(
         .order_by(MemberNote.created_at.desc(), MemberNote.id.desc())
         .limit(NOTES_SHOWN)
     )
-    return [(note, author) for note, author in rows.tuples()]
+    return [(row[0], row[1]) for row in rows]

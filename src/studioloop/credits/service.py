@@ -232,7 +232,7 @@ async def balance_above(session: AsyncSession, amount: int) -> set[uuid.UUID]:
 async def balances(session: AsyncSession) -> dict[uuid.UUID, int]:
     """Every balance at the studio in context, by member."""
     rows = await session.execute(select(CreditAccount.user_id, CreditAccount.balance))
-    return {user_id: balance for user_id, balance in rows.tuples()}
+    return {row[0]: row[1] for row in rows}
 
 
 async def expire_due(session: AsyncSession, now: datetime | None = None) -> int:

@@ -208,8 +208,6 @@ async def adjust_credits(
     typed = {k: str(form.get(k) or "").strip() for k in ("amount", "reason", "valid_days")}
     data: dict[str, Any] = {k: v for k, v in typed.items() if v}
     parsed, errors = parse(AdjustmentIn, data)
-    if parsed is not None and parsed.amount == 0:
-        parsed, errors["amount"] = None, "Enter a number other than 0 (negative takes away)."
     if parsed is not None and parsed.valid_days and parsed.amount < 0:
         parsed, errors["valid_days"] = None, "Only credits added can expire."
     if parsed is not None:

@@ -275,7 +275,9 @@ async def refund(
         tenant,
         user,
         typed=typed,
-        error="Nothing was refunded: see the payment below.",
+        error=f"Nothing was refunded: {errors['form']}"
+        if "form" in errors
+        else "Nothing was refunded: see the payment below.",
         refund_errors={str(ident): {**errors, "amount_typed": amount_text, "reason_typed": reason}},
         status_code=400 if "form" not in errors else 409,
     )
