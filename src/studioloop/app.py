@@ -49,12 +49,16 @@ from studioloop.web.inbox_pages import router as inbox_pages_router
 from studioloop.web.instructor_pages import router as instructor_pages_router
 from studioloop.web.marketplace_admin import router as marketplace_admin_router
 from studioloop.web.marketplace_pages import router as marketplace_pages_router
+from studioloop.web.member_admin import router as member_admin_router
 from studioloop.web.member_history import router as member_history_router
 from studioloop.web.member_pages import router as member_pages_router
 from studioloop.web.members_admin import router as members_admin_router
 from studioloop.web.membership_pages import router as membership_pages_router
 from studioloop.web.owner_pages import router as owner_pages_router
+from studioloop.web.payments_admin import router as payments_admin_router
+from studioloop.web.payouts_admin import router as payouts_admin_router
 from studioloop.web.platform_pages import router as platform_pages_router
+from studioloop.web.price_edits import router as price_edits_router
 from studioloop.web.pricing_pages import router as pricing_pages_router
 from studioloop.web.pwa import router as pwa_router
 from studioloop.web.routes import router as web_router
@@ -154,7 +158,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(owner_pages_router)
     app.include_router(timetable_admin_router)
     app.include_router(members_admin_router)
+    app.include_router(member_admin_router)
     app.include_router(pricing_pages_router)
+    app.include_router(price_edits_router)
+    app.include_router(payments_admin_router)
+    app.include_router(payouts_admin_router)
     app.include_router(settings_pages_router)
     app.include_router(platform_pages_router)
     app.include_router(inbox_pages_router)

@@ -270,9 +270,9 @@ async def test_people_come_fifty_at_a_time(
     await studio.many_members(database, settings, 52, credits=0)
     await _as(web, studio.owner, "/s/loop-yoga/admin/members")
     first = await web.get("/s/loop-yoga/admin/members")
-    link = re.search(r'href="(/s/loop-yoga/admin/members\?q=&cursor=[^"]+)"', first.text)
+    link = re.search(r'href="(/s/loop-yoga/admin/members\?cursor=[^"]+)"', first.text)
     assert link is not None
     rest = await web.get(link.group(1).replace("&amp;", "&"))
-    shown = first.text.count("<tr>") + rest.text.count("<tr>") - 2  # minus the headers
+    shown = first.text.count('class="row-card"') + rest.text.count('class="row-card"')
     assert shown == 52 + 3  # and the owner, instructor and member of the set-up
     assert "Next 50 people" not in rest.text

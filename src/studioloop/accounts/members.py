@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioloop.accounts import exceptions as exc, repository
 from studioloop.accounts.models import (
+    MemberNote,
     MembershipAudit,
     User,
     UserTenantRole,
@@ -29,6 +31,7 @@ from studioloop.accounts.schemas import (
     MemberOut,
     MemberUpdate,
 )
+from studioloop.core.errors import field_error
 
 # --- tenant roles ------------------------------------------------------------------------
 # These run with the tenant already set in the transaction (row-level security), except
@@ -105,13 +108,17 @@ async def list_members(
     role: str | None,
     status: str | None = None,
     q: str | None,
-    limit: int,
+    limit: int | None,
     offset_after: tuple[str, uuid.UUID] | None,
+    only: Collection[uuid.UUID] | None = None,
+    excluding: Collection[uuid.UUID] = (),
 ) -> list[MemberOut]:
     """Members, staff and pending invitations, by email then membership id.
 
     A pending invitation has no user yet, so its email, names and phone are the invited_*
-    ones: every filter, the search and the sort use whichever applies to the row."""
+    ones: every filter, the search and the sort use whichever applies to the row. `only`
+    keeps the users listed (pending invitations, having no user, drop out); `excluding`
+    leaves the users listed out. No `limit`: every row."""
     pending = UserTenantRole.user_id.is_(None)
     email = case((pending, UserTenantRole.invited_email), else_=User.email)
     first_name = case((pending, UserTenantRole.invited_first_name), else_=User.first_name)
@@ -122,6 +129,10 @@ async def list_members(
         .outerjoin(User, User.id == UserTenantRole.user_id)
         .where(UserTenantRole.tenant_id == tenant_id)
     )
+    if only is not None:
+        query = query.where(UserTenantRole.user_id.in_(list(only)))
+    if excluding:
+        query = query.where(or_(pending, UserTenantRole.user_id.not_in(list(excluding))))
     if role:
         query = query.where(UserTenantRole.role == role)
     if status:
@@ -143,7 +154,8 @@ async def list_members(
         query = query.where(or_(*matches))
     if offset_after:
         query = query.where(tuple_(email, UserTenantRole.id) > tuple_(*offset_after))
-    rows = await session.execute(query.order_by(email, UserTenantRole.id).limit(limit))
+    query = query.order_by(email, UserTenantRole.id)
+    rows = await session.execute(query if limit is None else query.limit(limit))
     return [member_out(membership, user) for membership, user in rows]
 
 
@@ -328,3 +340,45 @@ async def member_history(
         query.order_by(MembershipAudit.created_at.desc(), MembershipAudit.id.desc()).limit(limit)
     )
     return [AuditEntryOut.model_validate(row) for row in rows]
+
+
+# --- staff notes ------------------------------------------------------------------------
+
+NOTES_SHOWN = 100
+
+
+async def add_note(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    author_user_id: uuid.UUID,
+    user_id: uuid.UUID,
+    body: str,
+) -> MemberNote:
+    """A staff note about one of the studio's people (the page checks the author is staff)."""
+    text = body.strip()
+    if not text:
+        raise field_error("body", "Write the note first.")
+    if len(text) > 2000:
+        raise field_error("body", "Keep a note under 2000 characters.")
+    await get_member(session, tenant_id, user_id)  # someone of this studio's
+    note = MemberNote(
+        tenant_id=tenant_id, user_id=user_id, author_user_id=author_user_id, body=text
+    )
+    session.add(note)
+    await session.flush()
+    await session.refresh(note)
+    return note
+
+
+async def notes_about(
+    session: AsyncSession, user_id: uuid.UUID
+) -> list[tuple[MemberNote, str | None]]:
+    """The studio in context's notes about a person, newest first, with each author's name."""
+    rows = await session.execute(
+        select(MemberNote, User.first_name + " " + User.last_name)
+        .outerjoin(User, User.id == MemberNote.author_user_id)
+        .where(MemberNote.user_id == user_id)
+        .order_by(MemberNote.created_at.desc(), MemberNote.id.desc())
+        .limit(NOTES_SHOWN)
+    )
+    return [(row[0], row[1]) for row in rows]

@@ -66,6 +66,8 @@ class MembershipPlan(TenantPrimaryKey, Timestamps, Base):
         ARRAY(String(80)), server_default=text("'{}'::varchar[]")
     )
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # Where the plan stands in the studio's list (smaller first, then price and name).
+    sort_order: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
 class Subscription(TenantPrimaryKey, Timestamps, Base):

@@ -69,7 +69,9 @@ async def create_plan(session: AsyncSession, tenant_id: uuid.UUID, data: PlanIn)
 
 
 async def list_plans(session: AsyncSession, *, include_inactive: bool) -> list[MembershipPlan]:
-    query = select(MembershipPlan).order_by(MembershipPlan.price, MembershipPlan.name)
+    query = select(MembershipPlan).order_by(
+        MembershipPlan.sort_order, MembershipPlan.price, MembershipPlan.name
+    )
     if not include_inactive:
         query = query.where(MembershipPlan.is_active)
     return list(await session.scalars(query))
@@ -99,6 +101,20 @@ async def update_plan(
         raise exc.PlanNameTaken(details={"field": "name"}) from error
     await session.refresh(plan)
     return plan
+
+
+async def move_plan(session: AsyncSession, plan_id: uuid.UUID, step: int) -> list[MembershipPlan]:
+    """Move a plan one place up (`step` -1) or down (+1) in the studio's list; the list is
+    numbered again from 0, so equal positions (every plan starts at 0) order once."""
+    plan = await get_plan(session, plan_id)
+    plans = await list_plans(session, include_inactive=True)
+    at = plans.index(plan)
+    to = min(max(at + step, 0), len(plans) - 1)
+    plans.insert(to, plans.pop(at))
+    for position, each in enumerate(plans):
+        each.sort_order = position
+    await session.flush()
+    return plans
 
 
 # --- subscriptions -----------------------------------------------------------------------
@@ -132,6 +148,13 @@ async def live_subscription_of(session: AsyncSession, user_id: uuid.UUID) -> Sub
         select(Subscription).where(Subscription.user_id == user_id, Subscription.status.in_(LIVE))
     )
     return subscription
+
+
+async def members_with_a_plan(session: AsyncSession) -> set[uuid.UUID]:
+    """The studio's people whose membership runs now: active or past due (paid at least
+    once and not ended; a checkout never paid does not count)."""
+    query = select(Subscription.user_id).where(Subscription.status.in_(("active", "past_due")))
+    return set(await session.scalars(query))
 
 
 async def start(

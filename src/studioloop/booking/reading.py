@@ -162,6 +162,18 @@ async def list_bookings(
     return [await booking_out(session, b) for b in rows]
 
 
+async def booked_since(session: AsyncSession, since: datetime) -> set[uuid.UUID]:
+    """The studio's people with a booking (of any outcome) for a class starting at or after
+    `since`: who is still coming; everyone else has lapsed."""
+    query = (
+        select(Booking.user_id)
+        .join(ClassSchedule, ClassSchedule.id == Booking.class_schedule_id)
+        .where(ClassSchedule.start_time >= since)
+        .distinct()
+    )
+    return set(await session.scalars(query))
+
+
 async def roster(session: AsyncSession, occurrence_id: uuid.UUID) -> list[dict[str, Any]]:
     """An occurrence's roster for its staff: who is booked, who waits and in what order."""
     rows = await session.execute(

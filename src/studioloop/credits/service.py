@@ -219,6 +219,22 @@ async def balance_of(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.
     return int(balance or 0)
 
 
+# A balance at or under this is "running low" (the owner's People filter).
+LOW_BALANCE = 2
+
+
+async def balance_above(session: AsyncSession, amount: int) -> set[uuid.UUID]:
+    """The studio's people holding more than `amount` credits."""
+    query = select(CreditAccount.user_id).where(CreditAccount.balance > amount)
+    return set(await session.scalars(query))
+
+
+async def balances(session: AsyncSession) -> dict[uuid.UUID, int]:
+    """Every balance at the studio in context, by member."""
+    rows = await session.execute(select(CreditAccount.user_id, CreditAccount.balance))
+    return {row[0]: row[1] for row in rows}
+
+
 async def expire_due(session: AsyncSession, now: datetime | None = None) -> int:
     """Expire every lapsed lot of the tenant in context (periodic job)."""
     now = now or _now()
@@ -301,3 +317,19 @@ async def get_package(session: AsyncSession, package_id: uuid.UUID) -> CreditPac
     if package is None:
         raise exc.PackageNotFound()
     return package
+
+
+async def move_package(
+    session: AsyncSession, package_id: uuid.UUID, step: int
+) -> list[CreditPackage]:
+    """Move a pack one place up (`step` -1) or down (+1) in the studio's list (the order
+    members see them in); the list is numbered again from 0."""
+    package = await get_package(session, package_id)
+    packs = await list_packages(session, include_inactive=True)
+    at = packs.index(package)
+    to = min(max(at + step, 0), len(packs) - 1)
+    packs.insert(to, packs.pop(at))
+    for position, each in enumerate(packs):
+        each.sort_order = position
+    await session.flush()
+    return packs

@@ -9,6 +9,8 @@ until commit). Prices include VAT; the VAT line is worked out in integers, round
 from __future__ import annotations
 
 import io
+import uuid
+from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
 
@@ -64,6 +66,16 @@ async def receipt_of(session: AsyncSession, payment: Payment) -> Receipt | None:
         select(Receipt).where(Receipt.payment_id == payment.id)
     )
     return found
+
+
+async def payments_with_receipts(
+    session: AsyncSession, payment_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these payments have a receipt (one statement for a page of payments)."""
+    if not payment_ids:
+        return set()
+    query = select(Receipt.payment_id).where(Receipt.payment_id.in_(list(payment_ids)))
+    return set(await session.scalars(query))
 
 
 async def render_pdf(

@@ -168,13 +168,23 @@ async def list_payments(
     status: str | None,
     limit: int,
     cursor: str | None,
+    purpose: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> tuple[list[Payment], str | None]:
-    """The studio's payments, newest first (one member's with `user_id`)."""
+    """The studio's payments, newest first (one member's with `user_id`; made in
+    `since` <= created_at < `until` when given)."""
     query = select(Payment)
     if user_id is not None:
         query = query.where(Payment.user_id == user_id)
     if status is not None:
         query = query.where(Payment.status == status)
+    if purpose is not None:
+        query = query.where(Payment.purpose == purpose)
+    if since is not None:
+        query = query.where(Payment.created_at >= since)
+    if until is not None:
+        query = query.where(Payment.created_at < until)
     return await newest_first(
         session, query, Payment.created_at, Payment.id, cursor=cursor, limit=limit
     )

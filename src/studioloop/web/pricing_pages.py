@@ -33,7 +33,7 @@ from studioloop.web.timetable_admin import AMOUNT_HINT, cents
 router = APIRouter(include_in_schema=False)
 
 
-async def _pricing_page(
+async def pricing_page_for(
     request: Request,
     session: DbSession,
     tenant: TenantRef,
@@ -41,9 +41,16 @@ async def _pricing_page(
     *,
     errors: dict[str, dict[str, str]] | None = None,
     forms: dict[str, dict[str, str]] | None = None,
+    error: str | None = None,
+    notice: str | None = None,
+    editing: str | None = None,
+    edit_errors: dict[str, str] | None = None,
+    edit_form: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    packs = await credits.list_packages(session)
+    """The Prices page; `editing` (a pack's or plan's id) opens that one's edit form with
+    `edit_form`'s values and `edit_errors` beside its fields."""
+    packs = await credits.list_packages(session, include_inactive=True)
     plans = await billing.list_plans(session, include_inactive=True)
     context = {
         **await studio_context(session, tenant),
@@ -52,6 +59,11 @@ async def _pricing_page(
         "plans": [(p, format_money(p.price, tenant.currency)) for p in plans],
         "errors": errors or {"pack": {}, "plan": {}},
         "forms": forms or {"pack": {}, "plan": {"interval": "month"}},
+        "error": error,
+        "notice": notice,
+        "editing": editing,
+        "edit_errors": edit_errors or {},
+        "edit_form": edit_form or {},
     }
     return render(request, "owner/pricing.html", context, status_code=status_code)
 
@@ -61,7 +73,16 @@ async def pricing_page(request: Request, tenant: CurrentTenant, session: DbSessi
     user, refused = await admin_of(request, session, tenant)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
-    return await _pricing_page(request, session, tenant, user)
+    notice = NOTICES.get(request.query_params.get("done", ""))
+    return await pricing_page_for(request, session, tenant, user, notice=notice)
+
+
+NOTICES = {
+    "saved": "Saved.",
+    "retired": "Taken off sale. Members keep what they already bought.",
+    "restored": "Back on sale.",
+    "moved": "Order saved.",
+}
 
 
 async def _form(request: Request, names: tuple[str, ...]) -> dict[str, str]:
@@ -88,7 +109,7 @@ async def create_pack(request: Request, tenant: CurrentTenant, session: DbSessio
         if problem is None:
             return RedirectResponse(f"/s/{tenant.slug}/admin/pricing", status_code=303)
         errors["form"] = problem.message
-    return await _pricing_page(
+    return await pricing_page_for(
         request,
         session,
         tenant,
@@ -118,8 +139,8 @@ async def create_plan(request: Request, tenant: CurrentTenant, session: DbSessio
         )
         if problem is None:
             return RedirectResponse(f"/s/{tenant.slug}/admin/pricing", status_code=303)
-        errors["name" if problem.code == "PLAN_NAME_TAKEN" else "form"] = problem.message
-    return await _pricing_page(
+        errors["name" if problem.code == "NAME_TAKEN" else "form"] = problem.message
+    return await pricing_page_for(
         request,
         session,
         tenant,
