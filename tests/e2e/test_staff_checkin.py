@@ -122,4 +122,7 @@ def test_members_cannot_open_the_door_page(page: Page, live_server: str, owner_d
     page.get_by_label("Email").fill("nosy@example.com")
     page.get_by_label("Password").fill("member123")
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Staff only")).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="This page is for the studio's instructors")
+    ).to_be_visible()
+    expect(page.locator("#forbidden")).to_contain_text("not one of Loop Yoga's people")
