@@ -45,6 +45,7 @@ from studioloop.tenants.dependencies import tenant_domain_check
 from studioloop.tenants.tls_router import router as tls_router
 from studioloop.web.account_pages import router as account_pages_router
 from studioloop.web.admin import router as admin_pages_router
+from studioloop.web.class_admin import router as class_admin_router
 from studioloop.web.inbox_pages import router as inbox_pages_router
 from studioloop.web.instructor_pages import router as instructor_pages_router
 from studioloop.web.marketplace_admin import router as marketplace_admin_router
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(instructor_pages_router)
     app.include_router(owner_pages_router)
     app.include_router(timetable_admin_router)
+    app.include_router(class_admin_router)
     app.include_router(members_admin_router)
     app.include_router(member_admin_router)
     app.include_router(pricing_pages_router)

@@ -49,6 +49,9 @@ def test_the_owner_creates_a_recurring_class_that_members_then_see(
     shot(page, "admin-classes-desktop")
     page.get_by_role("button", name="Add to the timetable").click()
 
+    # The confirmation stays in the admin area, with the way to the public timetable.
+    expect(page.locator("#added")).to_contain_text("dates added to the timetable")
+    page.get_by_role("link", name="See that week on the timetable").click()
     expect(page.get_by_role("heading", name="Timetable")).to_be_visible()
     expect(page.get_by_role("link", name=re.compile("Sunrise Flow")).first).to_be_visible()
     assert owner_db.value("SELECT count(*) FROM class_schedules") > 10  # a year, materialised

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from playwright.sync_api import Page, expect
 
@@ -41,6 +43,8 @@ def test_staff_answer_from_the_inbox_and_see_new_messages_live(
     )
     assert said.status_code == 201
     expect(page.locator("#messages")).to_contain_text("Great, thanks!")
+    # Shown live with the time on the studio's clock, as the server prints the others.
+    expect(page.locator("#messages time").last).to_have_text(re.compile(r"^\d\d \w{3} \d\d:\d\d$"))
     page.set_viewport_size({"width": 1280, "height": 800})
     shot(page, "staff-inbox-desktop")
 

@@ -129,6 +129,54 @@ async def room_for(session: AsyncSession, who: Participant, room_id: uuid.UUID) 
     return room
 
 
+# What the website widget promises a visitor (the studio's `chat_reply_time` setting).
+REPLY_TIMES = {
+    "minutes": "in a few minutes",
+    "hour": "within an hour",
+    "hours": "within a few hours",
+    "day": "within a day",
+}
+DEFAULT_REPLY_TIME = "hours"
+
+
+def reply_time(settings: dict[str, Any] | None) -> str:
+    """The studio's usual reply time, in words, for the widget's greeting."""
+    chosen = (settings or {}).get("chat_reply_time")
+    return REPLY_TIMES.get(
+        chosen if isinstance(chosen, str) else "", REPLY_TIMES[DEFAULT_REPLY_TIME]
+    )
+
+
+async def openers(
+    session: AsyncSession, rooms: list[ChatRoom]
+) -> dict[uuid.UUID, tuple[str, str, str]]:
+    """Who opened each room, for the staff answering it: (name, email, "guest" or
+    "member"), by room id. Two statements whatever the number of rooms."""
+    guest_ids = {r.opened_by_guest_id for r in rooms if r.opened_by_guest_id}
+    user_ids = {r.opened_by_user_id for r in rooms if r.opened_by_user_id}
+    guests = {
+        g.id: (g.name, g.email)
+        for g in (
+            await session.scalars(select(ChatGuest).where(ChatGuest.id.in_(guest_ids)))
+            if guest_ids
+            else []
+        )
+    }
+    users = {
+        u.id: (f"{u.first_name} {u.last_name}".strip(), u.email)
+        for u in (
+            await session.scalars(select(User).where(User.id.in_(user_ids))) if user_ids else []
+        )
+    }
+    found: dict[uuid.UUID, tuple[str, str, str]] = {}
+    for room in rooms:
+        if room.opened_by_guest_id in guests:
+            found[room.id] = (*guests[room.opened_by_guest_id], "guest")
+        elif room.opened_by_user_id in users:
+            found[room.id] = (*users[room.opened_by_user_id], "member")
+    return found
+
+
 async def list_rooms(
     session: AsyncSession, who: Participant, *, status: str | None, limit: int = 50
 ) -> list[tuple[ChatRoom, int]]:

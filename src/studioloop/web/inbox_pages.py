@@ -53,6 +53,7 @@ async def _page(
         if messages:
             await chat.mark_read(session, who, room, messages[-1].seq)
     settings = request.app.state.settings
+    listed = [r for r, _ in rooms] + ([room] if room is not None else [])
     context: dict[str, Any] = {
         **await studio_context(session, tenant),
         "user": user,
@@ -60,6 +61,8 @@ async def _page(
         "status": status or "",
         "room": room,
         "messages": messages or [],
+        # Who wrote in: a website visitor's name and email, or a member's.
+        "openers": await chat.openers(session, listed),
         "error": error,
         # The page's script opens the room's WebSocket with this (it cannot send cookies).
         "socket_token": security.create_access_token(
@@ -149,7 +152,9 @@ WIDGET_CSP = (
 @router.get("/s/{slug}/chat", response_class=HTMLResponse)
 async def widget_frame(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
     """What the website widget (`/widget/chat.js`) shows in its frame."""
-    response = render(request, "widget_chat.html", await studio_context(session, tenant))
+    context = await studio_context(session, tenant)
+    context["reply_time"] = chat.reply_time(context["studio"].settings)
+    response = render(request, "widget_chat.html", context)
     response.headers["content-security-policy"] = WIDGET_CSP
     # Browsers obey frame-ancestors over X-Frame-Options; this only stops the default DENY.
     response.headers["x-frame-options"] = "ALLOWALL"

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from studioloop.accounts.models import User
+from studioloop.chat import service as chat
 from studioloop.db.session import DbSession
 from studioloop.notifications import preferences as notification_defaults
 from studioloop.tenants import logo, service as tenants_service
@@ -50,6 +51,13 @@ async def _page(
         channels=notification_defaults.studio_channels(settings),
         reminder_choices=REMINDER_CHOICES,
         channel_names=CHANNEL_NAMES,
+        reply_times=chat.REPLY_TIMES,
+        reply_time=settings.get("chat_reply_time", chat.DEFAULT_REPLY_TIME),
+        # The one tag a studio pastes into its own website for the chat button.
+        embed_snippet=(
+            f'<script src="{request.app.state.settings.base_url.rstrip("/")}/widget/chat.js" '
+            f'data-studio="{tenant.slug}" async></script>'
+        ),
     )
     return render(request, "owner/settings.html", context, status_code=status_code)
 
@@ -80,6 +88,9 @@ async def save_settings(request: Request, tenant: CurrentTenant, session: DbSess
     channels = [c for c in CHANNEL_NAMES if form.get(f"channel_{c}")]
     if not channels:
         errors["channels"] = "Keep at least one way to reach members."
+    reply_time = str(form.get("chat_reply_time") or "").strip()
+    if "chat_reply_time" in form and reply_time not in chat.REPLY_TIMES:
+        errors["chat_reply_time"] = "Choose one from the list."
     update, field_errors = parse(TenantUpdate, {"name": str(form.get("name") or "").strip()})
     errors.update(field_errors)
     if errors or update is None:
@@ -95,6 +106,8 @@ async def save_settings(request: Request, tenant: CurrentTenant, session: DbSess
         ),
         "notification_channels": channels,
     }
+    if reply_time:  # a form without the field (an older page) leaves it as it was
+        changes["chat_reply_time"] = reply_time
     await tenants_service.merge_settings(session, tenant.id, changes)
     return RedirectResponse(f"/s/{tenant.slug}/admin/settings?saved=1", status_code=303)
 

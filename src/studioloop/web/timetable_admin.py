@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,15 +12,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from studioloop.accounts import members
 from studioloop.accounts.models import User
 from studioloop.db.session import DbSession
-from studioloop.marketplace import pricing, service as marketplace
-from studioloop.scheduling import series, service as scheduling, timetable
+from studioloop.scheduling import series, service as scheduling
 from studioloop.scheduling.models import ScheduleSeries
-from studioloop.scheduling.schemas import ClassIn, ClassUpdate, ScheduleIn, SeriesUpdate
+from studioloop.scheduling.schemas import ClassIn, CreatedSchedule, ScheduleIn, SeriesUpdate
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
+from studioloop.web.class_forms import LEVELS, NO_PLACE_HINT, place_values, places, teachers
 from studioloop.web.forms import attempt, parse
 from studioloop.web.owner_pages import admin_form, admin_of
 from studioloop.web.routes import render
@@ -28,12 +27,7 @@ from studioloop.web.studio_pages import studio_context
 
 router = APIRouter(include_in_schema=False)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-LEVELS = {
-    "all_levels": "All levels",
-    "beginner": "Beginner",
-    "intermediate": "Intermediate",
-    "advanced": "Advanced",
-}
+NO_ERRORS: dict[str, dict[str, str]] = {"class": {}, "series": {}, "date": {}, "change": {}}
 
 
 async def _page(
@@ -44,15 +38,14 @@ async def _page(
     *,
     class_form: dict[str, Any] | None = None,
     series_form: dict[str, Any] | None = None,
+    date_form: dict[str, Any] | None = None,
     errors: dict[str, dict[str, str]] | None = None,
     notice: str | None = None,
+    added: tuple[int, date] | None = None,
     status_code: int = 200,
 ) -> Response:
     classes = await scheduling.list_classes(session, tenant, include_inactive=True, class_type=None)
-    people = await members.list_members(
-        session, tenant.id, role=None, q=None, limit=200, offset_after=None
-    )
-    series = list(
+    weekly = list(
         await session.scalars(
             select(ScheduleSeries).order_by(
                 ScheduleSeries.class_id, ScheduleSeries.local_start_time
@@ -60,28 +53,27 @@ async def _page(
         )
     )
     names = {c.id: c.name for c in classes}
-    teachers = [
-        p
-        for p in people
-        if p.user_id and p.status == "active" and p.role in ("instructor", "admin", "owner")
-    ]
     today = datetime.now(ZoneInfo(tenant.timezone)).date()
     context = {
         **await studio_context(session, tenant),
         "user": user,
         "classes": classes,
         "weekdays": list(enumerate(WEEKDAYS)),
-        "teachers": teachers,
+        "teachers": await teachers(session, tenant),
+        "locations": await places(session),
+        "no_place_hint": NO_PLACE_HINT,
         "series": [
             (s, names.get(s.class_id, "?"), ", ".join(WEEKDAYS[d] for d in s.weekdays))
-            for s in series
+            for s in weekly
         ],
         "levels": LEVELS,
         "class_form": class_form
         or {"duration_minutes": "60", "max_capacity": "12", "credits_required": "1"},
         "series_form": series_form or {"starts_on": today.isoformat(), "local_start_time": "06:30"},
-        "errors": {"class": {}, "series": {}, "change": {}, **(errors or {})},
+        "date_form": date_form or {"on": today.isoformat(), "at": "06:30"},
+        "errors": {**NO_ERRORS, **(errors or {})},
         "notice": notice,
+        "added": added,
     }
     return render(request, "owner/classes.html", context, status_code=status_code)
 
@@ -94,16 +86,22 @@ async def classes_page(
     created: int = 0,
     changed: int = 0,
     saved: int = 0,
+    added: int = 0,
+    first: str = "",
 ) -> Response:
     user, refused = await admin_of(request, session, tenant)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
-    notice = "The class is added. Now give it weekly times." if created else None
+    notice = "The class is added. Now give it weekly times or a date." if created else None
     if changed:
         notice = "The weekly times are changed."
     if saved:
         notice = "The class is saved."
-    return await _page(request, session, tenant, user, notice=notice)
+    try:
+        confirmed = (added, date.fromisoformat(first)) if added > 0 else None
+    except ValueError:
+        confirmed = None
+    return await _page(request, session, tenant, user, notice=notice, added=confirmed)
 
 
 @router.post("/s/{slug}/admin/classes", response_class=HTMLResponse)
@@ -123,6 +121,8 @@ async def create_class(request: Request, tenant: CurrentTenant, session: DbSessi
             "difficulty_level",
             "description",
             "instructor_id",
+            "location_id",
+            "room_id",
         )
     }
     data: dict[str, Any] = {k: v for k, v in fields.items() if v != ""}
@@ -138,15 +138,43 @@ async def create_class(request: Request, tenant: CurrentTenant, session: DbSessi
         )
         if problem is None and created is not None:
             return RedirectResponse(f"/s/{tenant.slug}/admin/classes?created=1", status_code=303)
-        errors["form"] = problem.message if problem else "The class could not be added."
+        errors.update(field_problem(problem, "The class could not be added."))
     return await _page(
         request,
         session,
         tenant,
         user,
         class_form=fields,
-        errors={"class": errors, "series": {}},
+        errors={"class": errors},
         status_code=400,
+    )
+
+
+def field_problem(problem: Any, fallback: str) -> dict[str, str]:
+    """A service's refusal as the form's errors: by its field when it names one."""
+    if problem is None:
+        return {"form": fallback}
+    details = getattr(problem, "details", None)
+    named = details.get("fields") if isinstance(details, dict) else None
+    if isinstance(named, list) and named and isinstance(named[0], dict):
+        field, text = str(named[0].get("field")), str(named[0].get("message") or "")
+        words = (text[:1].upper() + text[1:]).rstrip(".") + "."
+        return {field: words, "form": "Please check the marked field."}
+    return {"form": problem.message}
+
+
+def _added(tenant: TenantRef, created: CreatedSchedule) -> Response:
+    """Back to the admin page, which confirms how many dates were added and from when."""
+    zone = ZoneInfo(tenant.timezone)
+    first = (
+        created.occurrences[0].start_time.astimezone(zone).date()
+        if created.occurrences
+        else datetime.now(zone).date()
+    )
+    return RedirectResponse(
+        f"/s/{tenant.slug}/admin/classes?added={len(created.occurrences)}"
+        f"&first={first.isoformat()}#added",
+        status_code=303,
     )
 
 
@@ -157,13 +185,9 @@ async def create_series(request: Request, tenant: CurrentTenant, session: DbSess
         return refused or Response(status_code=401)
     fields = {
         k: str(form.get(k) or "").strip()
-        for k in (
-            "class_id",
-            "local_start_time",
-            "starts_on",
-            "until",
-        )
+        for k in ("class_id", "local_start_time", "starts_on", "until")
     }
+    place = place_values(form, "series_")
     weekdays = [int(str(d)) for d in form.getlist("weekdays") if str(d).isdigit()]
     data: dict[str, Any] = {
         "class_id": fields["class_id"] or None,
@@ -174,6 +198,7 @@ async def create_series(request: Request, tenant: CurrentTenant, session: DbSess
             "until": fields["until"] or None,
             "count": None if fields["until"] else 52,
         },
+        **place,
     }
     parsed, errors = parse(ScheduleIn, data)
     if parsed is not None:
@@ -183,25 +208,65 @@ async def create_series(request: Request, tenant: CurrentTenant, session: DbSess
             lambda: series.create_schedule(session, tenant, parsed, horizon_weeks=horizon),
         )
         if problem is None and created is not None:
-            # The week of the first new class, so the admin sees what was added.
-            zone = ZoneInfo(tenant.timezone)
-            first = (
-                created.occurrences[0].start_time.astimezone(zone).date()
-                if created.occurrences
-                else datetime.now(zone).date()
-            )
-            return RedirectResponse(
-                f"/s/{tenant.slug}/timetable?week={first.isoformat()}", status_code=303
-            )
-        errors["form"] = problem.message if problem else "The times could not be added."
+            return _added(tenant, created)
+        errors.update(field_problem(problem, "The times could not be added."))
     fields["weekdays"] = ",".join(str(d) for d in weekdays)
+    fields.update({f"series_{k}": v or "" for k, v in place.items()})
     return await _page(
         request,
         session,
         tenant,
         user,
         series_form=fields,
-        errors={"class": {}, "series": errors},
+        errors={"series": _prefixed(errors, "series_")},
+        status_code=400,
+    )
+
+
+def _prefixed(errors: dict[str, str], prefix: str) -> dict[str, str]:
+    """The place pickers' errors under the ids they have in this form."""
+    return {(prefix + k if k in ("location_id", "room_id") else k): v for k, v in errors.items()}
+
+
+@router.post("/s/{slug}/admin/dates", response_class=HTMLResponse)
+async def create_date(request: Request, tenant: CurrentTenant, session: DbSession) -> Response:
+    """One class on one day (a workshop, an extra class), at a time on the studio's clock."""
+    form, user, refused = await admin_form(request, session, tenant)
+    if refused is not None or user is None:
+        return refused or Response(status_code=401)
+    fields = {k: str(form.get(k) or "").strip() for k in ("date_class_id", "on", "at")}
+    place = place_values(form, "date_")
+    errors: dict[str, str] = {}
+    try:
+        day = date.fromisoformat(fields["on"])
+    except ValueError:
+        errors["on"] = "Enter a date." if fields["on"] else "Fill this in."
+    try:
+        clock = time.fromisoformat(fields["at"])
+    except ValueError:
+        errors["at"] = "Enter a time such as 06:30." if fields["at"] else "Fill this in."
+    start = None if errors else datetime.combine(day, clock, ZoneInfo(tenant.timezone))
+    data = {"class_id": fields["date_class_id"] or None, "start_time": start, **place}
+    parsed, problems = parse(ScheduleIn, data) if not errors else (None, {})
+    errors.update({("date_class_id" if k == "class_id" else k): v for k, v in problems.items()})
+    if parsed is not None:
+        horizon = request.app.state.settings.schedule_horizon_weeks
+        created, problem = await attempt(
+            session,
+            lambda: series.create_schedule(session, tenant, parsed, horizon_weeks=horizon),
+        )
+        if problem is None and created is not None:
+            return _added(tenant, created)
+        problems = field_problem(problem, "The date could not be added.")
+        errors.update({("date_class_id" if k == "class_id" else k): v for k, v in problems.items()})
+    fields.update({f"date_{k}": v or "" for k, v in place.items()})
+    return await _page(
+        request,
+        session,
+        tenant,
+        user,
+        date_form=fields,
+        errors={"date": _prefixed(errors, "date_")},
         status_code=400,
     )
 
@@ -219,95 +284,6 @@ def cents(text: str) -> str | None:
     if not whole.isdigit() or (fraction and (not fraction.isdigit() or len(fraction) > 2)):
         return None
     return str(int(whole) * 100 + int((fraction + "00")[:2]))
-
-
-@router.post("/s/{slug}/admin/occurrences/{occurrence_id}/cancel", response_class=HTMLResponse)
-async def cancel_occurrence(
-    request: Request, tenant: CurrentTenant, session: DbSession, occurrence_id: uuid.UUID
-) -> Response:
-    """Cancel one class: everyone booked gets their credits back and is told at once."""
-    form, user, refused = await admin_form(request, session, tenant)
-    if refused is not None or user is None:
-        return refused or Response(status_code=401)
-    reason = str(form.get("reason") or "").strip()[:500] or "Cancelled by the studio"
-    _done, problem = await attempt(
-        session, lambda: timetable.cancel_occurrence(session, occurrence_id, reason)
-    )
-    target = f"/s/{tenant.slug}/classes/{occurrence_id}"
-    if problem is not None:
-        return RedirectResponse(f"{target}?problem={problem.code}", status_code=303)
-    return RedirectResponse(f"{target}?cancelled=1", status_code=303)
-
-
-async def _edit_page(
-    request: Request,
-    session: DbSession,
-    tenant: TenantRef,
-    user: User,
-    class_id: uuid.UUID,
-    *,
-    errors: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> Response:
-    row = await scheduling.get_class(session, class_id, include_inactive=True)
-    terms = await marketplace.terms_of(session, request.app.state.settings, tenant.id)
-    context = {
-        **await studio_context(session, tenant),
-        "user": user,
-        "cls": row,
-        # What it costs on the marketplace, where a floor price can make it more.
-        "marketplace_credits": pricing.credits_for(
-            row.credits_required,
-            pricing.Terms(terms.payout_rate, terms.commission_basis_points, terms.floor_price),
-        ),
-        "price": "" if row.price is None else f"{row.price // 100}.{row.price % 100:02d}",
-        "errors": errors or {},
-    }
-    return render(request, "owner/class_edit.html", context, status_code=status_code)
-
-
-@router.get("/s/{slug}/admin/classes/{class_id}", response_class=HTMLResponse)
-async def edit_class_page(
-    request: Request, tenant: CurrentTenant, session: DbSession, class_id: uuid.UUID
-) -> Response:
-    user, refused = await admin_of(request, session, tenant)
-    if refused is not None or user is None:
-        return refused or Response(status_code=401)
-    return await _edit_page(request, session, tenant, user, class_id)
-
-
-@router.post("/s/{slug}/admin/classes/{class_id}", response_class=HTMLResponse)
-async def edit_class(
-    request: Request, tenant: CurrentTenant, session: DbSession, class_id: uuid.UUID
-) -> Response:
-    """Change a class. Occurrences already on the timetable keep their own capacity."""
-    form, user, refused = await admin_form(request, session, tenant)
-    if refused is not None or user is None:
-        return refused or Response(status_code=401)
-    data: dict[str, Any] = {
-        k: str(form.get(k) or "").strip()
-        for k in ("name", "class_type", "duration_minutes", "max_capacity", "credits_required")
-    }
-    price_text = str(form.get("price") or "").strip()
-    price = cents(price_text) if price_text else None
-    data["price"] = price
-    data["is_active"] = bool(form.get("is_active"))
-    data["is_private"] = bool(form.get("is_private"))
-    # Empty: the marketplace may fill any free seat (null clears an earlier cap).
-    data["marketplace_seats"] = str(form.get("marketplace_seats") or "").strip() or None
-    parsed, errors = parse(ClassUpdate, data)
-    if price_text and price is None:
-        errors["price"], parsed = AMOUNT_HINT, None
-    if parsed is not None:
-        _row, problem = await attempt(
-            session, lambda: scheduling.update_class(session, tenant.id, class_id, parsed)
-        )
-        if problem is None:
-            return RedirectResponse(f"/s/{tenant.slug}/admin/classes?saved=1", status_code=303)
-        errors["form"] = problem.message
-    return await _edit_page(
-        request, session, tenant, user, class_id, errors=errors, status_code=400
-    )
 
 
 @router.post("/s/{slug}/admin/series/{series_id}", response_class=HTMLResponse)
@@ -334,11 +310,4 @@ async def change_series(
         if problem is None:
             return RedirectResponse(f"/s/{tenant.slug}/admin/classes?changed=1", status_code=303)
         errors["form"] = problem.message
-    return await _page(
-        request,
-        session,
-        tenant,
-        user,
-        errors={"class": {}, "series": {}, "change": errors},
-        status_code=400,
-    )
+    return await _page(request, session, tenant, user, errors={"change": errors}, status_code=400)

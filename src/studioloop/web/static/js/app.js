@@ -95,3 +95,26 @@ async function refreshSpots() {
     /* offline or the server is busy: keep what is shown */
   }
 }
+
+// "Copy" buttons (data-copy = the id of the field holding the text): to the clipboard,
+// or, where the browser refuses, selected so a long press or Ctrl+C copies it.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest && event.target.closest("button[data-copy]");
+  if (!button) return;
+  const source = document.getElementById(button.dataset.copy);
+  const said = document.getElementById(button.dataset.copy + "-copied");
+  if (!source) return;
+  const done = (words) => { if (said) said.textContent = words; };
+  source.focus();
+  source.select();
+  const fallback = () => {
+    let copied = false;
+    try { copied = document.execCommand("copy"); } catch (error) { copied = false; }
+    done(copied ? "Copied." : "Selected: press Ctrl+C (or ⌘C) to copy.");
+  };
+  if (navigator.clipboard && navigator.clipboard.writeText) {
+    navigator.clipboard.writeText(source.value).then(() => done("Copied."), fallback);
+  } else {
+    fallback();
+  }
+});

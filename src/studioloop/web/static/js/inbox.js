@@ -11,6 +11,18 @@
   let last = Number(box.dataset.last || 0);
   let socket = null;
 
+  // Times on the studio's clock, as the page prints them ("07 Dec 17:30"), not the
+  // clock of whoever reads the inbox.
+  const clock = new Intl.DateTimeFormat("en-GB", {
+    timeZone: box.dataset.timezone || undefined, day: "2-digit", month: "short",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  });
+  function onStudioClock(iso) {
+    const parts = {};
+    clock.formatToParts(new Date(iso)).forEach((p) => { parts[p.type] = p.value; });
+    return parts.day + " " + parts.month + " " + parts.hour + ":" + parts.minute;
+  }
+
   function show(message) {
     if (message.seq <= last) return;
     last = message.seq;
@@ -18,7 +30,10 @@
     item.className = message.is_staff ? "mine" : "theirs";
     const meta = document.createElement("span");
     meta.className = "muted small";
-    meta.textContent = message.sender_name + " · " + new Date(message.created_at).toTimeString().slice(0, 5);
+    const stamp = document.createElement("time");
+    stamp.dateTime = message.created_at;
+    stamp.textContent = onStudioClock(message.created_at);
+    meta.append(message.sender_name + " · ", stamp);
     let content = document.createTextNode(message.body);
     if (message.attachment_name) {
       content = document.createElement("a");

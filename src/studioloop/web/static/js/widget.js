@@ -25,7 +25,20 @@
       body: JSON.stringify(body),
     }).then((r) => r.json().then((data) => ({ ok: r.ok, status: r.status, data: data })));
   }
+  let typingTimer = null;
+  function typing(who) {
+    state.textContent = who + " is typing…";
+    clearTimeout(typingTimer);
+    // No word for a while: they stopped typing (or the reply is on its way as a message).
+    typingTimer = setTimeout(() => { if (state.dataset.typing) clearTyping(); }, 8000);
+    state.dataset.typing = "1";
+  }
+  function clearTyping() {
+    clearTimeout(typingTimer);
+    if (state.dataset.typing) { state.textContent = ""; delete state.dataset.typing; }
+  }
   function show(message) {
+    if (message.is_staff) clearTyping(); // the reply arrived: no longer "typing…"
     if (message.seq <= last) return;
     last = message.seq;
     const item = document.createElement("li");
@@ -46,7 +59,7 @@
     socket.onmessage = (event) => {
       const data = JSON.parse(event.data);
       if (data.type === "message") show(data.message);
-      else if (data.type === "typing") state.textContent = data.who + " is typing…";
+      else if (data.type === "typing") typing(data.who);
       else if (data.type === "error") state.textContent = data.message;
     };
     socket.onclose = (event) => {
@@ -80,6 +93,10 @@
     } else if (socket && socket.readyState === 1) {
       socket.send(JSON.stringify({ type: "message", body: body }));
     }
+  });
+  // The frame sits on the studio's own website: its page (widget/chat.js) hides it.
+  document.getElementById("chat-close").addEventListener("click", () => {
+    if (window.parent !== window) window.parent.postMessage({ studioloop: "chat", action: "close" }, "*");
   });
   if (saved.token) begin();
 })();

@@ -31,5 +31,15 @@
     }
     button.setAttribute("aria-expanded", String(!frame.hidden));
   });
+  // The frame's own close button asks this page to hide it.
+  window.addEventListener("message", function (event) {
+    var data = event.data || {};
+    if (!frame || event.origin !== origin || event.source !== frame.contentWindow) return;
+    if (data.studioloop === "chat" && data.action === "close") {
+      frame.hidden = true;
+      button.setAttribute("aria-expanded", "false");
+      button.focus();
+    }
+  });
   document.body.appendChild(button);
 })();
