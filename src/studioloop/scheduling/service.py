@@ -233,7 +233,7 @@ async def class_photos(
             ClassTemplate.id.in_(set(class_ids)), ClassTemplate.photo.is_not(None)
         )
     )
-    return {class_id: photo for class_id, photo in rows.tuples()}
+    return {class_id: photo for class_id, photo in rows}
 
 
 async def create_class(session: AsyncSession, tenant_id: uuid.UUID, data: ClassIn) -> ClassTemplate:

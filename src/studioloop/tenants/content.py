@@ -356,7 +356,7 @@ async def teachers(
     )
     found = [
         Teacher(user.id, f"{user.first_name} {user.last_name}".strip(), role.bio, role.photo)
-        for role, user in rows.tuples()
+        for role, user in rows
     ]
     return [t for t in found if t.bio or t.photo] if described_only else found
 
@@ -377,7 +377,7 @@ async def listing_photos(
     )
     covers = {
         tenant_id: photos[0]
-        for tenant_id, settings in studios.tuples()
+        for tenant_id, settings in studios
         if isinstance(photos := (settings or {}).get("photos"), list) and photos
     }
     found: dict[uuid.UUID, dict[str, Any]] = {}
