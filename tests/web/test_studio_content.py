@@ -5,6 +5,7 @@ pages. Every bad input is a message beside the form and changes nothing."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import uuid
@@ -88,10 +89,7 @@ async def test_the_owner_describes_the_studio(
             f"{SETTINGS}/profile", data={**PROFILE, field: value, "csrf_token": token}
         )
         assert bad.status_code == 400, (field, value)
-        assert message.replace("“", "&#8220;")[:20] in bad.text or message[:20] in bad.text, (
-            field,
-            bad.text[:0],
-        )
+        assert message in html.unescape(bad.text), (field, value)
         assert f'value="{value}"' in bad.text or field.startswith("hours") or not value
     assert owner_db.rows("SELECT email, phone, address, settings FROM tenants") == before
 
@@ -122,7 +120,7 @@ async def test_the_owner_describes_the_studio(
     assert "A warm room above the harbour." in page.text
     assert 'href="https://www.openstreetmap.org/?mlat=-33.92490&amp;mlon=18.42410' in page.text
     assert 'href="tel:+27215550100"' in page.text and "mailto:hello@loopyoga.example" in page.text
-    assert "<dt>Monday</dt><dd>06:00–12:00, 16:00–20:00</dd>" in page.text
+    assert "<dt>Monday</dt><dd>06:00\u201312:00, 16:00\u201320:00</dd>" in page.text
     assert "<dt>Tuesday</dt><dd>Closed</dd>" in page.text
     assert "<script src=" not in page.text.replace('<script src="/static/js/app.js"', "")
 
