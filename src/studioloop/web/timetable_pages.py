@@ -63,16 +63,16 @@ async def timetable(
     request: Request,
     tenant: ReadTenant,
     session: ReadSession,
-    week: str | None = Query(default=None, max_length=10, description="a day of the week"),
-    type: str | None = Query(default=None, max_length=60),
-    instructor: str | None = Query(default=None, max_length=60),
-    time: str | None = Query(default=None, max_length=20),
-    location: str | None = Query(default=None, max_length=60),
+    week: str | None = Query(default=None, description="a day of the week"),
+    type: str | None = None,
+    instructor: str | None = None,
+    time: str | None = None,
+    location: str | None = None,
 ) -> Response:
     zone = ZoneInfo(tenant.timezone)
     today = datetime.now(zone).date()
     try:
-        shown = date.fromisoformat(week) if week else today
+        shown = date.fromisoformat(week) if week and len(week) == 10 else today
     except ValueError:
         shown = today  # a mangled link shows this week rather than an error
     monday = shown - timedelta(days=shown.weekday())
@@ -94,7 +94,7 @@ async def timetable(
     }
     chosen_type = (type or "").strip().lower() or None
     if chosen_type and chosen_type not in types:
-        problems.append(f"This studio has no “{type}” classes: showing every class type.")
+        problems.append(f"This studio has no “{type[:40]}” classes: showing every class type.")
         chosen_type = None
     teacher_id = _chosen_id(instructor, teachers, "instructor", problems)
     place_id = _chosen_id(location, places, "location", problems)
