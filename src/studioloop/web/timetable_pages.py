@@ -94,7 +94,9 @@ async def timetable(
     }
     chosen_type = (type or "").strip().lower() or None
     if chosen_type and chosen_type not in types:
-        problems.append(f"This studio has no “{type[:40]}” classes: showing every class type.")
+        problems.append(
+            f"This studio has no “{(type or '')[:40]}” classes: showing every class type."
+        )
         chosen_type = None
     teacher_id = _chosen_id(instructor, teachers, "instructor", problems)
     place_id = _chosen_id(location, places, "location", problems)
