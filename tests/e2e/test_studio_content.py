@@ -6,10 +6,10 @@ marketplace; a member filters the timetable, shares the filtered week and books 
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -106,6 +106,7 @@ def test_the_owner_describes_the_studio_and_everyone_sees_it(
     page.get_by_role("button", name="Save studio details").click()
     expect(page.locator("#hours-error")).to_contain_text("Monday: “6-12” is not a time range")
     expect(page.get_by_label("Street")).to_have_value("12 Beach Road")  # nothing typed is lost
+    expect(page.get_by_label("Postal code")).to_have_value("")  # and nothing is made up
     shot(page, "content-hours-error-phone")
     for day in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday"):
         page.get_by_label(day).fill("06:00-12:00, 16:00-20:00")

@@ -90,6 +90,8 @@ async def test_a_week_with_prices_and_book_buttons(web: httpx.AsyncClient, week)
         f"/s/loop-yoga/classes/{week['yoga']['id']}/book", data={"csrf_token": token}
     )
     assert booked.status_code == 303 and booked.headers["location"].startswith("/my/bookings/")
+    page = await web.get(URL, params={"week": NEXT_MONDAY.isoformat()})
+    assert action not in page.text and "Booked ✓" in page.text
 
 
 async def test_filters_are_kept_in_the_query_string(web: httpx.AsyncClient, week) -> None:

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
+from studioloop.booking import reading as booking_reading
 from studioloop.db.session import ReadSession
 from studioloop.scheduling import service as scheduling, timetable as schedule
 from studioloop.scheduling.models import ClassTemplate
@@ -141,10 +142,14 @@ async def timetable(
         return f"/s/{tenant.slug}/timetable?{urlencode(query)}"
 
     page = await studio_context(session, tenant)
+    user = await web_user(request, session)
     upcoming = [s for day in days.values() for s in day if s.bookable]
     context: dict[str, Any] = {
         **page,
-        "user": await web_user(request, session),
+        "user": user,
+        "booked": await booking_reading.booked_among(session, user.id, [i.id for i in items])
+        if user
+        else set(),
         "events": slot_events(request, page["studio"], upcoming),
         "class_photos": await content.class_photos(session, [i.cls.id for i in items]),
         "days": days,
