@@ -190,6 +190,16 @@ async def test_studio_photos_are_checked_resized_and_served(
     small = owner_db.value("SELECT settings->'photos'->1 FROM tenants")
     assert small["widths"] == [300] and small["width"] == 300
 
+    # Settings changed through the API with something else under "photos" show nothing.
+    owner_db.rows(
+        "UPDATE tenants SET settings = jsonb_set(settings, '{photos}', settings->'photos' || "
+        """'[{"id": "../x", "widths": "abc"}, 7]'::jsonb)"""
+    )
+    assert (await web.get("/s/loop-yoga")).status_code == 200
+    owner_db.rows(
+        "UPDATE tenants SET settings = jsonb_set(settings, '{photos}', "
+        "jsonb_path_query_array(settings->'photos', '$[0 to 1]'))"
+    )
     unknown = await web.post(url, data={"csrf_token": token, "remove": uuid.uuid4().hex})
     assert unknown.status_code == 400 and "not one of this studio" in unknown.text
     removed = await web.post(url, data={"csrf_token": token, "remove": photo["id"]})

@@ -187,6 +187,19 @@ class StudioContent:
         return ", ".join(f"{a}-{b}" for a, b in self.hours.get(day, []))
 
 
+def is_photo(value: Any) -> bool:
+    """A photo's description as storage.images writes it: settings can also be changed
+    through the API (PATCH /tenants/{slug}), so pages show only what has this shape."""
+    return (
+        isinstance(value, dict)
+        and bool(images.PHOTO_ID.match(str(value.get("id", ""))))
+        and isinstance(value.get("widths"), list)
+        and bool(value["widths"])
+        and all(isinstance(w, int) for w in value["widths"])
+        and all(isinstance(value.get(k), int) for k in ("width", "height"))
+    )
+
+
 def map_url(latitude: float | None, longitude: float | None, address_line: str) -> str | None:
     """An OpenStreetMap link: to the pin when there are coordinates, else a search for the
     address (no map script on our pages)."""
@@ -220,7 +233,7 @@ def content_of(tenant: Tenant) -> StudioContent:
         longitude=lng,
         map_url=map_url(lat, lng, line),
         hours={day: [list(r) for r in hours.get(day, [])] for day in WEEKDAYS},
-        photos=[p for p in settings.get("photos") or [] if isinstance(p, dict)],
+        photos=[p for p in settings.get("photos") or [] if is_photo(p)],
     )
 
 
@@ -378,7 +391,9 @@ async def listing_photos(
     covers = {
         tenant_id: photos[0]
         for tenant_id, settings in studios
-        if isinstance(photos := (settings or {}).get("photos"), list) and photos
+        if isinstance(photos := (settings or {}).get("photos"), list)
+        and photos
+        and is_photo(photos[0])
     }
     found: dict[uuid.UUID, dict[str, Any]] = {}
     for tenant_id, class_ids in by_studio.items():
