@@ -46,6 +46,11 @@ from studioloop.tenants.tls_router import router as tls_router
 from studioloop.web.account_pages import router as account_pages_router
 from studioloop.web.admin import router as admin_pages_router
 from studioloop.web.class_admin import router as class_admin_router
+from studioloop.web.content_pages import (
+    PHOTO_UPLOAD_MAX_BYTES,
+    PHOTO_UPLOAD_PATHS,
+    router as content_pages_router,
+)
 from studioloop.web.inbox_pages import router as inbox_pages_router
 from studioloop.web.instructor_pages import router as instructor_pages_router
 from studioloop.web.marketplace_admin import router as marketplace_admin_router
@@ -69,6 +74,7 @@ from studioloop.web.staff_pages import router as staff_pages_router
 from studioloop.web.static_files import STATIC
 from studioloop.web.studio_pages import router as studio_pages_router
 from studioloop.web.timetable_admin import router as timetable_admin_router
+from studioloop.web.timetable_pages import router as timetable_pages_router
 from studioloop.web.unsubscribe import router as unsubscribe_router
 
 logger = get_logger(__name__)
@@ -147,6 +153,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(unsubscribe_router)
     app.include_router(account_pages_router)
     app.include_router(studio_pages_router)
+    app.include_router(timetable_pages_router)
     # Before the member's pages: "/my/bookings/past" is not a booking id.
     app.include_router(member_history_router)
     app.include_router(member_pages_router)
@@ -166,6 +173,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(payments_admin_router)
     app.include_router(payouts_admin_router)
     app.include_router(settings_pages_router)
+    app.include_router(content_pages_router)
     app.include_router(platform_pages_router)
     app.include_router(inbox_pages_router)
     # Swagger UI 5 (OpenAPI 3.1) served from the fastapi-offline wheel: no CDN.
@@ -212,7 +220,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure)
     app.add_middleware(StorableTextMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_body_bytes,
+        larger=(PHOTO_UPLOAD_PATHS, PHOTO_UPLOAD_MAX_BYTES),
+    )
     # Text over 1 KB compressed for clients that accept gzip (pages, JSON lists, CSS, JS:
     # a timetable page is a third of its size over a slow phone network). Level 6, not
     # Starlette's default 9: nearly the same size for a fraction of the CPU per response.

@@ -120,6 +120,9 @@ class UserTenantRole(TenantPrimaryKey, Base):
     invited_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
     )
+    # What members read about a teacher at this studio (the studio page, class pages).
+    bio: Mapped[str | None] = mapped_column(Text)
+    photo: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class MembershipAudit(TenantPrimaryKey, Base):

@@ -129,17 +129,27 @@ class BodySizeLimitMiddleware:
     plain-text body that replaces ours; this one keeps the error envelope.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: tuple[re.Pattern[str], int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Paths allowed a larger body (photo uploads), and their limit.
+        self.larger = larger
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if self.larger is not None and self.larger[0].match(scope.get("path", "")):
+            limit = self.larger[1]
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await send_json(send, 413, _too_large(self.max_bytes))
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await send_json(send, 413, _too_large(limit))
             return
         received = 0
 
@@ -148,10 +158,10 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     # An HTTPException passes through FastAPI's body parsing unchanged and
                     # reaches the error handlers, which answer with the envelope.
-                    raise BodyTooLarge(self.max_bytes)
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, counting_receive, send)

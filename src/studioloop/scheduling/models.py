@@ -142,6 +142,8 @@ class ClassTemplate(TenantPrimaryKey, Timestamps, Base):
     # How many seats of each occurrence the marketplace may fill: NULL = any free seat,
     # 0 = not offered there. The seats are the class's own (one pool, never oversold).
     marketplace_seats: Mapped[int | None] = mapped_column(Integer)
+    # Its photo's resized copies in file storage (storage/images.py), or NULL.
+    photo: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class ScheduleSeries(TenantPrimaryKey, Timestamps, Base):

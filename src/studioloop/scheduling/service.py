@@ -222,6 +222,20 @@ async def get_class(
     return row
 
 
+async def class_photos(
+    session: AsyncSession, class_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The photos of these classes (of the studio in context) by class: those that have one."""
+    if not class_ids:
+        return {}
+    rows = await session.execute(
+        select(ClassTemplate.id, ClassTemplate.photo).where(
+            ClassTemplate.id.in_(set(class_ids)), ClassTemplate.photo.is_not(None)
+        )
+    )
+    return {class_id: photo for class_id, photo in rows}
+
+
 async def create_class(session: AsyncSession, tenant_id: uuid.UUID, data: ClassIn) -> ClassTemplate:
     await check_instructor(session, tenant_id, data.instructor_id, "instructor_id")
     location_id, room = await check_place(session, data.location_id, data.room_id)

@@ -28,6 +28,7 @@ from studioloop.db.session import DbSession
 from studioloop.marketplace import search, service as marketplace
 from studioloop.marketplace.schemas import ListingOut, MarketplaceBookingOut
 from studioloop.scheduling import geocoding
+from studioloop.tenants import content
 from studioloop.web.csrf import CSRF_FIELD, check_csrf
 from studioloop.web.forms import attempt
 from studioloop.web.routes import render
@@ -207,6 +208,9 @@ async def _page(
         "form": form,
         "located": lat is not None,
         "results": [_result(item) for item in page.items],
+        "photos": await content.listing_photos(
+            session, [(item.studio.id, item.class_id) for item in page.items]
+        ),
         "next_link": form.link(cursor=page.next_cursor) if page.next_cursor else None,
         "events": json_ld([_event(item, base_url) for item in page.items]),
         "wallet": await _wallet(session, user),

@@ -21,6 +21,7 @@ from studioloop.web.csrf import CSRF_FIELD, check_csrf
 from studioloop.web.forms import attempt, parse
 from studioloop.web.owner_pages import admin_form, admin_of
 from studioloop.web.routes import render
+from studioloop.web.studio_content import owner_content
 from studioloop.web.studio_pages import studio_context
 
 router = APIRouter(include_in_schema=False)
@@ -29,7 +30,7 @@ REMINDER_CHOICES = (48, 24, 12, 2, 1)
 CHANNEL_NAMES = {"push": "Push", "whatsapp": "WhatsApp", "email": "Email", "sms": "SMS"}
 
 
-async def _page(
+async def settings_response(
     request: Request,
     session: DbSession,
     tenant: TenantRef,
@@ -38,8 +39,11 @@ async def _page(
     errors: dict[str, str] | None = None,
     saved: bool = False,
     status_code: int = 200,
+    typed: dict[str, Any] | None = None,
 ) -> Response:
+    """The Settings page; after a refused form, its errors and what was typed (`typed`)."""
     context = await studio_context(session, tenant)
+    context.update(await owner_content(session, tenant, context["studio"]))
     settings = context["studio"].settings or {}
     context.update(
         user=user,
@@ -58,6 +62,7 @@ async def _page(
             f'<script src="{request.app.state.settings.base_url.rstrip("/")}/widget/chat.js" '
             f'data-studio="{tenant.slug}" async></script>'
         ),
+        typed=typed,
     )
     return render(request, "owner/settings.html", context, status_code=status_code)
 
@@ -69,7 +74,7 @@ async def settings_page(
     user, refused = await admin_of(request, session, tenant)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
-    return await _page(request, session, tenant, user, saved=bool(saved))
+    return await settings_response(request, session, tenant, user, saved=bool(saved))
 
 
 @router.post("/s/{slug}/admin/settings", response_class=HTMLResponse)
@@ -94,7 +99,9 @@ async def save_settings(request: Request, tenant: CurrentTenant, session: DbSess
     update, field_errors = parse(TenantUpdate, {"name": str(form.get("name") or "").strip()})
     errors.update(field_errors)
     if errors or update is None:
-        return await _page(request, session, tenant, user, errors=errors, status_code=400)
+        return await settings_response(
+            request, session, tenant, user, errors=errors, status_code=400
+        )
     row = await tenants_service.get_tenant(session, tenant.id)
     await tenants_service.update_tenant(session, row, update, by_platform_owner=False)
     changes: dict[str, Any] = {
@@ -126,10 +133,14 @@ async def upload_logo(request: Request, tenant: CurrentTenant, session: DbSessio
         return RedirectResponse(f"/s/{tenant.slug}/admin/settings?saved=1", status_code=303)
     if not isinstance(upload, UploadFile):
         errors = {"logo": "Choose a PNG, JPEG or WebP image."}
-        return await _page(request, session, tenant, user, errors=errors, status_code=400)
+        return await settings_response(
+            request, session, tenant, user, errors=errors, status_code=400
+        )
     data = await upload.read(logo.MAX_BYTES + 1)
     _done, problem = await attempt(session, lambda: logo.save(session, settings, tenant.id, data))
     if problem is not None:
         errors = {"logo": "That file is not an image we can use (PNG, JPEG or WebP up to 1 MB)."}
-        return await _page(request, session, tenant, user, errors=errors, status_code=400)
+        return await settings_response(
+            request, session, tenant, user, errors=errors, status_code=400
+        )
     return RedirectResponse(f"/s/{tenant.slug}/admin/settings?saved=1", status_code=303)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy import select
@@ -25,19 +24,19 @@ from studioloop.booking import flows, reading as booking_reading
 from studioloop.booking.models import ACTIVE_STATUSES, Booking
 from studioloop.core.money import format_money
 from studioloop.credits import service as credits
-from studioloop.db.session import DbSession, ReadSession
+from studioloop.db.session import DbSession
 from studioloop.scheduling import timetable as schedule
-from studioloop.scheduling.models import ClassTemplate
 from studioloop.scheduling.schemas import OccurrenceOut
 from studioloop.scheduling.timetable import OccurrenceFilter
-from studioloop.tenants import service as tenants_service
+from studioloop.tenants import content, service as tenants_service
 from studioloop.tenants.cache import TenantRef
-from studioloop.tenants.dependencies import CurrentTenant, ReadTenant
+from studioloop.tenants.dependencies import CurrentTenant
 from studioloop.web.csrf import CSRF_FIELD, check_csrf
 from studioloop.web.forms import attempt, brand_colour, readable_on
 from studioloop.web.routes import render
 from studioloop.web.session import web_user
 from studioloop.web.structured_data import class_event, json_ld, place
+from studioloop.web.studio_content import public_content
 
 router = APIRouter(include_in_schema=False)
 
@@ -142,6 +141,8 @@ async def studio_home(request: Request, tenant: CurrentTenant, session: DbSessio
     slots = [slot(i) for i in items]
     context = {
         **shown,
+        **await public_content(session, shown["studio"]),
+        "class_photos": await content.class_photos(session, [s.item.cls.id for s in slots]),
         "user": user,
         "slots": slots,
         "events": slot_events(request, shown["studio"], slots),
@@ -149,60 +150,6 @@ async def studio_home(request: Request, tenant: CurrentTenant, session: DbSessio
         "is_admin": bool(membership and membership.allows("admin")),
     }
     return render(request, "studio/home.html", context)
-
-
-@router.get("/s/{slug}/timetable", response_class=HTMLResponse)
-async def timetable(
-    request: Request,
-    tenant: ReadTenant,
-    session: ReadSession,
-    week: str | None = Query(default=None, max_length=10, description="a day of the week"),
-    type: str | None = Query(default=None, max_length=60),
-) -> Response:
-    zone = ZoneInfo(tenant.timezone)
-    today = datetime.now(zone).date()
-    try:
-        shown = date.fromisoformat(week) if week else today
-    except ValueError:
-        shown = today  # a mangled link shows this week rather than an error
-    monday = shown - timedelta(days=shown.weekday())
-    start = datetime.combine(monday, time(0), tzinfo=zone)
-    items, _ = await schedule.list_occurrences(
-        session,
-        OccurrenceFilter(start, start + timedelta(days=7), class_type=type or None),
-        limit=500,
-        cursor=None,
-    )
-    days: dict[str, list[Slot]] = {}
-    for offset in range(7):
-        days[(monday + timedelta(days=offset)).strftime("%a %d %b")] = []
-    for found in items:
-        entry = slot(found)
-        days.setdefault(entry.day, []).append(entry)
-    types = sorted(
-        set(
-            await session.scalars(
-                select(ClassTemplate.class_type).where(ClassTemplate.is_active.is_(True))
-            )
-        )
-    )
-    page = await studio_context(session, tenant)
-    upcoming = [s for day in days.values() for s in day if s.bookable]
-    context = {
-        **page,
-        "user": await web_user(request, session),
-        "events": slot_events(request, page["studio"], upcoming),
-        "days": days,
-        "types": types,
-        "chosen_type": type or "",
-        "monday": monday,
-        "previous_week": (monday - timedelta(days=7)).isoformat(),
-        "next_week": (monday + timedelta(days=7)).isoformat(),
-        "this_week": monday <= today < monday + timedelta(days=7),
-        "week_from": start.isoformat(),
-        "week_to": (start + timedelta(days=7)).isoformat(),
-    }
-    return render(request, "studio/timetable.html", context)
 
 
 async def _class_page(
@@ -226,8 +173,14 @@ async def _class_page(
             )
         )
     membership = await membership_of(session, tenant.id, user.id) if user else None
+    teacher_id = occurrence.instructor.id if occurrence.instructor else None
+    described = await content.teachers(session, tenant.id, described_only=True)
     context = {
         **await studio_context(session, tenant),
+        "class_photo": (await content.class_photos(session, [occurrence.cls.id])).get(
+            occurrence.cls.id
+        ),
+        "teacher": next((t for t in described if t.user_id == teacher_id), None),
         "user": user,
         "slot": slot(occurrence),
         "mine": mine,
