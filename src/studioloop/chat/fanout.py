@@ -31,6 +31,7 @@ import psycopg
 import redis
 import redis.asyncio
 from sqlalchemy import event as sqlalchemy_event, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -170,7 +171,13 @@ async def _hand_over(hub: ChatHub, payload: str | bytes) -> None:
     if event.get("k") == "message":
         # Read once here for every socket of this process in the room; a socket that finds
         # a gap before it reads the rest itself.
-        event["message"] = await _read_message(uuid.UUID(event["t"]), room_id, int(event["s"]))
+        try:
+            event["message"] = await _read_message(uuid.UUID(event["t"]), room_id, int(event["s"]))
+        except (SQLAlchemyError, psycopg.Error) as error:
+            # No connection within the pool's timeout, or the database went away: the
+            # event goes without its message and each socket reads what it lacks. Raised,
+            # it would end the listener, and this process's sockets would hear nothing more.
+            logger.warning("chat message not read for the sockets", error=str(error))
     hub.deliver(room_id, event)
 
 

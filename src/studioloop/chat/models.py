@@ -85,6 +85,10 @@ class ChatRoom(TenantPrimaryKey, Timestamps, Base):
     about_kind: Mapped[str | None] = mapped_column(String(16))
     about_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     last_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The `seq` of the room's newest message (0: none yet), kept by service.post under the
+    # room's lock: the next message names it as the one before it, without reading the
+    # room's messages.
+    last_seq: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class ChatMessage(TenantPrimaryKey, Base):
@@ -97,6 +101,20 @@ class ChatMessage(TenantPrimaryKey, Base):
         tenant_foreign_key("sender_guest_id", "chat_guests", ondelete="CASCADE"),
         CheckConstraint("(sender_user_id IS NULL) <> (sender_guest_id IS NULL)", name="one_sender"),
         Index("ix_chat_messages_room_seq", "room_id", "seq"),
+        # A sender's messages by time: the per-minute sending limit (service.post) counts
+        # the last minute's, and deleting a guest or a user finds theirs.
+        Index(
+            "ix_chat_messages_guest_sent",
+            "sender_guest_id",
+            "created_at",
+            postgresql_where=text("sender_guest_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_chat_messages_user_sent",
+            "sender_user_id",
+            "created_at",
+            postgresql_where=text("sender_user_id IS NOT NULL"),
+        ),
         # The identity makes seq unique; the constraint carries tenant_id for Citus.
         UniqueConstraint("tenant_id", "seq"),
     )

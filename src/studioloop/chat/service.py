@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -223,38 +223,39 @@ async def post(
         raise exc.MessageTooLong("A message needs some text.", code="MESSAGE_EMPTY")
     if len(body) > MAX_MESSAGE_CHARS:
         raise exc.MessageTooLong(details={"max_chars": MAX_MESSAGE_CHARS})
-    sender = ChatMessage.sender_guest_id if who.kind == "guest" else ChatMessage.sender_user_id
-    recent = await session.scalar(
-        select(func.count())
-        .select_from(ChatMessage)
-        .where(sender == who.id, ChatMessage.created_at > datetime.now(UTC) - timedelta(minutes=1))
-    )
     per_minute = get_settings().chat_messages_per_minute
-    if (recent or 0) >= per_minute:
+    if await _sent_last_minute(session, who, up_to=per_minute) >= per_minute:
         raise exc.SendingTooFast(details={"per_minute": per_minute})
     # One message at a time per room, until commit: the room's messages then commit in
     # the order of their sequence numbers, and each event can name the message before it,
     # so a socket knows whether it has everything up to there (see router._forward).
-    await session.execute(select(ChatRoom.id).where(ChatRoom.id == room.id).with_for_update())
+    # The lock also reads the seq of the room's newest message, which the room keeps: no
+    # read of the room's messages (max(seq) over them grew with every message).
     previous = await session.scalar(
-        select(func.coalesce(func.max(ChatMessage.seq), 0)).where(ChatMessage.room_id == room.id)
+        select(ChatRoom.last_seq).where(ChatRoom.id == room.id).with_for_update()
     )
-    message = ChatMessage(
-        tenant_id=room.tenant_id,
-        room_id=room.id,
-        sender_user_id=who.id if who.kind == "user" else None,
-        sender_guest_id=who.id if who.kind == "guest" else None,
-        sender_name=who.name,
-        is_staff=who.is_staff,
-        body=body,
-        **(attachment or {}),
+    # Inserted with RETURNING the row, server defaults (id, seq, created_at) included:
+    # no second read of the message while the room is locked.
+    message: ChatMessage | None = await session.scalar(
+        insert(ChatMessage)
+        .values(
+            tenant_id=room.tenant_id,
+            room_id=room.id,
+            sender_user_id=who.id if who.kind == "user" else None,
+            sender_guest_id=who.id if who.kind == "guest" else None,
+            sender_name=who.name,
+            is_staff=who.is_staff,
+            body=body,
+            **(attachment or {}),
+        )
+        .returning(ChatMessage)
     )
-    session.add(message)
+    assert message is not None
+    room.last_seq = message.seq
     room.last_message_at = datetime.now(UTC)
     if room.status == "closed" and not who.is_staff:
         room.status = "open"  # a guest writing again reopens the ticket
     await session.flush()
-    await session.refresh(message)
     await mark_read(session, who, room, message.seq)
     await fanout.publish(
         session, room.tenant_id, room.id, {"k": "message", "s": message.seq, "p": previous}
@@ -262,6 +263,27 @@ async def post(
     if who.is_staff:
         await _tell_opener(session, room, message)
     return message
+
+
+async def _sent_last_minute(session: AsyncSession, who: Participant, *, up_to: int) -> int:
+    """How many messages this guest or user sent in the last minute, counted up to `up_to`
+    (the limit: more need not be counted)."""
+    return int(
+        await session.scalar(sent_since(who, datetime.now(UTC) - timedelta(minutes=1), up_to)) or 0
+    )
+
+
+def sent_since(who: Participant, since: datetime, up_to: int) -> Select[int]:
+    """The count of what `who` sent after `since`, up to `up_to`. It reads the sender's
+    (sender, created_at) index: its cost is the messages counted, not the studio's."""
+    sender = ChatMessage.sender_guest_id if who.kind == "guest" else ChatMessage.sender_user_id
+    recent = (
+        select(ChatMessage.id)
+        .where(sender == who.id, ChatMessage.created_at > since)
+        .limit(up_to)
+        .subquery()
+    )
+    return select(func.count()).select_from(recent)
 
 
 async def _tell_opener(session: AsyncSession, room: ChatRoom, message: ChatMessage) -> None:
