@@ -13,9 +13,9 @@ Now the sender's messages are indexed by time (the indexes also serve the foreig
 a guest's messages go with the guest, a deleted user's lose their sender), and the room
 keeps its newest message's `seq` in `chat_rooms.last_seq`, read with the room's lock.
 
-Revision ID: 0029_chat_send_cost
-Revises: 0028_booking_core
-Create Date: 2026-12-07 17:00:00+00:00
+Revision ID: 0033_chat_send_cost
+Revises: 0032_studio_content
+Create Date: 2026-12-07 18:20:00+00:00
 """
 
 from collections.abc import Sequence
@@ -23,8 +23,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0029_chat_send_cost"
-down_revision: str | None = "0028_booking_core"
+revision: str = "0033_chat_send_cost"
+down_revision: str | None = "0032_studio_content"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
