@@ -42,9 +42,12 @@ async def week(api) -> dict[str, Any]:
     at 13:00 on Wednesday and spin at 18:30 on Friday (the second location)."""
     studio = await BookingStudio(api, "loop-yoga").setup()
     harbour = await studio.post("/locations", {"name": "Harbour", "address": {"city": "Cape Town"}})
-    yoga = await studio.make_class(name="Sunrise Flow", price=12000, credits_required=1)
+    # Booking open for the whole of next week whatever day this runs (the default window,
+    # 7 days, would leave next Friday closed).
+    open_ = {"booking_window_hours": 24 * 14}
+    yoga = await studio.make_class(name="Sunrise Flow", price=12000, credits_required=1, **open_)
     pilates = await studio.make_class(
-        name="Core Pilates", class_type="pilates", instructor_id=None, room_id=None
+        name="Core Pilates", class_type="pilates", instructor_id=None, room_id=None, **open_
     )
     spin = await studio.make_class(
         name="Night Spin",
@@ -53,6 +56,7 @@ async def week(api) -> dict[str, Any]:
         room_id=None,
         location_id=harbour["id"],
         credits_required=2,
+        **open_,
     )
     return {
         "studio": studio,
@@ -153,3 +157,21 @@ async def test_unknown_filters_are_named_and_dropped(
     for mangled in ("31-02-2026", "2026-13-01", "x" * 300):
         page = await web.get(URL, params={"week": mangled})
         assert page.status_code == 200 and "(this week)" in page.text
+
+
+async def test_a_class_not_open_for_booking_yet_says_when_it_opens(
+    web: httpx.AsyncClient, week
+) -> None:
+    """Booking opens the class's booking window before it (7 days by default): until
+    then the card and the class page say when, instead of offering Book."""
+    studio = week["studio"]
+    later = NEXT_MONDAY + timedelta(days=14)
+    template = await studio.make_class(name="Far Flow", instructor_id=None, room_id=None)
+    far = await studio.schedule_at(template["id"], at(later, 9))
+    page = await web.get(URL, params={"week": later.isoformat()})
+    card = page.text[page.text.index("Far Flow") :]
+    card = card[: card.index("</li>")]
+    opens = (at(later, 9) - timedelta(hours=168)).strftime("%a %d %b %H:%M")
+    assert f"Booking opens {opens}" in card and "#book" not in card
+    class_page = await web.get(f"/s/loop-yoga/classes/{far['id']}")
+    assert 'id="booking-opens"' in class_page.text and f"Booking opens {opens}" in class_page.text

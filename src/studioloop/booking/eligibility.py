@@ -209,6 +209,12 @@ def cost_for(attempt: Attempt, intent: Intent) -> int:
     return attempt.facts.credits_required
 
 
+def booking_opens_at(start_time: datetime, booking_window: timedelta) -> datetime:
+    """When members may start booking a class: its booking window before the start (the
+    rule `class_open` applies; pages use it to say "Booking opens ...")."""
+    return start_time - booking_window
+
+
 # --- the rules, in the order they are asked ----------------------------------------------
 
 
@@ -219,7 +225,7 @@ def class_open(attempt: Attempt, intent: Intent, now: datetime) -> AppError | No
     if now >= facts.start_time or facts.status != "scheduled":
         return exc.BookingWindowClosed()
     if intent.channel in ("direct", "marketplace"):
-        opens_at = facts.start_time - facts.booking_window
+        opens_at = booking_opens_at(facts.start_time, facts.booking_window)
         if now < opens_at:
             return exc.BookingNotOpen(details={"opens_at": opens_at.isoformat()})
     if intent.channel == "promotion":

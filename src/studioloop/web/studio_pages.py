@@ -21,6 +21,7 @@ from sqlalchemy import select
 from studioloop.accounts.members import grant_role, membership_of
 from studioloop.accounts.models import User
 from studioloop.booking import flows, reading as booking_reading
+from studioloop.booking.eligibility import booking_opens_at
 from studioloop.booking.models import ACTIVE_STATUSES, Booking
 from studioloop.core.money import format_money
 from studioloop.credits import service as credits
@@ -52,6 +53,7 @@ class Slot:
     spots: str
     bookable: bool
     price: str
+    opens: str | None = None  # booking has not opened yet: when it does (studio's clock)
 
 
 def slot(item: OccurrenceOut) -> Slot:
@@ -75,6 +77,8 @@ def slot(item: OccurrenceOut) -> Slot:
     elif cls.price is not None:
         price += f" or {format_money(cls.price, cls.currency)}"
     bookable = item.status == "scheduled" and item.start_time > now
+    opens_at = booking_opens_at(item.start_time, timedelta(hours=item.booking_window_hours))
+    opens = opens_at.astimezone(local.tzinfo).strftime("%a %d %b %H:%M") if now < opens_at else None
     return Slot(
         item,
         local.strftime("%a %d %b"),
@@ -83,6 +87,7 @@ def slot(item: OccurrenceOut) -> Slot:
         spots,
         bookable,
         price,
+        opens if bookable else None,
     )
 
 
