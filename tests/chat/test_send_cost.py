@@ -9,6 +9,9 @@ the sender's index.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -78,3 +81,56 @@ async def test_the_sending_limit_reads_only_the_last_minute(
         (plan,) = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}").fetchone()  # type: ignore[misc]
         conn.rollback()
     assert _chat_message_rows_read(plan[0]["Plan"]) < 10, plan
+
+
+async def test_concurrent_messages_announce_an_unbroken_chain(
+    studio: ChatStudio, owner_db: Owner
+) -> None:
+    """Messages sent at once into one room commit in seq order and each event names the one
+    before it: what the room's lock is for, now taken in the same statement that stores the
+    message (chat/repository.py; without FOR UPDATE there, this test fails at the chain).
+    A listener sees the chain whole; each sender's read marker is at their newest message;
+    staff replying do not reopen a closed ticket, the guest does."""
+    guest = await studio.guest()
+    room = (await studio.open(guest, message="Hello")).json()
+    senders = [guest, studio.instructor, studio.owner]
+    with psycopg.connect(owner_db.conninfo, autocommit=True) as listener:
+        listener.execute("LISTEN studioloop_chat")
+        sent = await asyncio.gather(
+            *(studio.say(senders[n % 3], room["id"], f"Message {n}") for n in range(12))
+        )
+        assert all(response.status_code == 201 for response in sent), [r.text for r in sent]
+        events = []
+        for notice in listener.notifies(timeout=5):
+            event = json.loads(notice.payload)
+            if event["r"] == room["id"] and event["k"] == "message":
+                events.append(event)
+            if len(events) == 12:
+                break
+    assert len(events) == 12
+    for before, after in itertools.pairwise(events):
+        assert after["p"] == before["s"] and after["s"] > before["s"]
+    room_id = uuid.UUID(room["id"])
+    assert owner_db.value("SELECT last_seq FROM chat_rooms WHERE id = %s", room_id) == max(
+        event["s"] for event in events
+    )
+    markers = dict(
+        owner_db.rows(
+            "SELECT reader, last_read_seq FROM chat_read_markers WHERE room_id = %s", room_id
+        )
+    )
+    for message in (response.json() for response in sent):
+        if message["sender_guest_id"]:
+            reader = f"guest:{message['sender_guest_id']}"
+        else:
+            reader = f"user:{message['sender_user_id']}"
+        assert markers[reader] >= message["seq"]
+
+    def status() -> str:
+        return str(owner_db.value("SELECT status FROM chat_rooms WHERE id = %s", room_id))
+
+    owner_db.rows("UPDATE chat_rooms SET status = 'closed' WHERE id = %s", room_id)
+    assert (await studio.say(studio.instructor, room["id"], "Closing note")).status_code == 201
+    assert status() == "closed"
+    assert (await studio.say(guest, room["id"], "One more thing")).status_code == 201
+    assert status() == "open"

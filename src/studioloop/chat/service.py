@@ -11,10 +11,11 @@ from typing import Any
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from studioloop.accounts.models import User, UserTenantRole
 from studioloop.booking.models import Booking
-from studioloop.chat import exceptions as exc, fanout
+from studioloop.chat import exceptions as exc, fanout, repository
 from studioloop.chat.identity import Participant
 from studioloop.chat.models import ChatGuest, ChatMessage, ChatReadMarker, ChatRoom
 from studioloop.config import Settings, get_settings
@@ -24,6 +25,7 @@ from studioloop.storage.service import get_storage
 from studioloop.tenants.models import Tenant
 
 MAX_MESSAGE_CHARS = 4000
+_MESSAGE_COLUMNS = tuple(column.key for column in ChatMessage.__table__.columns)
 
 
 async def new_guest(
@@ -226,42 +228,39 @@ async def post(
     per_minute = get_settings().chat_messages_per_minute
     if await _sent_last_minute(session, who, up_to=per_minute) >= per_minute:
         raise exc.SendingTooFast(details={"per_minute": per_minute})
+    if who.is_staff:
+        # Before the room's lock (below), which is held until commit: this work does not
+        # need the message's seq.
+        await _tell_opener(session, room, body, sender=who.id)
     # One message at a time per room, until commit: the room's messages then commit in
     # the order of their sequence numbers, and each event can name the message before it,
     # so a socket knows whether it has everything up to there (see router._forward).
-    # The lock also reads the seq of the room's newest message, which the room keeps: no
-    # read of the room's messages (max(seq) over them grew with every message).
-    previous = await session.scalar(
-        select(ChatRoom.last_seq).where(ChatRoom.id == room.id).with_for_update()
+    # Lock, message, the room's newest seq and the sender's read marker go in one round
+    # trip (repository.py says why); after it, only the announcements and the commit.
+    row = await repository.store_message(
+        session,
+        room_id=room.id,
+        reader=who.reader,
+        sender_user_id=who.id if who.kind == "user" else None,
+        sender_guest_id=who.id if who.kind == "guest" else None,
+        sender_name=who.name,
+        is_staff=who.is_staff,
+        body=body,
+        attachment=attachment,
     )
-    # Inserted with RETURNING the row, server defaults (id, seq, created_at) included:
-    # no second read of the message while the room is locked.
-    message: ChatMessage | None = await session.scalar(
-        insert(ChatMessage)
-        .values(
-            tenant_id=room.tenant_id,
-            room_id=room.id,
-            sender_user_id=who.id if who.kind == "user" else None,
-            sender_guest_id=who.id if who.kind == "guest" else None,
-            sender_name=who.name,
-            is_staff=who.is_staff,
-            body=body,
-            **(attachment or {}),
-        )
-        .returning(ChatMessage)
-    )
-    assert message is not None
-    room.last_seq = message.seq
-    room.last_message_at = datetime.now(UTC)
-    if room.status == "closed" and not who.is_staff:
-        room.status = "open"  # a guest writing again reopens the ticket
-    await session.flush()
-    await mark_read(session, who, room, message.seq)
+    if row is None:
+        raise exc.RoomNotFound()
+    # The room's row changed in the database, not through the ORM: the loaded object is
+    # told what is now stored, without marking it changed.
+    set_committed_value(room, "last_seq", row.seq)
+    set_committed_value(room, "last_message_at", row.room_last_message_at)
+    set_committed_value(room, "status", row.room_status)
+    message = ChatMessage(**{column: getattr(row, column) for column in _MESSAGE_COLUMNS})
+    # The sender's receipt first, then the message, in the order they always went.
+    await fanout.publish(session, room.tenant_id, room.id, _read_event(who, row.seq))
     await fanout.publish(
-        session, room.tenant_id, room.id, {"k": "message", "s": message.seq, "p": previous}
+        session, room.tenant_id, room.id, {"k": "message", "s": row.seq, "p": row.previous_seq}
     )
-    if who.is_staff:
-        await _tell_opener(session, room, message)
     return message
 
 
@@ -286,12 +285,14 @@ def sent_since(who: Participant, since: datetime, up_to: int) -> Select[int]:
     return select(func.count()).select_from(recent)
 
 
-async def _tell_opener(session: AsyncSession, room: ChatRoom, message: ChatMessage) -> None:
+async def _tell_opener(
+    session: AsyncSession, room: ChatRoom, reply: str, *, sender: uuid.UUID
+) -> None:
     """The studio answered: the person who asked hears by email (or their channel), at
     most once an hour per conversation, in case they closed the page."""
     studio = await session.scalar(select(Tenant.name).where(Tenant.id == room.tenant_id))
-    hour = message.created_at.strftime("%Y%m%d%H")
-    context = {"studio_name": studio, "subject": room.subject, "reply": message.body}
+    hour = datetime.now(UTC).strftime("%Y%m%d%H")
+    context = {"studio_name": studio, "subject": room.subject, "reply": reply}
     if room.opened_by_guest_id is not None:
         guest = await session.get(ChatGuest, room.opened_by_guest_id)
         if guest is None:
@@ -306,7 +307,7 @@ async def _tell_opener(session: AsyncSession, room: ChatRoom, message: ChatMessa
         )
     elif room.opened_by_user_id is not None:
         opener = await session.get(User, room.opened_by_user_id)
-        if opener is None or opener.id == message.sender_user_id:
+        if opener is None or opener.id == sender:
             return
         await notifications.notify(
             session,
@@ -349,12 +350,11 @@ async def mark_read(session: AsyncSession, who: Participant, room: ChatRoom, seq
             set_={"last_read_seq": func.greatest(ChatReadMarker.last_read_seq, seq)},
         )
     )
-    await fanout.publish(
-        session,
-        room.tenant_id,
-        room.id,
-        {"k": "read", "who": who.name, "reader": who.reader, "s": seq},
-    )
+    await fanout.publish(session, room.tenant_id, room.id, _read_event(who, seq))
+
+
+def _read_event(who: Participant, seq: int) -> dict[str, Any]:
+    return {"k": "read", "who": who.name, "reader": who.reader, "s": seq}
 
 
 async def update_room(
