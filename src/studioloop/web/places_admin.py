@@ -36,7 +36,6 @@ from studioloop.scheduling.schemas import (
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
 from studioloop.tenants.schemas import Address
-from studioloop.web.class_forms import NO_PLACE_HINT
 from studioloop.web.forms import attempt, parse
 from studioloop.web.owner_pages import admin_form, admin_of
 from studioloop.web.routes import render
@@ -98,7 +97,6 @@ async def places_page(
         "error": error,
         "notice": notice,
         "geocoder": bool(request.app.state.settings.geocoder_url),
-        "no_place_hint": NO_PLACE_HINT,
     }
     return render(request, "owner/places.html", context, status_code=status_code)
 
@@ -202,6 +200,9 @@ async def add_location(request: Request, tenant: CurrentTenant, session: DbSessi
         parsed, problems = parse(
             LocationIn, {"name": typed["name"], "address": address or Address(), **coordinates}
         )
+        if any(axis in errors for axis in COORDINATES):
+            # An unreadable coordinate reached the schema as none: "give both" would mislead.
+            problems.pop("form", None)
         errors = {**_in_words(problems), **errors}
         if parsed is not None and not errors:
             settings = request.app.state.settings
