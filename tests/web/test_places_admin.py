@@ -95,6 +95,8 @@ async def test_a_studio_without_places_adds_one_with_a_room_and_offers_it_on_cla
         assert bad.status_code == 400
         assert f'id="new-room-{location_id}-capacity-error"' in bad.text
         assert "Enter how many people the room holds" in bad.text
+    nul = await web.post(rooms, data={"csrf_token": token, "name": "De\x00ck", "capacity": "12"})
+    assert nul.status_code == 400 and "Remove the invisible NUL character" in nul.text
     nameless = await web.post(rooms, data={"csrf_token": token, "name": " ", "capacity": "12"})
     assert (
         nameless.status_code == 400 and f'id="new-room-{location_id}-name-error"' in nameless.text
@@ -214,6 +216,7 @@ async def test_another_studios_places_and_bad_ids_are_not_found(
             "That room is not one",
         ),
         ("/s/loop-yoga/admin/rooms/12345", room_form, "That room is not one"),
+        (f"/s/loop-yoga/admin/rooms/{other_room}", {**room_form, "name": ""}, "That room is not"),
     ]:
         refused = await web.post(path, data=data)
         assert refused.status_code == 404, (path, refused.text)

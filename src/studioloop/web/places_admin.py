@@ -24,13 +24,13 @@ from studioloop.accounts.models import User
 from studioloop.core.errors import AppError
 from studioloop.db.session import DbSession
 from studioloop.scheduling import service as scheduling
-from studioloop.scheduling.exceptions import RoomNotFound
 from studioloop.scheduling.geocoding import address_line
 from studioloop.scheduling.schemas import (
     LocationIn,
     LocationOut,
     LocationUpdate,
     RoomIn,
+    RoomOut,
     RoomUpdate,
 )
 from studioloop.tenants.cache import TenantRef
@@ -340,17 +340,12 @@ async def add_room(
     )
 
 
-async def _change_room(
-    session: DbSession, room_id: uuid.UUID | None, changes: RoomUpdate
-) -> AppError | None:
-    """Change a room through the service: its refusal, or None once done. Another studio's
-    room, like a malformed id, is not found."""
-    if room_id is None:
-        return RoomNotFound()
-    _room, problem = await attempt(
-        session, lambda: scheduling.update_room(session, room_id, changes)
-    )
-    return problem
+async def _room(session: DbSession, room_id: str) -> RoomOut | None:
+    """The studio's room (open or retired), or None: another studio's, like a malformed
+    id, is not found."""
+    ident = _uuid(room_id)
+    found = await scheduling.list_locations(session, include_inactive=True)
+    return next((r for loc in found for r in loc.rooms if r.id == ident), None)
 
 
 @router.post("/s/{slug}/admin/rooms/{room_id}", response_class=HTMLResponse)
@@ -362,18 +357,19 @@ async def edit_room(
     form, user, refused = await admin_form(request, session, tenant)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
-    key = f"room-{room_id}"
+    room = await _room(session, room_id)
+    if room is None:
+        return await places_page(request, session, tenant, user, error=NO_ROOM, status_code=404)
+    key = f"room-{room.id}"
     typed, errors = _typed(form, ROOM_FIELDS)
     if not errors:
         parsed, errors = _room_data(typed, RoomUpdate)
         if parsed is not None:
-            problem = await _change_room(session, _uuid(room_id), parsed)
+            _saved, problem = await attempt(
+                session, lambda: scheduling.update_room(session, room.id, parsed)
+            )
             if problem is None:
                 return _done(tenant, "room_saved", key)
-            if problem.status_code == 404:
-                return await places_page(
-                    request, session, tenant, user, error=NO_ROOM, status_code=404
-                )
             errors = _refused(problem, "The room could not be saved.")
     errors.setdefault("form", "Nothing was saved: see the marked fields.")
     return await places_page(
@@ -389,15 +385,20 @@ async def retire_room(
     form, user, refused = await admin_form(request, session, tenant)
     if refused is not None or user is None:
         return refused or Response(status_code=401)
+    room = await _room(session, room_id)
+    if room is None:
+        return await places_page(request, session, tenant, user, error=NO_ROOM, status_code=404)
     active = ACTIVE.get(str(form.get("active") or ""))
     if active is None:
         return await places_page(
             request, session, tenant, user, error="Retire it or open it again.", status_code=400
         )
-    problem = await _change_room(session, _uuid(room_id), RoomUpdate(is_active=active))
+    changes = RoomUpdate(is_active=active)
+    _saved, problem = await attempt(
+        session, lambda: scheduling.update_room(session, room.id, changes)
+    )
     if problem is not None:
-        message = NO_ROOM if problem.status_code == 404 else problem.message
         return await places_page(
-            request, session, tenant, user, error=message, status_code=problem.status_code
+            request, session, tenant, user, error=problem.message, status_code=problem.status_code
         )
-    return _done(tenant, "room_reopened" if active else "room_retired", f"room-{room_id}")
+    return _done(tenant, "room_reopened" if active else "room_retired", f"room-{room.id}")
