@@ -63,6 +63,7 @@ from studioloop.web.membership_pages import router as membership_pages_router
 from studioloop.web.owner_pages import router as owner_pages_router
 from studioloop.web.payments_admin import router as payments_admin_router
 from studioloop.web.payouts_admin import router as payouts_admin_router
+from studioloop.web.places_admin import router as places_admin_router
 from studioloop.web.platform_pages import router as platform_pages_router
 from studioloop.web.price_edits import router as price_edits_router
 from studioloop.web.pricing_pages import router as pricing_pages_router
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(owner_pages_router)
     app.include_router(timetable_admin_router)
     app.include_router(class_admin_router)
+    app.include_router(places_admin_router)
     app.include_router(members_admin_router)
     app.include_router(member_admin_router)
     app.include_router(pricing_pages_router)

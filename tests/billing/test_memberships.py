@@ -307,6 +307,51 @@ async def test_cancel_at_period_end_and_by_the_studio(
     )
 
 
+async def test_a_cancellation_at_period_end_is_taken_back_through_the_api(
+    gym: MemberStudio, owner_db: Owner, run_jobs: RunJobs
+) -> None:
+    plan = await gym.plan()
+    member, subscription = await gym.member_with(plan, run_jobs)
+    sub_id = subscription["id"]
+    # Not set to end: nothing to take back.
+    assert_error(
+        await gym.act(member, sub_id, "undo-cancel", {}), 409, "SUBSCRIPTION_NOT_CHANGEABLE"
+    )
+    assert (await gym.act(member, sub_id, "cancel", {})).status_code == 200
+
+    # Someone else's membership, and the same one asked for at another studio: not found.
+    stranger = await gym.new_member()
+    assert_error(await gym.act(stranger, sub_id, "undo-cancel", {}), 404, "SUBSCRIPTION_NOT_FOUND")
+    elsewhere = await gym.api.create_tenant(gym.owner, "other-gym")
+    await gym.api.join(member, elsewhere["slug"])
+    across = await gym.client.post(
+        f"/api/v1/tenants/other-gym/subscriptions/{sub_id}/undo-cancel", headers=member["headers"]
+    )
+    assert_error(across, 404, "SUBSCRIPTION_NOT_FOUND")
+    assert owner_db.value(
+        "SELECT cancel_at_period_end FROM subscriptions WHERE id = %s", sub_id
+    )  # still set to end: the refusals changed nothing
+
+    kept = await gym.client.post(  # no body needed, like cancel
+        f"{gym.base}/subscriptions/{sub_id}/undo-cancel", headers=member["headers"]
+    )
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["cancel_at_period_end"] is False
+    assert kept.json()["status"] == "active"
+    assert kept.json()["renews_automatically"] is True  # the sandbox saved a card
+
+    # Once the period is over it cannot be taken back: join again instead.
+    assert (await gym.act(member, sub_id, "cancel", {})).status_code == 200
+    owner_db.rows(
+        "UPDATE subscriptions SET current_period_end = now() - interval '1 minute' WHERE id = %s",
+        sub_id,
+    )
+    late = assert_error(
+        await gym.act(member, sub_id, "undo-cancel", {}), 409, "SUBSCRIPTION_NOT_CHANGEABLE"
+    )
+    assert "period is over" in late["message"]
+
+
 async def test_a_pause_moves_the_period_and_covers_nothing_meanwhile(
     gym: MemberStudio, owner_db: Owner, run_jobs: RunJobs
 ) -> None:

@@ -101,6 +101,7 @@ def test_no_page_has_a_serious_accessibility_violation(
         "owner@example.com": [
             "/s/loop-yoga/admin",
             "/s/loop-yoga/admin/classes",
+            "/s/loop-yoga/admin/places",
             "/s/loop-yoga/admin/members",
             "/s/loop-yoga/admin/pricing",
             "/s/loop-yoga/admin/settings",

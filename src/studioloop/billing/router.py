@@ -175,6 +175,16 @@ async def cancel_subscription(
     return _out(await service.cancel(session, subscription, immediately=immediately))
 
 
+async def undo_cancel_subscription(
+    subscription_id: uuid.UUID, tenant: CurrentTenant, user: CurrentUser, session: DbSession
+) -> schemas.SubscriptionOut:
+    """Take back a cancellation at the period's end while that period still runs: the
+    membership renews again as before. A membership not set to end, or whose period is
+    over, answers 409 SUBSCRIPTION_NOT_CHANGEABLE."""
+    subscription, _ = await _visible(session, tenant, user, subscription_id)
+    return _out(await service.keep(session, subscription))
+
+
 async def pause_subscription(
     subscription_id: uuid.UUID,
     body: schemas.PauseIn,
@@ -256,6 +266,7 @@ for prefix in ("/tenants/{slug}", ""):
     )
     for action, endpoint, extra in (
         ("cancel", cancel_subscription, (403,)),
+        ("undo-cancel", undo_cancel_subscription, ()),
         ("pause", pause_subscription, ()),
         ("change-plan", change_plan, (502,)),
     ):
