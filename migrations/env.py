@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, pool
 from studioloop.config import get_settings
 from studioloop.db.urls import owner_database_url
 from studioloop.models import Base
+from studioloop.usage.models import EVENT_PARTITION_PREFIX as PARTITIONS
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("skip_logging_config"):
@@ -25,6 +26,9 @@ def include_object(
     # procrastinate's tables are created from its own SQL (see the jobs migration) and are
     # not part of our models; without this, autogenerate would propose dropping them.
     if type_ == "table" and name is not None and name.startswith("procrastinate_"):
+        return False
+    # usage_events' monthly partitions are made by the usage domain's maintenance job.
+    if type_ == "table" and reflected and name is not None and name.startswith(PARTITIONS):
         return False
     if reflected and compare_to is None and type_ in {"index", "unique_constraint"}:
         table = getattr(obj, "table", None)

@@ -21,6 +21,7 @@ from studioloop.notifications.webhooks import webhook_router as messaging_webhoo
 from studioloop.payments.router import router as payments_router, webhook_router
 from studioloop.scheduling.router import router as scheduling_router
 from studioloop.tenants.router import router as tenants_router
+from studioloop.usage.router import router as usage_router
 
 __all__ = ["API_PREFIX", "include_api"]
 
@@ -46,6 +47,7 @@ API_ROUTERS: list[tuple[APIRouter, list[Any]]] = [
     (jobs_router, RATE_LIMITED),
     (chat_router, RATE_LIMITED),
     (marketplace_router, RATE_LIMITED),
+    (usage_router, RATE_LIMITED),
     # Signed by the provider, not rate-limited per address (see payments/router.py).
     (webhook_router, []),
     (messaging_webhook_router, []),

@@ -15,6 +15,7 @@ from studioloop.notifications import models as notifications_models
 from studioloop.payments import models as payments_models
 from studioloop.scheduling import models as scheduling_models
 from studioloop.tenants import models as tenants_models
+from studioloop.usage import models as usage_models
 
 __all__ = [
     "Base",
@@ -29,4 +30,5 @@ __all__ = [
     "payments_models",
     "scheduling_models",
     "tenants_models",
+    "usage_models",
 ]

@@ -13,6 +13,20 @@ Interval = Literal["month", "year"]
 SubscriptionStatus = Literal["incomplete", "active", "past_due", "suspended", "canceled"]
 
 
+class UsageCapIn(BaseModel):
+    """A tier's allowance of one meter per period."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    included: StrictInt = Field(ge=0, le=1_000_000_000_000)
+    hard: StrictBool = Field(
+        default=True, description="True: usage past it is refused; false: billed as overage"
+    )
+    overage_unit_price: StrictInt | None = Field(
+        default=None, ge=0, le=100_000_000, description="Minor units per unit past `included`"
+    )
+
+
 class PlanIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -29,8 +43,14 @@ class PlanIn(BaseModel):
         max_length=50,
         description="Class types unlimited bookings cover; empty: every type",
     )
-    usage_caps: dict[str, StrictInt] = Field(
-        default_factory=dict, description="Metering limits per period, e.g. {'api_calls': 1000}"
+    usage_caps: dict[str, StrictInt | UsageCapIn] = Field(
+        default_factory=dict,
+        max_length=50,
+        description=(
+            "Units included per period by meter slug: a number (a hard cap), or an object "
+            "for a soft cap billed past it, e.g. {'ai-reviews': 200, 'video-checkins': "
+            "{'included': 8, 'hard': false, 'overage_unit_price': 5000}} (docs/usage.md)"
+        ),
     )
     feature_entitlements: list[str] = Field(default_factory=list, max_length=100)
 
@@ -46,7 +66,7 @@ class PlanUpdate(BaseModel):
     credits_per_period: StrictInt | None = Field(default=None, gt=0, le=1000)
     unlimited: StrictBool = omittable()
     class_types: list[str] = omittable(max_length=50)
-    usage_caps: dict[str, StrictInt] = omittable()
+    usage_caps: dict[str, StrictInt | UsageCapIn] = omittable(max_length=50)
     feature_entitlements: list[str] = omittable(max_length=100)
     is_active: StrictBool = omittable(description="False: no longer sold")
 

@@ -165,6 +165,20 @@ EVENTS: dict[str, Event] = {
             ("first_name", "studio_name", "subject"),
         ),
         Event(
+            "usage_warning",
+            "account",
+            "{studio_name}: {used} of {included} {meter} used",
+            False,
+            ("first_name", "studio_name", "meter", "used", "included"),
+        ),
+        Event(
+            "usage_limit_reached",
+            "account",
+            "{studio_name}: you have used all {included} {meter}",
+            False,
+            ("first_name", "studio_name", "meter", "included"),
+        ),
+        Event(
             "studio_announcement",
             "marketing",
             "{title}",

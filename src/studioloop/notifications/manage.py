@@ -30,6 +30,10 @@ from studioloop.notifications.models import (
 # any event offers, with a plausible value.
 SAMPLE_CONTEXT: dict[str, Any] = {
     "first_name": "Naledi",
+    "meter": "ai-reviews",
+    "used": "160",
+    "included": "200",
+    "hard": True,
     "class_name": "Morning Yoga",
     "start": "Sat 05 Dec 09:00",
     "studio_name": "Sunrise Studio",

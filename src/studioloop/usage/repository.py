@@ -1,0 +1,319 @@
+"""Usage's statements. A batch of up to 1,000 events is a handful of round trips, each
+over arrays (`unnest`), never a statement per event: plain SQL on the request's own
+connection (db/raw.py), as the booking path does."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioloop.db import raw
+from studioloop.usage.rules import Event, Key, Meter
+
+pipeline = raw.pipeline
+
+_METERS = """
+SELECT id, slug, event_name, property_filter, aggregation, value_property, reset, created_at,
+    archived_at
+FROM usage_meters WHERE archived_at IS NULL OR NOT %(live_only)s
+"""
+
+
+async def live_meters(session: AsyncSession) -> list[Meter]:
+    rows = await raw.fetch_all(session, _METERS, {"live_only": True})
+    return [Meter(**row._asdict()) for row in rows]
+
+
+async def every_meter(session: AsyncSession) -> list[Meter]:
+    rows = await raw.fetch_all(session, _METERS, {"live_only": False})
+    return [Meter(**row._asdict()) for row in rows]
+
+
+# A customer is one of the studio's people, named by user id or by email.
+_CUSTOMERS = """
+SELECT u.id, lower(u.email) AS email
+FROM users u JOIN user_tenant_roles r ON r.user_id = u.id AND r.tenant_id = %(tenant_id)s
+WHERE u.id = ANY(%(ids)s) OR lower(u.email) = ANY(%(emails)s)
+"""
+
+
+async def customers(
+    session: AsyncSession, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], emails: Sequence[str]
+) -> list[Any]:
+    return await raw.fetch_all(
+        session, _CUSTOMERS, {"tenant_id": tenant_id, "ids": list(ids), "emails": list(emails)}
+    )
+
+
+# Each customer's entitled subscription (one live one at most) and its plan's caps.
+_TIERS = """
+SELECT s.user_id, s.id AS subscription_id, s.created_at AS subscribed_at,
+    s.current_period_start, s.current_period_end,
+    p.id AS plan_id, p.name AS plan_name, p.usage_caps, p.feature_entitlements
+FROM subscriptions s
+JOIN membership_plans p ON p.id = s.plan_id AND p.tenant_id = s.tenant_id
+WHERE s.user_id = ANY(%(users)s) AND s.status IN ('active', 'past_due')
+"""
+
+
+async def tiers(session: AsyncSession, users: Sequence[uuid.UUID]) -> list[Any]:
+    return await raw.fetch_all(session, _TIERS, {"users": list(users)})
+
+
+# Sorted, so that two batches sharing ids wait for each other instead of deadlocking.
+_CLAIM_IDS = """
+INSERT INTO usage_event_keys (tenant_id, event_id)
+SELECT %(tenant_id)s, event_id FROM unnest(%(event_ids)s::text[]) AS event_id ORDER BY 2
+ON CONFLICT DO NOTHING
+RETURNING event_id
+"""
+
+
+async def claim_event_ids(
+    session: AsyncSession, tenant_id: uuid.UUID, event_ids: Sequence[str]
+) -> set[str]:
+    """The ids not received before (now taken): the rest are duplicates."""
+    rows = await raw.fetch_all(
+        session, _CLAIM_IDS, {"tenant_id": tenant_id, "event_ids": list(event_ids)}
+    )
+    return {row.event_id for row in rows}
+
+
+# Makes every total the batch touches exist and locks it, in key order (so concurrent
+# batches for one customer queue instead of deadlocking), and reads what it holds. The
+# no-op update is what takes the lock on a row that already exists.
+_LOCK_TOTALS = """
+INSERT INTO usage_aggregates AS a (tenant_id, meter_id, user_id, period_start, period_end)
+SELECT %(tenant_id)s, k.meter_id, k.user_id, k.period_start, k.period_end
+FROM unnest(%(meter_ids)s::uuid[], %(user_ids)s::uuid[], %(starts)s::timestamptz[],
+            %(ends)s::timestamptz[]) AS k(meter_id, user_id, period_start, period_end)
+ORDER BY 2, 3, 4
+ON CONFLICT (tenant_id, meter_id, user_id, period_start) DO UPDATE SET value = a.value
+RETURNING meter_id, user_id, period_start, value, events, latest_at
+"""
+
+
+async def lock_totals(
+    session: AsyncSession, tenant_id: uuid.UUID, keys: dict[Key, datetime | None]
+) -> list[Any]:
+    ordered = sorted(keys, key=lambda k: (str(k.meter_id), str(k.user_id), k.period_start))
+    return await raw.fetch_all(
+        session,
+        _LOCK_TOTALS,
+        {
+            "tenant_id": tenant_id,
+            "meter_ids": [k.meter_id for k in ordered],
+            "user_ids": [k.user_id for k in ordered],
+            "starts": [k.period_start for k in ordered],
+            "ends": [keys[k] for k in ordered],
+        },
+    )
+
+
+_SEEN_VALUES = """
+SELECT meter_id, user_id, period_start, value FROM usage_unique_values
+WHERE (meter_id, user_id, period_start, value) IN (
+    SELECT * FROM unnest(%(meter_ids)s::uuid[], %(user_ids)s::uuid[],
+                         %(starts)s::timestamptz[], %(values)s::text[]))
+"""
+
+
+async def seen_unique_values(
+    session: AsyncSession, wanted: Sequence[tuple[Key, str]]
+) -> set[tuple[Key, str]]:
+    if not wanted:
+        return set()
+    rows = await raw.fetch_all(session, _SEEN_VALUES, _unique_params(wanted))
+    return {(Key(r.meter_id, r.user_id, r.period_start), r.value) for r in rows}
+
+
+def _unique_params(values: Sequence[tuple[Key, str]]) -> dict[str, Any]:
+    return {
+        "meter_ids": [k.meter_id for k, _ in values],
+        "user_ids": [k.user_id for k, _ in values],
+        "starts": [k.period_start for k, _ in values],
+        "values": [v for _, v in values],
+    }
+
+
+_STORE_EVENTS = """
+INSERT INTO usage_events (tenant_id, occurred_at, event_id, user_id, event_name, value,
+    properties, billing_period_start, billing_period_end, received_at)
+SELECT %(tenant_id)s, e.occurred_at, e.event_id, e.user_id, e.event_name, e.value,
+    e.properties, e.period_start, e.period_end, e.received_at
+FROM unnest(%(occurred)s::timestamptz[], %(event_ids)s::text[], %(user_ids)s::uuid[],
+            %(names)s::text[], %(values)s::numeric[], %(properties)s::jsonb[],
+            %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(received)s::timestamptz[])
+    AS e(occurred_at, event_id, user_id, event_name, value, properties, period_start,
+         period_end, received_at)
+"""
+
+_RELEASE_IDS = """
+DELETE FROM usage_event_keys WHERE tenant_id = %(tenant_id)s AND event_id = ANY(%(event_ids)s)
+"""
+
+_SET_TOTALS = """
+UPDATE usage_aggregates a
+SET value = t.value, events = t.events, latest_at = t.latest_at, updated_at = now()
+FROM unnest(%(meter_ids)s::uuid[], %(user_ids)s::uuid[], %(starts)s::timestamptz[],
+            %(values)s::numeric[], %(events)s::bigint[], %(latest)s::timestamptz[])
+    AS t(meter_id, user_id, period_start, value, events, latest_at)
+WHERE a.tenant_id = %(tenant_id)s AND a.meter_id = t.meter_id AND a.user_id = t.user_id
+    AND a.period_start = t.period_start
+"""
+
+_REMEMBER_VALUES = """
+INSERT INTO usage_unique_values (tenant_id, meter_id, user_id, period_start, value)
+SELECT %(tenant_id)s, * FROM unnest(%(meter_ids)s::uuid[], %(user_ids)s::uuid[],
+                                    %(starts)s::timestamptz[], %(values)s::text[])
+ON CONFLICT DO NOTHING
+"""
+
+
+async def store_batch(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    *,
+    events: Sequence[Event],
+    refused_ids: Sequence[str],
+    totals: dict[Key, tuple[Decimal, int, datetime | None]],
+    new_unique_values: Sequence[tuple[Key, str]],
+) -> None:
+    """The accepted events, the ids of refused ones given back, the new totals and the
+    distinct values first seen: one round trip."""
+    async with raw.pipeline(session):
+        if events:
+            await raw.send(session, _STORE_EVENTS, _event_params(tenant_id, events))
+        if refused_ids:
+            await raw.send(
+                session, _RELEASE_IDS, {"tenant_id": tenant_id, "event_ids": list(refused_ids)}
+            )
+        if totals:
+            keys = list(totals)
+            await raw.send(
+                session,
+                _SET_TOTALS,
+                {
+                    "tenant_id": tenant_id,
+                    "meter_ids": [k.meter_id for k in keys],
+                    "user_ids": [k.user_id for k in keys],
+                    "starts": [k.period_start for k in keys],
+                    "values": [totals[k][0] for k in keys],
+                    "events": [totals[k][1] for k in keys],
+                    "latest": [totals[k][2] for k in keys],
+                },
+            )
+        if new_unique_values:
+            await raw.send(
+                session,
+                _REMEMBER_VALUES,
+                {"tenant_id": tenant_id, **_unique_params(new_unique_values)},
+            )
+
+
+def _event_params(tenant_id: uuid.UUID, events: Sequence[Event]) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "occurred": [e.occurred_at for e in events],
+        "event_ids": [e.event_id for e in events],
+        "user_ids": [e.user_id for e in events],
+        "names": [e.name for e in events],
+        "values": [e.value for e in events],
+        "properties": [Jsonb(e.properties) for e in events],
+        "starts": [e.billing_period_start for e in events],
+        "ends": [e.billing_period_end for e in events],
+        "received": [e.received_at for e in events],
+    }
+
+
+# --- reads for limits, pages and the rebuild -------------------------------------------------
+
+_TOTAL = """
+SELECT value, events, period_start, period_end FROM usage_aggregates
+WHERE meter_id = %(meter_id)s AND user_id = %(user_id)s AND period_start = %(period_start)s
+"""
+
+
+async def total(session: AsyncSession, key: Key) -> Any:
+    return await raw.fetch_one(
+        session,
+        _TOTAL,
+        {"meter_id": key.meter_id, "user_id": key.user_id, "period_start": key.period_start},
+    )
+
+
+_STORED_EVENTS = """
+SELECT event_id, user_id, event_name AS name, value, properties, occurred_at,
+    billing_period_start, billing_period_end, received_at
+FROM usage_events WHERE tenant_id = %(tenant_id)s
+ORDER BY occurred_at, event_id
+"""
+
+
+async def stored_events(session: AsyncSession, tenant_id: uuid.UUID) -> list[Event]:
+    rows = await raw.fetch_all(session, _STORED_EVENTS, {"tenant_id": tenant_id})
+    return [Event(**row._asdict()) for row in rows]
+
+
+_FORGET_TOTALS = """
+WITH totals AS (DELETE FROM usage_aggregates WHERE tenant_id = %(tenant_id)s)
+DELETE FROM usage_unique_values WHERE tenant_id = %(tenant_id)s
+"""
+
+
+async def forget_totals(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    await raw.execute(session, _FORGET_TOTALS, {"tenant_id": tenant_id})
+
+
+_NAMES = """
+SELECT u.first_name, t.name AS studio_name FROM users u, tenants t
+WHERE u.id = %(user_id)s AND t.id = %(tenant_id)s
+"""
+
+
+async def names(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Any:
+    """The customer's first name and the studio's, for a notice."""
+    return await raw.fetch_one(session, _NAMES, {"tenant_id": tenant_id, "user_id": user_id})
+
+
+_INSERT_TOTALS = """
+INSERT INTO usage_aggregates (tenant_id, meter_id, user_id, period_start, period_end, value,
+    events, latest_at)
+SELECT %(tenant_id)s, * FROM unnest(%(meter_ids)s::uuid[], %(user_ids)s::uuid[],
+    %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(values)s::numeric[],
+    %(events)s::bigint[], %(latest)s::timestamptz[])
+"""
+
+
+async def insert_totals(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    totals: dict[Key, tuple[Decimal, int, datetime | None, datetime | None]],
+    unique_values: Sequence[tuple[Key, str]],
+) -> None:
+    """Totals made from nothing (the rebuild): value, events, latest_at, period end."""
+    keys = list(totals)
+    await raw.execute(
+        session,
+        _INSERT_TOTALS,
+        {
+            "tenant_id": tenant_id,
+            "meter_ids": [k.meter_id for k in keys],
+            "user_ids": [k.user_id for k in keys],
+            "starts": [k.period_start for k in keys],
+            "ends": [totals[k][3] for k in keys],
+            "values": [totals[k][0] for k in keys],
+            "events": [totals[k][1] for k in keys],
+            "latest": [totals[k][2] for k in keys],
+        },
+    )
+    if unique_values:
+        await raw.execute(
+            session, _REMEMBER_VALUES, {"tenant_id": tenant_id, **_unique_params(unique_values)}
+        )

@@ -1,0 +1,145 @@
+"""Usage metering over HTTP: meters (staff), a member's own usage, and what a creator's
+app calls server to server with an API key (events, limit checks, a customer's usage)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from studioloop.accounts.dependencies import CurrentUser, require_role
+from studioloop.accounts.members import Membership
+from studioloop.core.openapi import API_PREFIX, errors
+from studioloop.db.session import DbSession
+from studioloop.tenants.dependencies import CurrentTenant
+from studioloop.usage import exceptions as exc, schemas, service
+
+router = APIRouter(prefix=API_PREFIX, tags=["usage"])
+Admin = Annotated[Membership, Depends(require_role("admin"))]
+Member = Annotated[Membership, Depends(require_role("member"))]
+
+
+async def list_meters(
+    tenant: CurrentTenant,
+    admin: Admin,
+    session: DbSession,
+    include_archived: Annotated[bool, Query(description="Also meters that stopped")] = False,
+) -> list[schemas.MeterOut]:
+    """The studio's meters (admins and owners)."""
+    meters = await service.list_meters(session, include_archived=include_archived)
+    return [schemas.MeterOut.model_validate(meter) for meter in meters]
+
+
+async def create_meter(
+    body: schemas.MeterIn, tenant: CurrentTenant, admin: Admin, session: DbSession
+) -> schemas.MeterOut:
+    """Start counting an event (admins and owners). A meter counts events received after
+    it was made."""
+    return schemas.MeterOut.model_validate(await service.create_meter(session, tenant.id, body))
+
+
+async def update_meter(
+    meter_id: uuid.UUID,
+    body: schemas.MeterUpdate,
+    tenant: CurrentTenant,
+    admin: Admin,
+    session: DbSession,
+) -> schemas.MeterOut:
+    """Rename a meter, change its unit, or archive it. What it counts (event, filter,
+    aggregation, property, reset) changes only while it has counted nothing: 409
+    `METER_IN_USE` after."""
+    meter = await service.get_meter(session, meter_id)
+    return schemas.MeterOut.model_validate(await service.update_meter(session, meter, body))
+
+
+async def my_usage(
+    tenant: CurrentTenant, member: Member, user: CurrentUser, session: DbSession
+) -> list[schemas.UsageLineOut]:
+    """The signed-in member's use of each meter this period, against their tier's caps."""
+    return await service.usage_of(session, tenant.timezone, user.id)
+
+
+async def customer_usage(
+    user_id: uuid.UUID, tenant: CurrentTenant, admin: Admin, session: DbSession
+) -> list[schemas.UsageLineOut]:
+    """One member's use of each meter this period (admins and owners)."""
+    customer = await service.customer_id(session, tenant.id, str(user_id))
+    return await service.usage_of(session, tenant.timezone, customer)
+
+
+async def check_for_member(
+    tenant: CurrentTenant,
+    admin: Admin,
+    session: DbSession,
+    customer: Annotated[str, Query(min_length=1, max_length=320)],
+    meter: Annotated[str | None, Query(max_length=63)] = None,
+    feature: Annotated[str | None, Query(max_length=80)] = None,
+    amount: Annotated[Decimal, Query(gt=0, le=1_000_000_000)] = Decimal(1),
+) -> schemas.CheckOut:
+    """May this customer use a feature, or `amount` more of a meter? (Staff; a creator's
+    app asks the same with an API key at `GET /usage/check`.)"""
+    return await check(session, tenant.id, tenant.timezone, customer, meter, feature, amount)
+
+
+async def check(
+    session: DbSession,
+    tenant_id: uuid.UUID,
+    timezone: str,
+    customer: str,
+    meter: str | None,
+    feature: str | None,
+    amount: Decimal,
+) -> schemas.CheckOut:
+    if (meter is None) == (feature is None):
+        raise exc.CheckQueryInvalid()
+    if feature is not None:
+        return await service.check_feature(session, tenant_id, customer, feature)
+    assert meter is not None
+    return await service.check_meter(session, tenant_id, timezone, customer, meter, amount)
+
+
+router.add_api_route(
+    "/tenants/{slug}/usage/meters",
+    list_meters,
+    methods=["GET"],
+    response_model=list[schemas.MeterOut],
+    responses=errors(400, 401, 403, 404),
+)
+router.add_api_route(
+    "/tenants/{slug}/usage/meters",
+    create_meter,
+    methods=["POST"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.MeterOut,
+    responses=errors(400, 401, 403, 404, 409, 422),
+)
+router.add_api_route(
+    "/tenants/{slug}/usage/meters/{meter_id}",
+    update_meter,
+    methods=["PATCH"],
+    response_model=schemas.MeterOut,
+    responses=errors(400, 401, 403, 404, 409, 422),
+)
+router.add_api_route(
+    "/tenants/{slug}/usage/mine",
+    my_usage,
+    methods=["GET"],
+    response_model=list[schemas.UsageLineOut],
+    responses=errors(400, 401, 403, 404),
+)
+router.add_api_route(
+    "/tenants/{slug}/usage/customers/{user_id}",
+    customer_usage,
+    methods=["GET"],
+    response_model=list[schemas.UsageLineOut],
+    responses=errors(400, 401, 403, 404, 422),
+)
+router.add_api_route(
+    "/tenants/{slug}/usage/check",
+    check_for_member,
+    methods=["GET"],
+    response_model=schemas.CheckOut,
+    responses=errors(400, 401, 403, 404, 422),
+)

@@ -1,0 +1,229 @@
+"""Meters, limit checks and a customer's usage. (Taking in events: ingestion.py.)"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioloop.usage import exceptions as exc, limits, repository, rules
+from studioloop.usage.models import UsageAggregate, UsageMeter
+from studioloop.usage.schemas import CheckOut, MeterIn, MeterUpdate, UsageLineOut
+
+# What a meter counts: these cannot change once it has counted anything, or its totals
+# would mix two meanings.
+COUNTING_FIELDS = ("event_name", "property_filter", "aggregation", "value_property", "reset")
+
+
+async def list_meters(session: AsyncSession, *, include_archived: bool) -> list[UsageMeter]:
+    query = select(UsageMeter).order_by(UsageMeter.created_at)
+    if not include_archived:
+        query = query.where(UsageMeter.archived_at.is_(None))
+    return list((await session.scalars(query)).all())
+
+
+async def get_meter(session: AsyncSession, meter_id: uuid.UUID) -> UsageMeter:
+    meter = await session.get(UsageMeter, meter_id)
+    if meter is None:
+        raise exc.MeterNotFound()
+    return meter
+
+
+async def create_meter(session: AsyncSession, tenant_id: uuid.UUID, data: MeterIn) -> UsageMeter:
+    _check_counting(data.aggregation, data.value_property)
+    meter = UsageMeter(tenant_id=tenant_id, **data.model_dump())
+    session.add(meter)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as error:
+        raise exc.MeterSlugTaken() from error
+    return meter
+
+
+async def update_meter(session: AsyncSession, meter: UsageMeter, data: MeterUpdate) -> UsageMeter:
+    changes = data.model_dump(exclude_unset=True)
+    archived = changes.pop("archived", None)
+    counting = {
+        name: value
+        for name, value in changes.items()
+        if name in COUNTING_FIELDS and value != getattr(meter, name)
+    }
+    if counting and await _has_counted(session, meter.id):
+        raise exc.MeterInUse(details={"fields": sorted(counting)})
+    _check_counting(
+        changes.get("aggregation", meter.aggregation),
+        changes.get("value_property", meter.value_property),
+    )
+    for name, value in changes.items():
+        if name == "value_property" or value is not None:
+            setattr(meter, name, value)
+    if archived is not None:
+        meter.archived_at = datetime.now(UTC) if archived else None
+    await session.flush()
+    return meter
+
+
+def _check_counting(aggregation: str, value_property: str | None) -> None:
+    if aggregation == "count" and value_property is not None:
+        raise exc.CheckQueryInvalid(
+            "A count meter counts events; it takes no value_property.",
+            code="METER_INVALID",
+        )
+
+
+async def _has_counted(session: AsyncSession, meter_id: uuid.UUID) -> bool:
+    return bool(await session.scalar(select(exists().where(UsageAggregate.meter_id == meter_id))))
+
+
+async def meter_by_slug(session: AsyncSession, slug: str) -> UsageMeter:
+    meter = await session.scalar(select(UsageMeter).where(UsageMeter.slug == slug))
+    if meter is None:
+        raise exc.MeterNotFound()
+    return meter
+
+
+async def customer_id(session: AsyncSession, tenant_id: uuid.UUID, reference: str) -> uuid.UUID:
+    """The member a customer reference (user id or email) names."""
+    as_id = _as_uuid(reference)
+    rows = await repository.customers(
+        session, tenant_id, [as_id] if as_id else [], [] if as_id else [reference.lower()]
+    )
+    if not rows:
+        raise exc.CustomerNotFound()
+    found: uuid.UUID = rows[0].id
+    return found
+
+
+def _as_uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+def _current_key(
+    meter: UsageMeter, user_id: uuid.UUID, tier: Any, timezone: ZoneInfo
+) -> tuple[rules.Key, datetime | None]:
+    """The period a meter counts in right now, as ingestion would place an event now."""
+    now = datetime.now(UTC)
+    event = rules.Event(
+        event_id="",
+        user_id=user_id,
+        name=meter.event_name,
+        value=None,
+        properties={},
+        occurred_at=now,
+        billing_period_start=tier.current_period_start if tier is not None else None,
+        billing_period_end=tier.current_period_end if tier is not None else None,
+        received_at=now,
+    )
+    start, end = rules.period(_rule_meter(meter), event, timezone)
+    return rules.Key(meter.id, user_id, start), end
+
+
+def _rule_meter(meter: UsageMeter) -> rules.Meter:
+    return rules.Meter(
+        id=meter.id,
+        slug=meter.slug,
+        event_name=meter.event_name,
+        property_filter=meter.property_filter,
+        aggregation=meter.aggregation,
+        value_property=meter.value_property,
+        reset=meter.reset,
+        created_at=meter.created_at,
+    )
+
+
+async def _tier(session: AsyncSession, user_id: uuid.UUID) -> Any:
+    rows = await repository.tiers(session, [user_id])
+    return rows[0] if rows else None
+
+
+async def check_meter(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    timezone: str,
+    customer: str,
+    slug: str,
+    amount: Decimal,
+) -> CheckOut:
+    """May the customer use `amount` more of the meter now? Read from the running total
+    and the customer's tier: one row, however many events."""
+    user_id = await customer_id(session, tenant_id, customer)
+    meter = await meter_by_slug(session, slug)
+    tier = await _tier(session, user_id)
+    key, period_end = _current_key(meter, user_id, tier, ZoneInfo(timezone))
+    row = await repository.total(session, key)
+    used = Decimal(row.value) if row is not None else Decimal(0)
+    cap = limits.caps_of(tier).get(meter.slug)
+    tier_name = tier.plan_name if tier is not None else None
+    if tier is None:
+        # No tier, nothing included: a creator sells usage through tiers.
+        return CheckOut(
+            allowed=False, state="blocked", meter=slug, used=used, limit=Decimal(0),
+            remaining=Decimal(0), hard_cap=True, resets_at=period_end, tier=None,
+        )  # fmt: skip
+    if cap is None:
+        return CheckOut(
+            allowed=True, state="ok", meter=slug, used=used, resets_at=period_end, tier=tier_name
+        )
+    after = used + amount if meter.aggregation in rules.ADDITIVE else amount
+    allowed = not cap.hard or after <= cap.included
+    state = limits.state_of(used, cap)
+    if not allowed:
+        state = "blocked"
+    return CheckOut(
+        allowed=allowed,
+        state=state,
+        meter=slug,
+        used=used,
+        limit=cap.included,
+        remaining=max(cap.included - used, Decimal(0)),
+        hard_cap=cap.hard,
+        resets_at=period_end,
+        tier=tier_name,
+    )
+
+
+async def check_feature(
+    session: AsyncSession, tenant_id: uuid.UUID, customer: str, feature: str
+) -> CheckOut:
+    user_id = await customer_id(session, tenant_id, customer)
+    tier = await _tier(session, user_id)
+    allowed = tier is not None and feature in (tier.feature_entitlements or [])
+    return CheckOut(
+        allowed=allowed,
+        state="ok" if allowed else "blocked",
+        feature=feature,
+        tier=tier.plan_name if tier is not None else None,
+    )
+
+
+async def usage_of(session: AsyncSession, timezone: str, user_id: uuid.UUID) -> list[UsageLineOut]:
+    """Each live meter's use this period for one customer, against their tier's caps."""
+    tier = await _tier(session, user_id)
+    caps = limits.caps_of(tier)
+    lines = []
+    for meter in await list_meters(session, include_archived=False):
+        key, end = _current_key(meter, user_id, tier, ZoneInfo(timezone))
+        row = await repository.total(session, key)
+        cap = caps.get(meter.slug)
+        lines.append(
+            UsageLineOut(
+                meter=meter.slug,
+                name=meter.name,
+                unit=meter.unit,
+                used=Decimal(row.value) if row is not None else Decimal(0),
+                limit=cap.included if cap is not None else None,
+                period_start=key.period_start,
+                period_end=end,
+            )
+        )
+    return lines
