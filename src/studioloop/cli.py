@@ -368,6 +368,47 @@ def jobs_retry(job_id: int, data_dir: Path | None) -> None:
     click.echo(f"job {job.id} ({job.task}) queued to run again")
 
 
+@main.group()
+def usage() -> None:
+    """Usage metering upkeep."""
+
+
+@usage.command("rebuild")
+@click.argument("studio")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="The embedded database's (DATA_DIR)."
+)
+def usage_rebuild(studio: str, data_dir: Path | None) -> None:
+    """Recompute a studio's usage totals from its stored events (after a restore, or when
+    in doubt): the same counting rules as ingestion, in one transaction."""
+    settings = read_settings(data_dir)
+    from sqlalchemy import text
+
+    from studioloop.db.embedded import stop_embedded_servers
+    from studioloop.db.tenancy import enter_tenant_for_transaction
+    from studioloop.db.urls import owner_database_url
+    from studioloop.usage import rebuild
+
+    async def work(session: AsyncSession) -> int | None:
+        found = (
+            await session.execute(
+                text("SELECT id, timezone FROM tenants WHERE slug = :slug"), {"slug": studio}
+            )
+        ).first()
+        if found is None:
+            return None
+        await enter_tenant_for_transaction(session, found.id)
+        return await rebuild.rebuild(session, found.id, found.timezone)
+
+    try:
+        totals = asyncio.run(_with_session(settings, owner_database_url(settings), work))
+    finally:
+        stop_embedded_servers()
+    if totals is None:
+        raise click.ClickException(f"There is no studio '{studio}'.")
+    click.echo(f"{studio}: {totals} usage totals rebuilt from its events")
+
+
 main.add_command(backup)
 main.add_command(restore)
 main.add_command(recover)

@@ -159,6 +159,9 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = 1_048_576
     # Chat messages one sender may send in a minute (abuse limit; the benchmark lifts it).
     chat_messages_per_minute: int = Field(30, ge=1)
+    # Usage events (and their ids, which make retries harmless) are kept this many months;
+    # older monthly partitions are dropped by the daily `keep_usage_partitions` job.
+    usage_events_retention_months: int = Field(25, ge=2, le=1200)
     tenant_cache_ttl_seconds: int = 300
     worker_concurrency: int = 4
     # A worker writes a heartbeat every third of this; a job still `doing` under a worker

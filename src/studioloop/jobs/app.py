@@ -20,6 +20,7 @@ TASK_MODULES = [
     "studioloop.credits.tasks",
     "studioloop.payments.tasks",
     "studioloop.billing.tasks",
+    "studioloop.usage.tasks",
     "studioloop.jobs.recovery",
 ]
 

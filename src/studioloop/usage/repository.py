@@ -317,3 +317,22 @@ async def insert_totals(
         await raw.execute(
             session, _REMEMBER_VALUES, {"tenant_id": tenant_id, **_unique_params(unique_values)}
         )
+
+
+_KEEP_PARTITIONS = "SELECT usage_events_keep_partitions(%(ahead)s, %(keep)s) AS made"
+_FORGET_OLD_IDS = """
+DELETE FROM usage_event_keys WHERE received_at < now() - make_interval(months => %(keep)s)
+"""
+
+
+async def keep_partitions(session: AsyncSession, months_ahead: int, keep_months: int) -> int:
+    """Make the coming months' partitions and drop those past retention (the migration's
+    SECURITY DEFINER function: the app role may not create tables)."""
+    row = await raw.fetch_one(
+        session, _KEEP_PARTITIONS, {"ahead": months_ahead, "keep": keep_months}
+    )
+    return int(row.made)
+
+
+async def forget_old_event_ids(session: AsyncSession, keep_months: int) -> int:
+    return await raw.execute(session, _FORGET_OLD_IDS, {"keep": keep_months})
