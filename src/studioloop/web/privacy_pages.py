@@ -95,7 +95,7 @@ async def user_erasure_page(
     if refused is not None:
         return refused
     target = await privacy.user_for_operator(session, user_id)
-    context = {
+    context: dict[str, object] = {
         "user": user,
         "target": target,
         "plan": await privacy.erasure_plan(session, target),
