@@ -30,7 +30,7 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
     "/users/profile/erasure",
     response_model=schemas.ErasurePlan,
     tags=["users"],
-    responses=errors(401),
+    responses=errors(401, 422),
 )
 async def my_erasure_plan(user: CurrentUser, session: DbSession) -> schemas.ErasurePlan:
     """What deleting your account would erase, what is kept (why, and until when), and what
@@ -77,7 +77,7 @@ async def find_users(
     "/admin/users/{user_id}/erasure",
     response_model=schemas.ErasurePlan,
     tags=["operations"],
-    responses=errors(401, 403, 404),
+    responses=errors(401, 403, 404, 422),
 )
 async def erasure_plan_for(
     user_id: uuid.UUID, _owner: PlatformOwner, session: DbSession
