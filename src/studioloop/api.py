@@ -19,6 +19,7 @@ from studioloop.marketplace.router import router as marketplace_router
 from studioloop.notifications.router import router as notifications_router
 from studioloop.notifications.webhooks import webhook_router as messaging_webhook_router
 from studioloop.payments.router import router as payments_router, webhook_router
+from studioloop.privacy.router import router as privacy_router
 from studioloop.scheduling.router import router as scheduling_router
 from studioloop.tenants.router import router as tenants_router
 from studioloop.usage.router import router as usage_router
@@ -48,6 +49,7 @@ API_ROUTERS: list[tuple[APIRouter, list[Any]]] = [
     (chat_router, RATE_LIMITED),
     (marketplace_router, RATE_LIMITED),
     (usage_router, RATE_LIMITED),
+    (privacy_router, RATE_LIMITED),
     # Signed by the provider, not rate-limited per address (see payments/router.py).
     (webhook_router, []),
     (messaging_webhook_router, []),

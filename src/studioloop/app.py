@@ -67,6 +67,7 @@ from studioloop.web.places_admin import router as places_admin_router
 from studioloop.web.platform_pages import router as platform_pages_router
 from studioloop.web.price_edits import router as price_edits_router
 from studioloop.web.pricing_pages import router as pricing_pages_router
+from studioloop.web.privacy_pages import router as privacy_pages_router
 from studioloop.web.pwa import router as pwa_router
 from studioloop.web.routes import router as web_router
 from studioloop.web.sandbox import router as sandbox_router
@@ -177,6 +178,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(settings_pages_router)
     app.include_router(content_pages_router)
     app.include_router(platform_pages_router)
+    app.include_router(privacy_pages_router)
     app.include_router(inbox_pages_router)
     # Swagger UI 5 (OpenAPI 3.1) served from the fastapi-offline wheel: no CDN.
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")

@@ -13,6 +13,7 @@ from studioloop.db.base import Base
 from studioloop.marketplace import models as marketplace_models
 from studioloop.notifications import models as notifications_models
 from studioloop.payments import models as payments_models
+from studioloop.privacy import models as privacy_models
 from studioloop.scheduling import models as scheduling_models
 from studioloop.tenants import models as tenants_models
 from studioloop.usage import models as usage_models
@@ -28,6 +29,7 @@ __all__ = [
     "marketplace_models",
     "notifications_models",
     "payments_models",
+    "privacy_models",
     "scheduling_models",
     "tenants_models",
     "usage_models",

@@ -4,6 +4,7 @@ superuser, no BYPASSRLS); the application's role still sees none of it directly.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import psycopg
@@ -77,3 +78,32 @@ def test_definer_functions_read_across_studios_with_a_plain_owner(
         # Row-level security still holds for the application itself.
         assert conn.execute("SELECT count(*) FROM class_schedules").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM classes").fetchone() == (0,)
+
+
+def test_erasure_functions_reach_every_studio_with_a_plain_owner(
+    plain_owner_url: str, owner_url: str
+) -> None:
+    command.upgrade(migrate.alembic_config(plain_owner_url), "head")
+    superuser = libpq_conninfo(make_url(owner_url).set(database=DATABASE).render_as_string(False))
+    with psycopg.connect(superuser) as conn:  # a guest who wrote from the person's email
+        conn.execute(
+            "INSERT INTO tenants (id, name, slug, email) VALUES "
+            "('11111111-1111-1111-1111-111111111111', 'Plain', 'plain', 'a@example.com');"
+            "INSERT INTO chat_guests (id, tenant_id, name, email) VALUES "
+            "('44444444-4444-4444-4444-444444444444', '11111111-1111-1111-1111-111111111111',"
+            " 'Ayanda', 'ayanda@example.com')"
+        )
+    app_role = get_settings().database_app_role
+    nobody = "00000000-0000-0000-0000-000000000009"
+    with psycopg.connect(libpq_conninfo(plain_owner_url)) as conn:
+        conn.execute(f'SET ROLE "{app_role}"')
+        assert conn.execute(
+            "SELECT erasure_tenants(%s, 'ayanda@example.com')", (nobody,)
+        ).fetchall() == [(uuid.UUID("11111111-1111-1111-1111-111111111111"),)]
+        assert conn.execute(
+            "SELECT * FROM erase_user_history(%s, 'ayanda@example.com', 'Erased member', '-')",
+            (nobody,),
+        ).fetchone() == (0, 1, 0)
+        assert conn.execute("SELECT count(*) FROM chat_guests").fetchone() == (0,)
+    with psycopg.connect(superuser) as conn:
+        assert conn.execute("SELECT name FROM chat_guests").fetchone() == ("Erased member",)

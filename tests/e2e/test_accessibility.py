@@ -84,6 +84,7 @@ def test_no_page_has_a_serious_accessibility_violation(
             f"/s/loop-yoga/classes/{occurrence}",
             "/s/loop-yoga/memberships",
             "/offline",
+            "/account-deleted",
         ],
         "naledi@example.com": [
             "/my/bookings",
@@ -92,6 +93,7 @@ def test_no_page_has_a_serious_accessibility_violation(
             "/my/bookings/past",
             "/my/calendar",
             "/my/profile",
+            "/my/account/delete",
             f"/s/loop-yoga/classes/{occurrence}",
             "/s/loop-yoga/credits",
             "/s/loop-yoga/memberships",
