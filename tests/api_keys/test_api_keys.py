@@ -393,3 +393,22 @@ async def test_each_key_has_its_own_rate_limit(
         fake = {"Authorization": "Bearer sl_live_abcdefgh_" + "C" * 43}
         fakes = [(await limited.get("/api/v1/tenants", headers=fake)).status_code for _ in range(3)]
         assert fakes == [200, 200, 429]
+
+
+async def test_a_suspended_studios_key_is_refused_and_a_cancelled_ones_is_unknown(
+    app: Any, studio: BookingStudio, owner_db: Owner, client: httpx.AsyncClient
+) -> None:
+    app.include_router(probe_router(), dependencies=[Depends(enforce_rate_limit)])
+    key = await make_key(studio, ["usage:write"])
+    owner_db.rows("UPDATE tenants SET status = 'suspended' WHERE slug = 'loop-yoga' RETURNING id")
+    assert_error(
+        await client.get("/api/v1/test-key-probe", headers=key["headers"]),
+        403,
+        "TENANT_SUSPENDED",
+    )
+    owner_db.rows("UPDATE tenants SET status = 'cancelled' WHERE slug = 'loop-yoga' RETURNING id")
+    assert_error(
+        await client.get("/api/v1/test-key-probe", headers=key["headers"]),
+        401,
+        "INVALID_API_KEY",
+    )
