@@ -12,8 +12,8 @@ per studio only (Citus: unique keys include tenant_id, docs/deploy.md), so two s
 in principle share one; the function returns both and the hash tells them apart. Under
 Citus it is a multi-shard index scan on `prefix`, like the invitation token lookup.
 
-Revision ID: 0036_api_keys
-Revises: 0035_payment_lines
+Revision ID: 0035_api_keys
+Revises: 0034_usage_metering
 Create Date: 2026-12-07 21:20:00+00:00
 """
 
@@ -25,8 +25,8 @@ from sqlalchemy.dialects import postgresql
 
 from studioloop.config import get_settings
 
-revision: str = "0036_api_keys"
-down_revision: str | None = "0035_payment_lines"
+revision: str = "0035_api_keys"
+down_revision: str | None = "0034_usage_metering"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

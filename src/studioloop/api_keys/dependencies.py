@@ -2,7 +2,7 @@
 
 `Authorization: Bearer sl_live_...` is a key (an access token is a JWT and never starts
 `sl_`). The key is found by its public prefix before any studio is known (the SECURITY
-DEFINER function of migration 0036), its hash compared in constant time, its scope
+DEFINER function of migration 0035), its hash compared in constant time, its scope
 checked, and then its studio entered for the request's transaction: from there the
 endpoint's queries run under that studio's row-level security, exactly as a request
 routed by `/tenants/{slug}` does. An endpoint needs no `{slug}`; when the request does

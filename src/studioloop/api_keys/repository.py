@@ -1,6 +1,6 @@
 """The API keys' plain SQL: the two statements every request with a key runs, before the
 endpoint's own. The lookup calls the SECURITY DEFINER function of migration
-0036_api_keys, the one way to find a key before its studio is in context."""
+0035_api_keys, the one way to find a key before its studio is in context."""
 
 from __future__ import annotations
 
