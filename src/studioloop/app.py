@@ -45,6 +45,7 @@ from studioloop.tenants.dependencies import tenant_domain_check
 from studioloop.tenants.tls_router import router as tls_router
 from studioloop.web.account_pages import router as account_pages_router
 from studioloop.web.admin import router as admin_pages_router
+from studioloop.web.api_keys_admin import router as api_keys_admin_router
 from studioloop.web.class_admin import router as class_admin_router
 from studioloop.web.content_pages import (
     PHOTO_UPLOAD_MAX_BYTES,
@@ -162,6 +163,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(membership_pages_router)
     app.include_router(marketplace_pages_router)
     app.include_router(marketplace_admin_router)
+    app.include_router(api_keys_admin_router)
     app.include_router(pwa_router)
     app.include_router(staff_pages_router)
     app.include_router(instructor_pages_router)

@@ -4,6 +4,7 @@ Lives outside `db/` because `db` imports no domain; migrations and tests import 
 """
 
 from studioloop.accounts import models as accounts_models
+from studioloop.api_keys import models as api_keys_models
 from studioloop.billing import models as billing_models
 from studioloop.booking import models as booking_models
 from studioloop.chat import models as chat_models
@@ -21,6 +22,7 @@ from studioloop.usage import models as usage_models
 __all__ = [
     "Base",
     "accounts_models",
+    "api_keys_models",
     "billing_models",
     "booking_models",
     "chat_models",

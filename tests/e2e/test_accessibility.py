@@ -72,6 +72,11 @@ def test_no_page_has_a_serious_accessibility_violation(
     assert booked.status_code == 201, booked.text
     booking_id = booked.json()["id"]
     occurrence = occurrences[1]
+    key = httpx.post(
+        f"{api}/api-keys", headers=owner, json={"name": "Website", "scopes": ["bookings:read"]}
+    )
+    assert key.status_code == 201, key.text
+    key_id = key.json()["id"]
 
     pages = {
         None: [
@@ -108,6 +113,8 @@ def test_no_page_has_a_serious_accessibility_violation(
             "/s/loop-yoga/admin/pricing",
             "/s/loop-yoga/admin/settings",
             "/s/loop-yoga/admin/marketplace",
+            "/s/loop-yoga/admin/api-keys",
+            f"/s/loop-yoga/admin/api-keys/{key_id}/revoke",
             "/s/loop-yoga/staff/checkin",
             "/s/loop-yoga/staff/inbox",
             "/s/loop-yoga/staff/schedule",

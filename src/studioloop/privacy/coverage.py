@@ -77,6 +77,7 @@ _ANONYMOUS_ID = "an id only, now of the anonymised account"
 
 # table.column -> why it stays.
 KEPT: dict[str, str] = {
+    "api_keys.created_by_user_id": _ANONYMOUS_ID,
     # usage metering: the basis of usage bills, under the anonymous id; dropped with their
     # monthly partition after USAGE_EVENTS_RETENTION_MONTHS (docs/usage.md asks creators
     # not to send personal data in events)
@@ -131,6 +132,7 @@ KEPT: dict[str, str] = {
 # (a class's name, a studio's address) stay. A column pointing at a user in one of them
 # must still be listed above.
 STUDIO_TABLES: dict[str, str] = {
+    "api_keys": "the studio's keys for its own software (a name the staff gave it)",
     "usage_meters": "what a creator counts",
     "tenants": "the studio's own name and contact; closing the studio removes them",
     "locations": "the studio's places",
