@@ -280,6 +280,18 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+@pytest.fixture
+async def web(database: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The web pages in-process, as a browser at the development server's address sees
+    them (development settings: no HTTPS redirect, the sandbox provider)."""
+    from studioloop.app import create_app
+
+    app = create_app(settings.model_copy(update={"environment": "development"}))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as c:
+        yield c
+
+
 # --- helpers -------------------------------------------------------------------------------
 
 

@@ -12,22 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from studioloop.app import create_app
 from tests.booking.conftest import BookingStudio
 from tests.conftest import Api, Owner
 from tests.payments.conftest import RunJobs
 from tests.web.test_pages import CSRF, _login
 
 HTML = {"accept": "text/html"}
-
-
-@pytest.fixture
-async def web(database, settings):
-    app = create_app(settings.model_copy(update={"environment": "development"}))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
-    ) as client:
-        yield client
 
 
 @pytest.fixture

@@ -3,20 +3,9 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
-from studioloop.app import create_app
 from tests.conftest import Api, Owner
 from tests.web.test_pages import CSRF, _login
-
-
-@pytest.fixture
-async def web(database, settings):
-    app = create_app(settings.model_copy(update={"environment": "development"}))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
-    ) as client:
-        yield client
 
 
 async def _token(web: httpx.AsyncClient, path: str) -> str:

@@ -8,21 +8,11 @@ import re
 import httpx
 import pytest
 
-from studioloop.app import create_app
 from tests.conftest import Api, Owner
 from tests.scheduling.conftest import Studio
 from tests.web.test_pages import CSRF, _login
 
 SECRET = re.compile(r"sl_live_[a-z0-9]{8}_[A-Za-z0-9_-]{43}")
-
-
-@pytest.fixture
-async def web(database, settings):
-    app = create_app(settings.model_copy(update={"environment": "development"}))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
-    ) as client:
-        yield client
 
 
 @pytest.fixture

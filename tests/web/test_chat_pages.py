@@ -11,7 +11,7 @@ import httpx
 
 from tests.booking.conftest import BookingStudio
 from tests.conftest import Owner
-from tests.web.test_admin_pages import _as, studio, web  # noqa: F401  (fixtures)
+from tests.web.test_admin_pages import _as, studio  # noqa: F401  (fixtures)
 
 SETTINGS = "/s/loop-yoga/admin/settings"
 
@@ -30,7 +30,7 @@ def _form(token: str, **changes: str) -> dict[str, object]:
 
 
 async def test_the_embed_code_and_the_reply_time_on_settings(
-    web: httpx.AsyncClient,  # noqa: F811
+    web: httpx.AsyncClient,
     studio: BookingStudio,  # noqa: F811
     owner_db: Owner,
 ) -> None:
@@ -63,7 +63,7 @@ async def test_the_embed_code_and_the_reply_time_on_settings(
 
 
 async def test_members_see_no_embed_settings(
-    web: httpx.AsyncClient,  # noqa: F811
+    web: httpx.AsyncClient,
     studio: BookingStudio,  # noqa: F811
     owner_db: Owner,
 ) -> None:
@@ -78,7 +78,7 @@ async def test_members_see_no_embed_settings(
 
 
 async def test_the_inbox_shows_who_wrote_and_when_on_the_studios_clock(
-    web: httpx.AsyncClient,  # noqa: F811
+    web: httpx.AsyncClient,
     studio: BookingStudio,  # noqa: F811
     owner_db: Owner,
 ) -> None:
@@ -116,7 +116,7 @@ async def test_the_inbox_shows_who_wrote_and_when_on_the_studios_clock(
 
 
 async def test_the_inbox_refuses_strangers_and_unknown_rooms(
-    web: httpx.AsyncClient,  # noqa: F811
+    web: httpx.AsyncClient,
     studio: BookingStudio,  # noqa: F811
 ) -> None:
     await _as(web, studio.member, "/s/loop-yoga")

@@ -10,11 +10,11 @@ import httpx
 
 from tests.booking.conftest import BookingStudio
 from tests.conftest import Owner
-from tests.web.test_admin_pages import _as, studio, web  # noqa: F401  (fixtures)
+from tests.web.test_admin_pages import _as, studio  # noqa: F401  (fixtures)
 
 
 async def test_places_on_the_class_and_timetable_forms(
-    web: httpx.AsyncClient,  # noqa: F811
+    web: httpx.AsyncClient,
     studio: BookingStudio,  # noqa: F811
     owner_db: Owner,
 ) -> None:
@@ -102,7 +102,7 @@ async def test_places_on_the_class_and_timetable_forms(
 
 
 async def test_a_class_teacher_level_and_place_are_edited(
-    web: httpx.AsyncClient,  # noqa: F811
+    web: httpx.AsyncClient,
     studio: BookingStudio,  # noqa: F811
     owner_db: Owner,
 ) -> None:
@@ -143,7 +143,7 @@ async def test_a_class_teacher_level_and_place_are_edited(
 
 
 async def test_dates_with_rosters_cancel_and_substitute(
-    web: httpx.AsyncClient,  # noqa: F811
+    web: httpx.AsyncClient,
     studio: BookingStudio,  # noqa: F811
     owner_db: Owner,
 ) -> None:
@@ -221,7 +221,7 @@ async def test_dates_with_rosters_cancel_and_substitute(
 
 
 async def test_class_admin_refuses_the_wrong_people(
-    web: httpx.AsyncClient,  # noqa: F811
+    web: httpx.AsyncClient,
     studio: BookingStudio,  # noqa: F811
     owner_db: Owner,
 ) -> None:

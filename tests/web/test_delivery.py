@@ -7,19 +7,8 @@ import hashlib
 import re
 
 import httpx
-import pytest
 
-from studioloop.app import create_app
 from studioloop.web.static_files import STATIC_DIR
-
-
-@pytest.fixture
-async def web(database, settings):
-    app = create_app(settings.model_copy(update={"environment": "development"}))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
-    ) as client:
-        yield client
 
 
 async def test_text_over_a_kilobyte_is_compressed(web: httpx.AsyncClient) -> None:

@@ -8,9 +8,7 @@ import json
 import re
 
 import httpx
-import pytest
 
-from studioloop.app import create_app
 from tests.conftest import Api, Owner
 from tests.marketplace.conftest import (
     MarketStudio,
@@ -19,15 +17,6 @@ from tests.marketplace.conftest import (
     universal_balance,
 )
 from tests.web.test_pages import CSRF, _login
-
-
-@pytest.fixture
-async def web(database, settings):
-    app = create_app(settings.model_copy(update={"environment": "development"}))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
-    ) as client:
-        yield client
 
 
 async def test_mangled_search_addresses_still_show_the_page(api: Api) -> None:

@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from studioloop.app import create_app
 from tests.billing.conftest import MemberStudio, RunJobs, run_jobs
 from tests.conftest import Api, Owner
 from tests.web.test_pages import CSRF, _login
@@ -22,15 +21,6 @@ HTML = {"accept": "text/html"}
 @pytest.fixture
 async def gym(api: Api) -> MemberStudio:
     return await MemberStudio(api, "loop-yoga").setup()
-
-
-@pytest.fixture
-async def web(database, settings):
-    app = create_app(settings.model_copy(update={"environment": "development"}))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
-    ) as client:
-        yield client
 
 
 async def _signed_in(web: httpx.AsyncClient, person: dict[str, Any]) -> str:

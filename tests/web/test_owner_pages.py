@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from studioloop.analytics import service as analytics
-from studioloop.app import create_app
 from studioloop.db.tenancy import enter_tenant_for_transaction
 from tests.booking.conftest import BookingStudio
 from tests.conftest import Api, Owner
@@ -17,15 +16,6 @@ from tests.payments.conftest import RunJobs, run_jobs
 from tests.web.test_pages import _login
 
 __all__ = ["run_jobs"]  # the fixture, for these tests
-
-
-@pytest.fixture
-async def web(database, settings):
-    app = create_app(settings.model_copy(update={"environment": "development"}))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
-    ) as client:
-        yield client
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from studioloop.app import create_app
 from tests.billing.conftest import MemberStudio
 from tests.conftest import Api, Owner
 from tests.payments.conftest import RunJobs, run_jobs
@@ -21,15 +20,6 @@ __all__ = ["run_jobs"]  # the fixture, for these tests
 
 PEOPLE = "/s/loop-yoga/admin/members"
 UNKNOWN = "00000000-0000-0000-0000-000000000000"
-
-
-@pytest.fixture
-async def web(database, settings):
-    app = create_app(settings.model_copy(update={"environment": "development"}))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
-    ) as client:
-        yield client
 
 
 @pytest.fixture

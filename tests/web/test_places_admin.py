@@ -17,7 +17,7 @@ from studioloop.scheduling import geocoding
 from tests.booking.conftest import BookingStudio
 from tests.conftest import Api, Owner
 from tests.fakes.nominatim import FakeNominatim
-from tests.web.test_admin_pages import _as, studio, web  # noqa: F401  (fixtures)
+from tests.web.test_admin_pages import _as, studio  # noqa: F401  (fixtures)
 
 HTML = {"accept": "text/html"}
 
@@ -37,7 +37,7 @@ def _place(**fields: str) -> dict[str, str]:
 
 
 async def test_a_studio_without_places_adds_one_with_a_room_and_offers_it_on_classes(
-    web: httpx.AsyncClient,  # noqa: F811
+    web: httpx.AsyncClient,
     api: Api,
     owner_db: Owner,
 ) -> None:
@@ -111,7 +111,7 @@ async def test_a_studio_without_places_adds_one_with_a_room_and_offers_it_on_cla
 
 
 async def test_editing_retiring_and_reopening_places_and_rooms(
-    web: httpx.AsyncClient,  # noqa: F811
+    web: httpx.AsyncClient,
     studio: BookingStudio,  # noqa: F811
     owner_db: Owner,
 ) -> None:
@@ -177,7 +177,7 @@ async def test_editing_retiring_and_reopening_places_and_rooms(
 
 
 async def test_another_studios_places_and_bad_ids_are_not_found(
-    web: httpx.AsyncClient,  # noqa: F811
+    web: httpx.AsyncClient,
     studio: BookingStudio,  # noqa: F811
     api: Api,
     owner_db: Owner,
@@ -232,7 +232,7 @@ async def test_another_studios_places_and_bad_ids_are_not_found(
 
 async def test_an_address_alone_is_looked_up_by_the_services_geocoder(
     nominatim: FakeNominatim,
-    web: httpx.AsyncClient,  # noqa: F811
+    web: httpx.AsyncClient,
     api: Api,
     owner_db: Owner,
 ) -> None:
@@ -267,7 +267,7 @@ async def test_an_address_alone_is_looked_up_by_the_services_geocoder(
 
 
 async def test_instructors_and_members_cannot_open_or_change_places(
-    web: httpx.AsyncClient,  # noqa: F811
+    web: httpx.AsyncClient,
     studio: BookingStudio,  # noqa: F811
     owner_db: Owner,
 ) -> None:

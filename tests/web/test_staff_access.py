@@ -8,21 +8,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from studioloop.app import create_app
 from tests.conftest import Api
 from tests.scheduling.conftest import Studio
 from tests.web.test_pages import _login
 
 HTML = {"accept": "text/html"}
-
-
-@pytest.fixture
-async def web(database, settings):
-    app = create_app(settings.model_copy(update={"environment": "development"}))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
-    ) as client:
-        yield client
 
 
 @pytest.fixture

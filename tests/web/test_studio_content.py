@@ -16,22 +16,12 @@ import httpx
 import pytest
 from PIL import Image
 
-from studioloop.app import create_app
 from studioloop.web.static_files import static_url
 from tests.booking.conftest import BookingStudio
 from tests.conftest import Owner
 from tests.web.test_pages import CSRF, _login
 
 SETTINGS = "/s/loop-yoga/admin/settings"
-
-
-@pytest.fixture
-async def web(database, settings):
-    app = create_app(settings.model_copy(update={"environment": "development"}))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
-    ) as client:
-        yield client
 
 
 @pytest.fixture

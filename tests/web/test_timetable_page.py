@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from studioloop.app import create_app
 from tests.booking.conftest import BookingStudio
 from tests.conftest import Owner
 from tests.web.test_pages import CSRF, _login
@@ -21,15 +20,6 @@ from tests.web.test_pages import CSRF, _login
 ZONE = ZoneInfo("Africa/Johannesburg")
 NEXT_MONDAY = (lambda d: d + timedelta(days=7 - d.weekday()))(datetime.now(ZONE).date())
 URL = "/s/loop-yoga/timetable"
-
-
-@pytest.fixture
-async def web(database, settings):
-    app = create_app(settings.model_copy(update={"environment": "development"}))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
-    ) as client:
-        yield client
 
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
