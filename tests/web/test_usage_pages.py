@@ -126,6 +126,7 @@ async def test_the_creator_sees_caps_trends_top_consumers_and_customers(
     # Today's figure in the table beside the chart: everyone's reviews and minutes.
     assert re.search(r"<td>\d\d \w\w\w</td><td>21</td>", trends)
     assert re.search(r"<td>\d\d \w\w\w</td><td>170</td>", trends)
+    assert "21 reviews in 30 days; busiest day" in trends
 
     top = _section(text, "top-heading", 'aria-labelledby="customers-heading"')
     reviews = top[: top.index("Video minutes")]
