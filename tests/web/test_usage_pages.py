@@ -192,6 +192,10 @@ async def test_the_csv_has_every_customer_and_meter_this_period(
     assert by[(chris, "minutes")]["used"] == "0"
     assert by[(chris, "reviews")]["period_start"] < by[(chris, "reviews")]["period_end"]
     assert sum(int(row["used"]) for row in rows if row["meter"] == "reviews") == 21
+    # The same numbers as the checks answer.
+    for email in (ayanda, bongi, chris):
+        check = await creator.check(customer=email, meter="minutes")
+        assert check.json()["used"] == by[(email, "minutes")]["used"]
 
 
 async def test_meters_are_made_changed_and_archived_and_refusals_change_nothing(
