@@ -245,6 +245,9 @@ async def test_meters_are_made_changed_and_archived_and_refusals_change_nothing(
     # Before it counts, what it counts may change; after, only its name and unit.
     edit = f"{USAGE}/meters/{meter_id}"
     fields = {k: v for k, v in form.items() if k != "slug"}
+    emptied = await web.post(edit, data={**fields, "name": ""})
+    assert emptied.status_code == 400 and f'id="meter-{meter_id}-name-error"' in emptied.text
+    assert owner_db.value("SELECT name FROM usage_meters") == "AI reviews"
     changed = await web.post(edit, data={**fields, "event_name": "review"})
     assert changed.status_code == 303
     member = await creator.new_member()

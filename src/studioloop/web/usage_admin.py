@@ -40,6 +40,7 @@ from studioloop.web.studio_pages import studio_context
 router = APIRouter(include_in_schema=False)
 METER_FIELDS = ("slug", "name", "event_name", "aggregation", "value_property", "unit", "reset")
 EDIT_FIELDS = tuple(name for name in METER_FIELDS if name != "slug")
+REQUIRED_FIELDS = ("slug", "name", "event_name")
 SHOWN_CUSTOMERS = 200  # on the page; the CSV has everyone
 AGGREGATION_WORDS = {
     "count": "count the events",
@@ -225,8 +226,11 @@ def _typed(form: FormData, names: tuple[str, ...]) -> tuple[dict[str, str], dict
 
 def _meter_data(typed: dict[str, str]) -> dict[str, Any]:
     """The form's fields as the API's schema takes them: an empty property is none (the
-    event's value), an empty unit the default."""
-    data: dict[str, Any] = {name: value for name, value in typed.items() if value}
+    event's value), an empty unit the default (unchanged when editing), an empty name or
+    event name refused."""
+    data: dict[str, Any] = {
+        name: value for name, value in typed.items() if value or name in REQUIRED_FIELDS
+    }
     if "value_property" in typed:
         data["value_property"] = typed["value_property"] or None
     return data
