@@ -23,7 +23,7 @@ PUBLIC_FACE |= {"hooks", "public"}
 # Named for what they hold, beside the service (docs/architecture.md lists them).
 ALSO_PUBLIC = {"accounts.members", "accounts.roles", "scheduling.timetable", "tenants.cache"}
 ALSO_PUBLIC |= {"booking.reading", "booking.flows", "credits.ledger", "billing.entitlements"}
-ALSO_PUBLIC |= {"marketplace.search"}
+ALSO_PUBLIC |= {"marketplace.search", "api_keys.scopes"}
 
 
 def _contracts() -> dict[str, dict[str, object]]:

@@ -71,9 +71,28 @@ def test_createsuperuser_and_demo(owner_url: str, owner_db: Owner) -> None:
     assert owner_db.value("SELECT count(*) FROM credit_packages") == 6
     again = run("demo")  # loading twice adds nothing twice
     assert again.returncode == 0, again.stderr
-    # Loop Yoga and Jozi HIIT: the owner, 5 instructors and 200 members each.
-    assert owner_db.value("SELECT count(*) FROM tenants WHERE kind <> 'platform'") == 2
-    assert owner_db.value("SELECT count(*) FROM user_tenant_roles") == 2 * 206
+    # Loop Yoga and Jozi HIIT: the owner, 5 instructors and 200 members each; Coach
+    # Kopano (a creator): the owner and 30 subscribers.
+    assert owner_db.value("SELECT count(*) FROM tenants WHERE kind <> 'platform'") == 3
+    assert owner_db.value("SELECT count(*) FROM user_tenant_roles") == 2 * 206 + 31
+    # The creator's tiers, meters and three weeks of usage, counted once.
+    assert owner_db.value("SELECT count(*) FROM usage_meters") == 3
+    assert (
+        owner_db.value(
+            "SELECT count(*) FROM subscriptions WHERE status = 'active' AND plan_id IN "
+            "(SELECT id FROM membership_plans WHERE name LIKE 'Coach %%')"
+        )
+        == 30
+    )
+    events = owner_db.value("SELECT count(*) FROM usage_events")
+    assert events > 1000
+    assert (
+        owner_db.value(
+            "SELECT sum(events) FROM usage_aggregates a JOIN usage_meters m "
+            "ON m.id = a.meter_id WHERE m.slug = 'ai-reviews'"
+        )
+        > 500
+    )
     # Loop Yoga's 12 class types, and boxing at Jozi HIIT.
     assert owner_db.value("SELECT count(DISTINCT class_type) FROM classes") == 13
     assert owner_db.value("SELECT count(*) FROM locations") == 4
@@ -81,6 +100,7 @@ def test_createsuperuser_and_demo(owner_url: str, owner_db: Owner) -> None:
     # 4 classes on 8 weekdays in all, for 4 weeks.
     assert owner_db.value("SELECT count(*) FROM class_schedules") == 96 + 32
     assert owner_db.value("SELECT count(*) FROM credit_packages") == 6  # not twice
+    assert owner_db.value("SELECT count(*) FROM usage_events") == events  # not twice
     # The first member's universal (marketplace) credits, given once.
     assert (
         owner_db.value(

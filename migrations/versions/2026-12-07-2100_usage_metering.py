@@ -36,6 +36,22 @@ TABLES = (
     "usage_unique_values",
 )
 
+# A partition is reached through usage_events, whose forced policy confines every query;
+# the same policy on the partition itself confines the app role there too. Enabled, not
+# forced: the schema owner's upkeep (below) must see every studio's rows of a partition.
+IN_TENANT = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid"
+IN_TENANT_LITERAL = "'" + IN_TENANT.replace("'", "''") + "'"
+CONFINE = f"""
+CREATE FUNCTION usage_events_confine(partition text) RETURNS void LANGUAGE plpgsql
+SET search_path = public, pg_temp AS $$
+BEGIN
+    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', partition);
+    EXECUTE format('CREATE POLICY tenant_isolation ON %I USING (%s) WITH CHECK (%s)',
+                   partition, {IN_TENANT_LITERAL}, {IN_TENANT_LITERAL});
+END
+$$
+"""
+
 KEEP_PARTITIONS = """
 CREATE FUNCTION usage_events_keep_partitions(months_ahead integer, keep_months integer)
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -50,16 +66,17 @@ BEGIN
         month := (first_month + make_interval(months => step))::date;
         name := 'usage_events_' || to_char(month, 'YYYY_MM');
         CONTINUE WHEN to_regclass(name) IS NOT NULL;
-        -- A month already holding rows in the DEFAULT partition (the job did not run for
-        -- a while) keeps them there: attaching would fail, and they are stored all the same.
-        CONTINUE WHEN EXISTS (
-            SELECT 1 FROM usage_events_default
-            WHERE occurred_at >= month AND occurred_at < month + interval '1 month'
-        );
-        EXECUTE format(
-            'CREATE TABLE %I PARTITION OF usage_events FOR VALUES FROM (%L) TO (%L)',
-            name, month::timestamptz, (month + interval '1 month')::timestamptz
-        );
+        BEGIN
+            EXECUTE format(
+                'CREATE TABLE %I PARTITION OF usage_events FOR VALUES FROM (%L) TO (%L)',
+                name, month::timestamptz, (month + interval '1 month')::timestamptz
+            );
+        EXCEPTION WHEN check_violation THEN
+            -- The DEFAULT partition holds rows of that month already (the job did not run
+            -- for a while): they stay there, stored all the same.
+            CONTINUE;
+        END;
+        PERFORM usage_events_confine(name);
         made := made + 1;
     END LOOP;
     FOR part IN
@@ -247,12 +264,16 @@ def upgrade() -> None:
     )
     for table in TABLES:
         _enable_tenant_rls(table)
+    op.execute(CONFINE)
+    op.execute("REVOKE ALL ON FUNCTION usage_events_confine(text) FROM PUBLIC")
+    op.execute("SELECT usage_events_confine('usage_events_default')")
     op.execute(KEEP_PARTITIONS)
     op.execute("SELECT usage_events_keep_partitions(2, 1200)")
 
 
 def downgrade() -> None:
     op.execute("DROP FUNCTION usage_events_keep_partitions(integer, integer)")
+    op.execute("DROP FUNCTION usage_events_confine(text)")
     op.drop_table("usage_unique_values")
     op.drop_index("ix_usage_aggregates_period", table_name="usage_aggregates")
     op.drop_table("usage_aggregates")

@@ -7,26 +7,29 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 
 from studioloop.accounts.router import router as accounts_router
+from studioloop.api_keys.dependencies import enforce_rate_limit
+from studioloop.api_keys.router import router as api_keys_router
 from studioloop.billing.router import router as billing_router
 from studioloop.booking.checkin_router import router as checkin_router
 from studioloop.booking.router import router as booking_router
 from studioloop.chat.router import router as chat_router, websocket_router
 from studioloop.core.openapi import API_PREFIX
-from studioloop.core.ratelimit import enforce_global_limit
 from studioloop.credits.router import router as credits_router
 from studioloop.jobs.router import router as jobs_router
 from studioloop.marketplace.router import router as marketplace_router
 from studioloop.notifications.router import router as notifications_router
 from studioloop.notifications.webhooks import webhook_router as messaging_webhook_router
 from studioloop.payments.router import router as payments_router, webhook_router
+from studioloop.privacy.router import router as privacy_router
 from studioloop.scheduling.router import router as scheduling_router
 from studioloop.tenants.router import router as tenants_router
 from studioloop.usage.router import router as usage_router
 
 __all__ = ["API_PREFIX", "include_api"]
 
-# Every API route counts against the caller's rate limit, except providers' webhooks.
-RATE_LIMITED = [Depends(enforce_global_limit)]
+# Every API route counts against the caller's rate limit (an API key's own, or the user's
+# or address's), except providers' webhooks.
+RATE_LIMITED = [Depends(enforce_rate_limit)]
 
 # Routes are matched in order: bookings first, because a class opening is the busiest
 # moment the API has (none of these paths overlaps another router's).
@@ -48,6 +51,8 @@ API_ROUTERS: list[tuple[APIRouter, list[Any]]] = [
     (chat_router, RATE_LIMITED),
     (marketplace_router, RATE_LIMITED),
     (usage_router, RATE_LIMITED),
+    (privacy_router, RATE_LIMITED),
+    (api_keys_router, RATE_LIMITED),
     # Signed by the provider, not rate-limited per address (see payments/router.py).
     (webhook_router, []),
     (messaging_webhook_router, []),

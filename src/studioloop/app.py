@@ -45,6 +45,7 @@ from studioloop.tenants.dependencies import tenant_domain_check
 from studioloop.tenants.tls_router import router as tls_router
 from studioloop.web.account_pages import router as account_pages_router
 from studioloop.web.admin import router as admin_pages_router
+from studioloop.web.api_keys_admin import router as api_keys_admin_router
 from studioloop.web.class_admin import router as class_admin_router
 from studioloop.web.content_pages import (
     PHOTO_UPLOAD_MAX_BYTES,
@@ -67,6 +68,7 @@ from studioloop.web.places_admin import router as places_admin_router
 from studioloop.web.platform_pages import router as platform_pages_router
 from studioloop.web.price_edits import router as price_edits_router
 from studioloop.web.pricing_pages import router as pricing_pages_router
+from studioloop.web.privacy_pages import router as privacy_pages_router
 from studioloop.web.pwa import router as pwa_router
 from studioloop.web.routes import router as web_router
 from studioloop.web.sandbox import router as sandbox_router
@@ -162,6 +164,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(membership_pages_router)
     app.include_router(marketplace_pages_router)
     app.include_router(marketplace_admin_router)
+    app.include_router(api_keys_admin_router)
     app.include_router(pwa_router)
     app.include_router(staff_pages_router)
     app.include_router(instructor_pages_router)
@@ -179,6 +182,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(settings_pages_router)
     app.include_router(content_pages_router)
     app.include_router(platform_pages_router)
+    app.include_router(privacy_pages_router)
     app.include_router(inbox_pages_router)
     # Swagger UI 5 (OpenAPI 3.1) served from the fastapi-offline wheel: no CDN.
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")

@@ -155,6 +155,8 @@ class Settings(BaseSettings):
     rate_limit_authenticated: str = "1000/hour"
     rate_limit_anonymous: str = "100/hour"
     rate_limit_sensitive: str = "10/minute;30/hour"
+    # Per API key (api_keys/dependencies.py): a studio's server sends in batches, often.
+    rate_limit_api_key: str = "6000/minute"
 
     max_request_body_bytes: int = 1_048_576
     # Chat messages one sender may send in a minute (abuse limit; the benchmark lifts it).

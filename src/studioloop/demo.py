@@ -1,5 +1,6 @@
 """Demo data: a realistic studio (Loop Yoga: 3 locations, 5 instructors, 12 classes on a
-4-week timetable, 200 members), a small gym (Jozi HIIT), and a platform operator.
+4-week timetable, 200 members), a small gym (Jozi HIIT), a creator selling tiers of an app
+with usage metering (Coach Kopano, demo_creator.py), and a platform operator.
 
 Loading is idempotent: running it again resets the demo passwords and adds nothing twice.
 """
@@ -23,6 +24,7 @@ from studioloop.core import security
 from studioloop.credits import universal
 from studioloop.credits.models import CreditPackage
 from studioloop.db import tenancy
+from studioloop.demo_creator import CREATOR, SUBSCRIBERS, load_creator
 from studioloop.scheduling import series, service as scheduling_service
 from studioloop.scheduling.models import ClassTemplate
 from studioloop.scheduling.schemas import ClassIn, LocationIn, Recurrence, RoomIn, ScheduleIn
@@ -183,6 +185,14 @@ async def load_demo(session: AsyncSession, settings: Settings) -> list[DemoLogin
                 with contextlib.suppress(AlreadyMember):  # from an earlier load
                     await accounts_members.grant_role(session, tenant.id, user.id, role)
 
+    creator = await session.scalar(select(Tenant).where(Tenant.slug == CREATOR.slug))
+    if creator is None:
+        creator = await tenants_service.create_tenant(session, owner, CREATOR)
+    async with tenancy.scope(session, creator.id):
+        for member in members[:SUBSCRIBERS]:
+            with contextlib.suppress(AlreadyMember):
+                await accounts_members.grant_role(session, creator.id, member.id, "member")
+        await load_creator(session, creator, owner, members)
     async with tenancy.scope(session, tenants["loop-yoga"].id):
         await _timetable(session, tenants["loop-yoga"], instructors, horizon=settings)
     async with tenancy.scope(session, tenants["jozi-hiit"].id):
@@ -194,7 +204,7 @@ async def load_demo(session: AsyncSession, settings: Settings) -> list[DemoLogin
     await _universal_credits(session, operator, members[0])
     return [
         DemoLogin(OPERATOR[0], "platform operator (sees /dev/outbox)"),
-        DemoLogin(OWNER[0], "owner of loop-yoga and jozi-hiit"),
+        DemoLogin(OWNER[0], "owner of loop-yoga, jozi-hiit and coach-kopano (usage)"),
         DemoLogin(INSTRUCTORS[0][0], "instructor (also instructor2..5@example.com)"),
         DemoLogin("member@example.com", f"member (also member2..{MEMBER_COUNT}@example.com)"),
     ]

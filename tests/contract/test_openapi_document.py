@@ -100,3 +100,39 @@ def test_operation_ids_are_the_endpoints_names(app: Any) -> None:
     assert len(ids) == len(set(ids))
     assert "create_booking" in ids and "create_booking_in_studio" in ids
     assert not [i for i in ids if i.endswith(("_get", "_post", "_put", "_patch", "_delete"))]
+
+
+def test_the_endpoints_that_take_an_api_key_declare_its_scheme(app: Any) -> None:
+    """A generated client sends the key only where the document says it is accepted, and
+    docs/api.md lists every endpoint that takes one."""
+    document = app.openapi()
+    scheme = document["components"]["securitySchemes"]["ApiKey"]
+    assert scheme == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "sl_live_<prefix>_<secret>",
+        "description": scheme["description"],
+    }
+    taking_keys = {
+        (method, path)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if {"ApiKey": []} in operation.get("security", [])
+    }
+    assert taking_keys >= {
+        ("get", "/api/v1/tenants/{slug}/members"),
+        ("get", "/api/v1/members"),
+        ("get", "/api/v1/tenants/{slug}/schedules/{schedule_id}/bookings"),
+    }
+    # docs/api.md says which endpoints take a key: each of them.
+    guide = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
+    keys_section = guide.split("## API keys", 1)[1].split("\n## ", 1)[0]
+    undocumented = [
+        f"{method.upper()} {path}"
+        for method, path in sorted(taking_keys)
+        if f"`{method.upper()} {path.removeprefix('/api/v1')}`" not in keys_section
+    ]
+    assert not undocumented, "list them in docs/api.md, API keys: " + ", ".join(undocumented)
+    # Managing keys takes a person's token only.
+    for operation in document["paths"]["/api/v1/tenants/{slug}/api-keys"].values():
+        assert operation["security"] == [{"HTTPBearer": []}]

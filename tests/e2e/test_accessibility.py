@@ -85,6 +85,11 @@ def test_no_page_has_a_serious_accessibility_violation(
         [{"event_id": "a11y-1", "customer": "naledi@example.com", "event": "review"}],
     )
     occurrence = occurrences[1]
+    key = httpx.post(
+        f"{api}/api-keys", headers=owner, json={"name": "Website", "scopes": ["bookings:read"]}
+    )
+    assert key.status_code == 201, key.text
+    key_id = key.json()["id"]
 
     pages = {
         None: [
@@ -97,6 +102,7 @@ def test_no_page_has_a_serious_accessibility_violation(
             f"/s/loop-yoga/classes/{occurrence}",
             "/s/loop-yoga/memberships",
             "/offline",
+            "/account-deleted",
         ],
         "naledi@example.com": [
             "/my/bookings",
@@ -105,6 +111,7 @@ def test_no_page_has_a_serious_accessibility_violation(
             "/my/bookings/past",
             "/my/calendar",
             "/my/profile",
+            "/my/account/delete",
             f"/s/loop-yoga/classes/{occurrence}",
             "/s/loop-yoga/credits",
             "/s/loop-yoga/memberships",
@@ -120,6 +127,8 @@ def test_no_page_has_a_serious_accessibility_violation(
             "/s/loop-yoga/admin/settings",
             "/s/loop-yoga/admin/marketplace",
             "/s/loop-yoga/admin/usage",
+            "/s/loop-yoga/admin/api-keys",
+            f"/s/loop-yoga/admin/api-keys/{key_id}/revoke",
             "/s/loop-yoga/staff/checkin",
             "/s/loop-yoga/staff/inbox",
             "/s/loop-yoga/staff/schedule",

@@ -27,7 +27,8 @@ from studioloop.db.base import (
     UUIDPrimaryKey,
 )
 
-USER_STATUSES = ("active", "inactive", "banned")
+# erased: anonymised on request (privacy/); the row stays for what points at it.
+USER_STATUSES = ("active", "inactive", "banned", "erased")
 ROLES = ("owner", "admin", "instructor", "member")
 MEMBERSHIP_STATUSES = ("active", "inactive", "invited")
 CODE_PURPOSES = ("verify_email", "password_reset")

@@ -9,6 +9,8 @@ from studioloop.accounts import invitations, members, schemas, service
 from studioloop.accounts.dependencies import CurrentUser, require_role
 from studioloop.accounts.roles import Role
 from studioloop.accounts.schemas import MemberStatus
+from studioloop.api_keys.dependencies import staff_or_key
+from studioloop.api_keys.scopes import MEMBERS_READ
 from studioloop.config import Settings
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.core.pagination import (
@@ -20,6 +22,7 @@ from studioloop.core.pagination import (
 )
 from studioloop.core.ratelimit import SensitiveRateLimit
 from studioloop.db.session import DbSession
+from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
 
 router = APIRouter(prefix=API_PREFIX)
@@ -197,8 +200,7 @@ MEMBER_ERRORS = errors(400, 401, 403, 404, 422)
 
 
 async def _list_members(
-    tenant: CurrentTenant,
-    _actor: Admin,
+    tenant: Annotated[TenantRef, Depends(staff_or_key("admin", MEMBERS_READ))],
     session: DbSession,
     role: Annotated[Role | None, Query()] = None,
     status: Annotated[MemberStatus | None, Query()] = None,
@@ -303,7 +305,8 @@ for prefix in ("/tenants/{slug}", ""):
         response_model=Page[schemas.MemberOut],
         tags=["members"],
         responses=MEMBER_ERRORS,
-        summary="List members, staff and pending invitations (admin+)",
+        summary="List members, staff and pending invitations (admin+, or an API key with "
+        "members:read)",
     )
     router.add_api_route(
         f"{prefix}/members",

@@ -35,6 +35,7 @@ from studioloop.payments import (
 )
 from studioloop.payments.models import Payment
 from studioloop.tenants import service as tenants_service
+from studioloop.usage import service as usage
 
 logger = get_logger(__name__)
 # After a failed renewal: retry one, three and five days later, then suspend.
@@ -77,26 +78,48 @@ async def _renew(
         await session.flush()
         await service.tell(session, subscription, "membership_ended")
         return
+    ending_plan = await service.get_plan(session, subscription.plan_id)
     if subscription.next_plan_id is not None:
         subscription.plan_id, subscription.next_plan_id = subscription.next_plan_id, None
     plan = await service.get_plan(session, subscription.plan_id)
-    tenant = await tenants_service.get_tenant(session, subscription.tenant_id)
-    payment = Payment(
-        tenant_id=subscription.tenant_id,
-        user_id=subscription.user_id,
-        purpose="subscription",
-        subscription_id=subscription.id,
-        plan_id=plan.id,
-        description=f"{plan.name} membership, renewal",
-        amount=plan.price,
-        currency=tenant.currency,
-    )
+    payment = await _renewal_payment(session, subscription, ending_plan, plan)
     if subscription.payment_method_ref and subscription.provider:
         if await _charge_saved(session, settings, subscription, payment):
             return
     else:
         await _send_payment_link(session, settings, subscription, plan, payment)
     await _failed(session, subscription, plan, now)
+
+
+async def _renewal_payment(
+    session: AsyncSession,
+    subscription: Subscription,
+    ending_plan: MembershipPlan,
+    plan: MembershipPlan,
+) -> Payment:
+    """The next period's price, plus the ending period's usage past its soft caps at the
+    prices of the plan that period was on (then the payment has lines)."""
+    tenant = await tenants_service.get_tenant(session, subscription.tenant_id)
+    overage = (
+        await usage.overage_lines(
+            session, subscription.user_id, ending_plan.usage_caps, subscription.current_period_start
+        )
+        if subscription.current_period_start is not None
+        else []
+    )
+    description = f"{plan.name} membership, renewal"
+    price = {"description": description, "quantity": "1", "unit_amount": plan.price}
+    return Payment(
+        tenant_id=subscription.tenant_id,
+        user_id=subscription.user_id,
+        purpose="subscription",
+        subscription_id=subscription.id,
+        plan_id=plan.id,
+        description=f"{description}, with usage" if overage else description,
+        amount=plan.price + sum(int(line["amount"]) for line in overage),
+        currency=tenant.currency,
+        lines=[{**price, "amount": plan.price}, *overage] if overage else [],
+    )
 
 
 async def _charge_saved(

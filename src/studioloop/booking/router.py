@@ -8,10 +8,12 @@ import segno
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from studioloop.accounts import service as accounts_service
-from studioloop.accounts.dependencies import CurrentUser, TokenClaims, require_role
+from studioloop.accounts.dependencies import CurrentUser, TokenClaims
 from studioloop.accounts.exceptions import InvalidToken
-from studioloop.accounts.members import Membership, membership_of
+from studioloop.accounts.members import membership_of
 from studioloop.accounts.models import User
+from studioloop.api_keys.dependencies import staff_or_key
+from studioloop.api_keys.scopes import BOOKINGS_READ
 from studioloop.booking import calendar, flows, reading, schemas, service
 from studioloop.booking.exceptions import BookingNotFound, PaymentRequired
 from studioloop.core import http
@@ -21,10 +23,10 @@ from studioloop.core.http import IdempotencyKey, app_settings
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.db import tenancy
 from studioloop.db.session import DbSession
-from studioloop.tenants.dependencies import CurrentTenant, OptionalTenant
+from studioloop.tenants.cache import TenantRef
+from studioloop.tenants.dependencies import OptionalTenant
 
 router = APIRouter(prefix=API_PREFIX, tags=["bookings"])
-Instructor = Annotated[Membership, Depends(require_role("instructor"))]
 BOOKING_ERRORS = errors(401, 402, 403, 404, 409, 422)
 
 
@@ -162,9 +164,12 @@ async def booking_qr(
 
 
 async def occurrence_roster(
-    schedule_id: uuid.UUID, tenant: CurrentTenant, _staff: Instructor, session: DbSession
+    schedule_id: uuid.UUID,
+    _tenant: Annotated[TenantRef, Depends(staff_or_key("instructor", BOOKINGS_READ))],
+    session: DbSession,
 ) -> list[schemas.RosterEntry]:
-    """Who is booked and waitlisted (instructors and above)."""
+    """Who is booked and waitlisted (instructors and above, or an API key with
+    bookings:read)."""
     return [schemas.RosterEntry(**row) for row in await reading.roster(session, schedule_id)]
 
 

@@ -62,6 +62,7 @@ class RateLimiter:
         self.authenticated = parse_many(settings.rate_limit_authenticated)
         self.anonymous = parse_many(settings.rate_limit_anonymous)
         self.sensitive = parse_many(settings.rate_limit_sensitive)
+        self.api_key = parse_many(settings.rate_limit_api_key)
 
     @property
     def shared(self) -> bool:

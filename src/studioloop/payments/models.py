@@ -101,6 +101,10 @@ class Payment(TenantPrimaryKey, Timestamps, Base):
     succeeded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The lot a credit-pack payment granted: a refund takes its credits back from there.
     credit_lot_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # What the amount is made of, when more than one thing: [{description, quantity,
+    # unit_amount, amount}] in minor units, adding up to `amount` (a renewal with usage
+    # past a tier's soft caps). Empty: the description is the whole of it.
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
 
 
 class PaymentEvent(TenantPrimaryKey, Base):
@@ -201,6 +205,8 @@ class Receipt(TenantPrimaryKey, Base):
     vat_rate_basis_points: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     description: Mapped[str] = mapped_column(String(255))
+    # The payment's lines as they were when the receipt was issued.
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -54,6 +54,7 @@ async def issue(session: AsyncSession, payment: Payment) -> Receipt:
         vat_rate_basis_points=rate,
         currency=payment.currency,
         description=payment.description,
+        lines=list(payment.lines or []),
     )
     session.add(receipt)
     await session.flush()
@@ -119,7 +120,10 @@ async def render_pdf(
     pdf.cell(0, 5, f"Payment reference: {payment.id}", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
     money = format_money
-    rows = [(receipt.description, money(receipt.amount, receipt.currency))]
+    rows = [
+        (str(line["description"]), money(int(line["amount"]), receipt.currency))
+        for line in receipt.lines or []
+    ] or [(receipt.description, money(receipt.amount, receipt.currency))]
     if receipt.vat_rate_basis_points:
         whole, hundredths = divmod(receipt.vat_rate_basis_points, 100)
         percent = f"{whole}.{hundredths:02d}".rstrip("0").rstrip(".") + "%"

@@ -47,9 +47,12 @@ def cap_from(raw: Any) -> Cap | None:
 
 def caps_of(tier: Any) -> dict[str, Cap]:
     """The caps of a customer's tier by meter slug; none without a tier."""
-    if tier is None:
-        return {}
-    found = {slug: cap_from(raw) for slug, raw in (tier.usage_caps or {}).items()}
+    return plan_caps(tier.usage_caps if tier is not None else None)
+
+
+def plan_caps(usage_caps: dict[str, Any] | None) -> dict[str, Cap]:
+    """A plan's `usage_caps`, read."""
+    found = {slug: cap_from(raw) for slug, raw in (usage_caps or {}).items()}
     return {slug: cap for slug, cap in found.items() if cap is not None}
 
 

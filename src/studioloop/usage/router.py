@@ -7,18 +7,73 @@ import uuid
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 
 from studioloop.accounts.dependencies import CurrentUser, require_role
 from studioloop.accounts.members import Membership
+from studioloop.api_keys.dependencies import ApiKeyCaller, require_scope
+from studioloop.api_keys.scopes import USAGE_READ, USAGE_WRITE
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.db.session import DbSession
-from studioloop.tenants.dependencies import CurrentTenant
-from studioloop.usage import exceptions as exc, schemas, service
+from studioloop.tenants.cache import TenantRef
+from studioloop.tenants.dependencies import CurrentTenant, resolve
+from studioloop.usage import exceptions as exc, ingestion, schemas, service
 
 router = APIRouter(prefix=API_PREFIX, tags=["usage"])
 Admin = Annotated[Membership, Depends(require_role("admin"))]
 Member = Annotated[Membership, Depends(require_role("member"))]
+Writer = Annotated[ApiKeyCaller, Depends(require_scope(USAGE_WRITE))]
+Reader = Annotated[ApiKeyCaller, Depends(require_scope(USAGE_READ))]
+
+
+async def _key_studio(request: Request, session: DbSession, caller: ApiKeyCaller) -> TenantRef:
+    """The studio of the calling key (its time zone places events in months)."""
+    return await resolve(session, request.app.state.tenant_cache, ("id", str(caller.tenant_id)))
+
+
+# --- a creator's app, server to server, with an API key ---------------------------------------
+
+
+async def report_events(
+    body: schemas.EventBatchIn, request: Request, caller: Writer, session: DbSession
+) -> schemas.BatchResult:
+    """Report up to 1,000 usage events (API key with `usage:write`). Each event is checked
+    on its own: the answer counts those accepted and those already received (a retried
+    batch changes nothing), and lists each refused one with its index and a code
+    (docs/usage.md). A refused event never sinks the batch."""
+    studio = await _key_studio(request, session, caller)
+    return await ingestion.ingest(session, caller.tenant_id, studio.timezone, body.events)
+
+
+async def check_with_key(
+    request: Request,
+    caller: Reader,
+    session: DbSession,
+    customer: Annotated[str, Query(min_length=1, max_length=320)],
+    meter: Annotated[str | None, Query(max_length=63)] = None,
+    feature: Annotated[str | None, Query(max_length=80)] = None,
+    amount: Annotated[Decimal, Query(gt=0, le=1_000_000_000)] = Decimal(1),
+) -> schemas.CheckOut:
+    """May this customer (user id or email) use a feature, or `amount` more of a meter,
+    now? Answered from the customer's running total and tier (API key with `usage:read`)."""
+    studio = await _key_studio(request, session, caller)
+    return await check(session, caller.tenant_id, studio.timezone, customer, meter, feature, amount)
+
+
+async def usage_with_key(
+    request: Request,
+    caller: Reader,
+    session: DbSession,
+    customer: Annotated[str, Query(min_length=1, max_length=320)],
+) -> list[schemas.UsageLineOut]:
+    """A customer's use of each meter this period, against their tier's caps (API key with
+    `usage:read`)."""
+    studio = await _key_studio(request, session, caller)
+    user_id = await service.customer_id(session, caller.tenant_id, customer)
+    return await service.usage_of(session, studio.timezone, user_id)
+
+
+# --- staff and members ---------------------------------------------------------------------
 
 
 async def list_meters(
@@ -142,4 +197,25 @@ router.add_api_route(
     methods=["GET"],
     response_model=schemas.CheckOut,
     responses=errors(400, 401, 403, 404, 422),
+)
+router.add_api_route(
+    "/usage/events",
+    report_events,
+    methods=["POST"],
+    response_model=schemas.BatchResult,
+    responses=errors(400, 401, 403, 422, 429),
+)
+router.add_api_route(
+    "/usage/check",
+    check_with_key,
+    methods=["GET"],
+    response_model=schemas.CheckOut,
+    responses=errors(400, 401, 403, 404, 422, 429),
+)
+router.add_api_route(
+    "/usage/customers",
+    usage_with_key,
+    methods=["GET"],
+    response_model=list[schemas.UsageLineOut],
+    responses=errors(400, 401, 403, 404, 422, 429),
 )

@@ -92,10 +92,15 @@ class EventIn(BaseModel):
 class EventBatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    events: list[dict[str, Any]] = Field(
+    # Items are not typed here: a malformed event is refused on its own (index and code in
+    # the answer), never by the batch's validation.
+    events: list[Any] = Field(
         min_length=1,
         max_length=MAX_BATCH,
-        description="Up to 1,000 events, each shaped as `EventIn`; each is checked on its own",
+        description=(
+            "Up to 1,000 events, each `{event_id, customer, event, value?, properties?, "
+            "timestamp?}`; each is checked on its own"
+        ),
     )
 
 

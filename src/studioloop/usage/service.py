@@ -17,6 +17,9 @@ from studioloop.usage import exceptions as exc, limits, report, repository, rule
 from studioloop.usage.models import UsageAggregate, UsageMeter
 from studioloop.usage.schemas import CheckOut, MeterIn, MeterUpdate, UsageLineOut
 
+# An amount on a bill, in minor units: as payments keep their lines (payments.lines).
+BillLine = dict[str, Any]
+
 # What a meter counts: these cannot change once it has counted anything, or its totals
 # would mix two meanings.
 COUNTING_FIELDS = ("event_name", "property_filter", "aggregation", "value_property", "reset")
@@ -228,6 +231,48 @@ async def usage_of(session: AsyncSession, timezone: str, user_id: uuid.UUID) -> 
             )
         )
     return lines
+
+
+async def overage_lines(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    usage_caps: dict[str, Any],
+    period_start: datetime,
+) -> list[BillLine]:
+    """What a member's usage past their tier's soft caps costs for the billing period that
+    began at `period_start` (billing-period meters only: a calendar-month or never-reset
+    meter has no period the renewal closes). One line per meter with an overage price."""
+    caps = limits.plan_caps(usage_caps)
+    priced = {slug: cap for slug, cap in caps.items() if not cap.hard and cap.overage_unit_price}
+    if not priced:
+        return []
+    lines: list[BillLine] = []
+    for meter in await list_meters(session, include_archived=True):
+        cap = priced.get(meter.slug)
+        if cap is None or meter.reset != "billing_period":
+            continue
+        row = await repository.total(session, rules.Key(meter.id, user_id, period_start))
+        used = Decimal(row.value) if row is not None else Decimal(0)
+        over = used - cap.included
+        if over <= 0:
+            continue
+        assert cap.overage_unit_price is not None
+        # Part units round up, to the minor unit: a bill never charges a fraction of a cent.
+        amount = int((over * cap.overage_unit_price).to_integral_value(rounding="ROUND_CEILING"))
+        lines.append(
+            {
+                "description": f"{meter.name}: {_plain(over)} {meter.unit} past the "
+                f"{_plain(cap.included)} included",
+                "quantity": _plain(over),
+                "unit_amount": cap.overage_unit_price,
+                "amount": amount,
+            }
+        )
+    return lines
+
+
+def _plain(number: Decimal) -> str:
+    return f"{number.normalize():f}"
 
 
 # --- what the usage pages read ----------------------------------------------------------------
