@@ -164,6 +164,10 @@ class Settings(BaseSettings):
     # Usage events (and their ids, which make retries harmless) are kept this many months;
     # older monthly partitions are dropped by the daily `keep_usage_partitions` job.
     usage_events_retention_months: int = Field(25, ge=2, le=1200)
+    # Where a studio's usage events go when it forwards them to PostHog (tenant settings
+    # `posthog_api_key` and `posthog_region`): the operator's list, never a studio's URL.
+    posthog_us_host: str = "https://us.i.posthog.com"
+    posthog_eu_host: str = "https://eu.i.posthog.com"
     tenant_cache_ttl_seconds: int = 300
     worker_concurrency: int = 4
     # A worker writes a heartbeat every third of this; a job still `doing` under a worker

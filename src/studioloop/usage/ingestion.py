@@ -27,7 +27,8 @@ from zoneinfo import ZoneInfo
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.usage import limits, repository, rules
+from studioloop.jobs import defer
+from studioloop.usage import forwarding, job_names, limits, repository, rules
 from studioloop.usage.schemas import BatchResult, EventIn, RejectedEvent
 
 FUTURE_SKEW = timedelta(minutes=5)
@@ -49,8 +50,15 @@ class _Batch:
 
 
 async def ingest(
-    session: AsyncSession, tenant_id: uuid.UUID, timezone: str, raw_events: Sequence[Any]
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    timezone: str,
+    raw_events: Sequence[Any],
+    *,
+    forward_to: tuple[str, str] | None = None,
 ) -> BatchResult:
+    """Count a batch (module docstring); with `forward_to` (host, key: forwarding.py), the
+    accepted events also go to the studio's PostHog, by a job committed with them."""
     batch = _Batch(tenant_id, ZoneInfo(timezone), datetime.now(UTC))
     parsed = _parse(batch, raw_events)
     resolved = await _resolve_customers(session, batch, parsed)
@@ -88,6 +96,15 @@ async def ingest(
         totals={key: (t.value, t.events, t.latest_at) for key, t in totals.items()},
         new_unique_values=new_values,
     )
+    if forward_to is not None and accepted:
+        host, key = forward_to
+        await defer.defer_in_transaction(
+            session,
+            job_names.FORWARD_TO_POSTHOG,
+            host=host,
+            api_key=key,
+            batch=forwarding.capture_batch(accepted),
+        )
     batch.rejected.sort(key=lambda r: r.index)
     return BatchResult(accepted=len(accepted), duplicates=duplicates, rejected=batch.rejected)
 

@@ -15,9 +15,10 @@ from studioloop.api_keys.dependencies import ApiKeyCaller, require_scope
 from studioloop.api_keys.scopes import USAGE_READ, USAGE_WRITE
 from studioloop.core.openapi import API_PREFIX, errors
 from studioloop.db.session import DbSession
+from studioloop.tenants import service as tenants_service
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant, resolve
-from studioloop.usage import exceptions as exc, ingestion, schemas, service
+from studioloop.usage import exceptions as exc, forwarding, ingestion, schemas, service
 
 router = APIRouter(prefix=API_PREFIX, tags=["usage"])
 Admin = Annotated[Membership, Depends(require_role("admin"))]
@@ -42,7 +43,12 @@ async def report_events(
     batch changes nothing), and lists each refused one with its index and a code
     (docs/usage.md). A refused event never sinks the batch."""
     studio = await _key_studio(request, session, caller)
-    return await ingestion.ingest(session, caller.tenant_id, studio.timezone, body.events)
+    forward_to = forwarding.destination(
+        request.app.state.settings, await tenants_service.settings_of(session, caller.tenant_id)
+    )
+    return await ingestion.ingest(
+        session, caller.tenant_id, studio.timezone, body.events, forward_to=forward_to
+    )
 
 
 async def check_with_key(

@@ -12,7 +12,7 @@ from studioloop.core.logging import get_logger
 from studioloop.db.engine import get_database
 from studioloop.jobs.app import DEFAULT_RETRY, job_app
 from studioloop.jobs.per_tenant import for_each_tenant
-from studioloop.usage import repository
+from studioloop.usage import forwarding, job_names, repository
 
 logger = get_logger(__name__)
 MONTHS_AHEAD = 2
@@ -43,3 +43,10 @@ async def keep_usage_partitions(timestamp: int) -> int:
     forgotten = await for_each_tenant(_forget_ids, active_only=False)
     logger.info("usage partitions kept", made=made, event_ids_forgotten=forgotten)
     return made
+
+
+@job_app.task(name=job_names.FORWARD_TO_POSTHOG, queue="usage", retry=DEFAULT_RETRY)
+async def forward_usage_to_posthog(host: str, api_key: str, batch: list[dict[str, Any]]) -> int:
+    """A batch's accepted events, to the studio's PostHog project (forwarding.py)."""
+    await forwarding.send(host, api_key, batch)
+    return len(batch)
