@@ -79,6 +79,7 @@ from studioloop.web.studio_pages import router as studio_pages_router
 from studioloop.web.timetable_admin import router as timetable_admin_router
 from studioloop.web.timetable_pages import router as timetable_pages_router
 from studioloop.web.unsubscribe import router as unsubscribe_router
+from studioloop.web.usage_admin import router as usage_admin_router
 
 logger = get_logger(__name__)
 SWAGGER_DIR = Path(fastapi_offline.__file__).resolve().parent / "static"
@@ -171,6 +172,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
     app.include_router(timetable_admin_router)
     app.include_router(class_admin_router)
     app.include_router(places_admin_router)
+    app.include_router(usage_admin_router)
     app.include_router(members_admin_router)
     app.include_router(member_admin_router)
     app.include_router(pricing_pages_router)

@@ -19,6 +19,7 @@ from tests.conftest import Owner
 from tests.e2e.test_member_portal import _give_credits
 from tests.e2e.test_sandbox_checkout import PASSWORD, _person
 from tests.e2e.test_tour import _busy_week
+from tests.e2e.test_usage_pages import ingest
 
 AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
 PHONE = {"width": 390, "height": 844}
@@ -58,7 +59,7 @@ def _sign_in(page: Page, base: str, email: str) -> None:
 
 
 def test_no_page_has_a_serious_accessibility_violation(
-    checked_page: Page, live_server: str, owner_db: Owner
+    checked_page: Page, live_server: str, owner_db: Owner, owner_url: str
 ) -> None:
     base = live_server
     api, owner, occurrences = _busy_week(base, owner_db)
@@ -71,6 +72,18 @@ def test_no_page_has_a_serious_accessibility_violation(
     )
     assert booked.status_code == 201, booked.text
     booking_id = booked.json()["id"]
+    # A meter with some use: the usage page and a member's bars have something to show.
+    metered = httpx.post(
+        f"{api}/usage/meters",
+        headers=owner,
+        json={"slug": "reviews", "name": "AI reviews", "event_name": "review"},
+    )
+    assert metered.status_code == 201, metered.text
+    ingest(
+        owner_url,
+        owner_db,
+        [{"event_id": "a11y-1", "customer": "naledi@example.com", "event": "review"}],
+    )
     occurrence = occurrences[1]
     key = httpx.post(
         f"{api}/api-keys", headers=owner, json={"name": "Website", "scopes": ["bookings:read"]}
@@ -113,6 +126,7 @@ def test_no_page_has_a_serious_accessibility_violation(
             "/s/loop-yoga/admin/pricing",
             "/s/loop-yoga/admin/settings",
             "/s/loop-yoga/admin/marketplace",
+            "/s/loop-yoga/admin/usage",
             "/s/loop-yoga/admin/api-keys",
             f"/s/loop-yoga/admin/api-keys/{key_id}/revoke",
             "/s/loop-yoga/staff/checkin",

@@ -336,3 +336,107 @@ async def keep_partitions(session: AsyncSession, months_ahead: int, keep_months:
 
 async def forget_old_event_ids(session: AsyncSession, keep_months: int) -> int:
     return await raw.execute(session, _FORGET_OLD_IDS, {"keep": keep_months})
+
+
+# --- reads for the usage pages ----------------------------------------------------------------
+
+# Totals whose period holds `now`: the candidates for each customer's current period (the
+# service keeps those that are the period a check would read, so a calendar month from
+# before a customer subscribed is not mistaken for their billing period).
+_CURRENT_TOTALS = """
+SELECT a.meter_id, a.user_id, a.period_start, a.value, a.events
+FROM usage_aggregates a
+JOIN usage_meters m ON m.id = a.meter_id AND m.tenant_id = a.tenant_id
+WHERE a.tenant_id = %(tenant_id)s AND m.archived_at IS NULL AND a.events > 0
+    AND a.period_start <= %(now)s AND (a.period_end IS NULL OR a.period_end > %(now)s)
+"""
+
+
+async def current_totals(session: AsyncSession, tenant_id: uuid.UUID, now: datetime) -> list[Any]:
+    return await raw.fetch_all(session, _CURRENT_TOTALS, {"tenant_id": tenant_id, "now": now})
+
+
+# Every customer with an entitled subscription now, and their plan's caps (as _TIERS).
+_EVERY_TIER = """
+SELECT s.user_id, s.id AS subscription_id, s.created_at AS subscribed_at,
+    s.current_period_start, s.current_period_end,
+    p.id AS plan_id, p.name AS plan_name, p.usage_caps, p.feature_entitlements
+FROM subscriptions s
+JOIN membership_plans p ON p.id = s.plan_id AND p.tenant_id = s.tenant_id
+WHERE s.tenant_id = %(tenant_id)s AND s.status IN ('active', 'past_due')
+"""
+
+
+async def every_tier(session: AsyncSession, tenant_id: uuid.UUID) -> list[Any]:
+    return await raw.fetch_all(session, _EVERY_TIER, {"tenant_id": tenant_id})
+
+
+_PEOPLE = """
+SELECT u.id, u.email, u.first_name, u.last_name
+FROM users u JOIN user_tenant_roles r ON r.user_id = u.id AND r.tenant_id = %(tenant_id)s
+WHERE u.id = ANY(%(ids)s)
+"""
+
+
+async def people(
+    session: AsyncSession, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> list[Any]:
+    """The studio's people among `ids`, with their names (someone who left is not shown)."""
+    return await raw.fetch_all(session, _PEOPLE, {"tenant_id": tenant_id, "ids": list(ids)})
+
+
+# What a meter counted each day (in the studio's zone) from the stored events: the same
+# selection as rules.matches (name, properties holding the filter, received while the meter
+# was live), aggregated per day. A property that is not a number reads as none rather than
+# failing the page (ingestion refused such events for the meters that need a number).
+_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+_DAILY = """
+WITH picked AS (
+    SELECT (occurred_at AT TIME ZONE %(zone)s)::date AS day, occurred_at,
+        CASE WHEN %(property)s::text IS NULL THEN coalesce(value, 1)
+             WHEN properties ->> %(property)s::text ~ %(number)s
+             THEN (properties ->> %(property)s::text)::numeric END AS amount,
+        CASE WHEN %(property)s::text IS NULL THEN value::text
+             ELSE properties ->> %(property)s::text END AS label
+    FROM usage_events
+    WHERE tenant_id = %(tenant_id)s AND occurred_at >= %(since)s AND occurred_at < %(until)s
+        AND event_name = %(event_name)s AND properties @> %(filter)s
+        AND received_at >= %(created_at)s
+        AND (%(archived_at)s::timestamptz IS NULL OR received_at < %(archived_at)s)
+        AND (%(user_id)s::uuid IS NULL OR user_id = %(user_id)s)
+)
+SELECT day, count(*) AS events, sum(amount) AS total, max(amount) AS highest,
+    count(DISTINCT label) AS distinct_values,
+    (array_agg(amount ORDER BY occurred_at DESC, amount DESC))[1] AS latest
+FROM picked GROUP BY day ORDER BY day
+"""
+
+
+async def daily(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    meter: Meter,
+    *,
+    since: datetime,
+    until: datetime,
+    zone: str,
+    user_id: uuid.UUID | None,
+) -> list[Any]:
+    """Per day: events, their sum, highest, distinct values and the last value."""
+    return await raw.fetch_all(
+        session,
+        _DAILY,
+        {
+            "tenant_id": tenant_id,
+            "zone": zone,
+            "property": meter.value_property,
+            "number": _NUMBER,
+            "since": since,
+            "until": until,
+            "event_name": meter.event_name,
+            "filter": Jsonb(meter.property_filter or {}),
+            "created_at": meter.created_at,
+            "archived_at": meter.archived_at,
+            "user_id": user_id,
+        },
+    )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,7 +13,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioloop.usage import exceptions as exc, limits, repository, rules
+from studioloop.usage import exceptions as exc, limits, report, repository, rules
 from studioloop.usage.models import UsageAggregate, UsageMeter
 from studioloop.usage.schemas import CheckOut, MeterIn, MeterUpdate, UsageLineOut
 
@@ -272,3 +273,115 @@ async def overage_lines(
 
 def _plain(number: Decimal) -> str:
     return f"{number.normalize():f}"
+
+
+# --- what the usage pages read ----------------------------------------------------------------
+
+TREND_DAYS = 30
+
+
+def _use(
+    meter: UsageMeter,
+    user_id: uuid.UUID,
+    tier: Any,
+    zone: ZoneInfo,
+    totals: dict[rules.Key, Decimal],
+) -> report.MeterUse:
+    """The customer's use of the meter in the period a check would read now."""
+    key, end = _current_key(meter, user_id, tier, zone)
+    return report.MeterUse(
+        used=totals.get(key, Decimal(0)),
+        cap=limits.caps_of(tier).get(meter.slug),
+        period_start=key.period_start,
+        period_end=end,
+    )
+
+
+async def period_report(
+    session: AsyncSession, tenant_id: uuid.UUID, timezone: str
+) -> report.PeriodReport:
+    """Each customer's use of every live meter this period, against their tier: everyone
+    with a tier, and anyone else who used something. Read from the running totals (one
+    row per customer, meter and period), like the checks."""
+    meters = await list_meters(session, include_archived=False)
+    rows = await repository.current_totals(session, tenant_id, datetime.now(UTC))
+    totals = {
+        rules.Key(row.meter_id, row.user_id, row.period_start): Decimal(row.value) for row in rows
+    }
+    tiers = {row.user_id: row for row in await repository.every_tier(session, tenant_id)}
+    wanted = {row.user_id for row in rows} | set(tiers)
+    zone = ZoneInfo(timezone)
+    customers = []
+    for person in await repository.people(session, tenant_id, sorted(wanted)):
+        tier = tiers.get(person.id)
+        customers.append(
+            report.CustomerUse(
+                user_id=person.id,
+                email=person.email,
+                name=f"{person.first_name} {person.last_name}".strip() or person.email,
+                tier=tier.plan_name if tier is not None else None,
+                uses={m.id: _use(m, person.id, tier, zone, totals) for m in meters},
+            )
+        )
+    customers.sort(key=lambda c: (c.name.lower(), c.email))
+    return report.PeriodReport(meters=meters, customers=customers)
+
+
+async def member_usage(
+    session: AsyncSession, timezone: str, user_id: uuid.UUID
+) -> report.MemberUsage:
+    """One member's tier and a bar per live meter: their use this period against its cap."""
+    tier = await _tier(session, user_id)
+    zone = ZoneInfo(timezone)
+    bars = []
+    for meter in await list_meters(session, include_archived=False):
+        key, _ = _current_key(meter, user_id, tier, zone)
+        row = await repository.total(session, key)
+        totals = {key: Decimal(row.value)} if row is not None else {}
+        bars.append(report.MeterBar(meter, _use(meter, user_id, tier, zone, totals)))
+    return report.MemberUsage(tier=tier.plan_name if tier is not None else None, bars=bars)
+
+
+async def trend(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    timezone: str,
+    meter: UsageMeter,
+    *,
+    user_id: uuid.UUID | None = None,
+    days: int = TREND_DAYS,
+) -> report.Trend:
+    """The meter's value per day over the last `days` days (today included, in the
+    studio's zone), for everyone or one customer.
+
+    Read from the stored events, not the totals: a total is per period, and a day is not
+    one. The events are partitioned by month, so this reads the last month or two of
+    them; the checks and ingestion never do (a page may take longer than a check)."""
+    zone = ZoneInfo(timezone)
+    today = datetime.now(zone).date()
+    first = today.toordinal() - days + 1
+    since = datetime.combine(date.fromordinal(first), time(), zone).astimezone(UTC)
+    until = datetime.combine(date.fromordinal(today.toordinal() + 1), time(), zone)
+    rows = await repository.daily(
+        session,
+        tenant_id,
+        replace(_rule_meter(meter), archived_at=meter.archived_at),
+        since=since,
+        until=until.astimezone(UTC),
+        zone=timezone,
+        user_id=user_id,
+    )
+    by_day = {row.day: _day_value(meter.aggregation, row) for row in rows}
+    series = [date.fromordinal(first + n) for n in range(days)]
+    return report.Trend(meter, [(day, by_day.get(day, Decimal(0))) for day in series])
+
+
+def _day_value(aggregation: str, row: Any) -> Decimal:
+    value = {
+        "count": row.events,
+        "sum": row.total,
+        "max": row.highest,
+        "latest": row.latest,
+        "unique_count": row.distinct_values,
+    }[aggregation]
+    return Decimal(value) if value is not None else Decimal(0)

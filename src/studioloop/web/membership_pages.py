@@ -27,6 +27,8 @@ from studioloop.credits import service as credits
 from studioloop.db.session import DbSession
 from studioloop.tenants.cache import TenantRef
 from studioloop.tenants.dependencies import CurrentTenant
+from studioloop.usage import service as usage
+from studioloop.usage.report import figure
 from studioloop.web.csrf import CSRF_FIELD, check_csrf
 from studioloop.web.forms import attempt
 from studioloop.web.member_pages import member_or_login
@@ -119,6 +121,11 @@ async def _page(
     mine = await membership_of(session, user)
     context: dict[str, Any] = {**shown, "user": user, "mine": mine, "error": error}
     context["done"] = DONE.get(request.query_params.get("done", ""))
+    # A creator's tiers cap metered use: the member's bars, when the studio meters anything.
+    context["usage"] = await usage.member_usage(session, zone, user.id)
+    context["figure"] = figure
+    context["money"] = lambda amount: format_money(amount, tenant.currency)
+    context["local_day"] = lambda moment: local_day(moment, zone)
     if mine is not None:
         sub = mine.subscription
         renewing = mine.next_plan or mine.plan
