@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-from studioloop.app import create_app
 from tests.conftest import Api, Owner
 from tests.usage.conftest import Creator, RunJobs, run_jobs
 from tests.web.test_pages import CSRF, _login
@@ -22,15 +21,6 @@ __all__ = ["run_jobs"]  # the fixture, for these tests
 
 USAGE = "/s/loop-yoga/admin/usage"
 CAPS = {"reviews": 10, "minutes": {"included": 100, "hard": False, "overage_unit_price": 150}}
-
-
-@pytest.fixture
-async def web(database: Any, settings: Any) -> Any:
-    app = create_app(settings.model_copy(update={"environment": "development"}))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
-    ) as client:
-        yield client
 
 
 @pytest.fixture

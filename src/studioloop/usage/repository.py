@@ -389,54 +389,36 @@ async def people(
 # selection as rules.matches (name, properties holding the filter, received while the meter
 # was live), aggregated per day. A property that is not a number reads as none rather than
 # failing the page (ingestion refused such events for the meters that need a number).
-_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
-_DAILY = """
-WITH picked AS (
-    SELECT (occurred_at AT TIME ZONE %(zone)s)::date AS day, occurred_at,
-        CASE WHEN %(property)s::text IS NULL THEN coalesce(value, 1)
-             WHEN properties ->> %(property)s::text ~ %(number)s
-             THEN (properties ->> %(property)s::text)::numeric END AS amount,
-        CASE WHEN %(property)s::text IS NULL THEN value::text
-             ELSE properties ->> %(property)s::text END AS label
-    FROM usage_events
-    WHERE tenant_id = %(tenant_id)s AND occurred_at >= %(since)s AND occurred_at < %(until)s
-        AND event_name = %(event_name)s AND properties @> %(filter)s
-        AND received_at >= %(created_at)s
-        AND (%(archived_at)s::timestamptz IS NULL OR received_at < %(archived_at)s)
-        AND (%(user_id)s::uuid IS NULL OR user_id = %(user_id)s)
-)
-SELECT day, count(*) AS events, sum(amount) AS total, max(amount) AS highest,
-    count(DISTINCT label) AS distinct_values,
-    (array_agg(amount ORDER BY occurred_at DESC, amount DESC))[1] AS latest
-FROM picked GROUP BY day ORDER BY day
+_EVENTS_BETWEEN = """
+SELECT event_id, user_id, event_name AS name, value, properties, occurred_at,
+    billing_period_start, billing_period_end, received_at
+FROM usage_events
+WHERE tenant_id = %(tenant_id)s AND event_name = %(event_name)s
+    AND occurred_at >= %(since)s AND occurred_at < %(until)s
+    AND (%(user_id)s::uuid IS NULL OR user_id = %(user_id)s)
 """
 
 
-async def daily(
+async def events_between(
     session: AsyncSession,
     tenant_id: uuid.UUID,
-    meter: Meter,
+    event_name: str,
     *,
     since: datetime,
     until: datetime,
-    zone: str,
     user_id: uuid.UUID | None,
-) -> list[Any]:
-    """Per day: events, their sum, highest, distinct values and the last value."""
-    return await raw.fetch_all(
+) -> list[Event]:
+    """The stored events of one name in a time window (for a page's trend: the rules of
+    what a meter counts are applied to them in Python, rules.py, not here)."""
+    rows = await raw.fetch_all(
         session,
-        _DAILY,
+        _EVENTS_BETWEEN,
         {
             "tenant_id": tenant_id,
-            "zone": zone,
-            "property": meter.value_property,
-            "number": _NUMBER,
+            "event_name": event_name,
             "since": since,
             "until": until,
-            "event_name": meter.event_name,
-            "filter": Jsonb(meter.property_filter or {}),
-            "created_at": meter.created_at,
-            "archived_at": meter.archived_at,
             "user_id": user_id,
         },
     )
+    return [Event(**row._asdict()) for row in rows]

@@ -362,26 +362,40 @@ async def trend(
     first = today.toordinal() - days + 1
     since = datetime.combine(date.fromordinal(first), time(), zone).astimezone(UTC)
     until = datetime.combine(date.fromordinal(today.toordinal() + 1), time(), zone)
-    rows = await repository.daily(
+    events = await repository.events_between(
         session,
         tenant_id,
-        replace(_rule_meter(meter), archived_at=meter.archived_at),
+        meter.event_name,
         since=since,
         until=until.astimezone(UTC),
-        zone=timezone,
         user_id=user_id,
     )
-    by_day = {row.day: _day_value(meter.aggregation, row) for row in rows}
+    by_day = _per_day(replace(_rule_meter(meter), archived_at=meter.archived_at), events, zone)
     series = [date.fromordinal(first + n) for n in range(days)]
-    return report.Trend(meter, [(day, by_day.get(day, Decimal(0))) for day in series])
+    return report.Trend(
+        meter, [(day, by_day[day].value if day in by_day else Decimal(0)) for day in series]
+    )
 
 
-def _day_value(aggregation: str, row: Any) -> Decimal:
-    value = {
-        "count": row.events,
-        "sum": row.total,
-        "max": row.highest,
-        "latest": row.latest,
-        "unique_count": row.distinct_values,
-    }[aggregation]
-    return Decimal(value) if value is not None else Decimal(0)
+def _per_day(
+    meter: rules.Meter, events: list[rules.Event], zone: ZoneInfo
+) -> dict[date, rules.Total]:
+    """The meter's value per local day, counted by the meter's own rules (rules.py): a day
+    is folded like a period; a unique value counts once a day."""
+    totals: dict[date, rules.Total] = {}
+    seen: set[tuple[date, str]] = set()
+    for event in sorted(events, key=lambda e: (e.occurred_at, e.event_id)):
+        if not rules.matches(meter, event):
+            continue
+        try:
+            item = rules.contribution(meter, event, zone)
+        except rules.MissingProperty:
+            continue
+        day = event.occurred_at.astimezone(zone).date()
+        fresh = True
+        if item.unique_value is not None:
+            mark = (day, item.unique_value)
+            fresh = mark not in seen
+            seen.add(mark)
+        totals.setdefault(day, rules.Total()).fold(item, new_unique=fresh)
+    return totals
