@@ -4,6 +4,7 @@ renewal payment and its receipt, priced by the plan the ending period was on."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from studioloop.billing.tasks import renew_memberships
@@ -87,3 +88,38 @@ async def test_a_renewal_bills_usage_past_soft_caps(
         f"{creator.base}/payments/{payment_id}/receipt.pdf", headers=member["headers"]
     )
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+async def test_a_renewal_rolls_the_period_over(
+    creator: Creator, database: Any, owner_db: Owner, run_jobs: RunJobs
+) -> None:
+    """After the renewal, usage counts from zero in the new period, the check says so, and
+    late events for the period just billed are refused."""
+    await creator.meter(slug="reviews", name="AI reviews", event_name="ai_review")
+    plan = await creator.plan(name="Coach Pro", credits_per_period=None, usage_caps={"reviews": 5})
+    member, subscription = await creator.tier_member(plan, run_jobs)
+    _due_now(owner_db, subscription["id"])
+    owner_db.rows(  # subscribed when that period began, as a month-old membership was
+        "UPDATE subscriptions SET created_at = now() - interval '1 month' WHERE id = %s",
+        uuid.UUID(subscription["id"]),
+    )
+    me = member["user"]["id"]
+
+    def review(**extra: Any) -> dict[str, Any]:
+        return {"event_id": uuid.uuid4().hex, "customer": me, "event": "ai_review", **extra}
+
+    assert (await creator.ingest(database, [review() for _ in range(5)])).accepted == 5
+    full = (await creator.check(customer=me, meter="reviews")).json()
+    assert full["used"] == "5" and full["state"] == "blocked"
+    old_period_end = owner_db.value(
+        "SELECT current_period_end FROM subscriptions WHERE id = %s", uuid.UUID(subscription["id"])
+    )
+    assert await renew_memberships(timestamp=0) == 1
+    fresh = (await creator.check(customer=me, meter="reviews")).json()
+    assert fresh["used"] == "0" and fresh["allowed"] and fresh["state"] == "ok"
+    late = await creator.ingest(
+        database, [review(timestamp=(old_period_end - timedelta(hours=1)).isoformat())]
+    )
+    assert [r.code for r in late.rejected] == ["PERIOD_CLOSED"]
+    assert (await creator.ingest(database, [review()])).accepted == 1
+    assert (await creator.check(customer=me, meter="reviews")).json()["used"] == "1"
