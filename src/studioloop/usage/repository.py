@@ -195,26 +195,26 @@ async def store_batch(
                 session, _RELEASE_IDS, {"tenant_id": tenant_id, "event_ids": list(refused_ids)}
             )
         if totals:
-            keys = list(totals)
-            await raw.send(
-                session,
-                _SET_TOTALS,
-                {
-                    "tenant_id": tenant_id,
-                    "meter_ids": [k.meter_id for k in keys],
-                    "user_ids": [k.user_id for k in keys],
-                    "starts": [k.period_start for k in keys],
-                    "values": [totals[k][0] for k in keys],
-                    "events": [totals[k][1] for k in keys],
-                    "latest": [totals[k][2] for k in keys],
-                },
-            )
+            await raw.send(session, _SET_TOTALS, {"tenant_id": tenant_id, **_total_params(totals)})
         if new_unique_values:
             await raw.send(
                 session,
                 _REMEMBER_VALUES,
                 {"tenant_id": tenant_id, **_unique_params(new_unique_values)},
             )
+
+
+def _total_params(totals: dict[Key, tuple[Decimal, int, datetime | None]]) -> dict[str, Any]:
+    """Totals (value, events, latest_at) by key, as the arrays the statements unnest."""
+    keys = list(totals)
+    return {
+        "meter_ids": [k.meter_id for k in keys],
+        "user_ids": [k.user_id for k in keys],
+        "starts": [k.period_start for k in keys],
+        "values": [totals[k][0] for k in keys],
+        "events": [totals[k][1] for k in keys],
+        "latest": [totals[k][2] for k in keys],
+    }
 
 
 def _event_params(tenant_id: uuid.UUID, events: Sequence[Event]) -> dict[str, Any]:
@@ -298,21 +298,9 @@ async def insert_totals(
     unique_values: Sequence[tuple[Key, str]],
 ) -> None:
     """Totals made from nothing (the rebuild): value, events, latest_at, period end."""
-    keys = list(totals)
-    await raw.execute(
-        session,
-        _INSERT_TOTALS,
-        {
-            "tenant_id": tenant_id,
-            "meter_ids": [k.meter_id for k in keys],
-            "user_ids": [k.user_id for k in keys],
-            "starts": [k.period_start for k in keys],
-            "ends": [totals[k][3] for k in keys],
-            "values": [totals[k][0] for k in keys],
-            "events": [totals[k][1] for k in keys],
-            "latest": [totals[k][2] for k in keys],
-        },
-    )
+    ends = [end for *_, end in totals.values()]
+    params = _total_params({key: total[:3] for key, total in totals.items()})
+    await raw.execute(session, _INSERT_TOTALS, {"tenant_id": tenant_id, "ends": ends, **params})
     if unique_values:
         await raw.execute(
             session, _REMEMBER_VALUES, {"tenant_id": tenant_id, **_unique_params(unique_values)}
