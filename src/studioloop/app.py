@@ -227,7 +227,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False) ->
             is_tenant_domain=tenant_domain_check(app.state.tenant_cache),
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure)
-    app.add_middleware(StorableTextMiddleware)
+    # Usage batches refuse such an event alone (usage/ingestion.py), as their contract says.
+    app.add_middleware(
+        StorableTextMiddleware, checked_item_by_item=frozenset({f"{API_PREFIX}/usage/events"})
+    )
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_request_body_bytes,

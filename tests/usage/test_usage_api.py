@@ -3,7 +3,9 @@ usage, with the key's scopes and studio enforced."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from tests.conftest import Owner, assert_error
@@ -115,3 +117,75 @@ async def test_batches_are_bounded_and_shaped(creator: Creator) -> None:
     mixed = await creator.client.post("/api/v1/usage/events", headers=writer, json={"events": odd})
     assert mixed.status_code == 200
     assert [r["code"] for r in mixed.json()["rejected"]] == ["INVALID_EVENT"] * 4
+
+
+async def test_found_in_review_each_bad_event_alone(creator: Creator, owner_db: Owner) -> None:
+    """From outside, these once answered 500 (a year-1 time), sank the batch (a NUL, now
+    refused per event as the contract says), or were counted (a number as text, a huge or
+    negative property, a time as a number)."""
+    await creator.meter(
+        slug="minutes", name="Minutes", event_name="video", aggregation="sum",
+        value_property="minutes",
+    )  # fmt: skip
+    member = await creator.new_member()
+    writer = await _key(creator, "usage:write")
+    me = member["email"]
+
+    def event(n: int, **extra: Any) -> dict[str, Any]:
+        return {"event_id": f"r{n}", "customer": me, "event": "video", **extra}
+
+    batch = [
+        event(0, properties={"minutes": 10}),  # fine
+        event(1, properties={"minutes": 5}, timestamp="0001-01-01T00:00:00+00:00"),
+        event(2, properties={"minutes": 5}, timestamp="0001-01-01T01:00:00+01:00"),
+        event(3, properties={"minutes": 1e300}),
+        event(4, properties={"minutes": -1e20}),
+        event(5, properties={"minutes": "5"}),
+        event(6, properties={"minutes": 5}, timestamp=1796677000),
+        {**event(7, properties={"minutes": 5}), "event": "vid\u0000eo"},
+        {**event(8, properties={"minutes": 5}), "event_id": "bad\u0000id"},
+        event(9, properties={"minutes": 5, "note": "\ud800"}),
+        event(10, value=-3, properties={"minutes": 5}),
+        event(11, properties={"minutes": 2.5}),  # fine
+    ]
+    # A lone surrogate cannot be sent as UTF-8 text: the body is written with escapes.
+    body = json.dumps({"events": batch})
+    answer = await creator.client.post(
+        "/api/v1/usage/events",
+        headers={**writer, "content-type": "application/json"},
+        content=body.encode(),
+    )
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["accepted"] == 2
+    codes = {r["index"]: r["code"] for r in result["rejected"]}
+    assert codes == {
+        1: "INVALID_EVENT", 2: "INVALID_EVENT", 3: "MISSING_PROPERTY", 4: "MISSING_PROPERTY",
+        5: "MISSING_PROPERTY", 6: "INVALID_EVENT", 7: "INVALID_EVENT", 8: "INVALID_EVENT",
+        9: "INVALID_EVENT", 10: "INVALID_EVENT",
+    }  # fmt: skip
+    assert [r["event_id"] for r in result["rejected"] if r["index"] == 8] == [None]
+    assert owner_db.value("SELECT sum(value) FROM usage_aggregates") == Decimal("12.5")
+
+
+async def test_a_check_warns_for_the_amount_asked_about(
+    creator: Creator, run_jobs: RunJobs
+) -> None:
+    await creator.meter(slug="reviews", name="AI reviews", event_name="ai_review")
+    plan = await creator.plan(
+        name="Coach Pro", usage_caps={"reviews": {"included": 300, "hard": False}}
+    )
+    member, _ = await creator.tier_member(plan, run_jobs)
+    reader = await _key(creator, "usage:read")
+
+    async def state(amount: int) -> str:
+        answer = await creator.client.get(
+            "/api/v1/usage/check",
+            headers=reader,
+            params={"customer": member["email"], "meter": "reviews", "amount": amount},
+        )
+        return str(answer.json()["state"])
+
+    assert await state(1) == "ok"
+    assert await state(250) == "warn"  # 250 of 300 would be past 80%
+    assert await state(500) == "warn"  # past a soft cap: allowed, billed

@@ -174,12 +174,19 @@ class StorableTextMiddleware:
     later, they surfaced as whatever the first place to store them raised (a job's JSON
     arguments, the driver's encoder). Only bodies with a `\\u` escape are parsed twice."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, checked_item_by_item: frozenset[str] = frozenset()) -> None:
         self.app = app
+        # Paths whose endpoint refuses unstorable text in each item of a batch on its own
+        # (one bad item must not sink the others): not refused whole here.
+        self.checked_item_by_item = checked_item_by_item
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         content_type = _header(scope, b"content-type") or ""
-        if scope["type"] != "http" or "json" not in content_type:
+        if (
+            scope["type"] != "http"
+            or "json" not in content_type
+            or scope["path"] in self.checked_item_by_item
+        ):
             await self.app(scope, receive, send)
             return
         seen = b""

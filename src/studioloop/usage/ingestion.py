@@ -32,6 +32,9 @@ from studioloop.usage import forwarding, job_names, limits, repository, rules
 from studioloop.usage.schemas import BatchResult, EventIn, RejectedEvent
 
 FUTURE_SKEW = timedelta(minutes=5)
+# Usage from before this is refused as malformed (a year-1 time also overflowed the month
+# arithmetic in rules.month_of).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 MONTH_GRACE = timedelta(days=1)
 _EVENT = TypeAdapter(EventIn)
 
@@ -114,7 +117,8 @@ def _parse(batch: _Batch, raw_events: Sequence[Any]) -> list[tuple[int, EventIn]
     seen: set[str] = set()
     for index, raw in enumerate(raw_events):
         event_id = raw.get("event_id") if isinstance(raw, dict) else None
-        shown_id = event_id if isinstance(event_id, str) else None
+        # Given back in the answer only if it can be written in it.
+        shown_id = event_id if isinstance(event_id, str) and not _bad_text(event_id) else None
         try:
             event = _EVENT.validate_python(raw)
         except ValidationError as error:
@@ -129,6 +133,9 @@ def _parse(batch: _Batch, raw_events: Sequence[Any]) -> list[tuple[int, EventIn]
         when = event.timestamp
         if when is not None and when.tzinfo is None:
             batch.reject(index, shown_id, "INVALID_EVENT", "timestamp: give a UTC offset")
+            continue
+        if when is not None and when < EARLIEST:
+            batch.reject(index, shown_id, "INVALID_EVENT", "timestamp: before the year 2000")
             continue
         if when is not None and when > batch.now + FUTURE_SKEW:
             batch.reject(
@@ -146,12 +153,19 @@ def _unstorable(event: EventIn) -> str | None:
     """Text PostgreSQL cannot store (a NUL, a lone surrogate) would fail the whole batch's
     statement: such an event is refused on its own instead."""
     for text in _strings([event.event_id, event.customer, event.event, event.properties]):
-        if "\x00" in text:
-            return "Text may not contain the NUL character."
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return "Text must be valid Unicode."
+        problem = _bad_text(text)
+        if problem:
+            return problem
+    return None
+
+
+def _bad_text(text: str) -> str | None:
+    if "\x00" in text:
+        return "Text may not contain the NUL character."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Text must be valid Unicode."
     return None
 
 

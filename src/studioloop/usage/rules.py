@@ -70,7 +70,7 @@ class Contribution:
 class MissingProperty(ValueError):
     def __init__(self, meter: Meter) -> None:
         wanted = meter.value_property or "value"
-        kind = "a value" if meter.aggregation == "unique_count" else "a number"
+        kind = "a value" if meter.aggregation == "unique_count" else "a number from 0 to 1e15"
         super().__init__(f"Meter '{meter.slug}' needs {kind} in '{wanted}'.")
 
 
@@ -84,14 +84,20 @@ def matches(meter: Meter, event: Event) -> bool:
     return all(event.properties.get(name) == want for name, want in meter.property_filter.items())
 
 
+# What a counted number may be, as the event's own `value` (usage/schemas.py): usage is
+# never negative (it would erase usage, and get a customer back under a hard cap).
+LARGEST = Decimal("1e15")
+
+
 def _number(raw: Any) -> Decimal | None:
-    if isinstance(raw, bool) or raw is None:
+    """A JSON number from 0 to LARGEST; text such as "5" is not one."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
         return None
     try:
         number = Decimal(str(raw))
     except InvalidOperation:
         return None
-    return number if number.is_finite() else None
+    return number if number.is_finite() and 0 <= number <= LARGEST else None
 
 
 def contribution(meter: Meter, event: Event, timezone: ZoneInfo) -> Contribution:

@@ -5,7 +5,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
 
 from studioloop.core.schemas import omittable
 
@@ -81,12 +89,20 @@ class EventIn(BaseModel):
     )
     event: StrictStr = Field(min_length=1, max_length=120, description="The event's name")
     value: StrictInt | StrictFloat | None = Field(
-        default=None, ge=-1e15, le=1e15, allow_inf_nan=False, description="What a sum counts"
+        default=None, ge=0, le=1e15, allow_inf_nan=False, description="What a sum counts"
     )
     properties: dict[str, Any] = Field(default_factory=dict, max_length=50)
     timestamp: datetime | None = Field(
-        default=None, description="When it happened (with a UTC offset); absent: now"
+        default=None, description="When it happened, ISO 8601 with a UTC offset; absent: now"
     )
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _iso_text_only(cls, value: Any) -> Any:
+        # Pydantic would read a number as seconds since 1970: the contract is ISO text.
+        if value is not None and not isinstance(value, str):
+            raise ValueError("give the time as ISO 8601 text with a UTC offset")
+        return value
 
 
 class EventBatchIn(BaseModel):

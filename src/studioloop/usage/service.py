@@ -180,9 +180,10 @@ async def check_meter(
         )
     after = used + amount if meter.aggregation in rules.ADDITIVE else amount
     allowed = not cap.hard or after <= cap.included
-    state = limits.state_of(used, cap)
-    if not allowed:
-        state = "blocked"
+    # The state of the use asked about: what using `amount` more would leave.
+    state = limits.state_of(after, cap) if allowed else "blocked"
+    if allowed and state == "blocked":  # exactly at a hard cap: allowed, and the last
+        state = "warn"
     return CheckOut(
         allowed=allowed,
         state=state,
@@ -381,9 +382,10 @@ def _per_day(
     meter: rules.Meter, events: list[rules.Event], zone: ZoneInfo
 ) -> dict[date, rules.Total]:
     """The meter's value per local day, counted by the meter's own rules (rules.py): a day
-    is folded like a period; a unique value counts once a day."""
+    is folded like a period; a distinct value counts once a day per customer (a meter
+    counts per customer: the studio's daily figure is the sum of theirs)."""
     totals: dict[date, rules.Total] = {}
-    seen: set[tuple[date, str]] = set()
+    seen: set[tuple[date, uuid.UUID, str]] = set()
     for event in sorted(events, key=lambda e: (e.occurred_at, e.event_id)):
         if not rules.matches(meter, event):
             continue
@@ -394,7 +396,7 @@ def _per_day(
         day = event.occurred_at.astimezone(zone).date()
         fresh = True
         if item.unique_value is not None:
-            mark = (day, item.unique_value)
+            mark = (day, event.user_id, item.unique_value)
             fresh = mark not in seen
             seen.add(mark)
         totals.setdefault(day, rules.Total()).fold(item, new_unique=fresh)
