@@ -104,6 +104,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--checks", type=int, default=20_000, help="usage/check requests")
     parser.add_argument("--check-clients", type=int, default=64, help="connections checking")
+    parser.add_argument(
+        "--serial-checks", type=int, default=1000, help="usage/check requests one at a time"
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of customers and properties")
     parser.add_argument(
         "--server-workers", type=int, default=1, help="`studioloop api --workers N`"
@@ -117,8 +120,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.events < BATCH or args.events % BATCH:
         parser.error(f"--events must be a positive multiple of {BATCH}")
-    if min(args.clients, args.customers, args.checks, args.check_clients, args.server_workers) < 1:
-        parser.error("--clients, --customers, --checks, --check-clients, --server-workers: >= 1")
+    if min(args.clients, args.customers, args.checks, args.check_clients, args.serial_checks) < 1:
+        parser.error("--clients, --customers, --checks, --check-clients, --serial-checks: >= 1")
     if not 0 < args.replay_share <= 1:
         parser.error("--replay-share must be above 0 and at most 1")
     return args
@@ -354,13 +357,13 @@ async def measure_copy(conninfo: str, payload: bytes, rows: int, cpu_meter: CpuM
         await conn.execute("CREATE TABLE bench_copy_events (LIKE usage_events INCLUDING ALL)")
         before = cpu_meter.snapshot()
         started = time.perf_counter()
-        async with conn.transaction():
-            async with conn.cursor().copy(
-                f"COPY bench_copy_events ({COPY_COLUMNS}) FROM STDIN"  # noqa: S608 (constants)
-            ) as copy:
-                view = memoryview(payload)
-                for offset in range(0, len(payload), 1 << 20):
-                    await copy.write(view[offset : offset + (1 << 20)])
+        async with (
+            conn.transaction(),
+            conn.cursor().copy(f"COPY bench_copy_events ({COPY_COLUMNS}) FROM STDIN") as copy,
+        ):
+            view = memoryview(payload)
+            for offset in range(0, len(payload), 1 << 20):
+                await copy.write(view[offset : offset + (1 << 20)])
         wall = time.perf_counter() - started
         cpu = CpuMeter.percent(before, cpu_meter.snapshot(), wall)
         row = await (await conn.execute("SELECT count(*) FROM bench_copy_events")).fetchone()
@@ -425,17 +428,17 @@ def server_time(
 
 
 async def measure_checks(
-    args: argparse.Namespace, base_url: str, seed_data: Seed, cpu_meter: CpuMeter
+    base_url: str, seed_data: Seed, cpu_meter: CpuMeter, clients: int, count: int, seed: int
 ) -> tuple[Phase, ServerTime]:
-    """A closed loop of --check-clients connections asking about random customers (after a
+    """A closed loop of `clients` connections asking about random customers (after a
     warm-up of a few requests per connection, left out)."""
-    chance = random.Random(args.seed + 1)
+    chance = random.Random(seed)
     headers = {"Authorization": f"Bearer {seed_data.key}"}
     paths = [
         f"{CHECK_ROUTE}?customer={chance.choice(seed_data.customers)}&meter=requests"
-        for _ in range(args.checks)
+        for _ in range(count)
     ]
-    connections = await open_lean(base_url, args.check_clients)
+    connections = await open_lean(base_url, clients)
     latencies: list[float] = []
     outcomes: Counter[str] = Counter()
 
@@ -449,7 +452,7 @@ async def measure_checks(
                 outcomes["as expected" if allowed else f"{status} {answer[:200]!r}"] += 1
 
     try:
-        warm = iter(paths[: 4 * args.check_clients])
+        warm = iter(paths[: 4 * clients])
         await asyncio.gather(*(loop(warm, c, False) for c in connections))
         before_server = await scrape_check_latency(base_url)
         before = cpu_meter.snapshot()
@@ -460,9 +463,49 @@ async def measure_checks(
         cpu = CpuMeter.percent(before, cpu_meter.snapshot(), wall)
     finally:
         close_all(connections)
-    phase = Phase("check", wall, latencies, outcomes, len(latencies))
+    phase = Phase(f"check, {clients} client{'s' * (clients > 1)}", wall, latencies, outcomes)
+    phase.events = len(latencies)
     phase.cpu = cpu
     return phase, server_time(before_server, await scrape_check_latency(base_url))
+
+
+# --- where PostgreSQL's time goes ------------------------------------------------------------
+
+STATEMENTS_SQL = """
+SELECT calls, total_exec_time, rows, regexp_replace(query, '\\s+', ' ', 'g')
+FROM pg_stat_statements
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+ORDER BY total_exec_time DESC LIMIT 12
+"""
+
+
+async def statement_stats(conninfo: str, *, reset: bool) -> list[Any] | None:
+    """With pg_stat_statements preloaded (an external server may have it; the embedded one
+    does not): reset its figures, or read this database's costliest statements."""
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        row = await (await conn.execute("SHOW shared_preload_libraries")).fetchone()
+        if row is None or "pg_stat_statements" not in row[0]:
+            return None
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        if reset:
+            await conn.execute("SELECT pg_stat_statements_reset()")
+            return []
+        return list(await (await conn.execute(STATEMENTS_SQL)).fetchall())
+
+
+def print_statements(rows: list[Any] | None, events: int) -> None:
+    if rows is None:
+        print(
+            "    (no pg_stat_statements on this server: run with --database-url on one that "
+            "preloads it to see PostgreSQL's time by statement)"
+        )
+        return
+    print("    PostgreSQL's execution time by statement (pg_stat_statements):")
+    for calls, total_ms, rows_done, query in rows:
+        print(
+            f"    {1000 * total_ms / events:7.1f} us/event {total_ms / max(calls, 1):8.2f} ms/call "
+            f"{calls:>7} calls {rows_done:>9} rows  {query[:90]}"
+        )
 
 
 # --- correctness ---------------------------------------------------------------------------
@@ -516,7 +559,8 @@ def _cpu(cpu: dict[str, float | None]) -> str:
 def print_phase(phase: Phase, unit: str = "events") -> None:
     bad = {k: v for k, v in phase.outcomes.items() if k != "as expected"}
     print(
-        f"  {phase.name}: {phase.events:,} {unit} in {phase.wall:.1f} s = {phase.rate:,.0f} {unit}/s"
+        f"  {phase.name}: {phase.events:,} {unit} in {phase.wall:.1f} s"
+        f" = {phase.rate:,.0f} {unit}/s"
         + (
             f"; per request p50 {phase.ms(50):.1f} ms, p99 {phase.ms(99):.1f} ms"
             if len(phase.latencies) > 1
@@ -534,13 +578,15 @@ def print_phase(phase: Phase, unit: str = "events") -> None:
 
 
 def print_summary(
-    ingest: Phase, replay: Phase, copy: Phase, check: Phase, server: ServerTime
+    ingest: Phase,
+    replay: Phase,
+    copy: Phase,
+    serial: tuple[Phase, ServerTime],
+    loaded: tuple[Phase, ServerTime],
 ) -> list[str]:
     """The table of results and the targets missed."""
     print("\nSummary")
-    print(
-        "| phase | events/s | p50 per request | p99 per request | CPU (client/server/postgres/other) |"
-    )
+    print("| phase | rate | p50 | p99 | CPU: client / server / postgres / other |")
     print("|---|---|---|---|---|")
     for phase in (ingest, replay, copy):
         lat = (
@@ -548,28 +594,37 @@ def print_summary(
             if len(phase.latencies) > 1
             else "- | -"
         )
-        print(f"| {phase.name} | {phase.rate:,.0f} | {lat} | {_cpu_short(phase.cpu)} |")
-    print(
-        f"| check ({len(check.latencies):,} at {check.name}) | {check.rate:,.0f} req/s | "
-        f"{check.ms(50):.1f} ms | {check.ms(99):.1f} ms | {_cpu_short(check.cpu)} |"
+        print(f"| {phase.name} | {phase.rate:,.0f} events/s | {lat} | {_cpu_short(phase.cpu)} |")
+    for phase, _ in (serial, loaded):
+        print(
+            f"| {phase.name} | {phase.rate:,.0f} req/s | {phase.ms(50):.1f} ms | "
+            f"{phase.ms(99):.1f} ms | {_cpu_short(phase.cpu)} |"
+        )
+    slowest = min(ingest.rates_by_tenth) if ingest.rates_by_tenth else ingest.rate
+    server_ms = (ingest.cpu.get("server") or 0) * ingest.wall * 10 / ingest.events * 1000
+    postgres = ingest.cpu.get("postgres")
+    postgres_us = (
+        "?" if postgres is None else f"{postgres * ingest.wall * 10 / ingest.events * 1000:.0f}"
     )
-    sustained = min(ingest.rates_by_tenth) if ingest.rates_by_tenth else ingest.rate
     print(
         f"\nIngestion: {ingest.rate:,.0f} events/s over the run (slowest tenth "
-        f"{sustained:,.0f}), {ingest.rate / copy.rate:.0%} of COPY's {copy.rate:,.0f} rows/s; "
-        f"duplicate replay {replay.rate:,.0f} events/s."
+        f"{slowest:,.0f}), {ingest.rate / copy.rate:.1%} of COPY's {copy.rate:,.0f} rows/s; "
+        f"duplicate replay {replay.rate:,.0f} events/s. CPU per event: server "
+        f"{server_ms:.0f} us, PostgreSQL {postgres_us} us."
     )
-    print(
-        f"Checks: client latency p50 {check.ms(50):.1f} ms, p99 {check.ms(99):.1f} ms; server "
-        f"time (its histogram of {server.requests:,.0f} requests) mean {server.mean_ms:.2f} ms, "
-        f"{server.within_5ms:.1%} within 5 ms, p50 <= {server.p50_bound_ms:g} ms, "
-        f"p99 <= {server.p99_bound_ms:g} ms (bucket bounds)."
-    )
+    for phase, server in (serial, loaded):
+        cpu_ms = (phase.cpu.get("server") or 0) * phase.wall * 10 / max(phase.events, 1)
+        print(
+            f"Checks, {phase.name}: client latency p50 {phase.ms(50):.1f} ms, p99 "
+            f"{phase.ms(99):.1f} ms; server time (its own histogram, {server.requests:,.0f} "
+            f"requests) mean {server.mean_ms:.2f} ms, {server.within_5ms:.1%} within 5 ms "
+            f"(p99 <= {server.p99_bound_ms:g} ms bucket); server CPU {cpu_ms:.2f} ms a request."
+        )
     missed = []
     if ingest.rate < TARGET_EVENTS_PER_S:
         missed.append(f"ingestion {ingest.rate:,.0f} < {TARGET_EVENTS_PER_S:,} events/s")
-    if server.within_5ms < 0.99:
-        missed.append(f"check server p99 over {TARGET_CHECK_P99_MS:g} ms")
+    if loaded[1].within_5ms < 0.99:
+        missed.append(f"check server p99 over {TARGET_CHECK_P99_MS:g} ms at {loaded[0].name}")
     return missed
 
 
@@ -592,10 +647,12 @@ async def benchmark(args: argparse.Namespace, base_url: str, db: BenchDatabase, 
     cpu_meter = CpuMeter(pid, db.postmaster_pid_file)
 
     print(f"Ingest: {args.events:,} events, batches of {BATCH:,}, {args.clients} clients")
+    await statement_stats(db.conninfo, reset=True)
     ingest = await send_batches(
         "ingest", base_url, seed_data.key, sent.bodies, args.clients, BATCH, cpu_meter
     )
     print_phase(ingest)
+    print_statements(await statement_stats(db.conninfo, reset=False), args.events)
     received = datetime.now(UTC)
 
     step = max(1, round(1 / args.replay_share))
@@ -612,18 +669,23 @@ async def benchmark(args: argparse.Namespace, base_url: str, db: BenchDatabase, 
     del payload
     print_phase(copy, "rows")
 
+    print(f"Check: {args.serial_checks:,} usage/check requests one at a time")
+    serial, serial_server = await measure_checks(
+        base_url, seed_data, cpu_meter, 1, args.serial_checks, args.seed + 1
+    )
+    print_phase(serial, "requests")
     print(f"Check: {args.checks:,} usage/check requests, {args.check_clients} clients")
-    check, server = await measure_checks(args, base_url, seed_data, cpu_meter)
-    check.name = f"{args.check_clients} clients"
+    check, server = await measure_checks(
+        base_url, seed_data, cpu_meter, args.check_clients, args.checks, args.seed + 2
+    )
     print_phase(check, "requests")
 
     failures = await verify(db.conninfo, seed_data, sent, args.events)
-    failures += [
-        f"{phase.name}: unexpected answers {dict(phase.outcomes - Counter({'as expected': phase.outcomes['as expected']}))}"
-        for phase in (ingest, replay, copy, check)
-        if set(phase.outcomes) != {"as expected"}
-    ]
-    missed = print_summary(ingest, replay, copy, check, server)
+    for phase in (ingest, replay, copy, serial, check):
+        unexpected = {k: v for k, v in phase.outcomes.items() if k != "as expected"}
+        if unexpected:
+            failures.append(f"{phase.name}: unexpected answers {unexpected}")
+    missed = print_summary(ingest, replay, copy, (serial, serial_server), (check, server))
     if failures:
         print("\nCHECKS FAILED:\n  " + "\n  ".join(failures))
         return 1
