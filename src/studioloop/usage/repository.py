@@ -85,36 +85,31 @@ async def claim_event_ids(
     return {row.event_id for row in rows}
 
 
-# Makes every total the batch touches exist and locks it, in key order (so concurrent
-# batches for one customer queue instead of deadlocking), and reads what it holds. The
-# no-op update is what takes the lock on a row that already exists.
-_LOCK_TOTALS = """
-INSERT INTO usage_aggregates AS a (tenant_id, meter_id, user_id, period_start, period_end)
+# Every total the batch touches is made if missing, then locked in key order (so that
+# concurrent batches for one customer queue instead of deadlocking; the rows made are
+# inserted in that order too) and read. Locking with FOR UPDATE writes no row version:
+# the batch's one UPDATE per total (_SET_TOTALS) is then the only one, so totals do not
+# bloat twice as fast and that UPDATE, of a row not made by this transaction, re-checks no
+# foreign keys.
+_MAKE_TOTALS = """
+INSERT INTO usage_aggregates (tenant_id, meter_id, user_id, period_start, period_end)
 SELECT %(tenant_id)s, k.meter_id, k.user_id, k.period_start, k.period_end
 FROM unnest(%(meter_ids)s::uuid[], %(user_ids)s::uuid[], %(starts)s::timestamptz[],
             %(ends)s::timestamptz[]) AS k(meter_id, user_id, period_start, period_end)
 ORDER BY 2, 3, 4
-ON CONFLICT (tenant_id, meter_id, user_id, period_start) DO UPDATE SET value = a.value
-RETURNING meter_id, user_id, period_start, value, events, latest_at
+ON CONFLICT DO NOTHING
 """
 
-
-async def lock_totals(
-    session: AsyncSession, tenant_id: uuid.UUID, keys: dict[Key, datetime | None]
-) -> list[Any]:
-    ordered = sorted(keys, key=lambda k: (str(k.meter_id), str(k.user_id), k.period_start))
-    return await raw.fetch_all(
-        session,
-        _LOCK_TOTALS,
-        {
-            "tenant_id": tenant_id,
-            "meter_ids": [k.meter_id for k in ordered],
-            "user_ids": [k.user_id for k in ordered],
-            "starts": [k.period_start for k in ordered],
-            "ends": [keys[k] for k in ordered],
-        },
-    )
-
+_LOCK_TOTALS = """
+SELECT a.meter_id, a.user_id, a.period_start, a.value, a.events, a.latest_at
+FROM usage_aggregates a
+JOIN unnest(%(meter_ids)s::uuid[], %(user_ids)s::uuid[], %(starts)s::timestamptz[])
+    AS k(meter_id, user_id, period_start)
+    ON a.meter_id = k.meter_id AND a.user_id = k.user_id AND a.period_start = k.period_start
+WHERE a.tenant_id = %(tenant_id)s
+ORDER BY a.meter_id, a.user_id, a.period_start
+FOR UPDATE OF a
+"""
 
 _SEEN_VALUES = """
 SELECT meter_id, user_id, period_start, value FROM usage_unique_values
@@ -124,13 +119,30 @@ WHERE (meter_id, user_id, period_start, value) IN (
 """
 
 
-async def seen_unique_values(
-    session: AsyncSession, wanted: Sequence[tuple[Key, str]]
-) -> set[tuple[Key, str]]:
-    if not wanted:
-        return set()
-    rows = await raw.fetch_all(session, _SEEN_VALUES, _unique_params(wanted))
-    return {(Key(r.meter_id, r.user_id, r.period_start), r.value) for r in rows}
+async def lock_totals(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    keys: dict[Key, datetime | None],
+    wanted: Sequence[tuple[Key, str]],
+) -> tuple[list[Any], set[tuple[Key, str]]]:
+    """The totals `keys` names (with their period ends), made if missing and locked for
+    the transaction; and which of the `wanted` distinct values they have seen already,
+    read once the locks are held. One round trip."""
+    ordered = sorted(keys, key=lambda k: (str(k.meter_id), str(k.user_id), k.period_start))
+    params = {
+        "tenant_id": tenant_id,
+        "meter_ids": [k.meter_id for k in ordered],
+        "user_ids": [k.user_id for k in ordered],
+        "starts": [k.period_start for k in ordered],
+        "ends": [keys[k] for k in ordered],
+    }
+    async with raw.pipeline(session):
+        await raw.send(session, _MAKE_TOTALS, params)
+        locked = await raw.send(session, _LOCK_TOTALS, params)
+        seen = await raw.send(session, _SEEN_VALUES, _unique_params(wanted)) if wanted else None
+    rows = await locked.fetchall()
+    found = await seen.fetchall() if seen is not None else []
+    return rows, {(Key(r.meter_id, r.user_id, r.period_start), r.value) for r in found}
 
 
 def _unique_params(values: Sequence[tuple[Key, str]]) -> dict[str, Any]:
