@@ -258,8 +258,9 @@ async def _count(
             key = rules.Key(row.meter_id, row.user_id, row.period_start)
             totals[key] = rules.Total(row.value, row.events, row.latest_at)
     slugs = {meter.id: meter.slug for meter in meters}
-    # Read once per customer, not per event: a tier's caps are the same all batch long.
-    caps = {user_id: limits.caps_of(tier) for user_id, tier in tiers.items()}
+    # Read once per plan, not per event: a tier's caps are the same all batch long.
+    by_plan = {tier.plan_id: limits.caps_of(tier) for tier in tiers.values()}
+    caps = {user_id: by_plan[tier.plan_id] for user_id, tier in tiers.items()}
     accepted: list[rules.Event] = []
     refused: list[str] = []
     new_values: list[tuple[rules.Key, str]] = []
