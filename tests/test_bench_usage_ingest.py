@@ -52,7 +52,7 @@ def test_options_out_of_range_are_refused(argv: list[str]) -> None:
 
 
 def test_a_tiny_run_ingests_replays_copies_checks_and_verifies(owner_url: str) -> None:
-    run = subprocess.run(  # noqa: S603 (our own interpreter and script)
+    run = subprocess.run(
         [
             sys.executable,
             str(BENCH),
