@@ -252,7 +252,12 @@ async def _count(
     totals: dict[rules.Key, rules.Total] = {}
     seen: set[tuple[rules.Key, str]] = set()
     if keys:
-        wanted = [(i.key, i.unique_value) for _, _, items in kept for i in items if i.unique_value]
+        wanted = [
+            (i.key, i.unique_value)
+            for _, _, items in kept
+            for i in items
+            if i.unique_value is not None
+        ]
         rows, seen = await repository.lock_totals(session, batch.tenant_id, keys, wanted)
         for row in rows:
             key = rules.Key(row.meter_id, row.user_id, row.period_start)
