@@ -242,3 +242,27 @@ async def test_concurrent_batches_agree_with_a_rebuild_from_events(
         await rebuild.rebuild(session, tenant_id, "Africa/Johannesburg")
         await session.commit()
     assert _totals(owner_db) == kept
+
+
+async def test_an_empty_distinct_value_counts_once_across_batches(
+    creator: Creator, database: Any, owner_db: Owner
+) -> None:
+    """ "" is a value like any other: seen in an earlier batch, it is not new again (and
+    the rebuild, which folds every stored event at once, agrees)."""
+    await _meters(creator)
+    member = (await creator.new_member())["user"]["id"]
+
+    for _ in range(2):
+        result = await creator.ingest(
+            database, [_event(member, "login", properties={"device": ""})]
+        )
+        assert result.accepted == 1
+
+    kept = _totals(owner_db)
+    assert [value for (slug, _, _), (value, _) in kept.items() if slug == "devices"] == [1]
+    async with database.sessionmaker() as session:
+        tenant_id = uuid.UUID(creator.tenant["id"])
+        await enter_tenant_for_transaction(session, tenant_id)
+        await rebuild.rebuild(session, tenant_id, "Africa/Johannesburg")
+        await session.commit()
+    assert _totals(owner_db) == kept

@@ -182,20 +182,16 @@ def _strings(value: Any) -> list[str]:
 async def _resolve_customers(
     session: AsyncSession, batch: _Batch, parsed: list[tuple[int, EventIn]]
 ) -> list[tuple[int, EventIn, uuid.UUID]]:
-    ids: set[uuid.UUID] = set()
-    emails: set[str] = set()
-    for _, event in parsed:
-        reference = _as_uuid(event.customer)
-        if reference is not None:
-            ids.add(reference)
-        else:
-            emails.add(event.customer.strip().lower())
+    # A batch names each customer many times: each name is read once.
+    references = {name: _as_uuid(name) for name in {event.customer for _, event in parsed}}
+    ids = {reference for reference in references.values() if reference is not None}
+    emails = {name.strip().lower() for name, ref in references.items() if ref is None}
     known = await repository.customers(session, batch.tenant_id, list(ids), list(emails))
     by_id = {row.id for row in known}
     by_email = {row.email: row.id for row in known}
     resolved = []
     for index, event in parsed:
-        reference = _as_uuid(event.customer)
+        reference = references[event.customer]
         user_id = reference if reference in by_id else by_email.get(event.customer.strip().lower())
         if user_id is None:
             batch.reject(
@@ -268,21 +264,29 @@ async def _count(
     other."""
     keys = {item.key: item.period_end for _, _, items in kept for item in items}
     totals: dict[rules.Key, rules.Total] = {}
+    seen: set[tuple[rules.Key, str]] = set()
     if keys:
-        for row in await repository.lock_totals(session, batch.tenant_id, keys):
+        wanted = [
+            (i.key, i.unique_value)
+            for _, _, items in kept
+            for i in items
+            if i.unique_value is not None
+        ]
+        rows, seen = await repository.lock_totals(session, batch.tenant_id, keys, wanted)
+        for row in rows:
             key = rules.Key(row.meter_id, row.user_id, row.period_start)
             totals[key] = rules.Total(row.value, row.events, row.latest_at)
-    wanted = [(i.key, i.unique_value) for _, _, items in kept for i in items if i.unique_value]
-    seen = await repository.seen_unique_values(session, wanted)
     slugs = {meter.id: meter.slug for meter in meters}
+    # Read once per plan, not per event: a tier's caps are the same all batch long.
+    by_plan = {tier.plan_id: limits.caps_of(tier) for tier in tiers.values()}
+    caps = {user_id: by_plan[tier.plan_id] for user_id, tier in tiers.items()}
     accepted: list[rules.Event] = []
     refused: list[str] = []
     new_values: list[tuple[rules.Key, str]] = []
     touched: set[rules.Key] = set()
     before = {key: total.value for key, total in totals.items()}
     for index, event, items in kept:
-        caps = limits.caps_of(tiers.get(event.user_id))
-        blocked = limits.first_blocked(items, totals, seen, caps, slugs)
+        blocked = limits.first_blocked(items, totals, seen, caps.get(event.user_id, {}), slugs)
         if blocked is not None:
             batch.reject(index, event.event_id, "LIMIT_REACHED", blocked)
             refused.append(event.event_id)
@@ -297,5 +301,5 @@ async def _count(
             totals[item.key].fold(item, new_unique=fresh_value)
         accepted.append(event)
         touched.update(item.key for item in items)
-    await limits.tell_crossings(session, batch.tenant_id, before, totals, touched, tiers, meters)
+    await limits.tell_crossings(session, batch.tenant_id, before, totals, touched, caps, meters)
     return accepted, refused, {k: totals[k] for k in touched}, new_values

@@ -97,15 +97,16 @@ async def tell_crossings(
     before: dict[rules.Key, Decimal],
     totals: dict[rules.Key, rules.Total],
     touched: set[rules.Key],
-    tiers: dict[uuid.UUID, Any],
+    caps: dict[uuid.UUID, dict[str, Cap]],
     meters: list[rules.Meter],
 ) -> None:
     """A customer whose usage crossed 80% or 100% of a cap hears it once per period (the
-    notification's dedup key names the period)."""
+    notification's dedup key names the period). `caps`: each customer's, by meter slug
+    (`caps_of` their tier)."""
     by_id = {meter.id: meter for meter in meters}
     for key in touched:
         meter = by_id.get(key.meter_id)
-        cap = caps_of(tiers.get(key.user_id)).get(meter.slug) if meter else None
+        cap = caps.get(key.user_id, {}).get(meter.slug) if meter else None
         if meter is None or cap is None or cap.included <= 0:
             continue
         was, now = before.get(key, Decimal(0)), totals[key].value

@@ -1,15 +1,20 @@
 """Usage's statements. A batch of up to 1,000 events is a handful of round trips, each
 over arrays (`unnest`), never a statement per event: plain SQL on the request's own
-connection (db/raw.py), as the booking path does."""
+connection (db/raw.py), as the booking path does.
+
+Arrays are sent in binary (`%(name)b`): psycopg writes a timestamp as text in about 6 us
+of Python and in binary in under 0.5 us, and a batch sends some 15,000 of them
+(bench/usage_ingest.py; docs/benchmarks.md)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from psycopg import AsyncCursor
 from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,11 +40,29 @@ async def every_meter(session: AsyncSession) -> list[Meter]:
     return [Meter(**row._asdict()) for row in rows]
 
 
+_METER_BY_SLUG = """
+SELECT id, slug, event_name, property_filter, aggregation, value_property, reset, created_at,
+    archived_at
+FROM usage_meters WHERE slug = %(slug)s
+"""
+
+
+def send_meter_by_slug(session: AsyncSession, slug: str) -> Awaitable[AsyncCursor[Any]]:
+    """The meter (live or archived) with that slug, as `Meter`: read its row from the
+    cursor with `meter_of`. Sent with `raw.send`, so it can travel in a pipeline."""
+    return raw.send(session, _METER_BY_SLUG, {"slug": slug})
+
+
+async def meter_of(cursor: AsyncCursor[Any]) -> Meter | None:
+    row = await cursor.fetchone()
+    return Meter(**row._asdict()) if row is not None else None
+
+
 # A customer is one of the studio's people, named by user id or by email.
 _CUSTOMERS = """
 SELECT u.id, lower(u.email) AS email
 FROM users u JOIN user_tenant_roles r ON r.user_id = u.id AND r.tenant_id = %(tenant_id)s
-WHERE u.id = ANY(%(ids)s) OR lower(u.email) = ANY(%(emails)s)
+WHERE u.id = ANY(%(ids)b::uuid[]) OR lower(u.email) = ANY(%(emails)b::text[])
 """
 
 
@@ -51,6 +74,15 @@ async def customers(
     )
 
 
+def send_customers(
+    session: AsyncSession, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], emails: Sequence[str]
+) -> Awaitable[AsyncCursor[Any]]:
+    """`customers`, sent with `raw.send` (in a pipeline: rows read from the cursor after)."""
+    return raw.send(
+        session, _CUSTOMERS, {"tenant_id": tenant_id, "ids": list(ids), "emails": list(emails)}
+    )
+
+
 # Each customer's entitled subscription (one live one at most) and its plan's caps.
 _TIERS = """
 SELECT s.user_id, s.id AS subscription_id, s.created_at AS subscribed_at,
@@ -58,7 +90,7 @@ SELECT s.user_id, s.id AS subscription_id, s.created_at AS subscribed_at,
     p.id AS plan_id, p.name AS plan_name, p.usage_caps, p.feature_entitlements
 FROM subscriptions s
 JOIN membership_plans p ON p.id = s.plan_id AND p.tenant_id = s.tenant_id
-WHERE s.user_id = ANY(%(users)s) AND s.status IN ('active', 'past_due')
+WHERE s.user_id = ANY(%(users)b::uuid[]) AND s.status IN ('active', 'past_due')
 """
 
 
@@ -69,7 +101,7 @@ async def tiers(session: AsyncSession, users: Sequence[uuid.UUID]) -> list[Any]:
 # Sorted, so that two batches sharing ids wait for each other instead of deadlocking.
 _CLAIM_IDS = """
 INSERT INTO usage_event_keys (tenant_id, event_id)
-SELECT %(tenant_id)s, event_id FROM unnest(%(event_ids)s::text[]) AS event_id ORDER BY 2
+SELECT %(tenant_id)s, event_id FROM unnest(%(event_ids)b::text[]) AS event_id ORDER BY 2
 ON CONFLICT DO NOTHING
 RETURNING event_id
 """
@@ -85,52 +117,64 @@ async def claim_event_ids(
     return {row.event_id for row in rows}
 
 
-# Makes every total the batch touches exist and locks it, in key order (so concurrent
-# batches for one customer queue instead of deadlocking), and reads what it holds. The
-# no-op update is what takes the lock on a row that already exists.
-_LOCK_TOTALS = """
-INSERT INTO usage_aggregates AS a (tenant_id, meter_id, user_id, period_start, period_end)
+# Every total the batch touches is made if missing, then locked in key order (so that
+# concurrent batches for one customer queue instead of deadlocking; the rows made are
+# inserted in that order too) and read. Locking with FOR UPDATE writes no row version:
+# the batch's one UPDATE per total (_SET_TOTALS) is then the only one, so totals do not
+# bloat twice as fast and that UPDATE, of a row not made by this transaction, re-checks no
+# foreign keys.
+_MAKE_TOTALS = """
+INSERT INTO usage_aggregates (tenant_id, meter_id, user_id, period_start, period_end)
 SELECT %(tenant_id)s, k.meter_id, k.user_id, k.period_start, k.period_end
-FROM unnest(%(meter_ids)s::uuid[], %(user_ids)s::uuid[], %(starts)s::timestamptz[],
-            %(ends)s::timestamptz[]) AS k(meter_id, user_id, period_start, period_end)
+FROM unnest(%(meter_ids)b::uuid[], %(user_ids)b::uuid[], %(starts)b::timestamptz[],
+            %(ends)b::timestamptz[]) AS k(meter_id, user_id, period_start, period_end)
 ORDER BY 2, 3, 4
-ON CONFLICT (tenant_id, meter_id, user_id, period_start) DO UPDATE SET value = a.value
-RETURNING meter_id, user_id, period_start, value, events, latest_at
+ON CONFLICT DO NOTHING
 """
 
-
-async def lock_totals(
-    session: AsyncSession, tenant_id: uuid.UUID, keys: dict[Key, datetime | None]
-) -> list[Any]:
-    ordered = sorted(keys, key=lambda k: (str(k.meter_id), str(k.user_id), k.period_start))
-    return await raw.fetch_all(
-        session,
-        _LOCK_TOTALS,
-        {
-            "tenant_id": tenant_id,
-            "meter_ids": [k.meter_id for k in ordered],
-            "user_ids": [k.user_id for k in ordered],
-            "starts": [k.period_start for k in ordered],
-            "ends": [keys[k] for k in ordered],
-        },
-    )
-
+_LOCK_TOTALS = """
+SELECT a.meter_id, a.user_id, a.period_start, a.value, a.events, a.latest_at
+FROM usage_aggregates a
+JOIN unnest(%(meter_ids)b::uuid[], %(user_ids)b::uuid[], %(starts)b::timestamptz[])
+    AS k(meter_id, user_id, period_start)
+    ON a.meter_id = k.meter_id AND a.user_id = k.user_id AND a.period_start = k.period_start
+WHERE a.tenant_id = %(tenant_id)s
+ORDER BY a.meter_id, a.user_id, a.period_start
+FOR UPDATE OF a
+"""
 
 _SEEN_VALUES = """
 SELECT meter_id, user_id, period_start, value FROM usage_unique_values
 WHERE (meter_id, user_id, period_start, value) IN (
-    SELECT * FROM unnest(%(meter_ids)s::uuid[], %(user_ids)s::uuid[],
-                         %(starts)s::timestamptz[], %(values)s::text[]))
+    SELECT * FROM unnest(%(meter_ids)b::uuid[], %(user_ids)b::uuid[],
+                         %(starts)b::timestamptz[], %(values)b::text[]))
 """
 
 
-async def seen_unique_values(
-    session: AsyncSession, wanted: Sequence[tuple[Key, str]]
-) -> set[tuple[Key, str]]:
-    if not wanted:
-        return set()
-    rows = await raw.fetch_all(session, _SEEN_VALUES, _unique_params(wanted))
-    return {(Key(r.meter_id, r.user_id, r.period_start), r.value) for r in rows}
+async def lock_totals(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    keys: dict[Key, datetime | None],
+    wanted: Sequence[tuple[Key, str]],
+) -> tuple[list[Any], set[tuple[Key, str]]]:
+    """The totals `keys` names (with their period ends), made if missing and locked for
+    the transaction; and which of the `wanted` distinct values they have seen already,
+    read once the locks are held. One round trip."""
+    ordered = sorted(keys, key=lambda k: (str(k.meter_id), str(k.user_id), k.period_start))
+    params = {
+        "tenant_id": tenant_id,
+        "meter_ids": [k.meter_id for k in ordered],
+        "user_ids": [k.user_id for k in ordered],
+        "starts": [k.period_start for k in ordered],
+        "ends": [keys[k] for k in ordered],
+    }
+    async with raw.pipeline(session):
+        await raw.send(session, _MAKE_TOTALS, params)
+        locked = await raw.send(session, _LOCK_TOTALS, params)
+        seen = await raw.send(session, _SEEN_VALUES, _unique_params(wanted)) if wanted else None
+    rows = await locked.fetchall()
+    found = await seen.fetchall() if seen is not None else []
+    return rows, {(Key(r.meter_id, r.user_id, r.period_start), r.value) for r in found}
 
 
 def _unique_params(values: Sequence[tuple[Key, str]]) -> dict[str, Any]:
@@ -147,22 +191,23 @@ INSERT INTO usage_events (tenant_id, occurred_at, event_id, user_id, event_name,
     properties, billing_period_start, billing_period_end, received_at)
 SELECT %(tenant_id)s, e.occurred_at, e.event_id, e.user_id, e.event_name, e.value,
     e.properties, e.period_start, e.period_end, e.received_at
-FROM unnest(%(occurred)s::timestamptz[], %(event_ids)s::text[], %(user_ids)s::uuid[],
-            %(names)s::text[], %(values)s::numeric[], %(properties)s::jsonb[],
-            %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(received)s::timestamptz[])
+FROM unnest(%(occurred)b::timestamptz[], %(event_ids)b::text[], %(user_ids)b::uuid[],
+            %(names)b::text[], %(values)b::numeric[], %(properties)b::jsonb[],
+            %(starts)b::timestamptz[], %(ends)b::timestamptz[], %(received)b::timestamptz[])
     AS e(occurred_at, event_id, user_id, event_name, value, properties, period_start,
          period_end, received_at)
 """
 
 _RELEASE_IDS = """
-DELETE FROM usage_event_keys WHERE tenant_id = %(tenant_id)s AND event_id = ANY(%(event_ids)s)
+DELETE FROM usage_event_keys
+WHERE tenant_id = %(tenant_id)s AND event_id = ANY(%(event_ids)b::text[])
 """
 
 _SET_TOTALS = """
 UPDATE usage_aggregates a
 SET value = t.value, events = t.events, latest_at = t.latest_at, updated_at = now()
-FROM unnest(%(meter_ids)s::uuid[], %(user_ids)s::uuid[], %(starts)s::timestamptz[],
-            %(values)s::numeric[], %(events)s::bigint[], %(latest)s::timestamptz[])
+FROM unnest(%(meter_ids)b::uuid[], %(user_ids)b::uuid[], %(starts)b::timestamptz[],
+            %(values)b::numeric[], %(events)b::bigint[], %(latest)b::timestamptz[])
     AS t(meter_id, user_id, period_start, value, events, latest_at)
 WHERE a.tenant_id = %(tenant_id)s AND a.meter_id = t.meter_id AND a.user_id = t.user_id
     AND a.period_start = t.period_start
@@ -170,8 +215,8 @@ WHERE a.tenant_id = %(tenant_id)s AND a.meter_id = t.meter_id AND a.user_id = t.
 
 _REMEMBER_VALUES = """
 INSERT INTO usage_unique_values (tenant_id, meter_id, user_id, period_start, value)
-SELECT %(tenant_id)s, * FROM unnest(%(meter_ids)s::uuid[], %(user_ids)s::uuid[],
-                                    %(starts)s::timestamptz[], %(values)s::text[])
+SELECT %(tenant_id)s, * FROM unnest(%(meter_ids)b::uuid[], %(user_ids)b::uuid[],
+                                    %(starts)b::timestamptz[], %(values)b::text[])
 ON CONFLICT DO NOTHING
 """
 
@@ -285,9 +330,9 @@ async def names(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID)
 _INSERT_TOTALS = """
 INSERT INTO usage_aggregates (tenant_id, meter_id, user_id, period_start, period_end, value,
     events, latest_at)
-SELECT %(tenant_id)s, * FROM unnest(%(meter_ids)s::uuid[], %(user_ids)s::uuid[],
-    %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(values)s::numeric[],
-    %(events)s::bigint[], %(latest)s::timestamptz[])
+SELECT %(tenant_id)s, * FROM unnest(%(meter_ids)b::uuid[], %(user_ids)b::uuid[],
+    %(starts)b::timestamptz[], %(ends)b::timestamptz[], %(values)b::numeric[],
+    %(events)b::bigint[], %(latest)b::timestamptz[])
 """
 
 
