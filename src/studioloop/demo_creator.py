@@ -130,6 +130,7 @@ async def _subscribe(
             user_id=member.id,
             plan_id=plan.id,
             status="active",
+            provider="sandbox",  # paid for in the demo's sandbox, renewed by a link
             current_period_start=start,
             current_period_end=start + timedelta(days=30),
             created_at=now - timedelta(days=26),

@@ -165,7 +165,7 @@ def test_the_owner_sees_usage_and_a_member_their_bars_on_a_phone(
     expect(checkins).to_contain_text("87% used.")
     expect(checkins).to_have_class("usage-line usage-warn")
     expect(usage.locator("#usage-reviews")).to_contain_text("24 of 30 reviews used")
-    expect(usage.locator("#usage-reviews")).to_contain_text("Billed past this: ZAR 5.00 per unit")
+    expect(usage.locator("#usage-reviews")).to_contain_text("Billed past this: ZAR 5.00 each")
     expect(checkins).to_contain_text("Resets on")
     usage.scroll_into_view_if_needed()
     shot(page, "usage-member-phone")

@@ -79,7 +79,15 @@ async def test_the_operator_finds_and_erases_an_account(
     short = await web.post(action, data={"csrf_token": token, "reason": "x"})
     assert short.status_code == 400 and 'id="reason-error"' in short.text
 
-    erased = await web.post(action, data={"csrf_token": token, "reason": "Ticket 42"})
+    unconfirmed = await web.post(action, data={"csrf_token": token, "reason": "Ticket 42"})
+    assert unconfirmed.status_code == 400 and 'id="confirm-error"' in unconfirmed.text
+    assert owner_db.value("SELECT status FROM users WHERE id = %s", member["user"]["id"]) != (
+        "erased"
+    )
+
+    erased = await web.post(
+        action, data={"csrf_token": token, "reason": "Ticket 42", "confirm": "1"}
+    )
 
     assert erased.status_code == 303
     shown = await web.get(erased.headers["location"])

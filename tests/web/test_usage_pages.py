@@ -324,12 +324,12 @@ async def test_a_member_sees_their_tier_and_bars_against_the_caps(
     assert "Limit reached:" in reviews and 'width="100"' in reviews and "Resets on" in reviews
     minutes = usage[usage.index('id="usage-minutes"') :]
     assert "40 of 100 minutes used" in minutes and 'width="40"' in minutes
-    assert "Billed past this: ZAR 1.50 per unit." in minutes
+    assert "Billed past this: ZAR 1.50 each." in minutes
 
     await _as(web, people["bongi"], "/s/loop-yoga/membership")
     usage = _section((await web.get("/s/loop-yoga/membership")).text, "usage-heading")
     assert 'class="usage-line usage-warn" id="usage-reviews"' in usage and "80% used." in usage
-    assert "Past what your tier includes:" in usage and "billed at ZAR 1.50 per unit" in usage
+    assert "Past what your tier includes:" in usage and "billed at ZAR 1.50 each" in usage
 
     await _as(web, people["chris"], "/s/loop-yoga/membership")
     page = (await web.get("/s/loop-yoga/membership")).text

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # The values of scopes.SCOPES, spelled out so that the document lists them (a test checks
 # that the two agree).
-Scope = Literal["usage:write", "usage:read", "bookings:read", "schedules:read", "members:read"]
+Scope = Literal["usage:write", "usage:read", "bookings:read", "members:read"]
 
 
 class ApiKeyIn(BaseModel):

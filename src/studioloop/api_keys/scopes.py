@@ -9,13 +9,11 @@ from __future__ import annotations
 USAGE_WRITE = "usage:write"
 USAGE_READ = "usage:read"
 BOOKINGS_READ = "bookings:read"
-SCHEDULES_READ = "schedules:read"
 MEMBERS_READ = "members:read"
 
 SCOPES: dict[str, str] = {
     USAGE_WRITE: "Report usage events",
     USAGE_READ: "Read usage and limits",
     BOOKINGS_READ: "Read the bookings of a class",
-    SCHEDULES_READ: "Read the timetable",
     MEMBERS_READ: "Read members, staff and invitations",
 }

@@ -92,6 +92,7 @@ async def _studio_facts(
                 Blocker(
                     code="MONEY_OWED",
                     studio=tenant.name,
+                    studio_slug=tenant.slug,
                     reason=f"A renewal of your {plan} membership is unpaid. "
                     "Pay it or cancel the membership first.",
                 )
@@ -101,6 +102,7 @@ async def _studio_facts(
                 Blocker(
                     code="PENDING_PAYMENT",
                     studio=tenant.name,
+                    studio_slug=tenant.slug,
                     reason=f"The first payment of your {plan} membership is not in yet. "
                     "Finish or abandon it first.",
                 )
@@ -111,6 +113,7 @@ async def _studio_facts(
                 Blocker(
                     code="ACTIVE_MEMBERSHIP",
                     studio=tenant.name,
+                    studio_slug=tenant.slug,
                     until=ends.date() if ending and ends else None,
                     reason=(
                         f"Your {plan} membership runs until {ends:%d %b %Y}; "
@@ -135,6 +138,7 @@ async def _studio_facts(
             Blocker(
                 code="PENDING_PAYMENT",
                 studio=tenant.name,
+                studio_slug=tenant.slug,
                 reason="A payment is in progress. Finish it or wait a day for it to lapse.",
             )
         )
@@ -149,6 +153,7 @@ async def _studio_facts(
             Blocker(
                 code="CARD_HOLD",
                 studio=tenant.name,
+                studio_slug=tenant.slug,
                 reason="A seat is held for you while you pay by card. "
                 "Pay or cancel that booking first.",
             )
@@ -170,6 +175,7 @@ async def _studio_facts(
             Blocker(
                 code="UPCOMING_BOOKINGS",
                 studio=tenant.name,
+                studio_slug=tenant.slug,
                 reason=f"You have {upcoming} upcoming booking{'s' if upcoming > 1 else ''}. "
                 "Cancel your upcoming bookings first (the studio's cancellation terms apply).",
             )
@@ -197,6 +203,7 @@ async def _studio_facts(
                 Blocker(
                     code="STUDIO_OWNER",
                     studio=tenant.name,
+                    studio_slug=tenant.slug,
                     reason="You own this studio. Make someone else its owner, "
                     "or close the studio, first.",
                 )

@@ -39,6 +39,7 @@ class Blocker(BaseModel):
     code: BlockerCode
     reason: str = Field(description="What to do first, in plain words")
     studio: str | None = None
+    studio_slug: str | None = Field(None, description="The studio's address name, for links")
     until: date | None = Field(None, description="When it ends by itself, where known")
 
 

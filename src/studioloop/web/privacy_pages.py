@@ -113,6 +113,7 @@ async def erase_user(
     user_id: uuid.UUID,
     csrf: Csrf = None,
     reason: Annotated[str, Form(max_length=500)] = "",
+    confirm: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     check_csrf(request, csrf)
     user, refused = await operator(request, session)
@@ -122,7 +123,9 @@ async def erase_user(
     errors: dict[str, str] = {}
     if len(reason.strip()) < 3:
         errors["reason"] = "Say why (the request's reference, at least 3 characters)."
-    else:
+    if confirm != "1":
+        errors["confirm"] = "Tick this to confirm: an erasure cannot be undone."
+    if not errors:
         settings = request.app.state.settings
         _record, failed = await attempt(
             session,
