@@ -47,6 +47,8 @@ PLAIN_WORDS = {
     "uuid_parsing": "Choose one from the list.",
     "enum": "Choose one from the list.",
     "literal_error": "Choose one from the list.",
+    # A slug and the like: the field's hint says which characters (a regex says nothing).
+    "string_pattern_mismatch": "This is not in the form it should take: see the hint under it.",
 }
 
 
