@@ -6,6 +6,7 @@ import base64
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -17,6 +18,15 @@ from tests.conftest import Owner, assert_error
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _local_day(start_time: str) -> str:
+    return (
+        datetime.fromisoformat(start_time)
+        .astimezone(ZoneInfo("Africa/Johannesburg"))
+        .date()
+        .isoformat()
+    )
 
 
 async def _booked_soon(studio: BookingStudio, minutes_ahead: int = 30) -> tuple[dict, dict]:
@@ -114,7 +124,8 @@ async def test_offline_device_roster_verifies_codes_without_the_server(
     roster = await client.get(
         f"{studio.base}/checkin/roster",
         headers=studio.instructor["headers"],
-        params={"date": booking["start_time"][:10]},
+        # The studio's own day (its clock), not the UTC one: they differ late at night.
+        params={"date": _local_day(booking["start_time"])},
     )
     assert roster.status_code == 200, roster.text
     data = roster.json()
@@ -230,3 +241,29 @@ async def test_after_class_no_shows_and_completions(
     assert statuses == {booking_came["id"]: "completed", booking_missed["id"]: "no_show"}
     assert owner_db.value("SELECT status FROM class_schedules") == "completed"
     assert await studio.balance(stayed_home) == 1  # the credit stays spent (forfeit policy)
+
+
+async def test_the_door_roster_reaches_past_midnight_when_asked(
+    studio: BookingStudio, database, settings
+) -> None:
+    """Late in the evening the door also needs the class just after midnight (its check-in
+    opens before the day turns): `until` reaches into the next day; without it, the day
+    ends at midnight on the studio's clock."""
+    zone = ZoneInfo(studio.tenant["timezone"])
+    today = datetime.now(zone).date()
+    after_midnight = datetime.combine(today + timedelta(days=1), datetime.min.time(), zone)
+    template = await studio.make_class(room_id=None, location_id=None, instructor_id=None)
+    late = await studio.schedule_at(template["id"], after_midnight + timedelta(minutes=30))
+    tenant_id = uuid.UUID(studio.tenant["id"])
+
+    async def listed(**until: datetime) -> list[str]:
+        async with database.sessionmaker() as session:
+            await enter_tenant_for_transaction(session, tenant_id)
+            roster = await checkin.offline_roster(
+                session, settings, tenant_id, studio.tenant["timezone"], today, **until
+            )
+        return [o["occurrence_id"] for o in roster["occurrences"]]
+
+    assert late["id"] not in await listed()
+    assert late["id"] in await listed(until=after_midnight + timedelta(hours=1))
+    assert late["id"] not in await listed(until=after_midnight + timedelta(minutes=10))

@@ -236,13 +236,22 @@ async def apply_offline_scan(
 
 
 async def offline_roster(
-    session: AsyncSession, settings: Settings, tenant_id: uuid.UUID, timezone: str, day: date
+    session: AsyncSession,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    timezone: str,
+    day: date,
+    *,
+    until: datetime | None = None,
 ) -> dict[str, Any]:
     """Everything a door device needs to check people in for a day without a connection:
     each class with its check-in window (from `window`, so the device applies the server's
-    rule, not a copy of it), its bookings with their short codes, and the public key."""
+    rule, not a copy of it), its bookings with their short codes, and the public key.
+    With `until` later than the day's end, the classes starting before it too (the door
+    late in the evening also shows the class just after midnight)."""
     zone = ZoneInfo(timezone)
     start = datetime.combine(day, time.min, tzinfo=zone)
+    end = max(start + timedelta(days=1), until) if until is not None else start + timedelta(days=1)
     studio_settings = await session.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
     rows = await session.execute(
         select(ClassSchedule, ClassTemplate.name, Booking, User.first_name, User.last_name)
@@ -254,7 +263,7 @@ async def offline_roster(
         .outerjoin(User, User.id == Booking.user_id)
         .where(
             ClassSchedule.start_time >= start,
-            ClassSchedule.start_time < start + timedelta(days=1),
+            ClassSchedule.start_time < end,
             ClassSchedule.status == "scheduled",
         )
         .order_by(ClassSchedule.start_time, User.last_name)

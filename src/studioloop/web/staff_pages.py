@@ -6,7 +6,7 @@ studio's public key and queues the scans, which go up through the batch endpoint
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -37,10 +37,7 @@ async def _staff(
 
 
 async def _today(request: Request, session: DbSession, tenant: TenantRef) -> dict[str, Any]:
-    day = datetime.now(ZoneInfo(tenant.timezone)).date()
-    roster = await checkin.offline_roster(
-        session, request.app.state.settings, tenant.id, tenant.timezone, day
-    )
+    roster = await _door_roster(request, session, tenant)
     zone = ZoneInfo(tenant.timezone)
     for occurrence in roster["occurrences"]:
         start = datetime.fromisoformat(occurrence["start_time"]).astimezone(zone)
@@ -50,6 +47,23 @@ async def _today(request: Request, session: DbSession, tenant: TenantRef) -> dic
         occurrence["booked"] = len(booked)
         occurrence["checked_in"] = sum(1 for b in booked if b["check_in_time"])
     return roster
+
+
+# The door shows today's classes and, late in the evening, those starting in the next
+# hours after midnight: their check-in opens before the day turns.
+DOOR_LOOKAHEAD = timedelta(hours=3)
+
+
+async def _door_roster(request: Request, session: DbSession, tenant: TenantRef) -> dict[str, Any]:
+    now = datetime.now(ZoneInfo(tenant.timezone))
+    return await checkin.offline_roster(
+        session,
+        request.app.state.settings,
+        tenant.id,
+        tenant.timezone,
+        now.date(),
+        until=now + DOOR_LOOKAHEAD,
+    )
 
 
 async def _page(
@@ -139,10 +153,7 @@ async def roster_json(request: Request, tenant: CurrentTenant, session: DbSessio
     user, refused = await _staff(request, session, tenant)
     if refused is not None or user is None:
         return JSONResponse({"error": "staff only"}, status_code=403)
-    day = datetime.now(ZoneInfo(tenant.timezone)).date()
-    roster = await checkin.offline_roster(
-        session, request.app.state.settings, tenant.id, tenant.timezone, day
-    )
+    roster = await _door_roster(request, session, tenant)
     return JSONResponse(roster, headers={"Cache-Control": "no-store"})
 
 
